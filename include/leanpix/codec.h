@@ -1,0 +1,91 @@
+/*
+ * leanpix/codec.h - decoders (sources) and encoders (sinks), one file per format and
+ * direction under src/codec/.
+ *
+ * Sources read only the header when created: dimensions are checked against lp_limits
+ * before any pixel buffer is allocated, and info (size, format, metadata) is available
+ * at once so that the caller can plan (shrink-on-load, memory prediction) before the
+ * first strip is decoded. A source takes ownership of its lp_input.
+ *
+ * Sinks write to an lp_output they do not own; the caller commits the output after
+ * lp_pipeline_run() succeeded, so a failed job never leaves a file under its final name.
+ */
+#ifndef LEANPIX_CODEC_H
+#define LEANPIX_CODEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "leanpix/image.h"
+#include "leanpix/io.h"
+#include "leanpix/mem.h"
+#include "leanpix/pipeline.h"
+#include "leanpix/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- decoders ---- */
+
+/* Sniffs the input's magic bytes and opens the matching source (JPEG or PNG). */
+lp_status lp_source_open(lp_stage **out, lp_input *in, const lp_limits *limits, lp_mem *mem,
+                         lp_error *err);
+lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                             lp_mem *mem, lp_error *err);
+lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                            lp_mem *mem, lp_error *err);
+
+/* ---- encoders ---- */
+
+typedef enum lp_chroma {
+    LP_CHROMA_DEFAULT = 0,  /* 4:2:0 for JPEG/AVIF/WebP */
+    LP_CHROMA_420,
+    LP_CHROMA_444
+} lp_chroma;
+
+typedef enum lp_grid_mode {
+    LP_GRID_AUTO = 0,  /* a grid when one frame would be too big for AV1 level 6 or the budget */
+    LP_GRID_OFF,       /* always one frame; fail with LP_ERR_TOO_BIG when over level 6 */
+    LP_GRID_FIXED      /* cells of grid_cell_width x grid_cell_height */
+} lp_grid_mode;
+
+typedef struct lp_encode_options {
+    lp_file_format format;
+    int quality;          /* 0..100; -1 = the format's default (JPEG 85, WebP 80, AVIF 60) */
+    int speed;            /* AVIF: 0..10, default 6; WebP: method 0..6 = 6 - speed/2 */
+    lp_chroma chroma;
+    unsigned bit_depth;   /* AVIF: 8 (default) or 10; PNG: 8 or 16 (0 = as the input) */
+    bool progressive;     /* JPEG */
+    bool lossless;        /* WebP */
+    int png_level;        /* zlib level 0..9, -1 default (6) */
+    bool strip_metadata;  /* drop ICC/EXIF/XMP */
+    unsigned threads;     /* encoder threads; 0 = 1 */
+    lp_grid_mode grid;    /* AVIF */
+    uint32_t grid_cell_width, grid_cell_height;
+} lp_encode_options;
+
+void lp_encode_options_default(lp_encode_options *opts, lp_file_format format);
+
+/* Dispatches on opts->format. */
+lp_status lp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                      lp_mem *mem, lp_error *err);
+lp_status lp_jpeg_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                           lp_mem *mem, lp_error *err);
+lp_status lp_png_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                          lp_mem *mem, lp_error *err);
+lp_status lp_webp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                           lp_mem *mem, lp_error *err);
+lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                           lp_mem *mem, lp_error *err);
+
+/* AV1 level 6 single-frame limits (width, height, pixels): beyond them Debian 12's
+ * libaom 3.6.0 writes frames that dav1d cannot decode. */
+#define LP_AV1_MAX_FRAME_WIDTH 16384u
+#define LP_AV1_MAX_FRAME_HEIGHT 8704u
+#define LP_AV1_MAX_FRAME_PIXELS 35651584ull
+bool lp_av1_frame_fits_level6(uint32_t width, uint32_t height);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,67 @@
+/*
+ * leanpix/convert.h - one re-encoding job: input -> (shrink-on-load, orient, resize,
+ * format conversion) -> encoder -> output, pulled in strips.
+ *
+ * lp_convert() plans the chain from the header alone, so the cost of a job is known
+ * before it decodes a pixel (lp_convert_plan), then runs it. Output files appear only
+ * when the whole job succeeded (temp file + fsync + rename).
+ */
+#ifndef LEANPIX_CONVERT_H
+#define LEANPIX_CONVERT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "leanpix/codec.h"
+#include "leanpix/io.h"
+#include "leanpix/ops.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lp_convert_options {
+    lp_encode_options encode;   /* encode.format = LP_FILE_UNKNOWN: from the output's extension */
+    lp_limits limits;
+    lp_io_mode io;
+    uint32_t resize_width;      /* fit inside resize_width x resize_height (0 = no limit on that side) */
+    uint32_t resize_height;
+    uint32_t max_dim;           /* fit inside max_dim x max_dim (0 = off) */
+    double scale;               /* 0 = off; else multiply both sides */
+    bool enlarge;               /* allow results larger than the input (default: only shrink) */
+    lp_kernel kernel;
+    bool autorotate;            /* rotate pixels by EXIF orientation (non-AVIF outputs) */
+    uint64_t max_mem;           /* counted-memory budget for the job; 0 = none */
+    lp_mem *parent_mem;         /* optional parent tracker (batch-wide budget) */
+    lp_progress_fn progress;
+    void *progress_user;
+} lp_convert_options;
+
+void lp_convert_options_default(lp_convert_options *opts);
+
+typedef struct lp_convert_stats {
+    uint32_t in_width, in_height;
+    uint32_t out_width, out_height;
+    uint32_t shrink_on_load;     /* DCT shrink factor applied by the decoder (1 = none) */
+    lp_file_format in_format, out_format;
+    uint64_t bytes_in, bytes_out;
+    uint64_t mem_peak;           /* counted peak bytes of the job */
+    uint64_t whole_image_bytes;  /* of which held by stages that need the whole image */
+    double seconds;
+    char chain[160];             /* "jpeg-load -> resize -> avif-save" */
+} lp_convert_stats;
+
+lp_status lp_convert_file(const char *in_path, const char *out_path,
+                          const lp_convert_options *opts, lp_convert_stats *stats,
+                          lp_error *err);
+/* For callers that own the streams (server, batch). */
+lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_options *opts,
+                            lp_convert_stats *stats, lp_error *err);
+
+/* Computes the output size the options ask for from the input size. */
+void lp_convert_target_size(const lp_convert_options *opts, uint32_t in_w, uint32_t in_h,
+                            uint32_t *out_w, uint32_t *out_h);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,97 @@
+/*
+ * leanpix/image.h - pixel formats, image descriptions, metadata and input limits.
+ *
+ * An image travels as strips of rows in one lp_format. Samples are interleaved; 16-bit
+ * samples are uint16_t in host byte order (codecs convert from/to big-endian PNG). Alpha,
+ * when present, is straight (not premultiplied) between stages; an operation that needs
+ * premultiplied alpha (the resampler) converts internally.
+ *
+ * lp_metadata buffers are owned by whoever created them (normally the source stage) and
+ * stay valid for that owner's lifetime; stages downstream copy the struct, not the bytes.
+ */
+#ifndef LEANPIX_IMAGE_H
+#define LEANPIX_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "leanpix/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum lp_format {
+    LP_FORMAT_G8,
+    LP_FORMAT_GA8,
+    LP_FORMAT_RGB8,
+    LP_FORMAT_RGBA8,
+    LP_FORMAT_G16,
+    LP_FORMAT_GA16,
+    LP_FORMAT_RGB16,
+    LP_FORMAT_RGBA16,
+    LP_FORMAT_COUNT
+} lp_format;
+
+unsigned lp_format_channels(lp_format f);         /* 1..4 */
+unsigned lp_format_sample_bytes(lp_format f);     /* 1 or 2 */
+unsigned lp_format_pixel_bytes(lp_format f);      /* channels * sample bytes */
+bool lp_format_has_alpha(lp_format f);
+bool lp_format_is_gray(lp_format f);
+const char *lp_format_name(lp_format f);          /* "RGB8" */
+/* The format with the given colour/alpha/depth traits. */
+lp_format lp_format_make(bool gray, bool alpha, bool sixteen_bit);
+
+/* File formats leanpix reads or writes. */
+typedef enum lp_file_format {
+    LP_FILE_UNKNOWN = 0,
+    LP_FILE_JPEG,
+    LP_FILE_PNG,
+    LP_FILE_WEBP,
+    LP_FILE_AVIF
+} lp_file_format;
+
+const char *lp_file_format_name(lp_file_format f);          /* "jpeg" */
+lp_file_format lp_file_format_from_name(const char *name);   /* "jpg"/"jpeg"/"png"/"webp"/"avif" */
+lp_file_format lp_file_format_from_path(const char *path);   /* by extension */
+lp_file_format lp_file_format_sniff(const uint8_t *head, size_t len); /* by magic bytes */
+
+typedef struct lp_metadata {
+    const uint8_t *icc;  size_t icc_size;   /* ICC profile */
+    const uint8_t *exif; size_t exif_size;  /* EXIF as a TIFF stream ("II*\0"/"MM\0*"...), no "Exif\0\0" */
+    const uint8_t *xmp;  size_t xmp_size;   /* XMP packet (UTF-8 XML) */
+    int orientation;                        /* EXIF orientation 1..8; 1 when absent */
+} lp_metadata;
+
+typedef struct lp_image_info {
+    uint32_t width;
+    uint32_t height;
+    lp_format format;
+    lp_metadata meta;
+    lp_file_format source_format;  /* what the pixels were decoded from */
+    unsigned source_bit_depth;     /* 8 or 16 (PNG may be 1..16) */
+} lp_image_info;
+
+/* Parses the orientation tag out of an EXIF TIFF stream (libexif); 1 when absent/invalid. */
+int lp_exif_orientation(const uint8_t *exif, size_t size);
+/* Returns a malloc'd copy of exif with the orientation tag set to 1 (for outputs whose
+ * pixels were rotated), or NULL when there is nothing to rewrite. Free with free(). */
+uint8_t *lp_exif_reset_orientation(const uint8_t *exif, size_t size, size_t *out_size);
+
+/* Limits checked from the header, before any pixel buffer exists. */
+typedef struct lp_limits {
+    uint32_t max_width;       /* default 65535 */
+    uint32_t max_height;      /* default 65535 */
+    uint64_t max_pixels;      /* default 268402689 (16383 x 16383, as sharp's limitInputPixels) */
+    uint64_t max_file_bytes;  /* default 2 GiB */
+} lp_limits;
+
+void lp_limits_default(lp_limits *limits);
+/* LP_ERR_LIMITS with a message naming the dimension that is over, or LP_OK. Also refuses
+ * zero sizes (LP_ERR_CORRUPT). */
+lp_status lp_limits_check(const lp_limits *limits, uint32_t width, uint32_t height, lp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,127 @@
+/*
+ * image.c - pixel format traits, file format names and sniffing, input limits.
+ *
+ * Pure functions over small tables; no state.
+ */
+#include "leanpix/image.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct format_traits {
+    const char *name;
+    unsigned channels;
+    unsigned sample_bytes;
+    bool alpha;
+} format_traits;
+
+static const format_traits traits[LP_FORMAT_COUNT] = {
+    [LP_FORMAT_G8] = {"G8", 1, 1, false},       [LP_FORMAT_GA8] = {"GA8", 2, 1, true},
+    [LP_FORMAT_RGB8] = {"RGB8", 3, 1, false},   [LP_FORMAT_RGBA8] = {"RGBA8", 4, 1, true},
+    [LP_FORMAT_G16] = {"G16", 1, 2, false},     [LP_FORMAT_GA16] = {"GA16", 2, 2, true},
+    [LP_FORMAT_RGB16] = {"RGB16", 3, 2, false}, [LP_FORMAT_RGBA16] = {"RGBA16", 4, 2, true},
+};
+
+static const format_traits *traits_of(lp_format f)
+{
+    return (unsigned)f < LP_FORMAT_COUNT ? &traits[f] : &traits[LP_FORMAT_RGB8];
+}
+
+unsigned lp_format_channels(lp_format f) { return traits_of(f)->channels; }
+unsigned lp_format_sample_bytes(lp_format f) { return traits_of(f)->sample_bytes; }
+unsigned lp_format_pixel_bytes(lp_format f) { return traits_of(f)->channels * traits_of(f)->sample_bytes; }
+bool lp_format_has_alpha(lp_format f) { return traits_of(f)->alpha; }
+bool lp_format_is_gray(lp_format f) { return traits_of(f)->channels <= 2; }
+const char *lp_format_name(lp_format f) { return traits_of(f)->name; }
+
+lp_format lp_format_make(bool gray, bool alpha, bool sixteen_bit)
+{
+    static const lp_format table[2][2][2] = {
+        {{LP_FORMAT_RGB8, LP_FORMAT_RGB16}, {LP_FORMAT_RGBA8, LP_FORMAT_RGBA16}},
+        {{LP_FORMAT_G8, LP_FORMAT_G16}, {LP_FORMAT_GA8, LP_FORMAT_GA16}},
+    };
+    return table[gray][alpha][sixteen_bit];
+}
+
+const char *lp_file_format_name(lp_file_format f)
+{
+    switch (f) {
+    case LP_FILE_JPEG: return "jpeg";
+    case LP_FILE_PNG: return "png";
+    case LP_FILE_WEBP: return "webp";
+    case LP_FILE_AVIF: return "avif";
+    default: return "unknown";
+    }
+}
+
+lp_file_format lp_file_format_from_name(const char *name)
+{
+    if (!name)
+        return LP_FILE_UNKNOWN;
+    if (!strcasecmp(name, "jpg") || !strcasecmp(name, "jpeg") || !strcasecmp(name, "jpe"))
+        return LP_FILE_JPEG;
+    if (!strcasecmp(name, "png"))
+        return LP_FILE_PNG;
+    if (!strcasecmp(name, "webp"))
+        return LP_FILE_WEBP;
+    if (!strcasecmp(name, "avif"))
+        return LP_FILE_AVIF;
+    return LP_FILE_UNKNOWN;
+}
+
+lp_file_format lp_file_format_from_path(const char *path)
+{
+    if (!path)
+        return LP_FILE_UNKNOWN;
+    const char *slash = strrchr(path, '/');
+    const char *dot = strrchr(slash ? slash : path, '.');
+    return dot ? lp_file_format_from_name(dot + 1) : LP_FILE_UNKNOWN;
+}
+
+lp_file_format lp_file_format_sniff(const uint8_t *head, size_t len)
+{
+    if (len >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF)
+        return LP_FILE_JPEG;
+    if (len >= 8 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8))
+        return LP_FILE_PNG;
+    if (len >= 12 && !memcmp(head, "RIFF", 4) && !memcmp(head + 8, "WEBP", 4))
+        return LP_FILE_WEBP;
+    if (len >= 12 && !memcmp(head + 4, "ftyp", 4) &&
+        (!memcmp(head + 8, "avif", 4) || !memcmp(head + 8, "avis", 4)))
+        return LP_FILE_AVIF;
+    return LP_FILE_UNKNOWN;
+}
+
+void lp_limits_default(lp_limits *limits)
+{
+    limits->max_width = 65535;
+    limits->max_height = 65535;
+    limits->max_pixels = 268402689ull;
+    limits->max_file_bytes = 2ull << 30;
+}
+
+lp_status lp_limits_check(const lp_limits *limits, uint32_t width, uint32_t height, lp_error *err)
+{
+    lp_limits def;
+    if (!limits) {
+        lp_limits_default(&def);
+        limits = &def;
+    }
+    if (width == 0 || height == 0)
+        return lp_error_set(err, LP_ERR_CORRUPT, "image has a zero dimension (%" PRIu32 "x%" PRIu32 ")",
+                            width, height);
+    if (limits->max_width && width > limits->max_width)
+        return lp_error_set(err, LP_ERR_LIMITS, "width %" PRIu32 " exceeds the limit of %" PRIu32,
+                            width, limits->max_width);
+    if (limits->max_height && height > limits->max_height)
+        return lp_error_set(err, LP_ERR_LIMITS, "height %" PRIu32 " exceeds the limit of %" PRIu32,
+                            height, limits->max_height);
+    uint64_t pixels = (uint64_t)width * height;
+    if (limits->max_pixels && pixels > limits->max_pixels)
+        return lp_error_set(err, LP_ERR_LIMITS,
+                            "%" PRIu32 "x%" PRIu32 " is %.1f MP, over the limit of %.1f MP", width,
+                            height, pixels / 1e6, limits->max_pixels / 1e6);
+    return LP_OK;
+}

@@ -1,0 +1,128 @@
+/*
+ * cli.c - helpers shared by the subcommands: error lines, option parsers, JSON strings.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void cli_error(const char *subject, const char *fmt, ...)
+{
+    fputs("leanpix: ", stderr);
+    if (subject)
+        fprintf(stderr, "%s: ", subject);
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void cli_lp_error(const char *subject, const lp_error *err)
+{
+    cli_error(subject, "%s", lp_error_message(err));
+}
+
+bool cli_parse_int(const char *opt, const char *text, int min, int max, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = text ? strtol(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || v < min || v > max) {
+        cli_error(NULL, "%s wants a whole number from %d to %d, not '%s'", opt, min, max,
+                  text ? text : "");
+        return false;
+    }
+    *out = (int)v;
+    return true;
+}
+
+bool cli_parse_uint(const char *opt, const char *text, uint32_t min, uint32_t max, uint32_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = text ? strtoull(text, &end, 10) : 0;
+    if (!text || !*text || *end || errno || text[0] == '-' || v < min || v > max) {
+        cli_error(NULL, "%s wants a whole number from %u to %u, not '%s'", opt, min, max,
+                  text ? text : "");
+        return false;
+    }
+    *out = (uint32_t)v;
+    return true;
+}
+
+bool cli_parse_double(const char *opt, const char *text, double min, double max, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = text ? strtod(text, &end) : 0;
+    if (!text || !*text || *end || errno || !(v >= min && v <= max)) {
+        cli_error(NULL, "%s wants a number from %g to %g, not '%s'", opt, min, max, text ? text : "");
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool cli_parse_size(const char *opt, const char *text, uint64_t *out)
+{
+    lp_error err = {0};
+    if (lp_parse_size(text, out, &err) != LP_OK) {
+        cli_error(NULL, "%s: %s", opt, lp_error_message(&err));
+        return false;
+    }
+    return true;
+}
+
+bool cli_parse_dims(const char *opt, const char *text, uint32_t *w, uint32_t *h)
+{
+    const char *x = text ? strchr(text, 'x') : NULL;
+    if (!x) {
+        cli_error(NULL, "%s wants WIDTHxHEIGHT (e.g. 1920x1080, 1920x or x1080), not '%s'", opt,
+                  text ? text : "");
+        return false;
+    }
+    char wbuf[32] = {0}, hbuf[32] = {0};
+    size_t wl = (size_t)(x - text);
+    if (wl >= sizeof wbuf || strlen(x + 1) >= sizeof hbuf)
+        return cli_parse_dims(opt, NULL, w, h);
+    memcpy(wbuf, text, wl);
+    strcpy(hbuf, x + 1);
+    *w = *h = 0;
+    if (!*wbuf && !*hbuf)
+        return cli_parse_dims(opt, NULL, w, h);
+    if (*wbuf && !cli_parse_uint(opt, wbuf, 1, 1000000, w))
+        return false;
+    if (*hbuf && !cli_parse_uint(opt, hbuf, 1, 1000000, h))
+        return false;
+    return true;
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc(c, f);
+    }
+    fputc('"', f);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}

@@ -1,0 +1,45 @@
+/*
+ * leanpix.c - the CLI's entry point: a table of subcommands, each in tools/cmd_NAME.c.
+ *
+ * `leanpix CMD --help` is handled by each command; `leanpix --help` lists the table.
+ * Adding a command is one line here and one file.
+ */
+#include "cli.h"
+
+#include <string.h>
+
+static const lp_command commands[] = {
+    {"convert", "re-encode one image (JPEG/PNG -> AVIF/JPEG/WebP/PNG)", cmd_convert},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: leanpix COMMAND [options]\n\n"
+               "leanpix re-encodes images in strips with a small, predictable memory footprint.\n\n"
+               "commands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n`leanpix COMMAND --help` describes each command. `leanpix --version` prints %s.\n",
+            LEANPIX_VERSION);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return LP_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return LP_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("leanpix %s\n", LEANPIX_VERSION);
+        return LP_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].run(argc - 1, argv + 1);
+    cli_error(NULL, "unknown command '%s' (see leanpix --help)", argv[1]);
+    return LP_EXIT_USAGE;
+}
