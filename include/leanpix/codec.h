@@ -85,6 +85,22 @@ lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_opt
 #define LP_AV1_MAX_FRAME_PIXELS 35651584ull
 bool lp_av1_frame_fits_level6(uint32_t width, uint32_t height);
 
+/* ---- AVIF grids (src/codec/avif_grid_save.c) ---- */
+
+/* Writes an AVIF grid while the image streams in: one cell-row of strips is converted to
+ * YUV, its cells are AV1-encoded (in parallel with opts->threads), only the compressed
+ * cells are kept, and the HEIF container is written at finish. Cell size from
+ * opts->grid_cell_width/height, or the default when 0. */
+lp_status lp_avif_grid_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                                lp_mem *mem, lp_error *err);
+/* The default cell size for an image (multiples of 64, at most 256x256 cells). */
+void lp_avif_grid_default_cell(uint32_t width, uint32_t height, uint32_t *cell_width,
+                               uint32_t *cell_height);
+/* Predicted peak bytes of a grid job (pixels + encoders + compressed output), from the
+ * header alone; the batch scheduler admits jobs by it. */
+uint64_t lp_avif_grid_predict_peak(uint32_t width, uint32_t height, uint32_t cell_width,
+                                   uint32_t cell_height, unsigned threads, lp_format format);
+
 #ifdef __cplusplus
 }
 #endif
