@@ -105,7 +105,7 @@ static const char *interpret(const mrc_data *d, const char *device, const mrc_ma
         return buf;
     }
     if (b == 86)
-        return NULL;
+        return "";  /* unbound: dropped without a report, as the original did */
     return mrc_node_str(dev, axis, "Button", button, NULL);
 }
 
@@ -134,7 +134,9 @@ static void build(sws_state *s, mrc_binds *out, mrc_log *log)
                 continue;
             char buf[32];
             const char *input = interpret(s->data, shortname, fields, buf, sizeof buf);
-            if (input && *input) {
+            if (input && !*input)
+                continue;
+            if (input) {
                 mrc_action_input *a = mrc_binds_action(acts, names[j], &s->fail);
                 if (a)
                     mrc_set_str(&a->in[0], input, strlen(input), &s->fail);

@@ -24,17 +24,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-static inline void blend(uint8_t *p, mrc_rgba c, double cover)
+/* Integer source-over blend of colour c at opacity a (0..255) onto an RGB pixel. */
+static inline void blend(uint8_t *p, mrc_rgba c, unsigned a)
 {
-    double a = cover * c.a / 255.0;
-    if (a <= 0)
-        return;
-    p[0] = (uint8_t)lround(c.r * a + p[0] * (1 - a));
-    p[1] = (uint8_t)lround(c.g * a + p[1] * (1 - a));
-    p[2] = (uint8_t)lround(c.b * a + p[2] * (1 - a));
+    p[0] = (uint8_t)((c.r * a + p[0] * (255 - a) + 127) / 255);
+    p[1] = (uint8_t)((c.g * a + p[1] * (255 - a) + 127) / 255);
+    p[2] = (uint8_t)((c.b * a + p[2] * (255 - a) + 127) / 255);
 }
 
-/* Anti-aliased rounded rectangle: coverage from the signed distance at the pixel centre. */
+/* Anti-aliased rounded rectangle: coverage from the signed distance at the pixel centre
+ * (a one-pixel ramp across the edge). Only pixels in the corner squares need the distance
+ * to the corner circle; the rest is a distance to the nearest straight edge. */
 void mrc_fill_rounded_rect(lp_buffer_image *img, double x, double y, double w, double h,
                            double r, mrc_rgba c)
 {
@@ -52,13 +52,16 @@ void mrc_fill_rounded_rect(lp_buffer_image *img, double x, double y, double w, d
         y1 = (int)img->info.height;
     for (int py = y0; py < y1; py++) {
         uint8_t *row = img->pixels + (size_t)py * img->stride;
+        double qy = fabs(py + 0.5 - cy) - hy;
         for (int px = x0; px < x1; px++) {
-            double qx = fabs(px + 0.5 - cx) - hx, qy = fabs(py + 0.5 - cy) - hy;
-            double out = hypot(fmax(qx, 0), fmax(qy, 0)) + fmin(fmax(qx, qy), 0) - r;
+            double qx = fabs(px + 0.5 - cx) - hx;
+            double out = qx > 0 && qy > 0 ? sqrt(qx * qx + qy * qy) - r : (qx > qy ? qx : qy) - r;
             double cover = 0.5 - out;
             if (cover <= 0)
                 continue;
-            blend(row + (size_t)px * 3, c, cover > 1 ? 1 : cover);
+            unsigned a = cover >= 1 ? c.a : (unsigned)(cover * c.a + 0.5);
+            if (a)
+                blend(row + (size_t)px * 3, c, a);
         }
     }
 }
@@ -199,23 +202,29 @@ lp_status mrc_render_card(mrc_text *t, const mrc_data *d, const mrc_cards *cards
 {
     const mrc_card *card = &cards->cards[index];
     const lp_buffer_image *device, *logo;
+    mrc_asset *device_ref = NULL, *logo_ref = NULL;
     memset(canvas, 0, sizeof *canvas);
-    lp_status st = mrc_asset_image(d, "hotas", card->image, &device, err);
+    lp_status st = mrc_asset_image(d, "hotas", card->image, &device, &device_ref, err);
     if (!st)
-        st = mrc_asset_image(d, "logo", cards->game->logo, &logo, err);
+        st = mrc_asset_image(d, "logo", cards->game->logo, &logo, &logo_ref, err);
     if (!st)
         st = lp_buffer_image_alloc(canvas, device->info.width, device->info.height, LP_FORMAT_RGB8,
                                    mem, err);
+    if (!st) {
+        for (uint32_t y = 0; y < device->info.height; y++)
+            memcpy(canvas->pixels + y * canvas->stride, device->pixels + y * device->stride,
+                   (size_t)device->info.width * 3);
+        draw_image(canvas, logo, 0, 0);
+    }
+    uint32_t logo_w = st ? 0 : logo->info.width;
+    mrc_asset_release(d, device_ref);
+    mrc_asset_release(d, logo_ref);
     if (st)
         return st;
-    for (uint32_t y = 0; y < device->info.height; y++)
-        memcpy(canvas->pixels + y * canvas->stride, device->pixels + y * device->stride,
-               (size_t)device->info.width * 3);
     double pm = multiplier(d, card->image);
-    draw_image(canvas, logo, 0, 0);
     if (tweak && tweak->rects)
         memset(tweak->rects, 0, card->noverlays * sizeof *tweak->rects);
-    st = draw_header(t, d, card, pm, logo->info.width, canvas, err);
+    st = draw_header(t, d, card, pm, logo_w, canvas, err);
     for (size_t i = 0; !st && i < card->noverlays; i++) {
         const mrc_overlay *o = &card->overlays[i];
         if (o->box.x == -1 || o->box.y == -1)

@@ -19,6 +19,7 @@
 #define LP_SERVER_MRC_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -117,6 +118,8 @@ typedef struct mrc_data {
     mrc_map fonts;              /* file name -> mrc_font_asset* */
     pthread_mutex_t asset_lock; /* guards inserting entries into images/fonts */
     lp_mem *asset_mem;          /* where decoded images are counted (may be NULL) */
+    uint64_t image_cache_cap;   /* bytes of decoded images kept when unused; 0 = no cap */
+    _Atomic uint64_t image_bytes, image_clock, image_decodes;
     void *demo;                 /* demo.c's generated assets, or NULL */
 } mrc_data;
 
@@ -241,9 +244,13 @@ lp_status mrc_encode_jpeg(const mrc_data *d, const lp_buffer_image *canvas, lp_m
                           uint8_t **jpeg, size_t *size, lp_error *err);
 
 /* ---- assets (assets.c) ---- */
-/* The decoded image (RGB8) named kind/name ("hotas", "x55"); decoded once, shared read-only. */
+/* The decoded image (RGB8) named kind/name ("hotas", "x55"), shared read-only: decoded on
+ * first use, kept while the image cache's byte cap allows (least recently used unused
+ * images are dropped first). The image stays valid until mrc_asset_release(*ref). */
+typedef struct mrc_asset mrc_asset;
 lp_status mrc_asset_image(const mrc_data *d, const char *kind, const char *name,
-                          const lp_buffer_image **img, lp_error *err);
+                          const lp_buffer_image **img, mrc_asset **ref, lp_error *err);
+void mrc_asset_release(const mrc_data *d, mrc_asset *ref);
 /* The font file's bytes, read once (FreeType faces are per thread in mrc_text). */
 lp_status mrc_asset_font(const mrc_data *d, const char *file, const uint8_t **bytes,
                          size_t *size, lp_error *err);

@@ -1,0 +1,63 @@
+/*
+ * http.h - the server object and a request's state, shared by http.c and jobs.c.
+ */
+#ifndef LP_SERVER_HTTP_H
+#define LP_SERVER_HTTP_H
+
+#include "server/server.h"
+
+typedef struct lp_server lp_server;
+
+enum { REQ_RECEIVING, REQ_QUEUED, REQ_ANSWERED };
+
+typedef struct lp_request {
+    lp_server *srv;
+    struct MHD_Connection *conn;
+    int route;
+    const char *game;            /* "fs2020" / "sws" for uploads */
+    bool v1;                     /* JSON answer with cache URLs */
+    bool is_post;
+    double start;
+    int state;
+    struct MHD_PostProcessor *pp;
+    lp_mem *mem;                 /* this request's counted memory (parent: the budget) */
+    uint64_t reserved;           /* estimate held while queued */
+    mrc_file *files;
+    size_t nfiles, files_cap;
+    size_t body_bytes;
+    bool new_file_pending;
+    unsigned err_status;         /* set while receiving: answer this when the body is done */
+    char err_msg[200];
+    atomic_bool done;            /* set by the worker before resuming the connection */
+    unsigned status;
+    const char *ctype;
+    char *body;
+    size_t body_len;
+    bool retry_after;
+} lp_request;
+
+struct lp_server {
+    lp_server_options opts;
+    char listen_host[64];
+    uint16_t port;
+    struct MHD_Daemon *daemon;
+    mrc_data *data;
+    lp_mem *budget;
+    lp_card_cache *cache;
+    lp_metrics metrics;
+    bool trim;
+    pthread_t *threads;
+    unsigned nthreads;
+    pthread_mutex_t qlock;
+    pthread_cond_t qcond;
+    lp_request **queue;
+    size_t qhead, qcount;
+    bool stopping;
+};
+
+void lp_request_fail(lp_request *r, unsigned status, const char *reason);
+lp_status lp_workers_start(lp_server *s, lp_error *err);
+void lp_workers_stop(lp_server *s);
+bool lp_workers_submit(lp_server *s, lp_request *r);
+
+#endif
