@@ -20,7 +20,7 @@
 #include <string.h>
 
 static const char demo_config[] =
-    "Version: demo\n"
+    "Version: \"0.1\"\n"
     "DefaultImage: { w: 3840, h: 2160 }\nPixelMultiplier: 0.5\n"
     "HotasImagesDir: demo\nLogoImagesDir: demo\nJpgQuality: 90\n"
     "FontsDir: demo\nInputFont: DejaVuSans.ttf\nInputFontSize: 40\nInputMinFontSize: 13\n"

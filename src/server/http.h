@@ -10,6 +10,13 @@ typedef struct lp_server lp_server;
 
 enum { REQ_RECEIVING, REQ_QUEUED, REQ_ANSWERED };
 
+typedef struct lp_card_result {
+    uint8_t *jpeg;
+    size_t size;
+    lp_status status;
+    char message[LP_ERROR_MESSAGE_MAX];
+} lp_card_result;
+
 typedef struct lp_request {
     lp_server *srv;
     struct MHD_Connection *conn;
@@ -34,6 +41,15 @@ typedef struct lp_request {
     char *body;
     size_t body_len;
     bool retry_after;
+    /* rendering, shared by the workers that help with this request's cards */
+    mrc_cards cards;
+    mrc_log log;
+    lp_card_result *results;
+    atomic_size_t next_card;
+    atomic_int participants;
+    atomic_bool out_of_memory;
+    int helpers_wanted;          /* under qlock */
+    struct lp_request *next_helper;
 } lp_request;
 
 struct lp_server {
@@ -52,6 +68,7 @@ struct lp_server {
     pthread_cond_t qcond;
     lp_request **queue;
     size_t qhead, qcount;
+    lp_request *helpers;         /* requests whose cards more workers can render */
     bool stopping;
 };
 

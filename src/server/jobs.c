@@ -92,86 +92,161 @@ static void json_log(lp_strbuf *b, const mrc_log *log)
     lp_sb_puts(b, "]}\n");
 }
 
-/* Renders every card into the response; a card that fails (missing image) is logged. */
-static lp_status render_all(lp_server *s, mrc_text *t, lp_request *r, const mrc_cards *cards,
-                            mrc_log *log, lp_strbuf *b, lp_error *err)
+/* Renders the request's cards, taking the next card index until none is left; several
+ * workers may run this for one request at once. */
+static void render_cards(lp_server *s, mrc_text *t, lp_request *r)
 {
-    for (size_t i = 0; i < cards->count; i++) {
+    for (;;) {
+        size_t i = atomic_fetch_add(&r->next_card, 1);
+        if (i >= r->cards.count || atomic_load(&r->out_of_memory))
+            return;
+        lp_card_result *res = &r->results[i];
         lp_buffer_image canvas;
         lp_error e = {0};
-        lp_status st = mrc_render_card(t, s->data, cards, i, NULL, &canvas, r->mem, &e);
-        uint8_t *jpeg = NULL;
-        size_t size = 0;
+        lp_status st = t ? mrc_render_card(t, s->data, &r->cards, i, NULL, &canvas, r->mem, &e)
+                         : lp_error_set(&e, LP_ERR_NOMEM, "no text renderer");
         if (!st) {
-            st = mrc_encode_jpeg(s->data, &canvas, r->mem, &jpeg, &size, &e);
+            st = mrc_encode_jpeg(s->data, &canvas, r->mem, &res->jpeg, &res->size, &e);
             lp_buffer_image_free(&canvas);
         }
+        res->status = st;
+        if (st)
+            snprintf(res->message, sizeof res->message, "%s", lp_error_message(&e));
+        else
+            atomic_fetch_add(&s->metrics.cards_rendered, 1);
         if (st == LP_ERR_NOMEM)
-            return lp_error_set(err, st, "%s", lp_error_message(&e));
-        if (st) {
-            mrc_log_add(log, "card %s: %s", cards->cards[i].image, lp_error_message(&e));
+            atomic_store(&r->out_of_memory, true);
+    }
+}
+
+/* Puts the rendered cards into the response body, in the original's order. */
+static lp_status assemble(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *err)
+{
+    if (atomic_load(&r->out_of_memory))
+        return lp_error_set(err, LP_ERR_NOMEM, "server busy: the memory budget is taken, retry shortly");
+    if (r->v1)
+        lp_sb_printf(b, "{\"game\":\"%s\",\"cards\":[", r->game);
+    else
+        html_head(b, r->game);
+    size_t n = 0;
+    for (size_t i = 0; i < r->cards.count; i++) {
+        lp_card_result *res = &r->results[i];
+        if (res->status) {
+            mrc_log_add(&r->log, "card %s: %s", r->cards.cards[i].image, res->message);
             continue;
         }
-        atomic_fetch_add(&s->metrics.cards_rendered, 1);
         if (r->v1) {
             char id[33];
-            if (i)
-                lp_sb_puts(b, ",");
-            if (!lp_card_cache_put(s->cache, jpeg, size, id))
-                return lp_error_set(err, LP_ERR_NOMEM, "card cache is full");
-            lp_sb_printf(b, "{\"url\":\"/v1/cards/%s.jpg\",\"image\":", id);
-            lp_sb_json(b, cards->cards[i].image);
+            bool kept = lp_card_cache_put(s->cache, res->jpeg, res->size, id);
+            res->jpeg = NULL;
+            if (!kept)
+                return lp_error_set(err, LP_ERR_NOMEM, "the card cache cannot hold the cards");
+            lp_sb_printf(b, "%s{\"url\":\"/v1/cards/%s.jpg\",\"image\":", n++ ? "," : "", id);
+            lp_sb_json(b, r->cards.cards[i].image);
             lp_sb_puts(b, ",\"profile\":");
-            lp_sb_json(b, cards->cards[i].profile);
+            lp_sb_json(b, r->cards.cards[i].profile);
             lp_sb_puts(b, "}");
         } else {
             lp_sb_printf(b, "<div class=\"card\"><img alt=\"%s card %zu\" src=\"data:image/jpeg;base64,",
-                         r->game, i + 1);
-            lp_sb_base64(b, jpeg, size);
+                         r->game, ++n);
+            lp_sb_base64(b, res->jpeg, res->size);
             lp_sb_puts(b, "\"></div>\n");
-            free(jpeg);
+            free(res->jpeg);
+            res->jpeg = NULL;
         }
     }
+    if (r->v1)
+        json_log(b, &r->log);
+    else
+        html_log(b, &r->log);
     return b->failed ? lp_error_set(err, LP_ERR_NOMEM, "out of memory building the response") : LP_OK;
 }
 
-static void run_job(lp_server *s, mrc_text *t, lp_request *r)
+static void resume(lp_request *r)
 {
-    mrc_binds binds = {0};
-    mrc_cards cards = {0};
-    mrc_log log = {0};
-    lp_error err = {0};
-    bool fs = strcmp(r->game, "fs2020") == 0;
-    lp_status st = fs ? mrc_fs2020_parse(s->data, r->files, r->nfiles, &binds, &log, &err)
-                      : mrc_sws_parse(s->data, r->files, r->nfiles, &binds, &log, &err);
-    release_files(r);
-    if (!st)
-        st = mrc_build_cards(s->data, fs ? &s->data->fs2020 : &s->data->sws, &binds, &cards, &log, &err);
-    mrc_binds_free(&binds);
+    struct MHD_Connection *conn = r->conn;
+    atomic_store(&r->done, true);
+    MHD_resume_connection(conn);  /* r belongs to the polling thread from here on */
+}
+
+/* The last worker done with a request's cards builds the response and resumes it. */
+static void finish_request(lp_server *s, lp_request *r)
+{
     lp_strbuf b = {0};
-    if (!st) {
-        if (r->v1)
-            lp_sb_printf(&b, "{\"game\":\"%s\",\"cards\":[", r->game);
-        else
-            html_head(&b, r->game);
-        st = render_all(s, t, r, &cards, &log, &b, &err);
-    }
-    if (!st) {
-        if (r->v1)
-            json_log(&b, &log);
-        else
-            html_log(&b, &log);
-        if (b.failed)
-            st = lp_error_set(&err, LP_ERR_NOMEM, "out of memory building the response");
-    }
+    lp_error err = {0};
+    lp_status st = assemble(s, r, &b, &err);
     if (st) {
         free(b.data);
         lp_request_fail(r, status_for(st), lp_error_message(&err));
     } else {
         set_response(r, 200, r->v1 ? "application/json" : "text/html; charset=utf-8", &b);
     }
-    mrc_cards_free(&cards);
-    mrc_log_free(&log);
+    for (size_t i = 0; r->results && i < r->cards.count; i++)
+        free(r->results[i].jpeg);
+    free(r->results);
+    r->results = NULL;
+    mrc_cards_free(&r->cards);
+    mrc_log_free(&r->log);
+    resume(r);
+}
+
+static void leave(lp_server *s, lp_request *r)
+{
+    if (atomic_fetch_sub(&r->participants, 1) == 1)
+        finish_request(s, r);
+}
+
+/* Parses the upload and builds the cards; asks idle workers to help render them. */
+static void start_job(lp_server *s, mrc_text *t, lp_request *r)
+{
+    mrc_binds binds = {0};
+    lp_error err = {0};
+    bool fs = strcmp(r->game, "fs2020") == 0;
+    lp_status st = fs ? mrc_fs2020_parse(s->data, r->files, r->nfiles, &binds, &r->log, &err)
+                      : mrc_sws_parse(s->data, r->files, r->nfiles, &binds, &r->log, &err);
+    release_files(r);
+    if (!st)
+        st = mrc_build_cards(s->data, fs ? &s->data->fs2020 : &s->data->sws, &binds, &r->cards,
+                             &r->log, &err);
+    mrc_binds_free(&binds);
+    if (!st && !(r->results = calloc(r->cards.count ? r->cards.count : 1, sizeof *r->results)))
+        st = lp_error_set(&err, LP_ERR_NOMEM, "out of memory");
+    if (st) {
+        lp_request_fail(r, status_for(st), lp_error_message(&err));
+        mrc_cards_free(&r->cards);
+        mrc_log_free(&r->log);
+        resume(r);
+        return;
+    }
+    int helpers = (int)(r->cards.count ? r->cards.count - 1 : 0);
+    if (helpers > (int)s->opts.workers - 1)
+        helpers = (int)s->opts.workers - 1;
+    atomic_store(&r->participants, 1 + helpers);
+    if (helpers) {
+        pthread_mutex_lock(&s->qlock);
+        r->helpers_wanted = helpers;
+        r->next_helper = s->helpers;
+        s->helpers = r;
+        pthread_cond_broadcast(&s->qcond);
+        pthread_mutex_unlock(&s->qlock);
+    }
+    render_cards(s, t, r);
+    if (helpers) {  /* help that has not started is no longer needed */
+        pthread_mutex_lock(&s->qlock);
+        int unclaimed = r->helpers_wanted;
+        if (unclaimed) {
+            lp_request **p = &s->helpers;
+            while (*p && *p != r)
+                p = &(*p)->next_helper;
+            if (*p)
+                *p = r->next_helper;
+            r->helpers_wanted = 0;
+        }
+        pthread_mutex_unlock(&s->qlock);
+        if (unclaimed)
+            atomic_fetch_sub(&r->participants, unclaimed);
+    }
+    leave(s, r);
 }
 
 static void *worker_main(void *arg)
@@ -180,31 +255,39 @@ static void *worker_main(void *arg)
     mrc_text *t = mrc_text_new();
     for (;;) {
         pthread_mutex_lock(&s->qlock);
-        while (!s->qcount && !s->stopping)
+        while (!s->qcount && !s->helpers && !s->stopping)
             pthread_cond_wait(&s->qcond, &s->qlock);
-        if (!s->qcount) {
+        lp_request *r = NULL;
+        bool helper = false;
+        if (s->helpers) {  /* finishing started requests first keeps latency and memory low */
+            r = s->helpers;
+            helper = true;
+            if (--r->helpers_wanted == 0)
+                s->helpers = r->next_helper;
+        } else if (s->qcount) {
+            r = s->queue[s->qhead];
+            s->qhead = (s->qhead + 1) % s->opts.queue;
+            s->qcount--;
+            atomic_fetch_sub(&s->metrics.queued, 1);
+        }
+        if (!r) {
             pthread_mutex_unlock(&s->qlock);
             break;
         }
-        lp_request *r = s->queue[s->qhead];
-        s->qhead = (s->qhead + 1) % s->opts.queue;
-        s->qcount--;
-        atomic_fetch_sub(&s->metrics.queued, 1);
         atomic_fetch_add(&s->metrics.running, 1);
         pthread_mutex_unlock(&s->qlock);
 
-        lp_mem_unreserve(r->mem, r->reserved);  /* the estimate gives way to real charges */
-        r->reserved = 0;
-        if (t)
-            run_job(s, t, r);
-        else
-            lp_request_fail(r, 503, "no text renderer (out of memory)");
-        struct MHD_Connection *conn = r->conn;
-        atomic_store(&r->done, true);
-        MHD_resume_connection(conn);  /* r belongs to the polling thread from here on */
+        if (helper) {
+            render_cards(s, t, r);
+            leave(s, r);
+        } else {
+            lp_mem_unreserve(r->mem, r->reserved);  /* the estimate gives way to real charges */
+            r->reserved = 0;
+            start_job(s, t, r);
+        }
 
         pthread_mutex_lock(&s->qlock);
-        bool idle = atomic_fetch_sub(&s->metrics.running, 1) == 1 && !s->qcount;
+        bool idle = atomic_fetch_sub(&s->metrics.running, 1) == 1 && !s->qcount && !s->helpers;
         pthread_mutex_unlock(&s->qlock);
         if (idle && s->trim)
             malloc_trim(0);
