@@ -250,6 +250,8 @@ static void test_convert_exact_values(void **state)
     ASSERT_CONVERTS(LP_FORMAT_RGBA8, LP_FORMAT_RGB8, P(0, 0, 0, 0), P(255, 255, 255));
     ASSERT_CONVERTS(LP_FORMAT_RGBA8, LP_FORMAT_RGB8, P(10, 20, 30, 255), P(10, 20, 30));
     ASSERT_CONVERTS(LP_FORMAT_GA8, LP_FORMAT_G8, P(0, 51), P(204));
+    ASSERT_CONVERTS(LP_FORMAT_RGBA8, LP_FORMAT_RGB8, P(1, 1, 1, 128), P(128, 128, 128));  /* 127.502 */
+    ASSERT_CONVERTS(LP_FORMAT_GA16, LP_FORMAT_G16, P(1, 32768), P(32768));
     ASSERT_CONVERTS(LP_FORMAT_GA16, LP_FORMAT_G16, P(0, 32768), P(32767));
     ASSERT_CONVERTS(LP_FORMAT_RGBA16, LP_FORMAT_G8, P(65535, 0, 0, 32768), P(166));
     /* 8 -> 16 is x * 257; 16 -> 8 rounds x / 257 */
@@ -360,6 +362,82 @@ static void check_against_area(const lp_buffer_image *src, uint32_t w, uint32_t 
     lp_buffer_image_free(&out);
     lp_buffer_image_free(&ref);
     lp_buffer_image_free(&shifted);
+}
+
+/* The filter written the obvious way, in doubles, on the whole image: the streaming
+ * resampler must agree with it to within one level everywhere. */
+static double ref_kernel(lp_kernel k, double x)
+{
+    x = fabs(x);
+    double support = k == LP_KERNEL_LANCZOS2 || k == LP_KERNEL_CUBIC ? 2 : k == LP_KERNEL_LINEAR ? 1 : 3;
+    if (x >= support)
+        return 0;
+    if (k == LP_KERNEL_LINEAR)
+        return 1 - x;
+    if (k == LP_KERNEL_CUBIC)
+        return x < 1 ? 1.5 * x * x * x - 2.5 * x * x + 1 : -0.5 * x * x * x + 2.5 * x * x - 4 * x + 2;
+    if (x == 0)
+        return 1;
+    return support * sin(M_PI * x) * sin(M_PI * x / support) / (M_PI * M_PI * x * x);
+}
+
+static void ref_weights(lp_kernel k, uint32_t in, uint32_t out, uint32_t o, double *w)
+{
+    double scale = (double)in / out, fs = scale > 1 ? scale : 1, sum = 0;
+    double centre = (o + 0.5) * scale;
+    for (uint32_t j = 0; j < in; j++)
+        sum += w[j] = ref_kernel(k, (j + 0.5 - centre) / fs);
+    for (uint32_t j = 0; j < in; j++)
+        w[j] /= sum;
+}
+
+static void check_against_naive(const lp_buffer_image *src, uint32_t ow, uint32_t oh,
+                                 lp_kernel k)
+{
+    lp_buffer_image out;
+    resize_image(src, ow, oh, k, 7, &out);
+    uint32_t iw = src->info.width, ih = src->info.height;
+    unsigned ch = lp_format_channels(src->info.format);
+    double *wx = malloc(sizeof(double) * iw * ow), *wy = malloc(sizeof(double) * ih * oh);
+    for (uint32_t o = 0; o < ow; o++)
+        ref_weights(k, iw, ow, o, wx + (size_t)o * iw);
+    for (uint32_t o = 0; o < oh; o++)
+        ref_weights(k, ih, oh, o, wy + (size_t)o * ih);
+    double max = lp_format_sample_bytes(src->info.format) == 2 ? 65535 : 255;
+    for (uint32_t oy = 0; oy < oh; oy++)
+        for (uint32_t ox = 0; ox < ow; ox++)
+            for (unsigned c = 0; c < ch; c++) {
+                double v = 0;
+                for (uint32_t y = 0; y < ih; y++)
+                    for (uint32_t x = 0; x < iw; x++)
+                        v += wy[(size_t)oy * ih + y] * wx[(size_t)ox * iw + x] *
+                             sample_get(src, x, y, c);
+                v = v < 0 ? 0 : v > max ? max : v;
+                long got = (long)sample_get(&out, ox, oy, c);
+                if (fabs(got - v) > 1.0)
+                    fail_msg("%ux%u -> %ux%u kernel %d at (%u,%u,%u): got %ld, naive %.2f", iw,
+                             ih, ow, oh, (int)k, ox, oy, c, got, v);
+            }
+    free(wx);
+    free(wy);
+    lp_buffer_image_free(&out);
+}
+
+static void test_resize_matches_naive_filter(void **state)
+{
+    (void)state;
+    lp_buffer_image src;
+    lpt_make_photo(&src, 41, 29, LP_FORMAT_RGB8, 11);
+    check_against_naive(&src, 13, 9, LP_KERNEL_LANCZOS3);
+    check_against_naive(&src, 20, 14, LP_KERNEL_LANCZOS2);
+    check_against_naive(&src, 17, 30, LP_KERNEL_CUBIC);
+    check_against_naive(&src, 90, 7, LP_KERNEL_LINEAR);
+    check_against_naive(&src, 67, 51, LP_KERNEL_LANCZOS3);
+    check_against_naive(&src, 3, 2, LP_KERNEL_LANCZOS3);
+    lp_buffer_image_free(&src);
+    lpt_make_photo(&src, 23, 31, LP_FORMAT_G16, 12);
+    check_against_naive(&src, 10, 11, LP_KERNEL_LANCZOS3);
+    lp_buffer_image_free(&src);
 }
 
 static void test_resize_downscale(void **state)
@@ -790,6 +868,7 @@ int main(void)
         cmocka_unit_test(test_convert_same_format_and_strips),
         cmocka_unit_test(test_kernel_names),
         cmocka_unit_test(test_resize_identity),
+        cmocka_unit_test(test_resize_matches_naive_filter),
         cmocka_unit_test(test_resize_downscale),
         cmocka_unit_test(test_resize_sixteen_bit_matches_eight),
         cmocka_unit_test(test_resize_upscale),
