@@ -36,29 +36,40 @@ typedef struct convert_stage {
     uint32_t out_rows;     /* capacity of out, in rows */
 } convert_stage;
 
-static uint32_t load_sample(const uint8_t *row, size_t index, bool sixteen, bool widen)
+/* The row steps below are written for constant depths (always_inline + a literal at the
+ * call) so that the per-sample depth tests and the divisions by 255 / 65535 compile to
+ * straight-line code and multiplications. */
+#define LP_INLINE static inline __attribute__((always_inline))
+
+LP_INLINE void load_row_as(const convert_stage *c, const uint8_t *src, uint32_t width,
+                           const bool sixteen, const bool widen)
 {
-    if (sixteen)
-        return ((const uint16_t *)row)[index];
-    return widen ? row[index] * 257u : row[index];
+    unsigned ch = lp_format_channels(c->from);
+    bool alpha = lp_format_has_alpha(c->from);
+    unsigned colour = alpha ? ch - 1 : ch;
+    const uint16_t *s16 = (const uint16_t *)src;
+    uint16_t opaque = (uint16_t)c->work_max;
+    for (uint32_t x = 0; x < width; x++) {
+        uint16_t *w = c->work + (size_t)x * 4;
+        size_t base = (size_t)x * ch;
+        for (unsigned k = 0; k < ch; k++) {
+            uint32_t v = sixteen ? s16[base + k] : src[base + k];
+            w[k < colour ? k : 3] = (uint16_t)(widen ? v * 257u : v);
+        }
+        if (!alpha)
+            w[3] = opaque;
+    }
 }
 
 /* Step 1: input row -> working row (colour in slots 0..2, alpha in slot 3). */
 static void load_row(const convert_stage *c, const uint8_t *src, uint32_t width)
 {
-    unsigned ch = lp_format_channels(c->from);
-    bool sixteen = lp_format_sample_bytes(c->from) == 2;
-    bool widen = c->work_max == 65535 && !sixteen;
-    bool alpha = lp_format_has_alpha(c->from);
-    unsigned colour = alpha ? ch - 1 : ch;
-    for (uint32_t x = 0; x < width; x++) {
-        uint16_t *w = c->work + (size_t)x * 4;
-        size_t base = (size_t)x * ch;
-        for (unsigned k = 0; k < colour; k++)
-            w[k] = (uint16_t)load_sample(src, base + k, sixteen, widen);
-        w[3] = alpha ? (uint16_t)load_sample(src, base + colour, sixteen, widen)
-                     : (uint16_t)c->work_max;
-    }
+    if (lp_format_sample_bytes(c->from) == 2)
+        load_row_as(c, src, width, true, false);
+    else if (c->work_max == 65535)
+        load_row_as(c, src, width, false, true);
+    else
+        load_row_as(c, src, width, false, false);
 }
 
 /* Step 2: gray <-> RGB in the working row. */
@@ -79,42 +90,63 @@ static void convert_colour(const convert_stage *c, uint32_t width)
     }
 }
 
+LP_INLINE void composite_over_white(uint16_t *work, uint32_t width, unsigned colour,
+                                    const uint32_t max)
+{
+    for (uint32_t x = 0; x < width; x++) {
+        uint16_t *w = work + (size_t)x * 4;
+        uint32_t a = w[3];
+        if (a == max)
+            continue;
+        for (unsigned k = 0; k < colour; k++) {
+            /* at most 65535 * 65535 + 65535 * 65535 + 32767: needs 64 bits for 16-bit */
+            uint64_t v = (uint64_t)w[k] * a + (uint64_t)max * (max - a) + max / 2;
+            w[k] = (uint16_t)(v / max);
+        }
+    }
+}
+
 /* Step 3: dropping alpha composites over white; adding it was done by load_row. */
 static void convert_alpha(const convert_stage *c, uint32_t width)
 {
     if (!lp_format_has_alpha(c->from) || lp_format_has_alpha(c->to))
         return;
     unsigned colour = lp_format_is_gray(c->to) ? 1 : 3;
-    uint64_t max = c->work_max;
+    if (c->work_max == 255)
+        composite_over_white(c->work, width, colour, 255);
+    else
+        composite_over_white(c->work, width, colour, 65535);
+}
+
+LP_INLINE void store_row_as(const convert_stage *c, uint8_t *dst, uint32_t width,
+                            const bool sixteen, const bool narrow)
+{
+    unsigned ch = lp_format_channels(c->to);
+    bool alpha = lp_format_has_alpha(c->to);
+    unsigned colour = alpha ? ch - 1 : ch;
+    uint16_t *d16 = (uint16_t *)dst;
     for (uint32_t x = 0; x < width; x++) {
-        uint16_t *w = c->work + (size_t)x * 4;
-        uint64_t a = w[3];
-        if (a == max)
-            continue;
-        for (unsigned k = 0; k < colour; k++)
-            w[k] = (uint16_t)((w[k] * a + max * (max - a) + max / 2) / max);
+        const uint16_t *w = c->work + (size_t)x * 4;
+        size_t base = (size_t)x * ch;
+        for (unsigned k = 0; k < ch; k++) {
+            uint32_t v = w[k < colour ? k : 3];
+            if (sixteen)
+                d16[base + k] = (uint16_t)v;
+            else
+                dst[base + k] = (uint8_t)(narrow ? (v * 255u + 32767u) / 65535u : v);
+        }
     }
 }
 
 /* Step 4: working row -> output row at the output depth. */
 static void store_row(const convert_stage *c, uint8_t *dst, uint32_t width)
 {
-    unsigned ch = lp_format_channels(c->to);
-    bool sixteen = lp_format_sample_bytes(c->to) == 2;
-    bool narrow = c->work_max == 65535 && !sixteen;
-    bool alpha = lp_format_has_alpha(c->to);
-    unsigned colour = alpha ? ch - 1 : ch;
-    for (uint32_t x = 0; x < width; x++) {
-        const uint16_t *w = c->work + (size_t)x * 4;
-        size_t base = (size_t)x * ch;
-        for (unsigned k = 0; k < ch; k++) {
-            uint32_t v = k < colour ? w[k] : w[3];
-            if (sixteen)
-                ((uint16_t *)dst)[base + k] = (uint16_t)v;
-            else
-                dst[base + k] = (uint8_t)(narrow ? (v * 255u + 32767u) / 65535u : v);
-        }
-    }
+    if (lp_format_sample_bytes(c->to) == 2)
+        store_row_as(c, dst, width, true, false);
+    else if (c->work_max == 65535)
+        store_row_as(c, dst, width, false, true);
+    else
+        store_row_as(c, dst, width, false, false);
 }
 
 static lp_status ensure_out_rows(convert_stage *c, uint32_t rows, lp_error *err)
