@@ -356,6 +356,9 @@ static void check_against_area(const lp_buffer_image *src, uint32_t w, uint32_t 
     /* a one-row shift must be worse: the comparison sees geometry, not just colour */
     shifted_down(&ref, &shifted);
     double shifted_psnr = lpt_psnr(&out, &shifted);
+    fprintf(stderr, "%ux%u %s -> %ux%u kernel %d: PSNR %.2f dB vs area reference, %.2f dB vs it shifted a row\n",
+            src->info.width, src->info.height, lp_format_name(src->info.format), w, h,
+            (int)kernel, psnr, shifted_psnr);
     if (shifted_psnr >= psnr - 1.0)
         fail_msg("a one-row shift is as good (%.2f dB) as the reference (%.2f dB)",
                  shifted_psnr, psnr);
@@ -445,15 +448,16 @@ static void test_resize_downscale(void **state)
     (void)state;
     lp_buffer_image src;
     lpt_make_photo(&src, 96, 64, LP_FORMAT_RGB8, 2);
-    check_against_area(&src, 48, 32, LP_KERNEL_LANCZOS3, 30);
-    check_against_area(&src, 48, 32, LP_KERNEL_CUBIC, 30);
-    check_against_area(&src, 48, 32, LP_KERNEL_LINEAR, 30);
-    check_against_area(&src, 48, 32, LP_KERNEL_NEAREST, 24);
+    /* the brief asks > 30 dB; measured 43-46 dB, so 38 leaves room and still bites */
+    check_against_area(&src, 48, 32, LP_KERNEL_LANCZOS3, 38);
+    check_against_area(&src, 48, 32, LP_KERNEL_CUBIC, 38);
+    check_against_area(&src, 48, 32, LP_KERNEL_LINEAR, 38);
+    check_against_area(&src, 48, 32, LP_KERNEL_NEAREST, 28);
     lp_buffer_image_free(&src);
     lpt_make_photo(&src, 101, 67, LP_FORMAT_RGB8, 3);
-    check_against_area(&src, 37, 23, LP_KERNEL_LANCZOS3, 30);
-    check_against_area(&src, 37, 23, LP_KERNEL_LANCZOS2, 30);
-    check_against_area(&src, 50, 60, LP_KERNEL_LANCZOS3, 30);  /* one axis 2:1, one ~1.1:1 */
+    check_against_area(&src, 37, 23, LP_KERNEL_LANCZOS3, 38);
+    check_against_area(&src, 37, 23, LP_KERNEL_LANCZOS2, 38);
+    check_against_area(&src, 50, 60, LP_KERNEL_LANCZOS3, 38);  /* one axis 2:1, one ~1.1:1 */
     lp_buffer_image_free(&src);
 }
 
@@ -471,7 +475,7 @@ static void test_resize_sixteen_bit_matches_eight(void **state)
     lp_buffer_image_free(&o8);
     lp_buffer_image_free(&o16);
     lpt_make_photo(&s16, 64, 48, LP_FORMAT_G16, 4);
-    check_against_area(&s16, 32, 24, LP_KERNEL_LANCZOS3, 30);
+    check_against_area(&s16, 32, 24, LP_KERNEL_LANCZOS3, 38);
     lp_buffer_image_free(&s16);
 }
 
