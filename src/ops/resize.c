@@ -21,12 +21,16 @@
  * span between "rows loaded so far" (a running maximum of the ends) and "first row any
  * later output still needs" (a suffix minimum of the starts).
  * Results do not depend on how upstream cuts its strips: every row takes the same path.
+ * Speed: floats with 4-lane vectors (a pixel a vector in the horizontal pass, eight
+ * samples at a time in the vertical one) - 6000x4000 RGB8 -> 2048x1365 Lanczos 3 takes
+ * about 75 ms of CPU, on a par with libvips (bench/resize-vs-vips.sh).
  *
  * Memory (all counted in upstream->mem, held_bytes 0 since nothing is frame-sized):
  * the ring (ring_rows * out_width * channels * 4 bytes; ring_rows is about
- * 2 * support * max(1, in_height/out_height) + 1), one float input row, one float
- * accumulator row, the contribution tables (about 6 * in + out floats an axis for
- * Lanczos 3) and a 16-row output strip. Equal sizes pass strips through untouched.
+ * 2 * support * max(1, in_height/out_height) + 1), one float input row (4 floats a pixel
+ * for 2-4 channels), one float accumulator row, the contribution tables (about
+ * 6 * in + out floats an axis for Lanczos 3) and a 16-row output strip: 0.9 MiB for the
+ * example above. Equal sizes pass strips through untouched.
  */
 #include "leanpix/leanpix.h"
 
