@@ -11,8 +11,8 @@
  *
  * Input: a jpeg_source_mgr fed by lp_input_next_chunk(), so the compressed bytes are never
  * copied (MMAP mode hands libjpeg pointers into the mapping). Running out of input before
- * the last scanline is an error (LP_ERR_TRUNCATED), not libjpeg's default of padding with a
- * fake EOI and returning gray rows. A missing EOI after the last scanline is tolerated.
+ * the last scanline is an error (LP_ERR_TRUNCATED), not libjpeg's default of padding with
+ * gray rows (see src_at_end). A baseline file missing only its EOI is accepted.
  *
  * Errors: libjpeg reports through error_exit, which we make longjmp back into whichever of
  * our entry points called libjpeg; every entry point sets the jump target first. Warnings
@@ -64,6 +64,9 @@ typedef struct jpeg_source {
     bool cinfo_ready;         /* jpeg_create_decompress was called */
     bool started;             /* jpeg_start_decompress was called */
     bool finished;
+    bool header_read;         /* jpeg_read_header returned */
+    bool multi_scan;          /* progressive or multi-scan: all input is read at start */
+    bool ended;               /* the input ran out; libjpeg was given a fake EOI */
     bool cmyk;                /* decoded as CMYK, converted to RGB per strip */
     bool inverted_cmyk;       /* Adobe APP14: stored ink values are inverted */
     uint8_t *strip;           /* STRIP_ROWS rows of row_bytes */
@@ -126,7 +129,9 @@ static void fail_with_libjpeg_message(j_common_ptr cinfo, lp_status status)
 
 static void on_error_exit(j_common_ptr cinfo)
 {
-    fail_with_libjpeg_message(cinfo, status_for_code(cinfo->err->msg_code));
+    jpeg_source *s = source_of(cinfo);
+    fail_with_libjpeg_message(cinfo, s->ended ? LP_ERR_TRUNCATED
+                                              : status_for_code(cinfo->err->msg_code));
 }
 
 /* Warnings that leave the pixels intact; every other warning fails the decode. */
@@ -138,10 +143,15 @@ static bool harmless_warning(int code)
 
 static void on_emit_message(j_common_ptr cinfo, int msg_level)
 {
+    jpeg_source *s = source_of(cinfo);
     if (msg_level >= 0 || harmless_warning(cinfo->err->msg_code))
         return;  /* trace messages, or a warning we can live with */
-    fail_with_libjpeg_message(cinfo, cinfo->err->msg_code == JWRN_JPEG_EOF ? LP_ERR_TRUNCATED
-                                                                           : LP_ERR_CORRUPT);
+    if (s->ended || cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        j_decompress_ptr d = (j_decompress_ptr)cinfo;
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u", d->output_scanline,
+             d->output_height);
+    }
+    fail_with_libjpeg_message(cinfo, LP_ERR_CORRUPT);
 }
 
 /* ---- the source manager: zero-copy chunks from lp_input ---- */
@@ -149,6 +159,25 @@ static void on_emit_message(j_common_ptr cinfo, int msg_level)
 static void src_init(j_decompress_ptr cinfo)
 {
     (void)cinfo;
+}
+
+static const JOCTET FAKE_EOI[2] = {0xFF, JPEG_EOI};
+
+/* End of input. In the header, or in a multi-scan file (whose scans are all absorbed
+ * before the first row, so a missing scan would only show as blur), that is truncation at
+ * once. In a single-scan file we hand libjpeg a fake EOI, like its own source managers:
+ * if the entropy decoder then still needs bits it warns "premature end of data segment",
+ * which on_emit_message reports as truncation because ended is set; if it does not, only
+ * the EOI was missing and every row is intact. */
+static void src_at_end(jpeg_source *s)
+{
+    if (!s->header_read)
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG header");
+    if (s->multi_scan && !s->started)
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data: the progressive scans are incomplete");
+    s->ended = true;
+    s->src.next_input_byte = FAKE_EOI;
+    s->src.bytes_in_buffer = sizeof FAKE_EOI;
 }
 
 static boolean src_fill(j_decompress_ptr cinfo)
@@ -160,17 +189,8 @@ static boolean src_fill(j_decompress_ptr cinfo)
     if (lp_input_next_chunk(s->in, &data, &len, &e) != LP_OK)
         fail(s, e.status, "%s", lp_error_message(&e));
     if (len == 0) {
-        /* All rows delivered and only the EOI missing: finish as if it were there. */
-        if (s->started && cinfo->output_scanline >= cinfo->output_height) {
-            static const JOCTET fake_eoi[2] = {0xFF, JPEG_EOI};
-            s->src.next_input_byte = fake_eoi;
-            s->src.bytes_in_buffer = 2;
-            return TRUE;
-        }
-        if (!s->started)
-            fail(s, LP_ERR_TRUNCATED, "truncated JPEG data before the first scanline");
-        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u",
-             cinfo->output_scanline, cinfo->output_height);
+        src_at_end(s);
+        return TRUE;
     }
     s->src.next_input_byte = data;
     s->src.bytes_in_buffer = len;
@@ -186,7 +206,7 @@ static void src_skip(j_decompress_ptr cinfo, long num_bytes)
     while (left > s->src.bytes_in_buffer) {
         left -= s->src.bytes_in_buffer;
         s->src.bytes_in_buffer = 0;
-        src_fill(cinfo);  /* never returns FALSE: it jumps on end of input */
+        src_fill(cinfo);  /* never suspends: it jumps, or supplies a fake EOI */
     }
     s->src.next_input_byte += left;
     s->src.bytes_in_buffer -= left;
@@ -481,6 +501,8 @@ static lp_status open_header(jpeg_source *s, const lp_limits *limits, lp_error *
         return lp_error_set(err, s->fail_status, "%s", s->fail_message);
     setup_libjpeg(s);
     jpeg_read_header(&s->cinfo, TRUE);
+    s->header_read = true;
+    s->multi_scan = jpeg_has_multiple_scans(&s->cinfo);
     return read_header(s, limits, err);
 }
 
