@@ -29,8 +29,8 @@
  * colour management: good enough for previews and thumbnails, not for print proofs.
  *
  * Memory: one strip buffer of STRIP_ROWS rows (4 bytes a pixel for CMYK, converted in
- * place), counted in the job's lp_mem. libjpeg's own working memory is a few MCU rows for a
- * baseline file; a progressive (or multi-scan) file makes it hold every DCT coefficient of
+ * place), counted in the job's lp_mem. libjpeg's own working memory (tables and a few MCU
+ * rows, ~16 rows of the output width per component) is reserved as an estimate; a progressive (or multi-scan) file makes it hold every DCT coefficient of
  * the image (2 bytes each, ~3 bytes a pixel for 4:2:0), so that case is reserved in the
  * job's lp_mem, reported in held_bytes and flagged whole_image.
  */
@@ -361,9 +361,22 @@ static void cmyk_row_to_rgb(uint8_t *row, uint32_t width, bool inverted)
     }
 }
 
+/* libjpeg's own working memory for the rows it keeps around (entropy and IDCT state,
+ * upsampling context): measured with mallinfo2 on libjpeg-turbo 2.1.5 as ~20 KiB of tables
+ * plus ~12 rows of the output width per component for 4:2:0 (8 for 4:4:4). */
+static uint64_t working_bytes(const jpeg_source *s)
+{
+    return 32u * 1024u + (uint64_t)s->base.info.width * (uint64_t)s->cinfo.num_components * 16u;
+}
+
 static lp_status start(jpeg_source *s, lp_error *err)
 {
     j_decompress_ptr cinfo = &s->cinfo;
+    uint64_t working = working_bytes(s);
+    lp_status st = lp_mem_reserve(s->base.mem, working, "libjpeg working buffers", err);
+    if (st != LP_OK)
+        return st;
+    s->reserved += working;
     jpeg_start_decompress(cinfo);
     s->started = true;
     if (cinfo->output_width != s->base.info.width || cinfo->output_height != s->base.info.height)
