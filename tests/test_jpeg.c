@@ -235,6 +235,57 @@ static void test_encode_gray(void **state)
     lp_buffer_image_free(&orig);
 }
 
+/* An output that refuses to grow (a memory output over its budget) fails the encode with
+ * the output's error, through libjpeg's destination manager, without leaking. */
+static void test_encode_output_failure(void **state)
+{
+    (void)state;
+    lp_buffer_image orig;
+    make_photo(&orig, 400, 300, LP_FORMAT_RGB8, 13);
+    lp_mem *budget = lp_mem_new(16 * 1024, NULL);
+    lp_output *out;
+    assert_int_equal(lp_output_open_memory(&out, budget, NULL), LP_OK);
+    lp_encode_options opts = jpeg_options(95, LP_CHROMA_444, false);
+    lp_sink *sink;
+    lp_stage *src;
+    lp_error err = {0};
+    assert_int_equal(lp_jpeg_sink_new(&sink, out, &opts, NULL, &err), LP_OK);
+    assert_int_equal(lp_buffer_source_new(&src, &orig, 0, NULL), LP_OK);
+    assert_int_equal(lp_pipeline_run(src, sink, NULL, NULL, &err), LP_ERR_NOMEM);
+    assert_non_null(strstr(err.message, "budget"));
+    lp_sink_destroy(sink);
+    lp_stage_destroy(src);
+    lp_output_close(out);
+    assert_int_equal(lp_mem_current(budget), 0);
+    lp_mem_free_tracker(budget);
+    /* the same into an unlimited memory output works and starts with SOI */
+    assert_int_equal(lp_output_open_memory(&out, NULL, NULL), LP_OK);
+    assert_int_equal(lp_jpeg_sink_new(&sink, out, &opts, NULL, &err), LP_OK);
+    assert_int_equal(lp_buffer_source_new(&src, &orig, 7, NULL), LP_OK);  /* odd strips */
+    assert_int_equal(lp_pipeline_run(src, sink, NULL, NULL, &err), LP_OK);
+    size_t size;
+    const uint8_t *bytes = lp_output_data(out, &size);
+    assert_true(size > 1000);
+    assert_int_equal(bytes[0], 0xFF);
+    assert_int_equal(bytes[1], 0xD8);
+    assert_int_equal(bytes[size - 2], 0xFF);
+    assert_int_equal(bytes[size - 1], 0xD9);
+    /* and decodes back with our source */
+    lp_input *in;
+    assert_int_equal(lp_input_open_memory(&in, bytes, size, NULL), LP_OK);
+    lp_stage *dec;
+    assert_int_equal(lp_jpeg_source_new(&dec, in, NULL, NULL, NULL), LP_OK);
+    lp_buffer_image back;
+    assert_int_equal(lp_pipeline_to_buffer(dec, &back, NULL, NULL), LP_OK);
+    assert_psnr_above(&orig, &back, 35);
+    lp_buffer_image_free(&back);
+    lp_stage_destroy(dec);
+    lp_sink_destroy(sink);
+    lp_stage_destroy(src);
+    lp_output_close(out);
+    lp_buffer_image_free(&orig);
+}
+
 /* ---- decoding files made by cjpeg ---- */
 
 /* cjpeg's file decoded by us must match the original and djpeg's decode of that file. */
@@ -896,6 +947,7 @@ int main(void)
         cmocka_unit_test(test_encode_odd_sizes),
         cmocka_unit_test(test_encode_quality_changes_size),
         cmocka_unit_test(test_encode_gray),
+        cmocka_unit_test(test_encode_output_failure),
         cmocka_unit_test(test_decode_cjpeg_baseline),
         cmocka_unit_test(test_decode_cjpeg_gray_and_progressive),
         cmocka_unit_test(test_progressive_reserves_coefficients),
