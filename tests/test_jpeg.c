@@ -286,6 +286,65 @@ static void test_encode_output_failure(void **state)
     lp_buffer_image_free(&orig);
 }
 
+/* Encodes into memory with a sink charged to mem; returns the size, and whether the sink
+ * buffered the coefficients (Huffman optimisation). */
+static size_t encode_memory(const lp_buffer_image *img, const lp_encode_options *opts, lp_mem *mem,
+                            bool *buffered, lp_buffer_image *decoded)
+{
+    lp_output *out;
+    lp_sink *sink;
+    lp_stage *src;
+    lp_error err = {0};
+    assert_int_equal(lp_output_open_memory(&out, NULL, NULL), LP_OK);
+    assert_int_equal(lp_jpeg_sink_new(&sink, out, opts, mem, &err), LP_OK);
+    assert_int_equal(lp_buffer_source_new(&src, img, 0, NULL), LP_OK);
+    assert_int_equal(lp_pipeline_run(src, sink, NULL, NULL, &err), LP_OK);
+    *buffered = sink->whole_image;
+    assert_int_equal(sink->held_bytes > 0, *buffered);
+    size_t size;
+    const uint8_t *bytes = lp_output_data(out, &size);
+    lp_input *in;
+    assert_int_equal(lp_input_open_memory(&in, bytes, size, NULL), LP_OK);
+    lp_stage *dec;
+    assert_int_equal(lp_jpeg_source_new(&dec, in, NULL, NULL, NULL), LP_OK);
+    assert_int_equal(lp_pipeline_to_buffer(dec, decoded, NULL, NULL), LP_OK);
+    lp_stage_destroy(dec);
+    lp_sink_destroy(sink);
+    lp_stage_destroy(src);
+    lp_output_close(out);
+    return size;
+}
+
+/* Small images get optimal Huffman tables (coefficients buffered, counted); when the budget
+ * refuses that buffer the sink streams with the standard tables instead of failing. */
+static void test_encode_optimize_policy(void **state)
+{
+    (void)state;
+    lp_buffer_image orig, a, b;
+    make_photo(&orig, 320, 240, LP_FORMAT_RGB8, 14);
+    lp_encode_options opts = jpeg_options(85, LP_CHROMA_DEFAULT, false);
+    lp_mem *mem = lp_mem_new(0, NULL);
+    bool buffered;
+    size_t optimized = encode_memory(&orig, &opts, mem, &buffered, &a);
+    assert_true(buffered);
+    assert_true(lp_mem_peak(mem) >= 320 * 240 * 3 / 2 * 2);  /* 4:2:0 coefficients counted */
+    assert_int_equal(lp_mem_current(mem), 0);
+    lp_mem *tight = lp_mem_new(100 * 1024, NULL);  /* room for the output buffer only */
+    size_t standard = encode_memory(&orig, &opts, tight, &buffered, &b);
+    assert_false(buffered);
+    assert_true(lp_mem_peak(tight) <= 64 * 1024);
+    fprintf(stderr, "320x240 q85: %zu bytes optimised, %zu with standard tables\n", optimized,
+            standard);
+    assert_true(optimized < standard);
+    /* same quantisation, only the entropy coding differs: identical pixels */
+    assert_memory_equal(a.pixels, b.pixels, a.stride * a.info.height);
+    lp_buffer_image_free(&a);
+    lp_buffer_image_free(&b);
+    lp_mem_free_tracker(tight);
+    lp_mem_free_tracker(mem);
+    lp_buffer_image_free(&orig);
+}
+
 /* ---- decoding files made by cjpeg ---- */
 
 /* cjpeg's file decoded by us must match the original and djpeg's decode of that file. */
@@ -922,7 +981,8 @@ static void test_streaming_memory(void **state)
     lp_stage_destroy(src);
     assert_int_equal(lp_mem_current(mem), 0);
 
-    /* baseline encode streams too: only the output buffer is counted */
+    /* a big baseline encode streams too (coefficients over the 4 MiB optimisation cap):
+     * only the output buffer is counted */
     lp_mem *enc_mem = lp_mem_new(0, NULL);
     lp_encode_options opts = jpeg_options(85, LP_CHROMA_DEFAULT, false);
     assert_int_equal(encode_file(&orig, lpt_path("big-out.jpg"), &opts, enc_mem, NULL), LP_OK);
@@ -948,6 +1008,7 @@ int main(void)
         cmocka_unit_test(test_encode_quality_changes_size),
         cmocka_unit_test(test_encode_gray),
         cmocka_unit_test(test_encode_output_failure),
+        cmocka_unit_test(test_encode_optimize_policy),
         cmocka_unit_test(test_decode_cjpeg_baseline),
         cmocka_unit_test(test_decode_cjpeg_gray_and_progressive),
         cmocka_unit_test(test_progressive_reserves_coefficients),
