@@ -165,16 +165,22 @@ static const JOCTET FAKE_EOI[2] = {0xFF, JPEG_EOI};
 
 /* End of input. In the header, or in a multi-scan file (whose scans are all absorbed
  * before the first row, so a missing scan would only show as blur), that is truncation at
- * once. In a single-scan file we hand libjpeg a fake EOI, like its own source managers:
- * if the entropy decoder then still needs bits it warns "premature end of data segment",
- * which on_emit_message reports as truncation because ended is set; if it does not, only
- * the EOI was missing and every row is intact. */
+ * once; likewise for arithmetic coding, whose decoder pads missing data silently. In a
+ * Huffman single-scan file we hand libjpeg a fake EOI, like its own source managers: if the
+ * entropy decoder then still needs bits it warns "premature end of data segment", which
+ * on_emit_message reports as truncation because ended is set; if it does not, only the
+ * EOI was missing and every row is intact. */
 static void src_at_end(jpeg_source *s)
 {
+    j_decompress_ptr cinfo = &s->cinfo;
     if (!s->header_read)
         fail(s, LP_ERR_TRUNCATED, "truncated JPEG header");
-    if (s->multi_scan && !s->started)
+    bool rows_done = s->started && cinfo->output_scanline >= cinfo->output_height;
+    if (!rows_done && s->multi_scan)
         fail(s, LP_ERR_TRUNCATED, "truncated JPEG data: the progressive scans are incomplete");
+    if (!rows_done && cinfo->arith_code)
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u",
+             cinfo->output_scanline, cinfo->output_height);
     s->ended = true;
     s->src.next_input_byte = FAKE_EOI;
     s->src.bytes_in_buffer = sizeof FAKE_EOI;
