@@ -160,25 +160,33 @@ static void test_rgb16_10bit_444(void **state)
     check_round_trip(LP_FORMAT_RGB16, LP_CHROMA_444, 10, 32);
 }
 
-static void test_gray_is_monochrome(void **state)
+static void check_gray(lp_format format, unsigned depth)
 {
-    (void)state;
-    LPT_REQUIRE_TOOL("avifdec");
     lp_buffer_image src, dec;
-    lpt_make_photo(&src, 64, 48, LP_FORMAT_G8, 5);
+    lpt_make_photo(&src, 64, 48, format, 5);
     lp_encode_options opts;
-    avif_options(&opts, 80, LP_CHROMA_DEFAULT, 8);
+    avif_options(&opts, 80, LP_CHROMA_DEFAULT, depth);
     const char *path = lpt_path("gray.avif");
     encode_ok(&src, &opts, 7, path);
     decode_avifdec(path, &dec);
     double psnr = lpt_psnr(&src, &dec);
-    print_message("G8 4:0:0: PSNR %.2f dB\n", psnr);
+    print_message("%s 4:0:0 %u-bit: PSNR %.2f dB\n", lp_format_name(format), depth, psnr);
     assert_true(psnr > 30);
-    char info[4096];
+    char info[4096], want[64];
     assert_int_equal(lpt_run_capture(info, sizeof info, "avifdec --info '%s'", path), 0);
     assert_non_null(strstr(info, "YUV400"));
+    snprintf(want, sizeof want, "Bit Depth      : %u", depth);
+    assert_non_null(strstr(info, want));
     lp_buffer_image_free(&dec);
     lp_buffer_image_free(&src);
+}
+
+static void test_gray_is_monochrome(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifdec");
+    check_gray(LP_FORMAT_G8, 8);
+    check_gray(LP_FORMAT_G16, 10);
 }
 
 /* ---- strips: odd sizes, odd strips ---- */
