@@ -33,12 +33,12 @@ static void usage(FILE *f)
             "--listen HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)",
             "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
             "--workers N", "render threads (default 2)",
-            "--queue N", "complete requests waiting for a worker (default 32); beyond -> 503",
-            "--max-mem SIZE", "memory budget for counted memory (default 48M); beyond -> 503",
+            "--queue N", "complete requests waiting for a worker (default 64); beyond -> 503",
+            "--max-mem SIZE", "memory budget for counted memory (default 56M); beyond -> 503",
             "--max-body SIZE", "request body limit (default 4M) -> 413",
             "--max-files N", "files per upload (default 64) -> 413",
             "--timeout S", "idle connection timeout in seconds (default 10)",
-            "--cache SIZE", "rendered cards kept for GET /v1/cards/ID.jpg (default 8M)",
+            "--cache SIZE", "rendered cards kept for GET /v1/cards/ID.jpg (default 4M)",
             "--arenas N", "glibc malloc arenas (default 2; 0 = glibc's default)",
             "-h, --help", "this text");
 }

@@ -40,12 +40,12 @@ void lp_server_options_default(lp_server_options *o)
     memset(o, 0, sizeof *o);
     o->listen = "127.0.0.1:8080";
     o->workers = 2;
-    o->queue = 32;
-    o->max_mem = 48u << 20;
+    o->queue = 64;
+    o->max_mem = 56u << 20;
     o->max_body = 4u << 20;
     o->max_files = 64;
     o->timeout_s = 10;
-    o->cache_bytes = 8u << 20;
+    o->cache_bytes = 4u << 20;
 }
 
 /* ---- responses ---- */
