@@ -8,8 +8,9 @@
  *
  * Allocator: glibc gives each thread that allocates its own arena and keeps freed memory
  * in them; for a server whose threads render 6 MB canvases that is tens of MB that never
- * go back. M_ARENA_MAX caps the arenas (default 2 here, measured in docs/serve.md) and the
- * workers call malloc_trim(0) when the server goes idle.
+ * go back. M_ARENA_MAX caps the arenas (default 2), a fixed M_MMAP_THRESHOLD (256 kB)
+ * makes canvases, uploads and encoded cards mmap'd so that freeing them unmaps them, and
+ * the workers call malloc_trim(0) when the server goes idle (measured in docs/serve.md).
  */
 #include <malloc.h>
 #include <signal.h>
@@ -26,7 +27,7 @@ static void usage(FILE *f)
             "fixed worker pool, a bounded queue and a memory budget.\n\n"
             "options:\n"
             "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n"
-            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n\n"
+            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n\n"
             "routes: GET / /fs2020 /sws /healthz /metrics /v1/cards/ID.jpg;\n"
             "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON), multipart field 'file'\n"
             "exit status: 0 stopped by a signal, 1 could not start, 2 bad command line\n",
@@ -40,10 +41,12 @@ static void usage(FILE *f)
             "--timeout S", "idle connection timeout in seconds (default 10)",
             "--cache SIZE", "rendered cards kept for GET /v1/cards/ID.jpg (default 4M)",
             "--arenas N", "glibc malloc arenas (default 2; 0 = glibc's default)",
+            "--mmap-threshold SIZE", "blocks from this size are mmap'd and unmapped when freed (default 256k; 0 = glibc's sliding default)",
             "-h, --help", "this text");
 }
 
-static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *arenas)
+static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *arenas,
+                       uint64_t *mmap_threshold)
 {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -77,6 +80,8 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *ar
             ok = cli_parse_size(a, v, &o->cache_bytes);
         else if (strcmp(a, "--arenas") == 0)
             ok = cli_parse_uint(a, v, 0, 64, arenas);
+        else if (strcmp(a, "--mmap-threshold") == 0)
+            ok = cli_parse_size(a, v, mmap_threshold);
         else {
             cli_error(NULL, "serve: unknown option %s (see --help)", a);
             return false;
@@ -93,10 +98,15 @@ int cmd_serve(int argc, char **argv)
     lp_server_options o;
     lp_server_options_default(&o);
     uint32_t arenas = 2;
-    if (!parse_args(argc, argv, &o, &arenas))
+    uint64_t mmap_threshold = 256 << 10;
+    if (!parse_args(argc, argv, &o, &arenas, &mmap_threshold))
         return LP_EXIT_USAGE;
     if (arenas)
         mallopt(M_ARENA_MAX, (int)arenas);
+    /* A fixed threshold also stops glibc from raising it after each freed canvas, which
+     * would move the next 6 MB canvases into the arenas, where freed memory stays. */
+    if (mmap_threshold)
+        mallopt(M_MMAP_THRESHOLD, (int)(mmap_threshold > (32u << 20) ? 32u << 20 : mmap_threshold));
     /* signals are taken by sigwait below: block them before any thread starts */
     sigset_t set;
     sigemptyset(&set);
