@@ -40,12 +40,17 @@ C -o /dev/null "${FS_ARGS[@]}" "$URL/v1/cards/fs2020"
 sleep 1
 IDLE=$(rss_kib)
 
-# one fs2020 upload (18 files -> 15 cards) at a time, 10 times, both answer kinds
+# one fs2020 upload (18 files -> 15 cards) at a time, 10 times, both answer kinds; the
+# server's CPU time per request (utime+stime from /proc) does not depend on other load
+cpu_ticks() { awk '{print $14 + $15}' /proc/$PID/stat; }
 : >"$OUT/single_json.txt"; : >"$OUT/single_html.txt"
+CPU0=$(cpu_ticks)
 for _ in $(seq 10); do
   C -o /dev/null -w "%{http_code} %{time_total}\n" "${FS_ARGS[@]}" "$URL/v1/cards/fs2020" >>"$OUT/single_json.txt"
   C -o /dev/null -w "%{http_code} %{time_total}\n" "${FS_ARGS[@]}" "$URL/api/fs2020" >>"$OUT/single_html.txt"
 done
+
+CPU_MS=$(awk -v a="$CPU0" -v b="$(cpu_ticks)" -v hz="$(getconf CLK_TCK)" 'BEGIN {printf "%.0f", (b-a)*1000/hz/20}')
 
 # burst: N concurrent uploads; RSS sampled meanwhile
 burst() {  # burst NAME N PATH ARGS...
@@ -78,6 +83,7 @@ echo "command: bench/serve-load.sh $*"
 echo "idle RSS after warm-up: $(mib "$IDLE") MiB"
 echo "one fs2020 upload (15 cards), JSON answer:  p50 $(pct "$OUT/single_json.txt" 50) s  min $(pct "$OUT/single_json.txt" 0) s  [$(codes "$OUT/single_json.txt")]"
 echo "one fs2020 upload (15 cards), HTML answer:  p50 $(pct "$OUT/single_html.txt" 50) s  min $(pct "$OUT/single_html.txt" 0) s  [$(codes "$OUT/single_html.txt")]"
+echo "server CPU time per fs2020 upload (15 cards): $CPU_MS ms"
 echo "50 concurrent sws uploads:    p50 $(pct "$OUT/sws50.txt" 50) s  p99 $(pct "$OUT/sws50.txt" 99) s  [$(codes "$OUT/sws50.txt")]  peak RSS $(mib "$PEAK_SWS") MiB  RSS 2 s after $(mib "$AFTER_SWS") MiB"
 echo "25 concurrent fs2020 uploads: p50 $(pct "$OUT/fs25.txt" 50) s  p99 $(pct "$OUT/fs25.txt" 99) s  [$(codes "$OUT/fs25.txt")]  peak RSS $(mib "$PEAK_FS") MiB  RSS 2 s after $(mib "$AFTER_FS") MiB"
 echo "VmHWM (whole run): $(mib "$HWM") MiB; RSS after the bursts vs idle: $(awk -v a="$AFTER_FS" -v b="$IDLE" 'BEGIN {printf "%+.1f%%", (a-b)*100/b}')"

@@ -26,11 +26,11 @@ typedef struct lp_server_options {
     unsigned workers;       /* render threads (default 2) */
     unsigned queue;         /* complete requests waiting for a worker (default 64) */
     uint64_t max_mem;       /* budget for counted memory: decoded images, uploads, canvases,
-                               encoded cards, estimates of queued jobs (default 56 MiB) */
-    uint64_t max_body;      /* request body limit in bytes (default 4 MiB) -> 413 */
+                               encoded cards, estimates of queued jobs (default 64 MiB) */
+    uint64_t max_body;      /* request body limit in bytes (default 8 MiB) -> 413 */
     unsigned max_files;     /* files per upload (default 64) -> 413 */
     unsigned timeout_s;     /* idle connection timeout, headers and body (default 10 s) */
-    uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 4 MiB) */
+    uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 8 MiB) */
 } lp_server_options;
 
 void lp_server_options_default(lp_server_options *opts);

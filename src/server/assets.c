@@ -114,7 +114,7 @@ static size_t image_bytes(const lp_buffer_image *img)
 
 /* Frees unreferenced images, least recently used first, until at most `keep` bytes of
  * decoded images remain. */
-static void trim_images(const mrc_data *d, uint64_t keep)
+void mrc_assets_trim(const mrc_data *d, uint64_t keep)
 {
     mrc_data *dm = (mrc_data *)d;
     pthread_mutex_lock(&dm->asset_lock);
@@ -194,7 +194,7 @@ lp_status mrc_asset_image(const mrc_data *d, const char *kind, const char *name,
         pthread_mutex_unlock(&a->lock);
         if (st != LP_ERR_NOMEM || attempt == 1)
             break;
-        trim_images(d, 0);  /* the budget refused: drop every unused image, retry once */
+        mrc_assets_trim(d, 0);  /* the budget refused: drop every unused image, retry once */
         lp_error_clear(err);
         st = LP_OK;
     }
@@ -213,7 +213,7 @@ void mrc_asset_release(const mrc_data *d, mrc_asset *a)
     a->refs--;
     pthread_mutex_unlock(&a->lock);
     if (d->image_cache_cap && atomic_load(&((mrc_data *)d)->image_bytes) > d->image_cache_cap)
-        trim_images(d, d->image_cache_cap);
+        mrc_assets_trim(d, d->image_cache_cap);
 }
 
 static lp_status read_font(const char *path, uint8_t **bytes, size_t *size, lp_error *err)

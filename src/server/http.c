@@ -41,11 +41,11 @@ void lp_server_options_default(lp_server_options *o)
     o->listen = "127.0.0.1:8080";
     o->workers = 2;
     o->queue = 64;
-    o->max_mem = 56u << 20;
+    o->max_mem = 64u << 20;
     o->max_body = 4u << 20;
     o->max_files = 64;
     o->timeout_s = 10;
-    o->cache_bytes = 4u << 20;
+    o->cache_bytes = 8u << 20;
 }
 
 /* ---- responses ---- */
@@ -137,7 +137,7 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
 {
     size_t bytes, count, len;
     lp_card_cache_stats(s->cache, &bytes, &count);
-    char *text = lp_metrics_render(&s->metrics, s->budget, bytes, count, &len);
+    char *text = lp_metrics_render(&s->metrics, s->budget, s->render_pool, bytes, count, &len);
     if (!text)
         return send_error(r, 503, "out of memory");
     return send_buffer(r, 200, "text/plain; version=0.0.4", text, len, MHD_RESPMEM_MUST_FREE);
@@ -177,6 +177,11 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     mrc_file *f = &r->files[r->nfiles - 1];
     lp_error err = {0};
     uint8_t *grown = lp_mem_realloc(r->mem, (void *)f->data, f->size + size, "upload", &err);
+    if (!grown) {  /* decoded images are a cache: they make room for requests */
+        mrc_assets_trim(s->data, 0);
+        lp_error_clear(&err);
+        grown = lp_mem_realloc(r->mem, (void *)f->data, f->size + size, "upload", &err);
+    }
     if (!grown) {
         r->err_status = 503;
         snprintf(r->err_msg, sizeof r->err_msg, "server busy: no memory for the upload");
@@ -403,13 +408,23 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     pthread_cond_init(&s->qcond, NULL);
     struct sockaddr_in addr;
     lp_status st = parse_listen(s->opts.listen, &addr, err);
-    if (!st && !(s->budget = lp_mem_new(s->opts.max_mem, NULL)))
+    /* The budget is split: a fixed pool for the cards being rendered (one canvas and one
+     * encoder per worker), so that a job a worker has started is never refused, and the
+     * rest for what piles up under load (uploads, decoded images, cached cards). */
+    uint64_t pool = (uint64_t)s->opts.workers * LP_RENDER_SLOT;
+    if (!st && s->opts.max_mem && s->opts.max_mem < pool + (16u << 20))
+        st = lp_error_set(err, LP_ERR_INVALID_ARG,
+                          "--max-mem %llu MiB is too small for %u workers (at least %llu MiB)",
+                          (unsigned long long)(s->opts.max_mem >> 20), s->opts.workers,
+                          (unsigned long long)((pool >> 20) + 16));
+    if (!st && (!(s->budget = lp_mem_new(s->opts.max_mem ? s->opts.max_mem - pool : 0, NULL)) ||
+                !(s->render_pool = lp_mem_new(s->opts.max_mem ? pool : 0, NULL))))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
     if (!st)
         st = s->opts.data_dir ? mrc_data_load(&s->data, s->opts.data_dir, s->budget, err)
                               : mrc_data_load_demo(&s->data, s->budget, err);
     if (!st)  /* decoded images kept while unused: a quarter of the budget */
-        s->data->image_cache_cap = s->opts.max_mem ? s->opts.max_mem / 4 : 0;
+        s->data->image_cache_cap = s->opts.max_mem ? (s->opts.max_mem - pool) / 3 : 0;
     if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
     if (!st)
@@ -454,6 +469,7 @@ void lp_server_stop(lp_server *s)
     lp_card_cache_free(s->cache);
     mrc_data_free(s->data);
     lp_mem_free_tracker(s->budget);
+    lp_mem_free_tracker(s->render_pool);
     free(s->threads);
     free(s->queue);
     pthread_mutex_destroy(&s->qlock);

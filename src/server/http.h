@@ -58,7 +58,8 @@ struct lp_server {
     uint16_t port;
     struct MHD_Daemon *daemon;
     mrc_data *data;
-    lp_mem *budget;
+    lp_mem *budget;              /* uploads, decoded images, card cache, finished cards */
+    lp_mem *render_pool;         /* canvases and encoders of running cards: workers x 12 MiB */
     lp_card_cache *cache;
     lp_metrics metrics;
     bool trim;

@@ -96,18 +96,33 @@ static void json_log(lp_strbuf *b, const mrc_log *log)
  * workers may run this for one request at once. */
 static void render_cards(lp_server *s, mrc_text *t, lp_request *r)
 {
+    lp_mem *mem = lp_mem_new(0, s->render_pool);  /* this worker's share of the pool */
     for (;;) {
         size_t i = atomic_fetch_add(&r->next_card, 1);
-        if (i >= r->cards.count || atomic_load(&r->out_of_memory))
+        if (i >= r->cards.count || atomic_load(&r->out_of_memory) || !mem) {
+            if (!mem)
+                atomic_store(&r->out_of_memory, true);
+            lp_mem_free_tracker(mem);
             return;
+        }
         lp_card_result *res = &r->results[i];
         lp_buffer_image canvas;
         lp_error e = {0};
-        lp_status st = t ? mrc_render_card(t, s->data, &r->cards, i, NULL, &canvas, r->mem, &e)
+        lp_status st = t ? mrc_render_card(t, s->data, &r->cards, i, NULL, &canvas, mem, &e)
                          : lp_error_set(&e, LP_ERR_NOMEM, "no text renderer");
         if (!st) {
-            st = mrc_encode_jpeg(s->data, &canvas, r->mem, &res->jpeg, &res->size, &e);
+            st = mrc_encode_jpeg(s->data, &canvas, mem, &res->jpeg, &res->size, &e);
             lp_buffer_image_free(&canvas);
+        }
+        /* the finished card leaves the pool and is held by the request until answered */
+        if (!st && lp_mem_reserve(r->mem, res->size, "finished card", &e) != LP_OK) {
+            mrc_assets_trim(s->data, 0);  /* the image cache yields to finished work */
+            lp_error_clear(&e);
+            st = lp_mem_reserve(r->mem, res->size, "finished card", &e);
+        }
+        if (st) {
+            free(res->jpeg);
+            res->jpeg = NULL;
         }
         res->status = st;
         if (st)
@@ -135,6 +150,7 @@ static lp_status assemble(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *e
             mrc_log_add(&r->log, "card %s: %s", r->cards.cards[i].image, res->message);
             continue;
         }
+        lp_mem_unreserve(r->mem, res->size);
         if (r->v1) {
             char id[33];
             bool kept = lp_card_cache_put(s->cache, res->jpeg, res->size, id);
@@ -182,7 +198,10 @@ static void finish_request(lp_server *s, lp_request *r)
         set_response(r, 200, r->v1 ? "application/json" : "text/html; charset=utf-8", &b);
     }
     for (size_t i = 0; r->results && i < r->cards.count; i++)
-        free(r->results[i].jpeg);
+        if (r->results[i].jpeg) {  /* not used (an error stopped the assembly) */
+            lp_mem_unreserve(r->mem, r->results[i].size);
+            free(r->results[i].jpeg);
+        }
     free(r->results);
     r->results = NULL;
     mrc_cards_free(&r->cards);
@@ -335,7 +354,9 @@ bool lp_workers_submit(lp_server *s, lp_request *r)
     if (s->stopping || s->qcount >= s->opts.queue) {
         atomic_fetch_add(&s->metrics.rejected_busy, 1);
         lp_request_fail(r, 503, "server busy: the render queue is full, retry shortly");
-    } else if (lp_mem_reserve(r->mem, estimate, "queued job", &err) != LP_OK) {
+    } else if (lp_mem_reserve(r->mem, estimate, "queued job", &err) != LP_OK &&
+               (mrc_assets_trim(s->data, 0),
+                lp_mem_reserve(r->mem, estimate, "queued job", &err) != LP_OK)) {
         atomic_fetch_add(&s->metrics.rejected_mem, 1);
         lp_request_fail(r, 503, "server busy: the memory budget is taken, retry shortly");
     } else {

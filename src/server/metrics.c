@@ -31,8 +31,8 @@ void lp_metrics_record(lp_metrics *m, int route, unsigned status, double seconds
     atomic_fetch_add(&m->latency_count, 1);
 }
 
-char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, size_t cache_bytes, size_t cache_count,
-                        size_t *len)
+char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool,
+                        size_t cache_bytes, size_t cache_count, size_t *len)
 {
     lp_strbuf b = {0};
     lp_sb_puts(&b, "# HELP leanpix_http_requests_total HTTP requests by route and status class.\n"
@@ -84,6 +84,10 @@ char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, size_t cache_bytes,
                  (unsigned long long)lp_mem_peak(budget), (unsigned long long)lp_mem_limit(budget),
                  (unsigned long long)lp_process_current_rss(),
                  (unsigned long long)lp_process_peak_rss(), ru.ru_minflt, ru.ru_majflt);
+    lp_sb_printf(&b, "# TYPE leanpix_render_pool_bytes gauge\nleanpix_render_pool_bytes %llu\n"
+                     "# TYPE leanpix_render_pool_peak_bytes gauge\nleanpix_render_pool_peak_bytes %llu\n",
+                 (unsigned long long)lp_mem_current(render_pool),
+                 (unsigned long long)lp_mem_peak(render_pool));
     if (b.failed) {
         free(b.data);
         return NULL;

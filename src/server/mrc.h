@@ -251,6 +251,9 @@ typedef struct mrc_asset mrc_asset;
 lp_status mrc_asset_image(const mrc_data *d, const char *kind, const char *name,
                           const lp_buffer_image **img, mrc_asset **ref, lp_error *err);
 void mrc_asset_release(const mrc_data *d, mrc_asset *ref);
+/* Frees unused decoded images until at most keep bytes remain (the cache yields to
+ * requests when the budget is short). */
+void mrc_assets_trim(const mrc_data *d, uint64_t keep);
 /* The font file's bytes, read once (FreeType faces are per thread in mrc_text). */
 lp_status mrc_asset_font(const mrc_data *d, const char *file, const uint8_t **bytes,
                          size_t *size, lp_error *err);

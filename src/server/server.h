@@ -25,8 +25,11 @@ typedef struct lp_metrics {
 extern const char *const lp_route_names[LP_ROUTE_COUNT];
 void lp_metrics_record(lp_metrics *m, int route, unsigned status, double seconds);
 /* Prometheus text format into a malloc'd string. */
-char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, size_t cache_bytes, size_t cache_count,
-                        size_t *len);
+char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool,
+                        size_t cache_bytes, size_t cache_count, size_t *len);
+/* Bytes of the render pool per worker: a 1920x1080 RGB canvas (6.2 MB), the JPEG encoder's
+ * buffers and its output. */
+#define LP_RENDER_SLOT (12ull << 20)
 
 /* ---- cache.c: rendered cards by id, bounded in bytes, oldest out first ---- */
 typedef struct lp_card_cache lp_card_cache;
