@@ -157,7 +157,7 @@ static fidelity measure(const lp_buffer_image *card, const lp_buffer_image *ref,
 static fidelity score(mrc_text *t, mrc_data *d, mrc_cards *cards, const char *game, size_t i,
                       const mrc_render_tweak *tweak)
 {
-    lp_buffer_image canvas, ref;
+    lp_buffer_image canvas = {0}, ref;
     lp_error err = {0};
     size_t n = cards->cards[i].noverlays;
     mrc_box *rects = calloc(n ? n : 1, sizeof *rects);
@@ -167,7 +167,6 @@ static fidelity score(mrc_text *t, mrc_data *d, mrc_cards *cards, const char *ga
         if (cards->cards[i].overlays[k].box.x != -1)
             assert_true(rects[k].w > 0);
     if (tweak) {
-        lp_buffer_image_free(&canvas);
         assert_int_equal(mrc_render_card(t, d, cards, i, tweak, &canvas, NULL, &err), LP_OK);
     }
     if (getenv("LP_SERVE_DUMP")) {

@@ -203,13 +203,18 @@ lp_status mrc_render_card(mrc_text *t, const mrc_data *d, const mrc_cards *cards
     const mrc_card *card = &cards->cards[index];
     const lp_buffer_image *device, *logo;
     mrc_asset *device_ref = NULL, *logo_ref = NULL;
-    memset(canvas, 0, sizeof *canvas);
     lp_status st = mrc_asset_image(d, "hotas", card->image, &device, &device_ref, err);
     if (!st)
         st = mrc_asset_image(d, "logo", cards->game->logo, &logo, &logo_ref, err);
-    if (!st)
+    bool reuse = canvas->pixels && canvas->info.format == LP_FORMAT_RGB8 && !st &&
+                 canvas->info.width == device->info.width &&
+                 canvas->info.height == device->info.height;
+    if (!st && !reuse) {
+        if (canvas->pixels)
+            lp_buffer_image_free(canvas);
         st = lp_buffer_image_alloc(canvas, device->info.width, device->info.height, LP_FORMAT_RGB8,
                                    mem, err);
+    }
     if (!st) {
         for (uint32_t y = 0; y < device->info.height; y++)
             memcpy(canvas->pixels + y * canvas->stride, device->pixels + y * device->stride,
@@ -241,8 +246,6 @@ lp_status mrc_render_card(mrc_text *t, const mrc_data *d, const mrc_cards *cards
         }
         st = draw_overlay(t, d, o, pm, dx, dy, canvas, rect, err);
     }
-    if (st)
-        lp_buffer_image_free(canvas);
     return st;
 }
 

