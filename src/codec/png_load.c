@@ -287,6 +287,24 @@ static lp_status read_colour_chunks(png_source *s, lp_error *err)
     return LP_OK;
 }
 
+/* Says "not a PNG" for other files instead of spng's reading past their end. */
+static lp_status check_signature(png_source *s, lp_error *err)
+{
+    static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    uint8_t head[8];
+    size_t got;
+    lp_status st = lp_input_peek(s->in, head, sizeof head, &got, err);
+    if (st != LP_OK)
+        return st;
+    if (got == 0)
+        return lp_error_set(err, LP_ERR_TRUNCATED, "PNG data ends early (empty input)");
+    if (memcmp(head, signature, got) != 0)
+        return lp_error_set(err, LP_ERR_CORRUPT, "not a PNG file (bad signature)");
+    if (got < sizeof head)
+        return lp_error_set(err, LP_ERR_TRUNCATED, "PNG data ends early (in the signature)");
+    return LP_OK;
+}
+
 static lp_status open_header(png_source *s, const lp_limits *limits, lp_error *err)
 {
     lp_limits defaults;
@@ -482,7 +500,9 @@ lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limit
     s->base.mem = mem;
     s->base.info.meta.orientation = 1;
     s->base.info.source_format = LP_FILE_PNG;
-    lp_status st = open_header(s, limits, err);
+    lp_status st = check_signature(s, err);
+    if (st == LP_OK)
+        st = open_header(s, limits, err);
     if (st == LP_OK) {
         /* Everything up to the first IDAT: palette, tRNS, iCCP, eXIf, text. */
         int rc = spng_decode_chunks(s->ctx);
