@@ -228,9 +228,9 @@ static uint8_t *imagemagick_png(const lp_buffer_image *img, const char *args, co
     return data;
 }
 
-/* An image of few colours (so a palette holds it exactly), blocks of 3x2 pixels. */
+/* An image of up to 7 colours (so a palette holds it exactly), blocks of 3x2 pixels. */
 static void make_few_colours(lp_buffer_image *img, uint32_t w, uint32_t h, lp_format f,
-                             bool binary_alpha)
+                             unsigned ncolours, bool binary_alpha)
 {
     static const uint8_t colours[][4] = {
         {255, 0, 0, 255}, {0, 200, 30, 255}, {10, 20, 250, 0}, {250, 250, 0, 255},
@@ -240,7 +240,7 @@ static void make_few_colours(lp_buffer_image *img, uint32_t w, uint32_t h, lp_fo
     unsigned px = lp_format_pixel_bytes(f);
     for (uint32_t y = 0; y < h; y++)
         for (uint32_t x = 0; x < w; x++) {
-            const uint8_t *c = colours[(x / 3 + y / 2 * 5) % 7];
+            const uint8_t *c = colours[(x / 3 + y / 2 * 5) % ncolours];
             uint8_t *p = img->pixels + y * img->stride + x * px;
             memcpy(p, c, px);
             if (px == 4 && !binary_alpha)
@@ -374,15 +374,30 @@ static void test_imagemagick_palette(void **state)
     (void)state;
     REQUIRE_IMAGEMAGICK();
     lp_buffer_image src;
-    make_few_colours(&src, 33, 17, LP_FORMAT_RGB8, false);
+    make_few_colours(&src, 33, 17, LP_FORMAT_RGB8, 7, false);
     im_case plain = {"palette", "-type Palette PNG8:", {8, 3, 0}, LP_FORMAT_RGB8, false};
     check_im_case(&plain, &src);
     im_case interlaced = {"palette interlaced", "-interlace PNG -type Palette PNG8:", {8, 3, 1},
                           LP_FORMAT_RGB8, false};
     check_im_case(&interlaced, &src);
+    /* packed indices: 4 bits for 7 colours, 2 bits for 3, also interlaced */
+    im_case packed4 = {"palette 4-bit", "-define png:color-type=3 PNG:", {4, 3, 0},
+                       LP_FORMAT_RGB8, false};
+    check_im_case(&packed4, &src);
+    im_case packed4i = {"palette 4-bit interlaced", "-interlace PNG -define png:color-type=3 PNG:",
+                        {4, 3, 1}, LP_FORMAT_RGB8, false};
+    check_im_case(&packed4i, &src);
+    lp_buffer_image_free(&src);
+    make_few_colours(&src, 33, 17, LP_FORMAT_RGB8, 3, false);
+    im_case packed2 = {"palette 2-bit", "-define png:color-type=3 PNG:", {2, 3, 0},
+                       LP_FORMAT_RGB8, false};
+    check_im_case(&packed2, &src);
+    im_case packed2i = {"palette 2-bit interlaced", "-interlace PNG -define png:color-type=3 PNG:",
+                        {2, 3, 1}, LP_FORMAT_RGB8, false};
+    check_im_case(&packed2i, &src);
     lp_buffer_image_free(&src);
 
-    make_few_colours(&src, 33, 17, LP_FORMAT_RGBA8, true);
+    make_few_colours(&src, 33, 17, LP_FORMAT_RGBA8, 7, true);
     im_case trns = {"palette+tRNS", "PNG8:", {8, 3, 0}, LP_FORMAT_RGBA8, true};
     check_im_case(&trns, &src);
     lp_buffer_image_free(&src);
