@@ -287,25 +287,33 @@ static lp_status read_colour_chunks(png_source *s, lp_error *err)
     return LP_OK;
 }
 
-/* Says "not a PNG" for other files instead of spng's reading past their end. */
-static lp_status check_signature(png_source *s, lp_error *err)
+/* Says "not a PNG" for other files instead of spng's reading past their end, and keeps
+ * the IHDR's claimed size for messages about limits (spng does not tell it). */
+static lp_status check_signature(png_source *s, uint32_t claimed[2], lp_error *err)
 {
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
-    uint8_t head[8];
+    uint8_t head[24];
     size_t got;
     lp_status st = lp_input_peek(s->in, head, sizeof head, &got, err);
     if (st != LP_OK)
         return st;
     if (got == 0)
         return lp_error_set(err, LP_ERR_TRUNCATED, "PNG data ends early (empty input)");
-    if (memcmp(head, signature, got) != 0)
+    if (memcmp(head, signature, got < 8 ? got : 8) != 0)
         return lp_error_set(err, LP_ERR_CORRUPT, "not a PNG file (bad signature)");
-    if (got < sizeof head)
+    if (got < 8)
         return lp_error_set(err, LP_ERR_TRUNCATED, "PNG data ends early (in the signature)");
+    if (got == sizeof head && memcmp(head + 12, "IHDR", 4) == 0) {
+        for (int i = 0; i < 2; i++) {
+            const uint8_t *p = head + 16 + 4 * i;
+            claimed[i] = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+        }
+    }
     return LP_OK;
 }
 
-static lp_status open_header(png_source *s, const lp_limits *limits, lp_error *err)
+static lp_status open_header(png_source *s, const lp_limits *limits, const uint32_t claimed[2],
+                             lp_error *err)
 {
     lp_limits defaults;
     if (!limits) {
@@ -328,9 +336,12 @@ static lp_status open_header(png_source *s, const lp_limits *limits, lp_error *e
     int rc = spng_set_png_stream(s->ctx, read_stream, s);
     if (rc == 0)
         rc = spng_get_ihdr(s->ctx, &s->ihdr);
-    if (rc == SPNG_EUSER_WIDTH || rc == SPNG_EUSER_HEIGHT)
+    if ((rc == SPNG_EUSER_WIDTH || rc == SPNG_EUSER_HEIGHT) &&
+        lp_limits_check(limits, claimed[0], claimed[1], err) == LP_OK)
         return lp_error_set(err, LP_ERR_LIMITS, "PNG header: %s (limit %" PRIu32 "x%" PRIu32 ")",
                             spng_strerror(rc), max_w, max_h);
+    if (rc == SPNG_EUSER_WIDTH || rc == SPNG_EUSER_HEIGHT)
+        return LP_ERR_LIMITS;  /* lp_limits_check said which side, with the numbers */
     if (rc != 0)
         return spng_failure(s, rc, "header", err);
     return lp_limits_check(limits, s->ihdr.width, s->ihdr.height, err);
@@ -500,9 +511,10 @@ lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limit
     s->base.mem = mem;
     s->base.info.meta.orientation = 1;
     s->base.info.source_format = LP_FILE_PNG;
-    lp_status st = check_signature(s, err);
+    uint32_t claimed[2] = {0, 0};
+    lp_status st = check_signature(s, claimed, err);
     if (st == LP_OK)
-        st = open_header(s, limits, err);
+        st = open_header(s, limits, claimed, err);
     if (st == LP_OK) {
         /* Everything up to the first IDAT: palette, tRNS, iCCP, eXIf, text. */
         int rc = spng_decode_chunks(s->ctx);
