@@ -172,6 +172,124 @@ static void test_lossy_rgb_is_close_and_channel_order_right(void **state)
     lp_buffer_image_free(&src);
 }
 
+/* Encodes img at q95 with strips of strip_rows to path; returns the file (malloc'd). */
+static uint8_t *encode_lossy(const lp_buffer_image *img, uint32_t strip_rows, lp_chroma chroma,
+                             const char *path, size_t *size)
+{
+    lp_output *out;
+    assert_int_equal(lp_output_open_file(&out, path, NULL), LP_OK);
+    lp_encode_options opts;
+    lp_encode_options_default(&opts, LP_FILE_WEBP);
+    opts.quality = 95;
+    opts.chroma = chroma;
+    lp_sink *sink;
+    lp_error err = {0};
+    assert_int_equal(lp_webp_sink_new(&sink, out, &opts, NULL, &err), LP_OK);
+    lp_stage *src;
+    assert_int_equal(lp_buffer_source_new(&src, img, strip_rows, NULL), LP_OK);
+    assert_int_equal(lp_pipeline_run(src, sink, NULL, NULL, &err), LP_OK);
+    assert_int_equal(lp_output_commit(out, &err), LP_OK);
+    lp_sink_destroy(sink);
+    lp_stage_destroy(src);
+    lp_output_close(out);
+    uint8_t *data = lpt_read_file(path, size);
+    assert_non_null(data);
+    return data;
+}
+
+/* PSNR of dwebp's decoding of path against img; alpha must be exact. */
+static double dwebp_psnr(const lp_buffer_image *img, const char *path)
+{
+    lp_buffer_image dec;
+    decode_dwebp(path, &dec);
+    double psnr = lpt_psnr(img, &dec);
+    if (lp_format_has_alpha(img->info.format))
+        assert_int_equal(max_alpha_error(img, &dec), 0);
+    lp_buffer_image_free(&dec);
+    return psnr;
+}
+
+static double lossy_psnr(const lp_buffer_image *img, uint32_t strip_rows, lp_chroma chroma)
+{
+    size_t size;
+    const char *path = lpt_path("lossy.webp");
+    free(encode_lossy(img, strip_rows, chroma, path, &size));
+    return dwebp_psnr(img, path);
+}
+
+/* The same pixels through cwebp at the same settings (q95, method 3); the file bytes. */
+static uint8_t *cwebp_file(const lp_buffer_image *img, size_t *size)
+{
+    const char *png = lpt_path("ref.png"), *webp = lpt_path("ref.webp");
+    lp_output *out;
+    assert_int_equal(lp_output_open_file(&out, png, NULL), LP_OK);
+    lp_encode_options opts;
+    lp_encode_options_default(&opts, LP_FILE_PNG);
+    lp_sink *sink;
+    assert_int_equal(lp_png_sink_new(&sink, out, &opts, NULL, NULL), LP_OK);
+    lp_stage *src;
+    assert_int_equal(lp_buffer_source_new(&src, img, 0, NULL), LP_OK);
+    assert_int_equal(lp_pipeline_run(src, sink, NULL, NULL, NULL), LP_OK);
+    assert_int_equal(lp_output_commit(out, NULL), LP_OK);
+    lp_sink_destroy(sink);
+    lp_stage_destroy(src);
+    lp_output_close(out);
+    assert_int_equal(lpt_run("cwebp -quiet -q 95 -m 3 '%s' -o '%s'", png, webp), 0);
+    uint8_t *data = lpt_read_file(webp, size);
+    assert_non_null(data);
+    return data;
+}
+
+static void test_lossy_odd_sizes_and_strips(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("dwebp");
+    LPT_REQUIRE_TOOL("cwebp");
+    /* Rows are converted to 4:2:0 in pairs as strips arrive: odd heights, odd strip
+     * heights and a row pair split across strips must all land where they belong. The
+     * file must not depend on the strip height, and must be the very file cwebp writes
+     * from the same pixels (libwebp converting the whole picture at once). */
+    static const uint32_t sizes[][2] = {{1, 1}, {1, 7}, {7, 1}, {33, 17}, {64, 48}};
+    static const uint32_t strips[] = {1, 3, 16};
+    for (size_t f = 0; f < 2; f++)
+        for (size_t i = 0; i < 5; i++) {
+            lp_buffer_image src;
+            lpt_make_photo(&src, sizes[i][0], sizes[i][1], f ? LP_FORMAT_RGBA8 : LP_FORMAT_RGB8,
+                           20 + (uint32_t)i);
+            size_t ref_size;
+            uint8_t *ref = cwebp_file(&src, &ref_size);
+            for (size_t k = 0; k < 3; k++) {
+                size_t size;
+                uint8_t *ours = encode_lossy(&src, strips[k], LP_CHROMA_DEFAULT,
+                                             lpt_path("strips.webp"), &size);
+                if (size != ref_size || memcmp(ours, ref, size) != 0)
+                    fail_msg("%ux%u %s, strips of %u: %zu bytes differ from cwebp's %zu",
+                             sizes[i][0], sizes[i][1], f ? "RGBA" : "RGB", strips[k], size,
+                             ref_size);
+                free(ours);
+            }
+            free(ref);
+            double psnr = dwebp_psnr(&src, lpt_path("strips.webp"));  /* alpha exact too */
+            assert_true(psnr > 20.0);
+            lp_buffer_image_free(&src);
+        }
+}
+
+static void test_chroma_444_uses_sharp_yuv(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("dwebp");
+    lp_buffer_image src, swapped;
+    lpt_make_photo(&src, 96, 64, LP_FORMAT_RGB8, 1);
+    double psnr = lossy_psnr(&src, 16, LP_CHROMA_444);
+    fprintf(stderr, "lossy q95 sharp YUV (--chroma 444): PSNR %.2f dB\n", psnr);
+    assert_true(psnr > 30.0);
+    swap_red_blue(&src, &swapped);
+    assert_true(lossy_psnr(&swapped, 16, LP_CHROMA_444) > 30.0);
+    lp_buffer_image_free(&swapped);
+    lp_buffer_image_free(&src);
+}
+
 static void test_quality_changes_size(void **state)
 {
     (void)state;
@@ -400,13 +518,15 @@ static void test_memory_is_counted(void **state)
     assert_int_equal(lp_webp_sink_new(&sink, out, &opts, mem, NULL), LP_OK);
     lp_error err = {0};
     assert_int_equal(sink->ops->begin(sink, &src.info, &err), LP_OK);
-    assert_int_equal(sink->held_bytes, picture);
-    assert_int_equal(lp_mem_current(mem), picture);
+    /* lossy: Y, A full size, U and V a quarter each (2.5 bytes a pixel, not ARGB's 4) */
+    size_t planes = 120 * 90 * 2 + 2 * 60 * 45;
+    assert_int_equal(sink->held_bytes, planes);
+    assert_int_equal(lp_mem_current(mem), planes + 2 * 120 * 4);  /* + the row pair */
     lp_strip strip = {.data = src.pixels, .stride = src.stride, .y = 0, .rows = 90};
     assert_int_equal(sink->ops->write(sink, &strip, &err), LP_OK);
     assert_int_equal(sink->ops->finish(sink, &err), LP_OK);
     assert_int_equal(sink->held_bytes, 0);
-    assert_true(lp_mem_peak(mem) > picture);  /* picture + libwebp's estimated working memory */
+    assert_true(lp_mem_peak(mem) > planes);  /* planes + libwebp's estimated working memory */
     assert_int_equal(lp_mem_current(mem), 0);
     size_t size;
     const uint8_t *data = lp_output_data(out, &size);
@@ -415,8 +535,18 @@ static void test_memory_is_counted(void **state)
     lp_sink_destroy(sink);
     lp_output_close(out);
 
+    /* lossless works on ARGB: 4 bytes a pixel */
+    opts.lossless = true;
+    assert_int_equal(lp_output_open_memory(&out, NULL, NULL), LP_OK);
+    assert_int_equal(lp_webp_sink_new(&sink, out, &opts, mem, NULL), LP_OK);
+    assert_int_equal(sink->ops->begin(sink, &src.info, &err), LP_OK);
+    assert_int_equal(sink->held_bytes, picture);
+    lp_sink_destroy(sink);
+    lp_output_close(out);
+    assert_int_equal(lp_mem_current(mem), 0);
+
     /* a budget below the picture is refused at begin */
-    lp_mem *small = lp_mem_new(picture / 2, NULL);
+    lp_mem *small = lp_mem_new(planes / 2, NULL);
     assert_int_equal(lp_output_open_memory(&out, NULL, NULL), LP_OK);
     assert_int_equal(lp_webp_sink_new(&sink, out, &opts, small, NULL), LP_OK);
     assert_int_equal(sink->ops->begin(sink, &src.info, &err), LP_ERR_NOMEM);
@@ -476,6 +606,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lossy_rgb_is_close_and_channel_order_right),
         cmocka_unit_test(test_quality_changes_size),
+        cmocka_unit_test(test_lossy_odd_sizes_and_strips),
+        cmocka_unit_test(test_chroma_444_uses_sharp_yuv),
         cmocka_unit_test(test_lossy_rgba_keeps_alpha),
         cmocka_unit_test(test_lossless_is_exact),
         cmocka_unit_test(test_metadata_chunks),

@@ -1,17 +1,23 @@
 /*
  * webp_save.c - WebP encoding with libwebp (lossy or lossless), metadata with libwebpmux.
  *
- * libwebp encodes a whole picture at once, so this sink collects the image: begin()
- * allocates one ARGB picture (4 bytes a pixel) from the job's lp_mem and hands it to
- * libwebp as user-owned memory; write() packs each strip's RGB8/RGBA8 rows into it;
+ * libwebp encodes a whole picture at once, so this sink collects the image in the form
+ * the encoder works on, allocated at begin() from the job's lp_mem and handed to libwebp
+ * as user-owned memory:
+ *  - lossy (the default): YUV 4:2:0 planes, plus an alpha plane for RGBA. Strips are
+ *    converted as they arrive by libwebp's own importer, in row pairs; a strip's odd
+ *    last row waits in a two-row buffer for its partner. This is 1.5 bytes a pixel (2.5
+ *    with alpha) instead of 4 for ARGB, libwebp then makes no YUV copy of its own, and
+ *    the file is the one cwebp writes from the same pixels and settings.
+ *  - lossless, or lossy with --chroma 444 (libwebp's "sharp YUV", its closest thing to
+ *    full chroma, which converts from RGB itself): one ARGB picture, 4 bytes a pixel.
  * finish() encodes. Without metadata the encoder writes straight into lp_output (no
  * compressed copy in memory); with ICC/EXIF/XMP to keep, the bitstream goes to memory
  * and WebPMux wraps it in an extended (VP8X) file with ICCP, EXIF and "XMP " chunks.
  *
- * Memory: the ARGB picture (counted, held_bytes) for the whole job, released as soon as
- * the encoder is done with it. What libwebp allocates while encoding (the YUV copy of a
- * lossy picture, the lossless encoder's hash chains and backward references) is charged
- * with lp_mem_reserve as an estimate for the duration of WebPEncode(); the compressed
+ * Memory: the picture (counted, held_bytes) for the whole job, released as soon as the
+ * encoder is done with it. What libwebp allocates while encoding is charged with
+ * lp_mem_reserve as a measured estimate for the duration of WebPEncode(); the compressed
  * bytes and the muxed file, when held, are charged the same way.
  *
  * WebP cannot hold more than 16383 pixels a side: begin() says so with LP_ERR_TOO_BIG
@@ -25,13 +31,15 @@
 #include <webp/encode.h>
 #include <webp/mux.h>
 
-/* libwebp's working memory beyond our ARGB picture, from the growth of peak RSS during
- * WebPEncode() (libwebp 1.2.4, method 3, photo-like content, 1000x750 to 4000x3000):
- * lossy opaque 4.0-4.5 B/px (YUV planes, tokens); lossy with alpha 16-19 B/px (the alpha
- * plane goes through the lossless coder); lossless 24-28 B/px plus ~8 MiB (hash chains,
- * backward references, transforms). Rounded up. */
-#define WEBP_LOSSY_BYTES_PER_PIXEL 5u
-#define WEBP_ALPHA_BYTES_PER_PIXEL 15u
+/* libwebp's working memory beyond our picture, from the growth of peak RSS during
+ * WebPEncode() (libwebp 1.2.4, methods 0-6, photo-like content, 1000x750 to 4000x3000):
+ * from YUV input 0.2-2.6 B/px (tokens, macroblock info), alpha 13-16 B/px more (the
+ * alpha plane goes through the lossless coder); from ARGB input lossy adds its YUV copy
+ * (4.0-4.5 B/px in all, 16-19 with alpha); lossless 24-28 B/px plus ~8 MiB (hash chains,
+ * backward references, transforms) at 1000x750 and above. Rounded up. */
+#define WEBP_VP8_BYTES_PER_PIXEL 3u
+#define WEBP_ALPHA_BYTES_PER_PIXEL 14u
+#define WEBP_YUV_COPY_BYTES_PER_PIXEL 3u
 #define WEBP_LOSSLESS_BYTES_PER_PIXEL 28u
 #define WEBP_FIXED_BYTES (1ull << 20)
 #define WEBP_LOSSLESS_FIXED_BYTES (8ull << 20)
@@ -43,7 +51,14 @@ typedef struct webp_sink {
     lp_encode_options opts;
     uint32_t width, height;
     lp_format format;          /* RGB8 or RGBA8 */
-    uint32_t *argb;            /* the picture, width x height, counted */
+    bool use_argb;             /* lossless or sharp YUV: libwebp wants ARGB */
+    uint8_t *picture;          /* one counted block: ARGB, or the Y, U, V (, A) planes */
+    uint32_t *argb;
+    uint8_t *y, *u, *v, *a;
+    int uv_stride;
+    uint8_t *pair;             /* YUV: two rows, to pair an odd last row with the next */
+    bool carry;                /* pair's first row waits for its partner */
+    uint32_t carry_y;
     lp_metadata meta;          /* pointers owned by the source, valid until finish */
     lp_error io_err;           /* why writing to the output failed, when it did */
 } webp_sink;
@@ -52,6 +67,40 @@ static lp_format webp_accept(const lp_sink *self, lp_format offered)
 {
     (void)self;
     return lp_format_has_alpha(offered) ? LP_FORMAT_RGBA8 : LP_FORMAT_RGB8;
+}
+
+static size_t row_bytes(const webp_sink *s)
+{
+    return (size_t)s->width * lp_format_pixel_bytes(s->format);
+}
+
+/* Lays the picture out in one block: ARGB, or Y, U, V and (with alpha) A. */
+static lp_status allocate_picture(webp_sink *s, lp_error *err)
+{
+    size_t pixels = (size_t)s->width * s->height;
+    size_t bytes;
+    if (s->use_argb) {
+        bytes = pixels * 4;
+    } else {
+        s->uv_stride = (int)((s->width + 1) / 2);
+        size_t uv = (size_t)s->uv_stride * ((s->height + 1) / 2);
+        bytes = pixels + 2 * uv + (s->format == LP_FORMAT_RGBA8 ? pixels : 0);
+    }
+    s->picture = lp_mem_alloc(s->base.mem, bytes, "WebP picture", err);
+    if (!s->picture)
+        return err ? err->status : LP_ERR_NOMEM;
+    s->base.held_bytes = bytes;
+    if (s->use_argb) {
+        s->argb = (uint32_t *)s->picture;
+        return LP_OK;
+    }
+    size_t uv = (size_t)s->uv_stride * ((s->height + 1) / 2);
+    s->y = s->picture;
+    s->u = s->y + pixels;
+    s->v = s->u + uv;
+    s->a = s->format == LP_FORMAT_RGBA8 ? s->v + uv : NULL;
+    s->pair = lp_mem_alloc(s->base.mem, 2 * row_bytes(s), "WebP row pair", err);
+    return s->pair ? LP_OK : (err ? err->status : LP_ERR_NOMEM);
 }
 
 static lp_status webp_begin(lp_sink *self, const lp_image_info *info, lp_error *err)
@@ -69,18 +118,11 @@ static lp_status webp_begin(lp_sink *self, const lp_image_info *info, lp_error *
     s->height = info->height;
     s->format = info->format;
     s->meta = info->meta;
-    size_t bytes = (size_t)info->width * info->height * 4;
-    s->argb = lp_mem_alloc(self->mem, bytes, "WebP picture", err);
-    if (!s->argb)
-        return err ? err->status : LP_ERR_NOMEM;
-    self->held_bytes = bytes;
-    return LP_OK;
+    return allocate_picture(s, err);
 }
 
-static lp_status webp_write(lp_sink *self, const lp_strip *strip, lp_error *err)
+static void write_argb(webp_sink *s, const lp_strip *strip)
 {
-    (void)err;
-    webp_sink *s = (webp_sink *)self;
     bool alpha = s->format == LP_FORMAT_RGBA8;
     unsigned px = alpha ? 4 : 3;
     for (uint32_t r = 0; r < strip->rows; r++) {
@@ -91,6 +133,80 @@ static lp_status webp_write(lp_sink *self, const lp_strip *strip, lp_error *err)
             out[x] = a << 24 | (uint32_t)in[0] << 16 | (uint32_t)in[1] << 8 | in[2];
         }
     }
+}
+
+/* Converts n rows starting at image row y (even) into the planes; n is even, or 1 for
+ * the image's odd last row. libwebp's own importer does the conversion (the same code
+ * cwebp and WebPEncode use, gamma-aware chroma averaging, alpha-weighted where pixels
+ * are translucent) on a picture of just these rows, which is then copied into place:
+ * 4:2:0 chroma depends only on each row pair, so this equals converting the whole
+ * image at once. */
+static lp_status rows_to_yuv(webp_sink *s, const uint8_t *rows, size_t stride, uint32_t y,
+                             uint32_t n, lp_error *err)
+{
+    uint64_t part_bytes = (uint64_t)s->width * n * 3;
+    lp_status st = lp_mem_reserve(s->base.mem, part_bytes, "WebP strip conversion", err);
+    if (st != LP_OK)
+        return st;
+    WebPPicture part;
+    WebPPictureInit(&part);
+    part.use_argb = 0;
+    part.width = (int)s->width;
+    part.height = (int)n;
+    int ok = s->a ? WebPPictureImportRGBA(&part, rows, (int)stride)
+                  : WebPPictureImportRGB(&part, rows, (int)stride);
+    if (ok) {
+        size_t uv_width = (s->width + 1) / 2;
+        for (uint32_t r = 0; r < n; r++)
+            memcpy(s->y + (size_t)(y + r) * s->width, part.y + (size_t)r * part.y_stride, s->width);
+        for (uint32_t r = 0; r < (n + 1) / 2; r++) {
+            size_t at = (size_t)(y / 2 + r) * (size_t)s->uv_stride;
+            memcpy(s->u + at, part.u + (size_t)r * part.uv_stride, uv_width);
+            memcpy(s->v + at, part.v + (size_t)r * part.uv_stride, uv_width);
+        }
+        for (uint32_t r = 0; s->a && r < n; r++) {
+            uint8_t *dst = s->a + (size_t)(y + r) * s->width;
+            if (part.a)  /* the importer keeps no alpha plane for opaque rows */
+                memcpy(dst, part.a + (size_t)r * part.a_stride, s->width);
+            else
+                memset(dst, 255, s->width);
+        }
+    }
+    WebPPictureFree(&part);
+    lp_mem_unreserve(s->base.mem, part_bytes);
+    return ok ? LP_OK : lp_error_set(err, LP_ERR_NOMEM, "WebP: cannot convert rows to YUV");
+}
+
+static lp_status write_yuv(webp_sink *s, const lp_strip *strip, lp_error *err)
+{
+    size_t rb = row_bytes(s);
+    uint32_t r = 0;
+    lp_status st = LP_OK;
+    if (s->carry && strip->rows > 0) {
+        memcpy(s->pair + rb, strip->data, rb);
+        st = rows_to_yuv(s, s->pair, rb, s->carry_y, 2, err);
+        s->carry = false;
+        r = 1;
+    }
+    uint32_t paired = (strip->rows - r) / 2 * 2;
+    if (st == LP_OK && paired)
+        st = rows_to_yuv(s, strip->data + (size_t)r * strip->stride, strip->stride,
+                         strip->y + r, paired, err);
+    r += paired;
+    if (st == LP_OK && r < strip->rows) {
+        memcpy(s->pair, strip->data + (size_t)r * strip->stride, rb);
+        s->carry = true;
+        s->carry_y = strip->y + r;
+    }
+    return st;
+}
+
+static lp_status webp_write(lp_sink *self, const lp_strip *strip, lp_error *err)
+{
+    webp_sink *s = (webp_sink *)self;
+    if (!s->use_argb)
+        return write_yuv(s, strip, err);
+    write_argb(s, strip);
     return LP_OK;
 }
 
@@ -121,11 +237,24 @@ static lp_status setup_config(const webp_sink *s, WebPConfig *config, lp_error *
     if (s->opts.lossless) {
         config->lossless = 1;
         config->exact = 1;  /* lossless means every pixel, also RGB under alpha 0 */
+    } else if (s->opts.chroma == LP_CHROMA_444) {
+        config->use_sharp_yuv = 1;
     }
     if (!WebPValidateConfig(config))
         return lp_error_set(err, LP_ERR_INVALID_ARG, "invalid WebP settings (quality %d, method %d)",
                             quality, config->method);
     return LP_OK;
+}
+
+static uint64_t encoder_estimate(const webp_sink *s)
+{
+    uint64_t pixels = (uint64_t)s->width * s->height;
+    if (s->opts.lossless)
+        return WEBP_LOSSLESS_FIXED_BYTES + pixels * WEBP_LOSSLESS_BYTES_PER_PIXEL;
+    uint64_t per_pixel = WEBP_VP8_BYTES_PER_PIXEL +
+                         (s->format == LP_FORMAT_RGBA8 ? WEBP_ALPHA_BYTES_PER_PIXEL : 0) +
+                         (s->use_argb ? WEBP_YUV_COPY_BYTES_PER_PIXEL : 0);
+    return WEBP_FIXED_BYTES + pixels * per_pixel;
 }
 
 static int write_to_output(const uint8_t *data, size_t size, const WebPPicture *picture)
@@ -141,14 +270,27 @@ static bool has_metadata(const webp_sink *s)
             (s->meta.xmp && s->meta.xmp_size));
 }
 
-static uint64_t encoder_estimate(const webp_sink *s, bool lossless)
+/* Points a WebPPicture at our picture memory (libwebp neither copies nor frees it). */
+static void describe_picture(webp_sink *s, WebPPicture *pic)
 {
-    uint64_t pixels = (uint64_t)s->width * s->height;
-    if (lossless)
-        return WEBP_LOSSLESS_FIXED_BYTES + pixels * WEBP_LOSSLESS_BYTES_PER_PIXEL;
-    uint64_t per_pixel = WEBP_LOSSY_BYTES_PER_PIXEL +
-                         (s->format == LP_FORMAT_RGBA8 ? WEBP_ALPHA_BYTES_PER_PIXEL : 0);
-    return WEBP_FIXED_BYTES + pixels * per_pixel;
+    WebPPictureInit(pic);
+    pic->width = (int)s->width;
+    pic->height = (int)s->height;
+    if (s->use_argb) {
+        pic->use_argb = 1;
+        pic->argb = s->argb;
+        pic->argb_stride = (int)s->width;
+        return;
+    }
+    pic->use_argb = 0;
+    pic->colorspace = s->a ? WEBP_YUV420A : WEBP_YUV420;
+    pic->y = s->y;
+    pic->u = s->u;
+    pic->v = s->v;
+    pic->y_stride = (int)s->width;
+    pic->uv_stride = s->uv_stride;
+    pic->a = s->a;
+    pic->a_stride = s->a ? (int)s->width : 0;
 }
 
 /* Encodes the picture into the output (to_memory NULL) or into *to_memory. */
@@ -158,17 +300,17 @@ static lp_status encode_picture(webp_sink *s, WebPMemoryWriter *to_memory, lp_er
     lp_status st = setup_config(s, &config, err);
     if (st != LP_OK)
         return st;
-    uint64_t estimate = encoder_estimate(s, config.lossless);
+    if (s->carry) {  /* the odd last row */
+        s->carry = false;
+        if ((st = rows_to_yuv(s, s->pair, row_bytes(s), s->carry_y, 1, err)) != LP_OK)
+            return st;
+    }
+    uint64_t estimate = encoder_estimate(s);
     st = lp_mem_reserve(s->base.mem, estimate, "WebP encoder", err);
     if (st != LP_OK)
         return st;
     WebPPicture pic;
-    WebPPictureInit(&pic);
-    pic.use_argb = 1;
-    pic.width = (int)s->width;
-    pic.height = (int)s->height;
-    pic.argb = s->argb;  /* user-owned: WebPPictureFree leaves it alone */
-    pic.argb_stride = (int)s->width;
+    describe_picture(s, &pic);
     if (to_memory) {
         pic.writer = WebPMemoryWrite;
         pic.custom_ptr = to_memory;
@@ -178,7 +320,7 @@ static lp_status encode_picture(webp_sink *s, WebPMemoryWriter *to_memory, lp_er
     }
     int ok = WebPEncode(&config, &pic);
     WebPEncodingError code = pic.error_code;
-    WebPPictureFree(&pic);
+    WebPPictureFree(&pic);  /* what libwebp allocated; our planes stay */
     lp_mem_unreserve(s->base.mem, estimate);
     if (ok)
         return LP_OK;
@@ -238,8 +380,11 @@ static lp_status mux_and_write(webp_sink *s, const WebPMemoryWriter *bitstream, 
 
 static void release_picture(webp_sink *s)
 {
-    lp_mem_release(s->base.mem, s->argb);
+    lp_mem_release(s->base.mem, s->picture);
+    lp_mem_release(s->base.mem, s->pair);
+    s->picture = s->pair = NULL;
     s->argb = NULL;
+    s->y = s->u = s->v = s->a = NULL;
     s->base.held_bytes = 0;
 }
 
@@ -298,6 +443,7 @@ lp_status lp_webp_sink_new(lp_sink **out, lp_output *output, const lp_encode_opt
     s->base.whole_image = true;
     s->output = output;
     s->opts = *opts;
+    s->use_argb = opts->lossless || opts->chroma == LP_CHROMA_444;
     *out = &s->base;
     return LP_OK;
 }
