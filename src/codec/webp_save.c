@@ -15,8 +15,8 @@
  * compressed copy in memory); with ICC/EXIF/XMP to keep, the bitstream goes to memory
  * and WebPMux wraps it in an extended (VP8X) file with ICCP, EXIF and "XMP " chunks.
  *
- * Memory: the picture (counted, held_bytes) for the whole job, released as soon as the
- * encoder is done with it. What libwebp allocates while encoding is charged with
+ * Memory: the picture (counted; its size in held_bytes) for the whole job, released as
+ * soon as the encoder is done with it. What libwebp allocates while encoding is charged with
  * lp_mem_reserve as a measured estimate for the duration of WebPEncode(); the compressed
  * bytes and the muxed file, when held, are charged the same way.
  *
@@ -385,7 +385,7 @@ static void release_picture(webp_sink *s)
     s->picture = s->pair = NULL;
     s->argb = NULL;
     s->y = s->u = s->v = s->a = NULL;
-    s->base.held_bytes = 0;
+    /* held_bytes keeps the picture's size: job statistics read it after the run */
 }
 
 static lp_status webp_finish(lp_sink *self, lp_error *err)
