@@ -102,7 +102,7 @@ static void test_jpeg_to_all(void **state)
     check_pair("src.jpg", "o1.avif", "avifdec", 30);
     check_pair("src.jpg", "o1.jpg", "djpeg", 30);
     check_pair("src.jpg", "o1.webp", "dwebp", 30);
-    check_pair("src.jpg", "o1.png", "spng", 38);
+    check_pair("src.jpg", "o1.png", "spng", 34);  /* the q95 JPEG input itself is ~36 dB */
 }
 
 static void test_png_to_all(void **state)
