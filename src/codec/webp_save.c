@@ -32,13 +32,16 @@
 #include <webp/mux.h>
 
 /* libwebp's working memory beyond our picture, from the growth of peak RSS during
- * WebPEncode() (libwebp 1.2.4, methods 0-6, photo-like content, 1000x750 to 4000x3000):
- * from YUV input 0.2-2.6 B/px (tokens, macroblock info), alpha 13-16 B/px more (the
- * alpha plane goes through the lossless coder); from ARGB input lossy adds its YUV copy
- * (4.0-4.5 B/px in all, 16-19 with alpha); lossless 24-28 B/px plus ~8 MiB (hash chains,
- * backward references, transforms) at 1000x750 and above. Rounded up. */
-#define WEBP_VP8_BYTES_PER_PIXEL 3u
-#define WEBP_ALPHA_BYTES_PER_PIXEL 14u
+ * encoding (libwebp 1.2.4; bench/png-webp-vs-peers.sh's grainy 12 MP photo, and
+ * synthetic 1000x750 to 4000x3000 pictures). Lossy, methods 3-6: the token buffer
+ * grows with the coded coefficients, so with quality: 2.0 B/px at q20, 3.6 at q50, 5.9
+ * at q80, 8.7 at q90, 11.6 at q95, 14.2 at q100 (less on smooth images); methods 0-2
+ * code without tokens: about 1 B/px. An alpha plane costs 13-16 B/px more (it goes
+ * through the lossless coder). From ARGB input (sharp YUV) lossy adds its YUV copy.
+ * Lossless: 24-28 B/px plus ~8 MiB (hash chains, backward references, transforms).
+ * The estimate below is fitted over those points and rounded up. */
+#define WEBP_FEW_TOKENS_BYTES_PER_PIXEL 2u
+#define WEBP_ALPHA_BYTES_PER_PIXEL 16u
 #define WEBP_YUV_COPY_BYTES_PER_PIXEL 3u
 #define WEBP_LOSSLESS_BYTES_PER_PIXEL 28u
 #define WEBP_FIXED_BYTES (1ull << 20)
@@ -246,15 +249,28 @@ static lp_status setup_config(const webp_sink *s, WebPConfig *config, lp_error *
     return LP_OK;
 }
 
-static uint64_t encoder_estimate(const webp_sink *s)
+/* Tenths of a byte per pixel for VP8's tokens and state: a line through (20, 2.2) and
+ * (80, 5.8), then steeper to (100, 14.2), above every measured point. */
+static uint64_t vp8_tenths_per_pixel(int quality, int method)
+{
+    if (method < 3)
+        return WEBP_FEW_TOKENS_BYTES_PER_PIXEL * 10;
+    if (quality <= 80)
+        return 10 + (uint64_t)quality * 6 / 10;
+    return 58 + (uint64_t)(quality - 80) * 42 / 10;
+}
+
+static uint64_t encoder_estimate(const webp_sink *s, const WebPConfig *config)
 {
     uint64_t pixels = (uint64_t)s->width * s->height;
-    if (s->opts.lossless)
+    if (config->lossless)
         return WEBP_LOSSLESS_FIXED_BYTES + pixels * WEBP_LOSSLESS_BYTES_PER_PIXEL;
-    uint64_t per_pixel = WEBP_VP8_BYTES_PER_PIXEL +
-                         (s->format == LP_FORMAT_RGBA8 ? WEBP_ALPHA_BYTES_PER_PIXEL : 0) +
-                         (s->use_argb ? WEBP_YUV_COPY_BYTES_PER_PIXEL : 0);
-    return WEBP_FIXED_BYTES + pixels * per_pixel;
+    uint64_t tenths = vp8_tenths_per_pixel((int)config->quality, config->method);
+    if (s->format == LP_FORMAT_RGBA8)
+        tenths += WEBP_ALPHA_BYTES_PER_PIXEL * 10;
+    if (s->use_argb)
+        tenths += WEBP_YUV_COPY_BYTES_PER_PIXEL * 10;
+    return WEBP_FIXED_BYTES + pixels * tenths / 10;
 }
 
 static int write_to_output(const uint8_t *data, size_t size, const WebPPicture *picture)
@@ -305,7 +321,7 @@ static lp_status encode_picture(webp_sink *s, WebPMemoryWriter *to_memory, lp_er
         if ((st = rows_to_yuv(s, s->pair, row_bytes(s), s->carry_y, 1, err)) != LP_OK)
             return st;
     }
-    uint64_t estimate = encoder_estimate(s);
+    uint64_t estimate = encoder_estimate(s, &config);
     st = lp_mem_reserve(s->base.mem, estimate, "WebP encoder", err);
     if (st != LP_OK)
         return st;
