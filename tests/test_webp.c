@@ -448,6 +448,28 @@ static void test_metadata_chunks(void **state)
         lp_buffer_image_free(&dec);
     }
 
+    /* with alpha: the muxer keeps the ALPH chunk and sets both flags */
+    lp_buffer_image rgba;
+    lpt_make_photo(&rgba, 40, 30, LP_FORMAT_RGBA8, 8);
+    rgba.info.meta = src.info.meta;
+    const char *apath = lpt_path("meta-alpha.webp");
+    encode_ok(&rgba, &opts, NULL, apath);
+    file = lpt_read_file(apath, &size);
+    n = riff_chunks(file, size, chunks, 8);
+    assert_string_equal(chunks[0].fourcc, "VP8X");
+    assert_true(chunks[0].data[0] & 0x10);
+    assert_true(chunks[0].data[0] & 0x20);
+    assert_non_null(find_chunk(chunks, n, "ALPH"));
+    assert_non_null(find_chunk(chunks, n, "ICCP"));
+    free(file);
+    if (lpt_have_tool("dwebp")) {
+        lp_buffer_image dec;
+        decode_dwebp(apath, &dec);
+        assert_int_equal(max_alpha_error(&rgba, &dec), 0);
+        lp_buffer_image_free(&dec);
+    }
+    lp_buffer_image_free(&rgba);
+
     /* strip_metadata: the simple format again */
     opts.strip_metadata = true;
     encode_ok(&src, &opts, NULL, path);
