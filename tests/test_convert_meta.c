@@ -19,6 +19,7 @@
 
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #define IM "/usr/bin/convert"
 #define IDENTIFY "/usr/bin/identify"
@@ -447,6 +448,23 @@ static bool extract(const char *out, const char *kind, const char *dest)
     return rc == 0 && lpt_file_exists(dest) && lpt_file_size(dest) > 0;
 }
 
+/* The data length of the first chunk of this type in a PNG file; -1 when there is none. */
+static long png_chunk_length(const char *path, const char *type)
+{
+    size_t n;
+    uint8_t *png = lpt_read_file(path, &n);
+    assert_non_null(png);
+    long found = -1;
+    for (size_t i = 8; i + 8 <= n && found < 0;) {
+        size_t len = (size_t)png[i] << 24 | (size_t)png[i + 1] << 16 | (size_t)png[i + 2] << 8 | png[i + 3];
+        if (!memcmp(png + i + 4, type, 4))
+            found = (long)len;
+        i += 12 + len;
+    }
+    free(png);
+    return found;
+}
+
 static void test_metadata_carried(void **state)
 {
     (void)state;
@@ -499,6 +517,8 @@ static void test_metadata_carried(void **state)
             assert_true(file_contains(got_xmp, "<lpt-marker/>", 13));
         }
         assert_true(file_contains(out, "<lpt-marker/>", 13));  /* PNG: iTXt, uncompressed */
+        if (!strcmp(exts[i], "png"))  /* exactly the packet: nothing read past its end */
+            assert_int_equal(png_chunk_length(out, "iTXt"), strlen("XML:com.adobe.xmp") + 5 + strlen(XMP_TEXT));
 
         /* --strip: none of the three left */
         assert_int_equal(cli("'%s' '%s' --speed 9 --strip", P("meta.jpg"), out), 0);
@@ -507,6 +527,65 @@ static void test_metadata_carried(void **state)
         assert_false(file_contains(out, "<lpt-marker/>", 13));
         assert_int_equal(file_exif_orientation(out), 0);
     }
+    free(icc);
+}
+
+/* A PNG input carries its metadata too: iCCP (written by ImageMagick) and an eXIf chunk
+ * with orientation 6 spliced in before IDAT. */
+static void test_png_input_metadata(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("heif-convert");
+    if (access(ICC_FILE, R_OK) || access(IM, X_OK)) {
+        fprintf(stderr, "SKIP: %s or ImageMagick missing (scripts/deps.sh test)\n", ICC_FILE);
+        skip();
+    }
+    write_pnm(&oriented_src, P("pm.ppm"));
+    assert_int_equal(lpt_run(IM " '%s' -profile '%s' '%s'", P("pm.ppm"), ICC_FILE, P("pm0.png")), 0);
+    size_t n;
+    uint8_t *png = lpt_read_file(P("pm0.png"), &n);
+    assert_non_null(png);
+    size_t idat = 8;
+    while (idat + 8 < n && memcmp(png + idat + 4, "IDAT", 4))
+        idat += 12 + ((size_t)png[idat] << 24 | (size_t)png[idat + 1] << 16 | (size_t)png[idat + 2] << 8 | png[idat + 3]);
+    assert_true(idat + 8 < n);
+    uint8_t chunk[128];
+    size_t exif_size = make_exif(chunk + 8, 6);
+    chunk[0] = chunk[1] = chunk[2] = 0;
+    chunk[3] = (uint8_t)exif_size;
+    memcpy(chunk + 4, "eXIf", 4);
+    uLong crc = crc32(crc32(0, Z_NULL, 0), chunk + 4, (uInt)(4 + exif_size));
+    for (int i = 0; i < 4; i++)
+        chunk[8 + exif_size + (size_t)i] = (uint8_t)(crc >> (24 - 8 * i));
+    FILE *f = fopen(P("pm.png"), "wb");
+    assert_non_null(f);
+    fwrite(png, 1, idat, f);
+    fwrite(chunk, 1, 12 + exif_size, f);
+    fwrite(png + idat, 1, n - idat, f);
+    fclose(f);
+    free(png);
+    size_t icc_size;
+    uint8_t *icc = lpt_read_file(ICC_FILE, &icc_size);
+    assert_non_null(icc);
+
+    assert_int_equal(cli("'%s' '%s' --speed 9 -q 90 --chroma 444", P("pm.png"), P("pm.avif")), 0);
+    lp_buffer_image got;
+    decode("heif-convert", P("pm.avif"), &got, false);
+    check_orientation(&got, 6, 32, "png input -> avif");
+    lp_buffer_image_free(&got);
+    assert_true(extract(P("pm.avif"), "icc", P("pm.icc")));
+    uint8_t *data = lpt_read_file(P("pm.icc"), &n);
+    assert_int_equal(n, icc_size);
+    assert_memory_equal(data, icc, n);
+    free(data);
+
+    assert_int_equal(cli("'%s' '%s' -q 95 --chroma 444", P("pm.png"), P("pm.jpg")), 0);
+    assert_int_equal(im_orientation(P("pm.jpg")), 6);
+    assert_true(extract(P("pm.jpg"), "icc", P("pm2.icc")));
+    data = lpt_read_file(P("pm2.icc"), &n);
+    assert_int_equal(n, icc_size);
+    assert_memory_equal(data, icc, n);
+    free(data);
     free(icc);
 }
 
@@ -890,6 +969,42 @@ static void test_json(void **state)
     }
 }
 
+/* Things users do: convert a file onto itself, force the format, --autorotate to AVIF. */
+static void test_cli_conveniences(void **state)
+{
+    (void)state;
+    /* in place: the input is read before the output replaces it (both I/O modes) */
+    static const char *modes[] = {"read", "mmap"};
+    for (int m = 0; m < 2; m++) {
+        size_t n;
+        uint8_t *jpg = lpt_read_file(P("orient1.jpg"), &n);
+        lpt_write_file(P("inplace.jpg"), jpg, n);
+        free(jpg);
+        assert_int_equal(cli("'%s' '%s' -q 95 --chroma 444 --io %s", P("inplace.jpg"), P("inplace.jpg"), modes[m]), 0);
+        lp_buffer_image got;
+        decode("djpeg", P("inplace.jpg"), &got, false);
+        check_orientation(&got, 1, 32, "in place");
+        lp_buffer_image_free(&got);
+    }
+    /* --format wins over the extension */
+    assert_int_equal(cli("'%s' '%s' --format webp -q 95", P("orient1.jpg"), P("forced.bin")), 0);
+    size_t n;
+    uint8_t *data = lpt_read_file(P("forced.bin"), &n);
+    assert_true(n > 12 && !memcmp(data, "RIFF", 4) && !memcmp(data + 8, "WEBP", 4));
+    free(data);
+    /* AVIF keeps the stored pixels even with --autorotate and says how to show them */
+    if (lpt_have_tool("heif-convert")) {
+        assert_int_equal(cli("'%s' '%s' --autorotate --speed 9 -q 90 --chroma 444", P("orient8.jpg"), P("ar.avif")), 0);
+        lp_buffer_image got;
+        decode("avifdec", P("ar.avif"), &got, false);
+        check_orientation(&got, 1, 32, "autorotate avif stored");
+        lp_buffer_image_free(&got);
+        decode("heif-convert", P("ar.avif"), &got, false);
+        check_orientation(&got, 8, 32, "autorotate avif shown");
+        lp_buffer_image_free(&got);
+    }
+}
+
 /* ---- 5. outputs that cannot be written ---- */
 
 static void test_unwritable_outputs(void **state)
@@ -913,6 +1028,7 @@ int main(void)
         cmocka_unit_test(test_orientation_tag_kept),
         cmocka_unit_test(test_resize_fits_displayed_size),
         cmocka_unit_test(test_metadata_carried),
+        cmocka_unit_test(test_png_input_metadata),
         cmocka_unit_test(test_jpeg_input_kinds),
         cmocka_unit_test(test_png_input_kinds),
         cmocka_unit_test(test_tiny_and_odd_sizes),
@@ -920,6 +1036,7 @@ int main(void)
         cmocka_unit_test(test_io_modes_and_threads),
         cmocka_unit_test(test_limits_and_budget),
         cmocka_unit_test(test_json),
+        cmocka_unit_test(test_cli_conveniences),
         cmocka_unit_test(test_unwritable_outputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
