@@ -530,6 +530,34 @@ static void test_metadata_carried(void **state)
     free(icc);
 }
 
+/* Writes out = in (a PNG) with an eXIf chunk holding orientation o before its first IDAT
+ * (zlib's crc32 for the chunk CRC). */
+static void png_add_exif(const char *in, const char *out, int o)
+{
+    size_t n;
+    uint8_t *png = lpt_read_file(in, &n);
+    assert_non_null(png);
+    size_t idat = 8;
+    while (idat + 8 < n && memcmp(png + idat + 4, "IDAT", 4))
+        idat += 12 + ((size_t)png[idat] << 24 | (size_t)png[idat + 1] << 16 | (size_t)png[idat + 2] << 8 | png[idat + 3]);
+    assert_true(idat + 8 < n);
+    uint8_t chunk[128];
+    size_t exif_size = make_exif(chunk + 8, o);
+    chunk[0] = chunk[1] = chunk[2] = 0;
+    chunk[3] = (uint8_t)exif_size;
+    memcpy(chunk + 4, "eXIf", 4);
+    uLong crc = crc32(crc32(0, Z_NULL, 0), chunk + 4, (uInt)(4 + exif_size));
+    for (int i = 0; i < 4; i++)
+        chunk[8 + exif_size + (size_t)i] = (uint8_t)(crc >> (24 - 8 * i));
+    FILE *f = fopen(out, "wb");
+    assert_non_null(f);
+    fwrite(png, 1, idat, f);
+    fwrite(chunk, 1, 12 + exif_size, f);
+    fwrite(png + idat, 1, n - idat, f);
+    fclose(f);
+    free(png);
+}
+
 /* A PNG input carries its metadata too: iCCP (written by ImageMagick) and an eXIf chunk
  * with orientation 6 spliced in before IDAT. */
 static void test_png_input_metadata(void **state)
@@ -542,28 +570,8 @@ static void test_png_input_metadata(void **state)
     }
     write_pnm(&oriented_src, P("pm.ppm"));
     assert_int_equal(lpt_run(IM " '%s' -profile '%s' '%s'", P("pm.ppm"), ICC_FILE, P("pm0.png")), 0);
+    png_add_exif(P("pm0.png"), P("pm.png"), 6);
     size_t n;
-    uint8_t *png = lpt_read_file(P("pm0.png"), &n);
-    assert_non_null(png);
-    size_t idat = 8;
-    while (idat + 8 < n && memcmp(png + idat + 4, "IDAT", 4))
-        idat += 12 + ((size_t)png[idat] << 24 | (size_t)png[idat + 1] << 16 | (size_t)png[idat + 2] << 8 | png[idat + 3]);
-    assert_true(idat + 8 < n);
-    uint8_t chunk[128];
-    size_t exif_size = make_exif(chunk + 8, 6);
-    chunk[0] = chunk[1] = chunk[2] = 0;
-    chunk[3] = (uint8_t)exif_size;
-    memcpy(chunk + 4, "eXIf", 4);
-    uLong crc = crc32(crc32(0, Z_NULL, 0), chunk + 4, (uInt)(4 + exif_size));
-    for (int i = 0; i < 4; i++)
-        chunk[8 + exif_size + (size_t)i] = (uint8_t)(crc >> (24 - 8 * i));
-    FILE *f = fopen(P("pm.png"), "wb");
-    assert_non_null(f);
-    fwrite(png, 1, idat, f);
-    fwrite(chunk, 1, 12 + exif_size, f);
-    fwrite(png + idat, 1, n - idat, f);
-    fclose(f);
-    free(png);
     size_t icc_size;
     uint8_t *icc = lpt_read_file(ICC_FILE, &icc_size);
     assert_non_null(icc);
@@ -809,6 +817,101 @@ static void make_smooth(lp_buffer_image *img, uint32_t w, uint32_t h)
         }
 }
 
+/* --autorotate on every pixel size the rotation handles: 16-bit RGBA (8 bytes a pixel)
+ * and gray+alpha from PNG, gray from JPEG; lossless paths, so exact. */
+static void test_autorotate_pixel_formats(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL(IM);
+    lp_buffer_image rgba;
+    make_rgba(&rgba, 37, 21);  /* odd sizes: no accidental symmetry in the walk */
+    write_pnm(&rgba, P("ar.pam"));
+    lp_buffer_image_free(&rgba);
+    assert_int_equal(lpt_run(IM " '%s' -gamma 1.1 -depth 16 PNG64:'%s'", P("ar.pam"), P("ar64.png")), 0);
+    assert_int_equal(lpt_run(IM " '%s' -colorspace Gray -define png:color-type=4 '%s'", P("ar.pam"), P("arga.png")), 0);
+    static const char *inputs[] = {"ar64.png", "arga.png"};
+    for (int k = 0; k < 2; k++) {
+        lp_buffer_image stored;
+        assert_true(lpt_read_png(P(inputs[k]), &stored));
+        for (int o = 5; o <= 8; o++) {
+            png_add_exif(P(inputs[k]), P("ar-in.png"), o);
+            assert_int_equal(cli("'%s' '%s' --autorotate", P("ar-in.png"), P("ar-out.png")), 0);
+            lp_buffer_image got, want;
+            assert_true(lpt_read_png(P("ar-out.png"), &got));
+            assert_int_equal(got.info.format, stored.info.format);
+            displayed(&stored, o, &want);
+            assert_int_equal(got.info.width, want.info.width);
+            assert_int_equal(got.info.height, want.info.height);
+            size_t row = (size_t)want.info.width * lp_format_pixel_bytes(want.info.format);
+            for (uint32_t y = 0; y < want.info.height; y++)
+                if (memcmp(got.pixels + y * got.stride, want.pixels + y * want.stride, row))
+                    fail_msg("%s orientation %d: row %u differs", inputs[k], o, y);
+            assert_int_equal(png_color_type(P("ar-out.png")), k == 0 ? 6 : 4);
+            lp_buffer_image_free(&got);
+            lp_buffer_image_free(&want);
+        }
+        lp_buffer_image_free(&stored);
+    }
+    /* gray JPEG, orientation 8, to PNG: exact against djpeg's gray decode turned */
+    lp_buffer_image gray, gref;
+    lpt_make_photo(&gray, 37, 21, LP_FORMAT_G8, 4);
+    write_pnm(&gray, P("arg.pgm"));
+    lp_buffer_image_free(&gray);
+    assert_int_equal(lpt_run("cjpeg -quality 95 -outfile '%s' '%s'", P("arg0.jpg"), P("arg.pgm")), 0);
+    uint8_t exif[64];
+    size_t exif_size = make_exif(exif, 8);
+    splice_segments(P("arg0.jpg"), P("arg.jpg"), exif, exif_size, NULL, 0, NULL);
+    assert_true(lpt_decode_external("djpeg", P("arg.jpg"), &gref));
+    assert_int_equal(gref.info.format, LP_FORMAT_G8);
+    assert_int_equal(cli("'%s' '%s' --autorotate", P("arg.jpg"), P("arg.png")), 0);
+    lp_buffer_image got, want;
+    assert_true(lpt_read_png(P("arg.png"), &got));
+    lpt_to_rgb8(&got, false);
+    lpt_to_rgb8(&gref, false);
+    displayed(&gref, 8, &want);
+    double psnr = lpt_psnr(&want, &got);
+    fprintf(stderr, "  gray jpeg orientation 8: %.2f dB\n", psnr);
+    assert_true(psnr >= 99);  /* libjpeg-turbo on both sides: the same samples */
+    lp_buffer_image_free(&want);
+    displayed(&gref, 6, &want);
+    assert_true(lpt_psnr(&want, &got) < 30);
+    lp_buffer_image_free(&want);
+    lp_buffer_image_free(&got);
+    lp_buffer_image_free(&gref);
+}
+
+/* Orientation and resize together, against ImageMagick's -auto-orient -resize. */
+static void test_autorotate_with_resize(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL(IM);
+    for (int o = 5; o <= 8; o++) {
+        char in[32];
+        snprintf(in, sizeof in, "orient%d.jpg", o);
+        assert_int_equal(cli("'%s' '%s' --autorotate --resize 16x", P(in), P("ar-rs.png")), 0);
+        assert_int_equal(lpt_run(IM " '%s' -auto-orient -filter Lanczos -resize 16x '%s'", P(in), P("ar-im.png")), 0);
+        lp_buffer_image got, ref;
+        decode("spng", P("ar-rs.png"), &got, false);
+        decode("spng", P("ar-im.png"), &ref, false);
+        assert_int_equal(got.info.width, 16);
+        assert_int_equal(got.info.height, 24);
+        double good = lpt_psnr(&ref, &got);
+        /* the same resize of a wrongly turned image must be far off */
+        int wrong = o == 5 ? 7 : o == 6 ? 8 : o == 7 ? 5 : 6;
+        snprintf(in, sizeof in, "orient%d.jpg", wrong);
+        assert_int_equal(lpt_run(IM " '%s' -auto-orient -filter Lanczos -resize 16x '%s'", P(in), P("ar-im.png")), 0);
+        lp_buffer_image bad;
+        decode("spng", P("ar-im.png"), &bad, false);
+        double worse = lpt_psnr(&bad, &got);
+        fprintf(stderr, "  orientation %d + resize: %.2f dB (as %d: %.2f dB)\n", o, good, wrong, worse);
+        assert_true(good >= 30);
+        assert_true(worse < good - 8);
+        lp_buffer_image_free(&got);
+        lp_buffer_image_free(&ref);
+        lp_buffer_image_free(&bad);
+    }
+}
+
 static void test_tiny_and_odd_sizes(void **state)
 {
     (void)state;
@@ -1031,6 +1134,8 @@ int main(void)
         cmocka_unit_test(test_png_input_metadata),
         cmocka_unit_test(test_jpeg_input_kinds),
         cmocka_unit_test(test_png_input_kinds),
+        cmocka_unit_test(test_autorotate_pixel_formats),
+        cmocka_unit_test(test_autorotate_with_resize),
         cmocka_unit_test(test_tiny_and_odd_sizes),
         cmocka_unit_test(test_avif_depth_10),
         cmocka_unit_test(test_io_modes_and_threads),
