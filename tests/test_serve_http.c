@@ -400,6 +400,40 @@ static void test_slow_client_does_not_hold_a_worker(void **state)
     lp_server_stop(s);
 }
 
+/* The CLI: prints the port it listens on, serves, stops with exit status 0 on SIGTERM;
+ * bad options exit 2, a missing data directory 1. */
+static void test_cli(void **state)
+{
+    (void)state;
+    char out[512];
+    assert_int_equal(lpt_run_capture(out, sizeof out, "%s serve --bogus 1", lpt_bin()), 2);
+    assert_int_equal(lpt_run_capture(out, sizeof out, "%s serve --data /nonexistent", lpt_bin()), 1);
+    assert_non_null(strstr(out, "/nonexistent: cannot read config/config.yaml"));
+    assert_int_equal(lpt_run_capture(out, sizeof out, "%s serve --help", lpt_bin()), 0);
+    assert_non_null(strstr(out, "--max-mem"));
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "%s serve --listen 127.0.0.1:0 --workers 1 & echo $!", lpt_bin());
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    long pid = 0;
+    unsigned port = 0;
+    char line[512];
+    while ((!pid || !port) && fgets(line, sizeof line, p)) {
+        const char *u = strstr(line, "http://127.0.0.1:");
+        if (u)
+            port = (unsigned)atoi(u + strlen("http://127.0.0.1:"));
+        else if (!pid)
+            pid = atol(line);
+    }
+    assert_true(pid > 0);
+    assert_true(port > 0);
+    assert_healthy((uint16_t)port);
+    char wait_cmd[128];
+    snprintf(wait_cmd, sizeof wait_cmd, "kill -TERM %ld; while kill -0 %ld 2>/dev/null; do sleep 0.05; done", pid, pid);
+    assert_int_equal(lpt_run("%s", wait_cmd), 0);
+    pclose(p);
+}
+
 /* ---- with the shared material ---- */
 static size_t load_dir(const char *dir, const char *ext, char **data, size_t *sizes, size_t max)
 {
@@ -478,6 +512,7 @@ int main(void)
         cmocka_unit_test(test_overload_answers_503),
         cmocka_unit_test(test_concurrent_requests),
         cmocka_unit_test(test_slow_client_does_not_hold_a_worker),
+        cmocka_unit_test(test_cli),
         cmocka_unit_test(test_shared_bindings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -383,9 +383,12 @@ static lp_status load_file(mrc_data *d, const char *dir, const char *rel, const 
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     size_t len;
-    char *text = read_text_file(path, &len, err);
-    if (!text)
-        return err ? err->status : LP_ERR_IO;
+    lp_error e = {0};
+    char *text = read_text_file(path, &len, &e);
+    if (!text) {  /* name the file relative to the data directory, which the caller names */
+        const char *why = strchr(lp_error_message(&e), ':');
+        return lp_error_set(err, e.status, "cannot read %s%s", rel, why ? why : "");
+    }
     lp_status st = mrc_config_parse(d, which, text, len, err);
     free(text);
     return st;
