@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 static double now_s(void)
 {
@@ -78,11 +79,45 @@ static enum MHD_Result send_error(lp_request *r, unsigned status, const char *re
     return send_buffer(r, status, r->ctype, body, r->body_len, MHD_RESPMEM_MUST_FREE);
 }
 
+typedef struct counted_body {
+    lp_mem *budget;
+    uint64_t bytes;
+    char *data;
+} counted_body;
+
+static void free_counted_body(void *cls)
+{
+    counted_body *c = cls;
+    lp_mem_unreserve(c->budget, c->bytes);
+    free(c->data);
+    free(c);
+}
+
+/* A worker's answer; its bytes stay charged to the budget until the response is freed. */
 static enum MHD_Result send_result(lp_request *r)
 {
-    char *body = r->body;
+    counted_body *c = r->body_reserved ? malloc(sizeof *c) : NULL;
+    if (!c) {
+        char *body = r->body;
+        r->body = NULL;
+        lp_mem_unreserve(r->srv->budget, r->body_reserved);
+        r->body_reserved = 0;
+        return send_buffer(r, r->status, r->ctype, body, r->body_len, MHD_RESPMEM_MUST_FREE);
+    }
+    *c = (counted_body){r->srv->budget, r->body_reserved, r->body};
     r->body = NULL;
-    return send_buffer(r, r->status, r->ctype, body, r->body_len, MHD_RESPMEM_MUST_FREE);
+    r->body_reserved = 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        r->body_len, c->data, free_counted_body, c);
+    if (!resp) {
+        free_counted_body(c);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    r->state = REQ_ANSWERED;
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 /* ---- pages ---- */
@@ -140,6 +175,20 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
     char *text = lp_metrics_render(&s->metrics, s->budget, s->render_pool, bytes, count, &len);
     if (!text)
         return send_error(r, 503, "out of memory");
+    char extra[400];
+    int n = snprintf(extra, sizeof extra,
+                     "# TYPE leanpix_image_cache_bytes gauge\nleanpix_image_cache_bytes %llu\n"
+                     "# TYPE leanpix_image_decodes_total counter\nleanpix_image_decodes_total %llu\n"
+                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n",
+                     (unsigned long long)atomic_load(&s->data->image_bytes),
+                     (unsigned long long)atomic_load(&s->data->image_decodes),
+                     (unsigned long long)lp_mem_current(s->budget));
+    char *grown = realloc(text, len + (size_t)n + 1);
+    if (grown) {
+        memcpy(grown + len, extra, (size_t)n + 1);
+        text = grown;
+        len += (size_t)n;
+    }
     return send_buffer(r, 200, "text/plain; version=0.0.4", text, len, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -361,6 +410,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     free(r->files);
     lp_mem_unreserve(r->mem, r->reserved);
     lp_mem_free_tracker(r->mem);
+    lp_mem_unreserve(s->budget, r->body_reserved);  /* an answer never handed over */
     free(r->body);
     free(r);
     *con_cls = NULL;
@@ -461,11 +511,14 @@ void lp_server_stop(lp_server *s)
 {
     if (!s)
         return;
+    MHD_socket listen_fd = MHD_INVALID_SOCKET;
     if (s->daemon)
-        MHD_quiesce_daemon(s->daemon);  /* no new connections */
-    lp_workers_stop(s);                 /* queued jobs finish and resume their connections */
+        listen_fd = MHD_quiesce_daemon(s->daemon);  /* no new connections */
+    lp_workers_stop(s);  /* queued jobs finish and resume their connections */
     if (s->daemon)
         MHD_stop_daemon(s->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)  /* quiesce hands the socket to us */
+        close(listen_fd);
     lp_card_cache_free(s->cache);
     mrc_data_free(s->data);
     lp_mem_free_tracker(s->budget);

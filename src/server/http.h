@@ -40,6 +40,7 @@ typedef struct lp_request {
     const char *ctype;
     char *body;
     size_t body_len;
+    uint64_t body_reserved;      /* bytes of body charged to the budget (worker answers) */
     bool retry_after;
     /* rendering, shared by the workers that help with this request's cards */
     mrc_cards cards;

@@ -197,6 +197,19 @@ static void finish_request(lp_server *s, lp_request *r)
         lp_request_fail(r, status_for(st), lp_error_message(&err));
     } else {
         set_response(r, 200, r->v1 ? "application/json" : "text/html; charset=utf-8", &b);
+        /* the answer waits in memory until the client has read it: counted in the budget
+         * until libmicrohttpd frees it (http.c) */
+        lp_error e = {0};
+        bool held = lp_mem_reserve(s->budget, r->body_len, "answer", &e) == LP_OK;
+        if (!held) {  /* the image cache yields first */
+            mrc_assets_trim(s->data, 0);
+            lp_error_clear(&e);
+            held = lp_mem_reserve(s->budget, r->body_len, "answer", &e) == LP_OK;
+        }
+        if (held)
+            r->body_reserved = r->body_len;
+        else
+            lp_request_fail(r, 503, "server busy: the memory budget cannot hold the answer, retry shortly");
     }
     for (size_t i = 0; r->results && i < r->cards.count; i++)
         if (r->results[i].jpeg) {  /* not used (an error stopped the assembly) */

@@ -69,6 +69,7 @@ char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool
                  "# TYPE leanpix_upload_bytes_total counter\nleanpix_upload_bytes_total %llu\n"
                  "# TYPE leanpix_card_cache_bytes gauge\nleanpix_card_cache_bytes %zu\n"
                  "# TYPE leanpix_card_cache_cards gauge\nleanpix_card_cache_cards %zu\n"
+                 "# HELP leanpix_memory_counted_bytes Counted memory: budget (uploads, images, cache, answers) plus render pool.\n"
                  "# TYPE leanpix_memory_counted_bytes gauge\nleanpix_memory_counted_bytes %llu\n"
                  "# TYPE leanpix_memory_counted_peak_bytes gauge\nleanpix_memory_counted_peak_bytes %llu\n"
                  "# TYPE leanpix_memory_budget_bytes gauge\nleanpix_memory_budget_bytes %llu\n"
@@ -80,8 +81,10 @@ char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool
                  atomic_load(&m->in_flight), atomic_load(&m->queued), atomic_load(&m->running),
                  atomic_load(&m->rejected_busy), atomic_load(&m->rejected_mem),
                  atomic_load(&m->cards_rendered), atomic_load(&m->bytes_uploaded), cache_bytes,
-                 cache_count, (unsigned long long)lp_mem_current(budget),
-                 (unsigned long long)lp_mem_peak(budget), (unsigned long long)lp_mem_limit(budget),
+                 cache_count,
+                 (unsigned long long)(lp_mem_current(budget) + lp_mem_current(render_pool)),
+                 (unsigned long long)(lp_mem_peak(budget) + lp_mem_peak(render_pool)),
+                 (unsigned long long)(lp_mem_limit(budget) + lp_mem_limit(render_pool)),
                  (unsigned long long)lp_process_current_rss(),
                  (unsigned long long)lp_process_peak_rss(), ru.ru_minflt, ru.ru_majflt);
     lp_sb_printf(&b, "# TYPE leanpix_render_pool_bytes gauge\nleanpix_render_pool_bytes %llu\n"
