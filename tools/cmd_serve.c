@@ -35,7 +35,7 @@ static void usage(FILE *f)
             "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
             "--workers N", "render threads (default 2)",
             "--queue N", "complete requests waiting for a worker (default 64); beyond -> 503",
-            "--max-mem SIZE", "memory budget for counted memory (default 64M); beyond -> 503",
+            "--max-mem SIZE", "memory budget for counted memory (default 80M); beyond -> 503",
             "--max-body SIZE", "request body limit (default 8M) -> 413",
             "--max-files N", "files per upload (default 64) -> 413",
             "--timeout S", "idle connection timeout in seconds (default 10)",

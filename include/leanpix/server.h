@@ -26,7 +26,7 @@ typedef struct lp_server_options {
     unsigned workers;       /* render threads (default 2) */
     unsigned queue;         /* complete requests waiting for a worker (default 64) */
     uint64_t max_mem;       /* budget for counted memory: decoded images, uploads, canvases,
-                               encoded cards, estimates of queued jobs (default 64 MiB) */
+                               encoded cards, estimates of queued jobs (default 80 MiB) */
     uint64_t max_body;      /* request body limit in bytes (default 8 MiB) -> 413 */
     unsigned max_files;     /* files per upload (default 64) -> 413 */
     unsigned timeout_s;     /* idle connection timeout, headers and body (default 10 s) */

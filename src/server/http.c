@@ -42,7 +42,7 @@ void lp_server_options_default(lp_server_options *o)
     o->listen = "127.0.0.1:8080";
     o->workers = 2;
     o->queue = 64;
-    o->max_mem = 64u << 20;
+    o->max_mem = 80u << 20;
     o->max_body = 4u << 20;
     o->max_files = 64;
     o->timeout_s = 10;
@@ -473,8 +473,8 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     if (!st)
         st = s->opts.data_dir ? mrc_data_load(&s->data, s->opts.data_dir, s->budget, err)
                               : mrc_data_load_demo(&s->data, s->budget, err);
-    if (!st)  /* decoded images kept while unused: a quarter of the budget */
-        s->data->image_cache_cap = s->opts.max_mem ? (s->opts.max_mem - pool) / 3 : 0;
+    if (!st)  /* decoded images kept while unused: a quarter of the non-pool budget */
+        s->data->image_cache_cap = s->opts.max_mem ? (s->opts.max_mem - pool) / 4 : 0;
     if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
     if (!st)
