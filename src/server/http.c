@@ -362,8 +362,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     lp_request *r = *con_cls;
     if (!r)
         return start_request(s, conn, url, method, con_cls);
-    if (r->state == REQ_ANSWERED)
+    if (r->state == REQ_ANSWERED) {  /* answered early (413): drop the rest of the body */
+        *upload_data_size = 0;
         return MHD_YES;
+    }
     if (r->state == REQ_QUEUED)
         return atomic_load(&r->done) ? send_result(r) : MHD_YES;
     if (*upload_data_size) {
