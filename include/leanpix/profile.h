@@ -7,7 +7,11 @@
  * /proc/PID/status (RssAnon/RssFile/RssShmem, VmHWM) and /proc/PID/stat (faults, threads,
  * CPU time), plus system-wide /proc/vmstat and /proc/pressure/memory. The files stay open
  * and are re-read with pread from offset 0, so a sample costs a few system calls per
- * process whatever the number of mappings. At each new peak of the tree's PSS (rate
+ * process whatever the number of mappings. smaps_rollup is the exception: the kernel
+ * walks the page tables to compute PSS (about 1.3 ms per 400 MB resident), so it is read
+ * only when the process faulted or its RSS changed (or once a second), within a CPU
+ * budget (1% of a core by default), stalest process first; in between, PSS is carried
+ * forward and adjusted by the exact RSS changes from status. At each new peak of the tree's PSS (rate
  * limited) it reads the full /proc/PID/smaps of the processes that hold most, so that the
  * peak can be attributed to mappings (files by path, [heap], stacks, anonymous regions),
  * with named heuristics (glibc arenas, large single allocations, copy-on-write sharing).
@@ -60,6 +64,7 @@ typedef struct lp_prof_sample {
     uint64_t minflt, majflt;           /* cumulative over the tree, exited processes included */
     double minflt_rate, majflt_rate;   /* per second since the previous sample */
     uint32_t procs, threads;           /* live processes, their threads */
+    uint32_t pss_estimated;            /* processes whose PSS was estimated, not read */
     double cpu_s;                      /* cumulative CPU time of the tree */
     uint64_t sys_majflt, sys_pswpin, sys_pswpout; /* system-wide, since the recording started */
     double psi_some_avg10, psi_full_avg10;        /* /proc/pressure/memory, -1 when absent */
@@ -144,6 +149,8 @@ typedef struct lp_prof_options {
     uint32_t snapshot_procs;    /* processes whose smaps are read at a peak (default 3) */
     double snapshot_min_gap_s;  /* rate limit of snapshots (default max(0.25, 10 intervals)) */
     double snapshot_growth;     /* a new peak must exceed the last snapshot by this ratio (1.02) */
+    double pss_budget;          /* share of a core the smaps_rollup/smaps reads may use
+                                   (0.01); >= 1 reads PSS at every sample */
     lp_mem *mem;                /* may be NULL */
 } lp_prof_options;
 

@@ -137,6 +137,7 @@ static lp_status read_samples(const json_t *root, lp_prof_run *run, lp_error *er
         s->majflt_rate = get_num(o, "majflt_rate", 0);
         s->procs = (uint32_t)get_u64(o, "procs");
         s->threads = (uint32_t)get_u64(o, "threads");
+        s->pss_estimated = (uint32_t)get_u64(o, "pss_estimated");
         s->cpu_s = get_num(o, "cpu_s", 0);
         s->sys_majflt = get_u64(o, "sys_majflt");
         s->sys_pswpin = get_u64(o, "sys_pswpin");

@@ -111,7 +111,8 @@ static void write_samples(FILE *f, const lp_prof_run *run)
         json_num(f, s->minflt_rate);
         fprintf(f, ",\"majflt_rate\":");
         json_num(f, s->majflt_rate);
-        fprintf(f, ",\"procs\":%u,\"threads\":%u,\"cpu_s\":", s->procs, s->threads);
+        fprintf(f, ",\"procs\":%u,\"threads\":%u,\"pss_estimated\":%u,\"cpu_s\":", s->procs,
+                s->threads, s->pss_estimated);
         json_num(f, s->cpu_s);
         fprintf(f, ",\"sys_majflt\":%" PRIu64 ",\"sys_pswpin\":%" PRIu64 ",\"sys_pswpout\":%" PRIu64
                    ",\"psi_some_avg10\":",

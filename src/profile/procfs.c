@@ -94,6 +94,14 @@ static const key_slot status_keys[] = {
     ST_SLOT("RssShmem:", rss_shmem), ST_SLOT("VmHWM:", hwm),       ST_SLOT("Threads:", threads),
 };
 
+typedef struct status_ids {
+    uint64_t tgid, ppid;
+} status_ids;
+static const key_slot id_keys[] = {
+    {"Tgid:", offsetof(status_ids, tgid)},
+    {"PPid:", offsetof(status_ids, ppid)},
+};
+
 static int open_proc(int pid, const char *what)
 {
     char path[64];
@@ -175,32 +183,53 @@ bool lp_procfs_read(lp_procfds *fds, lp_proc_reading *out)
     out->hwm = st.hwm;
     if (st.threads)
         out->threads = (uint32_t)st.threads;
+    return true;
+}
+
+bool lp_procfs_read_rollup(lp_procfds *fds, lp_prof_mem *mem)
+{
+    char buf[4096];
     ssize_t n = fds->rollup_fd >= 0 ? pread_all(fds->rollup_fd, buf, sizeof buf) : -1;
-    if (n <= 0 && st.rss > 0) {  /* exec'ed since we opened it (or never opened) */
+    if (n <= 0) {  /* exec'ed since we opened it (or never opened): reopen once */
         if (fds->rollup_fd >= 0)
             close(fds->rollup_fd);
         fds->rollup_fd = open_proc(fds->pid, "smaps_rollup");
         n = fds->rollup_fd >= 0 ? pread_all(fds->rollup_fd, buf, sizeof buf) : -1;
     }
-    if (n > 0)
-        scan_keys(buf, rollup_keys, sizeof rollup_keys / sizeof rollup_keys[0], &out->mem);
+    if (n <= 0)
+        return false;
+    scan_keys(buf, rollup_keys, sizeof rollup_keys / sizeof rollup_keys[0], mem);
     return true;
 }
 
 bool lp_procfs_peek(int pid, int *ppid, char comm[32])
 {
-    int fd = open_proc(pid, "stat");
+    int fd = open_proc(pid, "status");
     if (fd < 0)
         return false;
-    char buf[1024];
-    lp_proc_reading r = {0};
-    bool ok = pread_all(fd, buf, sizeof buf) > 0 && parse_stat(buf, &r);
+    char buf[4096];
+    ssize_t n = pread_all(fd, buf, sizeof buf);
     close(fd);
-    if (ok) {
-        *ppid = r.ppid;
-        memcpy(comm, r.comm, sizeof r.comm);
+    if (n <= 0)
+        return false;
+    status_ids ids = {0};
+    scan_keys(buf, id_keys, sizeof id_keys / sizeof id_keys[0], &ids);
+    if (ids.tgid != (uint64_t)pid)
+        return false;  /* a thread (its TID is a PID too), not a process */
+    *ppid = (int)ids.ppid;
+    const char *name = strstr(buf, "Name:");
+    size_t len = 0;
+    if (name) {
+        name += 5;
+        while (*name == ' ' || *name == '\t')
+            name++;
+        len = strcspn(name, "\n");
+        if (len > 31)
+            len = 31;
+        memcpy(comm, name, len);
     }
-    return ok;
+    comm[len] = '\0';
+    return true;
 }
 
 void lp_procfs_cmdline(int pid, char *out, size_t size)
