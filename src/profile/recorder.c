@@ -580,7 +580,7 @@ static void fill_counters(lp_prof_recorder *rec, lp_prof_sample *s)
         s->majflt += run->procs[i].majflt;
         s->cpu_s += run->procs[i].cpu_s;
     }
-    if (run->nsamples) {
+    if (s > run->samples) {
         const lp_prof_sample *prev = s - 1;
         double dt = s->t - prev->t;
         if (dt > 0) {

@@ -15,8 +15,8 @@
  *      private, the second half stays shared, so each process has RSS 96 MB and PSS
  *      48 + 48/2 = 72 MB of that mapping (the child never touches the file mapping);
  *   4. after the child is gone, writes DIR/memhog-evict.bin (16 MB), fsyncs it, drops it
- *      from the page cache with posix_fadvise(DONTNEED), maps it and reads it: each
- *      read-around of the page cache is a major fault.
+ *      from the page cache with posix_fadvise(DONTNEED), maps it with MADV_RANDOM (no
+ *      read-ahead) and reads it: each page is a major fault.
  * It prints what it did (its own major faults from getrusage) on stdout.
  */
 #define _GNU_SOURCE
@@ -125,6 +125,7 @@ static int full(const char *dir, int code)
     char *evicted = mmap(NULL, 16 * MB, PROT_READ, MAP_SHARED, efd, 0);
     if (evicted == MAP_FAILED)
         die("mmap evicted");
+    madvise(evicted, 16 * MB, MADV_RANDOM);  /* no read-ahead: each page is a major fault */
     read_pages(evicted, 16 * MB);
     printf("phase 4: read an evicted 16 MB file: %ld major faults\n", majflt() - before);
     fflush(stdout);
