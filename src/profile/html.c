@@ -6,7 +6,8 @@
  * MAX_POINTS per run: longer runs are thinned by keeping the sample with the highest PSS
  * of each bucket, so peaks survive), and a short inline script draws them as SVG: a
  * stacked area of PSS by kind (anonymous / file / shmem), RSS against PSS, and fault
- * rates. Two runs share one time axis and one memory scale.
+ * rates (minor and major apart: they differ by orders of magnitude). Two runs share one
+ * time axis and one memory scale; the second is drawn dashed.
  */
 #include "leanpix/profile.h"
 #include "profile/profile_internal.h"
@@ -69,8 +70,10 @@ static const char script[] =
     "  else{let d='';for(let i=0;i<s.t.length;i++)d+=(i?'L':'M')+X(s.t[i])+','+Y(s.y[i]);"
     "el('path',{d:d,fill:'none',stroke:s.color,'stroke-width':2,"
     "'stroke-dasharray':s.dash||'none'},svg)}\n"
-    "  const w=8+7*s.label.length;lx-=w+18;"
-    "el('rect',{x:lx,y:8,width:12,height:12,fill:s.color},svg);"
+    "  const w=8*s.label.length+6;lx-=w+18;"
+    "if(s.hi)el('rect',{x:lx,y:8,width:12,height:12,fill:s.color},svg);"
+    "else el('line',{x1:lx-8,x2:lx+12,y1:14,y2:14,stroke:s.color,'stroke-width':2,"
+    "'stroke-dasharray':s.dash||'none'},svg);"
     "el('text',{x:lx+16,y:18,'font-size':12},svg).textContent=s.label}\n"
     " el('line',{x1:L,x2:L,y1:T,y2:H-B,stroke:'#444'},svg);"
     "el('line',{x1:L,x2:W-R,y1:H-B,y2:H-B,stroke:'#444'},svg);\n"
@@ -78,7 +81,7 @@ static const char script[] =
     "function sum(a,b){return a.map((v,i)=>v+b[i])}\n"
     "const tmax=Math.max(...RUNS.map(r=>r.t.length?r.t[r.t.length-1]:0));\n"
     "const mmax=Math.max(...RUNS.map(r=>Math.max(0,...r.rss,...r.pss)));\n"
-    "const fmax=Math.max(...RUNS.map(r=>Math.max(0,...r.minr,...r.majr)));\n"
+
     "for(const r of RUNS){const z=r.t.map(()=>0),a=r.pa,af=sum(a,r.pf),afs=sum(af,r.ps);\n"
     " chart((RUNS.length>1?r.name+': ':'')+'PSS by kind (stacked)',tmax,mmax,'MB',["
     "{t:r.t,lo:z,hi:a,color:C.anon,label:'anon'},{t:r.t,lo:a,hi:af,color:C.file,label:'file'},"
@@ -87,10 +90,12 @@ static const char script[] =
     "lines.push({t:r.t,y:r.rss,color:C.rss,label:p+'RSS (sum)',dash:d},"
     "{t:r.t,y:r.pss,color:C.pss,label:p+'PSS',dash:d})}\n"
     "chart('Tree RSS (summed over processes) vs PSS',tmax,mmax,'MB',lines);\n"
-    "lines=[];for(const r of RUNS){const p=RUNS.length>1?r.name+' ':'',d=r.idx?'6,4':'';"
-    "lines.push({t:r.t,y:r.minr,color:C.minr,label:p+'minor/s',dash:d},"
-    "{t:r.t,y:r.majr,color:C.majr,label:p+'major/s',dash:d})}\n"
-    "chart('Page faults per second (tree)',tmax,fmax,'/s',lines);\n";
+    "for(const k of ['minr','majr']){lines=[];const lab=k=='minr'?'minor/s':'major/s';"
+    "for(const r of RUNS){lines.push({t:r.t,y:r[k],color:C[k],label:(RUNS.length>1?r.name+' ':'')+lab,"
+    "dash:r.idx?'6,4':''})}\n"
+    " chart(k=='minr'?'Minor page faults per second (tree): pages mapped or copied, no I/O':"
+    "'Major page faults per second (tree): pages read from disk or swap',tmax,"
+    "Math.max(1,...RUNS.map(r=>Math.max(0,...r[k]))),'/s',lines)}\n";
 
 /* Indices of the samples to draw: all, or the highest-PSS sample of each bucket. */
 static size_t pick_points(const lp_prof_run *run, size_t *idx)
@@ -158,8 +163,10 @@ static void row_mb(FILE *f, const char *label, const double *v, size_t nruns)
     fprintf(f, "<tr><th class=l>%s</th>", label);
     for (size_t i = 0; i < nruns; i++)
         fprintf(f, "<td>%.1f MB</td>", v[i]);
-    if (nruns == 2)
-        fprintf(f, "<td>%s%.2f</td>", v[0] > 0 ? "&times;" : "", v[0] > 0 ? v[1] / v[0] : 0.0);
+    if (nruns == 2 && v[0] > 0)
+        fprintf(f, "<td>&times;%.2f</td>", v[1] / v[0]);
+    else if (nruns == 2)
+        fputs("<td>&ndash;</td>", f);
     fputs("</tr>\n", f);
 }
 
@@ -171,8 +178,10 @@ static void row_num(FILE *f, const char *label, const double *v, size_t nruns, c
         fprintf(f, fmt, v[i]);
         fputs("</td>", f);
     }
-    if (nruns == 2)
-        fprintf(f, "<td>%s%.2f</td>", v[0] > 0 ? "&times;" : "", v[0] > 0 ? v[1] / v[0] : 0.0);
+    if (nruns == 2 && v[0] > 0)
+        fprintf(f, "<td>&times;%.2f</td>", v[1] / v[0]);
+    else if (nruns == 2)
+        fputs("<td>&ndash;</td>", f);
     fputs("</tr>\n", f);
 }
 
