@@ -63,7 +63,8 @@ struct lp_prof_recorder {
     size_t cap_cand_info;
     size_t cap_samples, cap_proc_samples, cap_procs, cap_maps;
     lp_sysfds sys;
-    lp_sys_reading sys0;
+    lp_sys_reading sys0, sys_last;  /* at the start, at the last read */
+    double sys_t;                   /* when sys_last was read */
     double t0, cpu0;
     size_t live;
     double last_snapshot_t;
@@ -448,6 +449,7 @@ static void estimate_pss(const member *m, lp_prof_mem *mem)
 }
 
 #define PSS_REFRESH_S 1.0  /* an idle process's PSS is still re-read this often */
+#define SYS_PERIOD_S 0.2   /* /proc/vmstat and pressure are read this often */
 
 /* Whether m's PSS may have changed since its last read: it faulted pages in or copied
  * them on write (faults), its RSS changed, or the last read is old (other processes may
@@ -588,8 +590,14 @@ static void fill_counters(lp_prof_recorder *rec, lp_prof_sample *s)
             s->majflt_rate = (double)(s->majflt - prev->majflt) / dt;
         }
     }
-    lp_sys_reading sys;
-    lp_procfs_sys_read(&rec->sys, &sys);
+    /* /proc/vmstat is 25 us of text to format and parse: system-wide figures are read at
+     * most every SYS_PERIOD_S, at the first sample and when the tree is gone (the last
+     * sample is brought up to date by lp_prof_recorder_finish) */
+    if (s == run->samples || rec->live == 0 || s->t - rec->sys_t >= SYS_PERIOD_S) {
+        lp_procfs_sys_read(&rec->sys, &rec->sys_last);
+        rec->sys_t = s->t;
+    }
+    const lp_sys_reading sys = rec->sys_last;
     s->sys_majflt = sys.majflt - rec->sys0.majflt;
     s->sys_pswpin = sys.pswpin - rec->sys0.pswpin;
     s->sys_pswpout = sys.pswpout - rec->sys0.pswpout;
@@ -674,6 +682,13 @@ lp_status lp_prof_recorder_finish(lp_prof_recorder *rec, int exit_status, lp_pro
     (void)err;
     lp_prof_run *run = rec->run;
     run->exit_status = exit_status;
+    if (run->nsamples) {  /* system-wide figures up to the end */
+        lp_prof_sample *s = &run->samples[run->nsamples - 1];
+        lp_procfs_sys_read(&rec->sys, &rec->sys_last);
+        s->sys_majflt = rec->sys_last.majflt - rec->sys0.majflt;
+        s->sys_pswpin = rec->sys_last.pswpin - rec->sys0.pswpin;
+        s->sys_pswpout = rec->sys_last.pswpout - rec->sys0.pswpout;
+    }
     run->wall_s = now_clock(CLOCK_MONOTONIC) - rec->t0;
     run->profiler_cpu_s = now_clock(CLOCK_PROCESS_CPUTIME_ID) - rec->cpu0;
     for (size_t i = 0; i < rec->nmembers; i++)

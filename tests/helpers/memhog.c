@@ -6,6 +6,8 @@
  *                            touches MB megabytes of anonymous memory and waits 400 ms
  *   memhog exit CODE         exit at once with CODE
  *   memhog hold MB MS        touch MB megabytes, hold them MS milliseconds, exit
+ *   memhog churn MB MS       for MS milliseconds: map MB megabytes, touch, unmap, again
+ *                            (a busy process for measuring the profiler's own cost)
  *
  * "full", in phases separated by pauses long enough for 10 ms samples to see each one:
  *   1. writes DIR/memhog-map.bin (64 MB), maps it shared and reads every page: 64 MB of
@@ -171,6 +173,20 @@ int main(int argc, char **argv)
         pause_ms(atol(argv[3]));
         return 0;
     }
-    fprintf(stderr, "usage: memhog full DIR [EXIT] | late MB | exit CODE | hold MB MS\n");
+    if (argc >= 4 && !strcmp(argv[1], "churn")) {
+        size_t bytes = (size_t)atol(argv[2]) * MB;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        long rounds = 0;
+        do {
+            char *p = touch_anon(bytes);
+            munmap(p, bytes);
+            rounds++;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < atol(argv[3]));
+        printf("churn: %ld rounds\n", rounds);
+        return 0;
+    }
+    fprintf(stderr, "usage: memhog full DIR [EXIT] | late MB | exit CODE | hold MB MS | churn MB MS\n");
     return 2;
 }
