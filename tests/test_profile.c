@@ -166,6 +166,9 @@ static void test_exit_status_and_outputs(void **state)
     /* killed by a signal: 128 + signal */
     assert_int_equal(lpt_run("'%s' profile -q -- sh -c 'kill -TERM $$'", lpt_bin()), 128 + 15);
     assert_int_equal(lpt_run("'%s' profile -q -- '%s' exit 0", lpt_bin(), memhog), 0);
+    /* SIGTERM to the profiler is passed on to CMD, which dies of it */
+    assert_int_equal(lpt_run("'%s' profile -q -- sleep 5 & p=$!; sleep 0.3; kill -TERM $p; wait $p",
+                             lpt_bin()), 128 + 15);
 }
 
 static void test_attribution_at_peak(void **state)

@@ -195,6 +195,13 @@ static void join_command(char **cmd, char *out, size_t size)
         len += (size_t)snprintf(out + len, size - len, "%s%s", i ? " " : "", cmd[i]);
 }
 
+/* SIGCHLD only has to interrupt the sleep between samples, so that the end of CMD is
+ * noticed at once rather than at the next tick. */
+static void on_child(int sig)
+{
+    (void)sig;
+}
+
 static void install_handlers(void)
 {
     struct sigaction sa;
@@ -204,6 +211,8 @@ static void install_handlers(void)
     int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         sigaction(sigs[i], &sa, NULL);
+    sa.sa_handler = on_child;
+    sigaction(SIGCHLD, &sa, NULL);
 }
 
 static void sleep_until(struct timespec *deadline, double interval_s)
@@ -308,9 +317,10 @@ static void print_summary(FILE *f, const lp_prof_run *run)
             MiB(tot.swap_max), (unsigned long long)tot.sys_pswpin,
             (unsigned long long)tot.sys_pswpout);
     print_mappings(f, run, 5);
-    if (run->wall_s > 0)
-        fprintf(f, "  profiler: %.3f s CPU over %.2f s (%.2f%% of a core)\n", run->profiler_cpu_s,
-                run->wall_s, 100 * run->profiler_cpu_s / run->wall_s);
+    fprintf(f, "  profiler: %.3f s CPU over %.2f s", run->profiler_cpu_s, run->wall_s);
+    if (run->wall_s >= 1)  /* shorter runs are dominated by the start-up scan of /proc */
+        fprintf(f, " (%.2f%% of a core)", 100 * run->profiler_cpu_s / run->wall_s);
+    fputc('\n', f);
 }
 
 static bool save(const lp_prof_run *const *runs, size_t n, lp_prof_format fmt, const char *path)

@@ -1,10 +1,10 @@
 /*
  * run.c - the recorded run: names, freeing, and saving in one of the three formats.
  *
- * Saving formats the whole output into an in-memory stream first, then writes it with
- * lp_write_file_atomic (temp file, fsync, rename), so that an interrupted profile never
- * leaves a half-written report under the final name. The stream holds one copy of the
- * output (a JSON is about 300 bytes a sample) for the time of the write.
+ * Saving streams the writers' fprintf output through a stdio cookie into an lp_output
+ * (a temp file, fsync'ed and renamed over the name only when everything was written), so
+ * that an interrupted or failed save never leaves a half-written report under the final
+ * name, and no copy of the output is held in memory (only stdio's buffer).
  */
 #define _GNU_SOURCE
 #include "leanpix/profile.h"
@@ -120,27 +120,43 @@ void lp_prof_run_totals(const lp_prof_run *run, lp_prof_totals *t)
         t->majflt = majflt;
 }
 
+typedef struct output_cookie {
+    lp_output *out;
+    lp_error *err;
+} output_cookie;
+
+/* stdio -> lp_output: the writers use fprintf, the file is still written atomically. */
+static ssize_t cookie_write(void *cookie, const char *buf, size_t size)
+{
+    output_cookie *c = cookie;
+    return lp_output_write(c->out, buf, size, c->err) == LP_OK ? (ssize_t)size : -1;
+}
+
 lp_status lp_prof_save(const lp_prof_run *const *runs, size_t nruns, lp_prof_format format,
                        const char *path, lp_error *err)
 {
-    char *buf = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&buf, &size);
-    if (!f)
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot open a memory stream");
-    lp_status st;
+    if ((format == LP_PROF_JSON || format == LP_PROF_CSV) && nruns != 1)
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "JSON and CSV hold one run");
+    lp_output *out = NULL;
+    lp_status st = lp_output_open_file(&out, path, err);
+    if (st)
+        return st;
+    output_cookie c = {out, err};
+    FILE *f = fopencookie(&c, "w", (cookie_io_functions_t){.write = cookie_write});
+    if (!f) {
+        lp_output_close(out);
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot open an output stream");
+    }
     if (format == LP_PROF_JSON)
-        st = nruns == 1 ? lp_prof_write_json(runs[0], f, err)
-                        : lp_error_set(err, LP_ERR_INVALID_ARG, "JSON holds one run");
+        st = lp_prof_write_json(runs[0], f, err);
     else if (format == LP_PROF_CSV)
-        st = nruns == 1 ? lp_prof_write_csv(runs[0], f, err)
-                        : lp_error_set(err, LP_ERR_INVALID_ARG, "CSV holds one run");
+        st = lp_prof_write_csv(runs[0], f, err);
     else
         st = lp_prof_write_html(runs, nruns, f, err);
     if (fclose(f) != 0 && st == LP_OK)
-        st = lp_error_set(err, LP_ERR_NOMEM, "cannot format the output");
+        st = lp_error_set(err, LP_ERR_IO, "cannot write the output");
     if (st == LP_OK)
-        st = lp_write_file_atomic(path, buf, size, err);
-    free(buf);
+        st = lp_output_commit(out, err);
+    lp_output_close(out);
     return st;
 }
