@@ -317,7 +317,8 @@ static void print_summary(FILE *f, const lp_prof_run *run)
             MiB(tot.swap_max), (unsigned long long)tot.sys_pswpin,
             (unsigned long long)tot.sys_pswpout);
     print_mappings(f, run, 5);
-    fprintf(f, "  profiler: %.3f s CPU over %.2f s", run->profiler_cpu_s, run->wall_s);
+    fprintf(f, "  profiler: %.3f s CPU (%.3f s of it smaps snapshots) over %.2f s", run->profiler_cpu_s,
+            run->snapshot_cpu_s, run->wall_s);
     if (run->wall_s >= 1)  /* shorter runs are dominated by the start-up scan of /proc */
         fprintf(f, " (%.2f%% of a core)", 100 * run->profiler_cpu_s / run->wall_s);
     fputc('\n', f);

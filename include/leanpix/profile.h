@@ -10,7 +10,7 @@
  * process whatever the number of mappings. smaps_rollup is the exception: the kernel
  * walks the page tables to compute PSS (about 1.3 ms per 400 MB resident), so it is read
  * only when the process faulted or its RSS changed (or once a second), within a CPU
- * budget (1% of a core by default), stalest process first; in between, PSS is carried
+ * budget (0.5% of a core by default), stalest process first; in between, PSS is carried
  * forward and adjusted by the exact RSS changes from status. At each new peak of the tree's PSS (rate
  * limited) it reads the full /proc/PID/smaps of the processes that hold most, so that the
  * peak can be attributed to mappings (files by path, [heap], stacks, anonymous regions),
@@ -132,6 +132,7 @@ typedef struct lp_prof_run {
     int exit_status;           /* CMD's status as the shell reports it, -1 when unknown */
     double interval_s, wall_s;
     double profiler_cpu_s;     /* CPU time the recorder itself used */
+    double snapshot_cpu_s;     /* the part of it spent reading smaps at peaks */
     lp_prof_sample *samples;
     size_t nsamples;
     lp_prof_proc_sample *proc_samples;
@@ -150,7 +151,7 @@ typedef struct lp_prof_options {
     double snapshot_min_gap_s;  /* rate limit of snapshots (default max(0.25, 10 intervals)) */
     double snapshot_growth;     /* a new peak must exceed the last snapshot by this ratio (1.02) */
     double pss_budget;          /* share of a core the smaps_rollup/smaps reads may use
-                                   (0.01); >= 1 reads PSS at every sample */
+                                   (0.005); >= 1 reads PSS at every sample */
     lp_mem *mem;                /* may be NULL */
 } lp_prof_options;
 

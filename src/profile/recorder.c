@@ -91,7 +91,7 @@ void lp_prof_options_default(lp_prof_options *opt)
     opt->interval_s = 0.02;
     opt->snapshot_procs = 3;
     opt->snapshot_growth = 1.02;
-    opt->pss_budget = 0.01;
+    opt->pss_budget = 0.005;
 }
 
 /* Grows an array of elem-sized items to hold want items (doubling). */
@@ -259,7 +259,7 @@ lp_status lp_prof_recorder_new(const lp_prof_options *opt, int root_pid, const c
     if (!o.snapshot_procs)
         o.snapshot_procs = 3;
     if (!(o.pss_budget > 0))
-        o.pss_budget = 0.01;
+        o.pss_budget = 0.005;
     lp_prof_recorder *rec = lp_mem_calloc(o.mem, sizeof *rec, "profile recorder", err);
     if (!rec)
         return LP_ERR_NOMEM;
@@ -430,13 +430,25 @@ static int cmp_staleness(const void *a, const void *b, void *ctx)
 
 /* PSS between two rollup reads: the parts measured last time plus the change of the
  * matching RSS parts since (status is exact and cheap), i.e. new pages are taken as
- * private and freed ones as having been private. Exact again at the next read. */
+ * private and freed ones as having been private. One more case is visible in the
+ * counters: faults that did not grow RSS in a process that shared anonymous pages are
+ * copy-on-write breaks, and each makes half a page more PSS here (exactly half when two
+ * processes share; the other half goes to the sharer, which the next exact read finds).
+ * Exact again at the next read. */
 static void estimate_pss(const member *m, lp_prof_mem *mem)
 {
     const lp_prof_mem *a = &m->at_rollup;
     int64_t d_anon = (int64_t)mem->rss_anon - (int64_t)a->rss_anon;
     int64_t d_file = (int64_t)mem->rss_file - (int64_t)a->rss_file;
     int64_t d_shmem = (int64_t)mem->rss_shmem - (int64_t)a->rss_shmem;
+    int64_t grown_pages = (d_anon + d_file + d_shmem) / 4096;
+    int64_t faults = (int64_t)(m->now.minflt + m->now.majflt - m->faults_at_rollup);
+    int64_t cow_pages = faults - (grown_pages > 0 ? grown_pages : 0);
+    int64_t shared_anon = (int64_t)a->rss_anon - (int64_t)a->pss_anon;
+    if (cow_pages > 0 && shared_anon > 0) {
+        int64_t gain = cow_pages * 4096 / 2;
+        d_anon += gain < shared_anon / 2 ? gain : shared_anon / 2;
+    }
 #define ADD(base, d) ((int64_t)(base) + (d) > 0 ? (uint64_t)((int64_t)(base) + (d)) : 0)
     mem->pss_anon = ADD(a->pss_anon, d_anon);
     mem->pss_file = ADD(a->pss_file, d_file);
@@ -691,6 +703,7 @@ lp_status lp_prof_recorder_finish(lp_prof_recorder *rec, int exit_status, lp_pro
     }
     run->wall_s = now_clock(CLOCK_MONOTONIC) - rec->t0;
     run->profiler_cpu_s = now_clock(CLOCK_PROCESS_CPUTIME_ID) - rec->cpu0;
+    run->snapshot_cpu_s = rec->snapshot_cpu_s;
     for (size_t i = 0; i < rec->nmembers; i++)
         if (!rec->members[i].live)
             run->procs[rec->members[i].proc].exited = true;
