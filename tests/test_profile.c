@@ -391,6 +391,7 @@ static void test_bad_arguments(void **state)
     expect_one_line_error(2, "--pid 1 -- true");
     expect_one_line_error(1, "-q --pid 1073741823");
     expect_one_line_error(127, "-q -- /nonexistent/command");
+    expect_one_line_error(1, "-q -o /nonexistent-dir/x.json -- true");
     expect_one_line_error(1, "report /nonexistent.json");
     char args[1024];
     snprintf(args, sizeof args, "report '%s'", bad);

@@ -336,10 +336,33 @@ static bool save(const lp_prof_run *const *runs, size_t n, lp_prof_format fmt, c
     return true;
 }
 
+/* An output's directory must be writable before CMD runs, not found out after an hour. */
+static bool output_dir_ok(const char *path)
+{
+    if (!path)
+        return true;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_error(path, "cannot write into %s: %s", dir, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
 static int run_profile(const profile_args *a)
 {
     char command[1024];
     pid_t child = 0;
+    if (!output_dir_ok(a->json) || !output_dir_ok(a->html) || !output_dir_ok(a->csv))
+        return LP_EXIT_FAILURE;
     if (a->cmd) {
         join_command(a->cmd, command, sizeof command);
         int rc = posix_spawnp(&child, a->cmd[0], NULL, NULL, a->cmd, environ);
