@@ -8,7 +8,7 @@
  * CPU time), plus system-wide /proc/vmstat and /proc/pressure/memory. The files stay open
  * and are re-read with pread from offset 0, so a sample costs a few system calls per
  * process whatever the number of mappings. smaps_rollup is the exception: the kernel
- * walks the page tables to compute PSS (about 1.3 ms per 400 MB resident), so it is read
+ * walks the page tables to compute PSS (1.3 ms for 400 MB resident, idle VM), so it is read
  * only when the process faulted or its RSS changed (or once a second), within a CPU
  * budget (0.5% of a core by default), stalest process first; in between, PSS is carried
  * forward and adjusted by the exact RSS changes from status. At each new peak of the tree's PSS (rate
@@ -16,8 +16,8 @@
  * peak can be attributed to mappings (files by path, [heap], stacks, anonymous regions),
  * with named heuristics (glibc arenas, large single allocations, copy-on-write sharing).
  *
- * The result is an lp_prof_run: plain arrays that grow by doubling (about 200 bytes per
- * sample plus about 100 bytes per process per sample), allocated through the run's
+ * The result is an lp_prof_run: plain arrays that grow by doubling (208 bytes per sample
+ * plus 136 bytes per process per sample), allocated through the run's
  * lp_mem. It is written as JSON (versioned schema, docs/profile-schema.md), a CSV
  * timeline or a self-contained HTML report, and JSON can be read back for re-rendering
  * and comparison. All sizes are bytes, all times seconds. The library never prints.

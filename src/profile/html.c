@@ -56,7 +56,7 @@ static const char script[] =
     " for(let i=0;i<=4;i++){const v=ymax*i/4,y=Y(v);"
     "el('line',{x1:L,x2:W-R,y1:y,y2:y,stroke:'#ddd'},svg);"
     "el('text',{x:L-6,y:y+4,'text-anchor':'end','font-size':11},svg).textContent="
-    "(v>=100?v.toFixed(0):v.toFixed(1))+' '+unit}\n"
+    "(v>=100?v.toFixed(0):v>=1||v==0?v.toFixed(1):v.toFixed(2))+' '+unit}\n"
     " const ts=nice(tmax/8);for(let t=0;t<=tmax+1e-9;t+=ts){const x=X(t);"
     "el('line',{x1:x,x2:x,y1:T,y2:H-B,stroke:'#eee'},svg);"
     "el('text',{x:x,y:H-B+16,'text-anchor':'middle','font-size':11},svg).textContent="

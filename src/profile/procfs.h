@@ -44,7 +44,7 @@ void lp_procfs_close(lp_procfds *fds);
  * gone. A zombie reads as alive with state 'Z' and no memory. */
 bool lp_procfs_read(lp_procfds *fds, lp_proc_reading *out);
 /* Reads smaps_rollup into the PSS, anonymous and swap fields of mem. This one walks the
- * page tables in the kernel: it costs about 1.3 ms per 100k resident pages. It is
+ * page tables in the kernel: it costs about 1.3 ms per 100k resident pages on an idle machine. It is
  * reopened when it reads empty: after an exec the open file still refers to the old,
  * gone address space. */
 bool lp_procfs_read_rollup(lp_procfds *fds, lp_prof_mem *mem);

@@ -13,8 +13,8 @@
  * snapshot; a peak reached inside the rate limit is taken at the first later sample that
  * is still within 3% of it.
  *
- * Memory: the run's arrays grow by doubling through lp_mem (about 200 bytes a sample and
- * 100 bytes a process-sample); the candidate lists are reused every sample.
+ * Memory: the run's arrays grow by doubling through lp_mem (208 bytes a sample and
+ * 136 bytes a process-sample); the candidate lists are reused every sample.
  * Limits: a process born and gone between two samples, or orphaned before it was seen,
  * is not recorded; the recording is about the tree, so it stops when the root is gone.
  */
