@@ -362,6 +362,43 @@ static void test_report_and_compare(void **state)
     free(text);
 }
 
+/* The library's reader and writer agree: reading a record and writing it again gives the
+ * same bytes (numbers are written with %.6g, which survives the round trip). */
+static void test_json_round_trip(void **state)
+{
+    (void)state;
+    run_full();
+    lp_prof_run *run = NULL;
+    lp_error err = {0};
+    assert_int_equal(lp_prof_read_json(json_path, NULL, &run, &err), LP_OK);
+    assert_int_equal(run->nprocs, 2);
+    assert_true(run->peak.count > 3);
+    assert_true(run->nsamples > 50);
+    const char *again = lpt_path("again.json");
+    const lp_prof_run *runs[1] = {run};
+    assert_int_equal(lp_prof_save(runs, 1, LP_PROF_JSON, again, &err), LP_OK);
+    char *a = read_text(json_path), *b = read_text(again);
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    /* two runs do not fit in one JSON */
+    const lp_prof_run *two[2] = {run, run};
+    lp_error_clear(&err);
+    assert_int_equal(lp_prof_save(two, 2, LP_PROF_JSON, again, &err), LP_ERR_INVALID_ARG);
+    lp_prof_run_free(run);
+
+    /* a process row that names a process the record does not have */
+    const char *bad = lpt_path("badindex.json");
+    const char *text = "{\"schema\":\"leanpix-profile\",\"schema_version\":1,"
+                       "\"processes\":[{\"pid\":5}],\"samples\":[{\"t\":0,\"processes\":[[3,1]]}]}";
+    lpt_write_file(bad, text, strlen(text));
+    lp_error_clear(&err);
+    run = NULL;
+    assert_int_equal(lp_prof_read_json(bad, NULL, &run, &err), LP_ERR_CORRUPT);
+    assert_null(run);
+    assert_non_null(strstr(err.message, "process 3"));
+}
+
 /* Every bad command line: exit status, and exactly one line starting "leanpix: ". */
 static void expect_one_line_error(int want_status, const char *args)
 {
@@ -476,6 +513,7 @@ int main(void)
         cmocka_unit_test(test_children_started_later),
         cmocka_unit_test(test_attach_to_pid),
         cmocka_unit_test(test_report_and_compare),
+        cmocka_unit_test(test_json_round_trip),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_html_report_renders),
     };

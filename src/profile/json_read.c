@@ -5,6 +5,7 @@
  * run's arrays are filled from it and the tree freed before returning. Only schema
  * "leanpix-profile" version 1 is accepted; a missing optional field reads as 0, while a
  * wrong type in a required field (samples, processes) is an error naming the field.
+ * Files over 2 GiB are refused before parsing (the tree would take several times that).
  */
 #include "leanpix/profile.h"
 #include "profile/profile_internal.h"
@@ -13,6 +14,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static uint64_t get_u64(const json_t *obj, const char *key)
 {
@@ -261,9 +263,19 @@ static lp_status read_root(const json_t *root, lp_prof_run *run, lp_error *err)
     return st;
 }
 
+#define JSON_MAX_BYTES (2ull << 30)  /* the parsed tree takes several times the file */
+
 lp_status lp_prof_read_json(const char *path, lp_mem *mem, lp_prof_run **out, lp_error *err)
 {
     *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return lp_error_set(err, LP_ERR_IO, "cannot open: %s", strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "not a regular file");
+    if ((uint64_t)sb.st_size > JSON_MAX_BYTES)
+        return lp_error_set(err, LP_ERR_LIMITS, "record of %lld bytes is over the %llu-byte limit",
+                            (long long)sb.st_size, JSON_MAX_BYTES);
     json_error_t jerr;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
