@@ -424,6 +424,7 @@ static void test_bad_arguments(void **state)
     expect_one_line_error(2, "-i banana -- true");
     expect_one_line_error(2, "-i 0ms -- true");
     expect_one_line_error(2, "-i");
+    expect_one_line_error(2, "--pss-budget 0 -- true");
     expect_one_line_error(2, "--pid abc");
     expect_one_line_error(2, "--pid 1 -- true");
     expect_one_line_error(1, "-q --pid 1073741823");

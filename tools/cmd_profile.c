@@ -45,6 +45,7 @@ typedef struct profile_args {
     const char *json, *html, *csv;
     int pid;
     uint32_t snapshot_procs;
+    double pss_budget;  /* share of a core */
     bool quiet;
     char **cmd;  /* NULL with --pid */
 } profile_args;
@@ -68,6 +69,9 @@ static void usage(FILE *f)
           "  -p, --pid PID         attach to a running process and its descendants; stops when\n"
           "                        they are gone or on Ctrl-C\n"
           "      --snapshot-procs N  processes whose smaps are read at a peak (default 3)\n"
+          "      --pss-budget PCT  CPU share (percent of a core) the PSS reads may use; PSS is\n"
+          "                        estimated from RSS changes in between (default 0.5;\n"
+          "                        100 reads it at every sample)\n"
           "  -q, --quiet           no summary on stderr\n"
           "  -h, --help            this help\n\n"
           "The exit status is CMD's (128+N when signal N killed it). `leanpix profile report\n"
@@ -166,6 +170,11 @@ static int parse_args(int argc, char **argv, profile_args *a)
             if (!(v = option_value(argc, argv, &i)) ||
                 !cli_parse_uint("--snapshot-procs", v, 1, 64, &a->snapshot_procs))
                 return LP_EXIT_USAGE;
+        } else if (!strcmp(o, "--pss-budget")) {
+            double pct;
+            if (!(v = option_value(argc, argv, &i)) || !cli_parse_double("--pss-budget", v, 0.01, 100, &pct))
+                return LP_EXIT_USAGE;
+            a->pss_budget = pct / 100;
         } else if (!strcmp(o, "-q") || !strcmp(o, "--quiet")) {
             a->quiet = true;
         } else if (o[0] == '-') {
@@ -379,6 +388,8 @@ static int run_profile(const profile_args *a)
     lp_prof_options_default(&opt);
     opt.interval_s = a->interval_s;
     opt.snapshot_procs = a->snapshot_procs;
+    if (a->pss_budget > 0)
+        opt.pss_budget = a->pss_budget;
     lp_error err = {0};
     lp_prof_recorder *rec = NULL;
     lp_status st = lp_prof_recorder_new(&opt, child ? child : a->pid, command, !child, &rec, &err);
