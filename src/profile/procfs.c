@@ -1,10 +1,12 @@
 /*
  * procfs.c - reading one process (and the system) from /proc for the profiler.
  *
- * Design: the per-sample path (lp_procfs_read) preads three already-open files into a
- * 4 KB stack buffer and scans "Key: value kB" lines against small tables of wanted keys;
- * it allocates nothing, and its cost does not depend on the number of mappings on our
- * side (smaps_rollup is summed by the kernel). The peak path (lp_procfs_smaps) reads the
+ * Design: the per-sample path (lp_procfs_read: stat and status; lp_procfs_read_rollup:
+ * smaps_rollup) preads already-open files into a 4 KB stack buffer and scans
+ * "Key: value kB" lines against small tables of wanted keys; it allocates nothing, and
+ * its cost on our side does not depend on the number of mappings (smaps_rollup is summed
+ * by the kernel, which walks the page tables for it: the recorder rations that read).
+ * The peak path (lp_procfs_smaps) reads the
  * full smaps once, keeps the VMAs of one process in a temporary array (freed before
  * returning) because two heuristics look at neighbouring VMAs, then appends one entry
  * per anonymous/heap/stack VMA and one per file path (segments merged) to the caller's
