@@ -2,7 +2,8 @@
  * test_profile.c - `leanpix profile` against a program of known behaviour (memhog, built
  * from tests/helpers/memhog.c next to this test): the JSON must attribute its 64 MB file
  * mapping, its 96 MB anonymous mapping and the copy-on-write sharing with its child
- * within 5%, count the major faults it provoked, follow children started later, attach
+ * within 5%, count the major faults it provoked, name glibc arenas and thread stacks,
+ * follow children started later, attach
  * to a running process, propagate the exit status; report and compare must render; the
  * HTML report must draw its charts in headless Chromium (pixels checked); bad arguments
  * give one-line errors.
@@ -309,6 +310,35 @@ static void test_children_started_later(void **state)
     json_decref(root);
 }
 
+/* Two threads malloc 6 MB each in 64 KB blocks: two glibc arenas of 6 MB, two thread
+ * stacks, all named in the peak snapshot. */
+static void test_arena_and_stack_heuristics(void **state)
+{
+    (void)state;
+    const char *out = lpt_path("arena.json");
+    assert_int_equal(lpt_run("'%s' profile -q -i 10ms -o '%s' -- '%s' arena 6", lpt_bin(), out, memhog), 0);
+    json_t *root = load_json(out);
+    const json_t *maps = json_object_get(json_object_get(root, "peak_snapshot"), "mappings");
+    int arenas = 0, stacks = 0;
+    for (size_t i = 0; i < json_array_size(maps); i++) {
+        const json_t *m = json_array_get(maps, i);
+        if (has_heuristic(m, "glibc-arena")) {
+            assert_string_equal(json_string_value(json_object_get(m, "kind")), "anon");
+            assert_within(mb(m, "rss"), 6, 0.05);
+            assert_int_equal((unsigned long long)strtoull(json_string_value(json_object_get(m, "start")), NULL, 16) % (64ull << 20), 0);
+            arenas++;
+        }
+        if (has_heuristic(m, "thread-stack")) {
+            assert_string_equal(json_string_value(json_object_get(m, "kind")), "stack");
+            stacks++;
+        }
+        assert_false(has_heuristic(m, "cow-shared"));  /* nothing is shared: no fork */
+    }
+    assert_int_equal(arenas, 2);
+    assert_int_equal(stacks, 2);
+    json_decref(root);
+}
+
 static void test_attach_to_pid(void **state)
 {
     (void)state;
@@ -512,6 +542,7 @@ int main(void)
         cmocka_unit_test(test_major_faults_counted),
         cmocka_unit_test(test_csv_timeline),
         cmocka_unit_test(test_children_started_later),
+        cmocka_unit_test(test_arena_and_stack_heuristics),
         cmocka_unit_test(test_attach_to_pid),
         cmocka_unit_test(test_report_and_compare),
         cmocka_unit_test(test_json_round_trip),

@@ -445,7 +445,9 @@ static void estimate_pss(const member *m, lp_prof_mem *mem)
     int64_t faults = (int64_t)(m->now.minflt + m->now.majflt - m->faults_at_rollup);
     int64_t cow_pages = faults - (grown_pages > 0 ? grown_pages : 0);
     int64_t shared_anon = (int64_t)a->rss_anon - (int64_t)a->pss_anon;
-    if (cow_pages > 0 && shared_anon > 0) {
+    /* the kernel's RSS counters lag by up to 64 pages a thread: only a clear sharing counts */
+    bool sharing = shared_anon >= (int64_t)(1u << 20) && shared_anon * 20 >= (int64_t)a->rss_anon;
+    if (cow_pages > 0 && sharing) {
         int64_t gain = cow_pages * 4096 / 2;
         d_anon += gain < shared_anon / 2 ? gain : shared_anon / 2;
     }
@@ -478,6 +480,28 @@ static bool pss_stale(const member *m, double t)
     return a->rss_anon != n->rss_anon || a->rss_file != n->rss_file || a->rss_shmem != n->rss_shmem;
 }
 
+/* Re-reads stat and status right after a rollup read: a process that grows fast has
+ * moved on since the first read, and the base of later estimates must not be older
+ * than the PSS read, or the estimate counts that growth twice (a false peak). What grew
+ * during the read itself is missed until the next read, which comes soon: see the
+ * faults kept from before the read in read_pss. */
+static void sync_counters(member *m)
+{
+    lp_proc_reading after;
+    if (!lp_procfs_read(&m->fds, &after) || after.state == 'Z' || after.state == 'X')
+        return;
+    lp_prof_mem *mem = &m->now.mem;
+    mem->rss = after.mem.rss;
+    mem->rss_anon = after.mem.rss_anon;
+    mem->rss_file = after.mem.rss_file;
+    mem->rss_shmem = after.mem.rss_shmem;
+    m->now.hwm = after.hwm;
+    m->now.minflt = after.minflt;
+    m->now.majflt = after.majflt;
+    m->now.threads = after.threads;
+    m->now.cpu_s = after.cpu_s;
+}
+
 /* Reads smaps_rollup of the processes whose PSS may have changed, stalest first, while
  * the CPU allowance lasts (a process never read yet is always read, and all are when
  * exact is set); estimates the others. Returns how many were estimated. */
@@ -499,10 +523,14 @@ static uint32_t read_pss(lp_prof_recorder *rec, double t, size_t nlive, bool exa
         bool ok = lp_procfs_read_rollup(&m->fds, &m->now.mem);
         rec->pss_allowance -= now_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
         if (ok) {
+            /* faults from before the read: if the process moved during it, it stays
+             * stale and is read again as soon as the budget allows */
+            uint64_t faults_before = m->now.minflt + m->now.majflt;
+            sync_counters(m);
             m->has_rollup = true;
             m->rollup_t = t;
             m->at_rollup = m->now.mem;
-            m->faults_at_rollup = m->now.minflt + m->now.majflt;
+            m->faults_at_rollup = faults_before;
         } else if (m->has_rollup) {
             estimate_pss(m, &m->now.mem);
             estimated++;

@@ -7,6 +7,9 @@
  *   memhog exit CODE         exit at once with CODE
  *   memhog hold MB MS        touch MB megabytes, hold them MS milliseconds, exit
  *   memhog churn MB MS       for MS milliseconds: map MB megabytes, touch, unmap, again
+ *   memhog arena MB          two threads each malloc MB megabytes in 64 KB blocks (below
+ *                            malloc's mmap threshold, so they land in per-thread arenas)
+ *                            and touch them, then wait 400 ms
  *                            (a busy process for measuring the profiler's own cost)
  *
  * "full", in phases separated by pauses long enough for 10 ms samples to see each one:
@@ -23,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,12 +164,40 @@ static int late(size_t mb)
     return 0;
 }
 
+static void *arena_thread(void *arg)
+{
+    size_t blocks = (size_t)arg * 16;  /* 64 KB each */
+    char **keep = malloc(blocks * sizeof *keep);
+    for (size_t i = 0; keep && i < blocks; i++) {
+        keep[i] = malloc(64 * 1024);
+        if (keep[i])
+            memset(keep[i], 1, 64 * 1024);
+    }
+    pause_ms(400);
+    return keep;  /* never freed: the process ends */
+}
+
+static int arena(size_t mb)
+{
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        if (pthread_create(&t[i], NULL, arena_thread, (void *)mb) != 0)
+            die("pthread_create");
+    for (int i = 0; i < 2; i++) {
+        void *keep;
+        pthread_join(t[i], &keep);
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "full"))
         return full(argv[2], argc >= 4 ? atoi(argv[3]) : 0);
     if (argc >= 3 && !strcmp(argv[1], "late"))
         return late((size_t)atol(argv[2]));
+    if (argc >= 3 && !strcmp(argv[1], "arena"))
+        return arena((size_t)atol(argv[2]));
     if (argc >= 3 && !strcmp(argv[1], "exit"))
         return atoi(argv[2]);
     if (argc >= 4 && !strcmp(argv[1], "hold")) {
@@ -187,6 +219,6 @@ int main(int argc, char **argv)
         printf("churn: %ld rounds\n", rounds);
         return 0;
     }
-    fprintf(stderr, "usage: memhog full DIR [EXIT] | late MB | exit CODE | hold MB MS | churn MB MS\n");
+    fprintf(stderr, "usage: memhog full DIR [EXIT] | late MB | exit CODE | hold MB MS | churn MB MS | arena MB\n");
     return 2;
 }
