@@ -36,13 +36,14 @@ static const char style[] =
     "body{font:14px/1.4 sans-serif;margin:20px;color:#222;background:#fff}"
     "h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:18px 0 6px}"
     "table{border-collapse:collapse;margin:4px 0}td,th{border:1px solid #ccc;padding:2px 8px;"
-    "text-align:right}th{background:#f3f3f3}td.l,th.l{text-align:left}"
+    "text-align:right;white-space:nowrap}th{background:#f3f3f3}td.l,th.l{text-align:left;"
+    "white-space:normal}"
     ".cmd{font-family:monospace;color:#555}.note{color:#666;font-size:12px}svg{display:block}";
 
 /* JavaScript that draws RUNS (declared before it) into #charts. */
 static const char script[] =
     "const C={anon:'#d62728',file:'#1f77b4',shmem:'#2ca02c',rss:'#ff7f0e',pss:'#6a3d9a',"
-    "minr:'#8c564b',majr:'#e377c2'};\n"
+    "minr:'#8c564b',majr:'#e377c2',swap:'#17becf'};\n"
     "function el(t,a,p){const e=document.createElementNS('http://www.w3.org/2000/svg',t);"
     "for(const k in a)e.setAttribute(k,a[k]);if(p)p.appendChild(e);return e}\n"
     "function nice(v){if(!(v>0))return 1;const p=Math.pow(10,Math.floor(Math.log10(v)));"
@@ -88,8 +89,10 @@ static const char script[] =
     "{t:r.t,lo:af,hi:afs,color:C.shmem,label:'shmem'}])}\n"
     "let lines=[];for(const r of RUNS){const p=RUNS.length>1?r.name+' ':'',d=r.idx?'6,4':'';"
     "lines.push({t:r.t,y:r.rss,color:C.rss,label:p+'RSS (sum)',dash:d},"
-    "{t:r.t,y:r.pss,color:C.pss,label:p+'PSS',dash:d})}\n"
-    "chart('Tree RSS (summed over processes) vs PSS',tmax,mmax,'MB',lines);\n"
+    "{t:r.t,y:r.pss,color:C.pss,label:p+'PSS',dash:d});"
+    "if(Math.max(0,...r.sw)>0)lines.push({t:r.t,y:r.sw,color:C.swap,label:p+'swap',dash:d})}\n"
+    "chart('Tree RSS (summed over processes) vs PSS'+(lines.length>2*RUNS.length?', and swap':''),"
+    "tmax,mmax,'MB',lines);\n"
     "for(const k of ['minr','majr']){lines=[];const lab=k=='minr'?'minor/s':'major/s';"
     "for(const r of RUNS){lines.push({t:r.t,y:r[k],color:C[k],label:(RUNS.length>1?r.name+' ':'')+lab,"
     "dash:r.idx?'6,4':''})}\n"
@@ -124,6 +127,7 @@ static double v_pf(const lp_prof_sample *s) { return MB(s->tree.pss_file); }
 static double v_ps(const lp_prof_sample *s) { return MB(s->tree.pss_shmem); }
 static double v_pss(const lp_prof_sample *s) { return MB(s->tree.pss); }
 static double v_rss(const lp_prof_sample *s) { return MB(s->tree.rss); }
+static double v_swap(const lp_prof_sample *s) { return MB(s->tree.swap); }
 static double v_minr(const lp_prof_sample *s) { return s->minflt_rate; }
 static double v_majr(const lp_prof_sample *s) { return s->majflt_rate; }
 
@@ -150,7 +154,8 @@ static lp_status write_series(FILE *f, const lp_prof_run *run, size_t which, con
         const char *name;
         sample_value get;
     } cols[] = {{"t", v_t},     {"pa", v_pa},   {"pf", v_pf},     {"ps", v_ps},
-                {"pss", v_pss}, {"rss", v_rss}, {"minr", v_minr}, {"majr", v_majr}};
+                {"pss", v_pss}, {"rss", v_rss}, {"sw", v_swap}, {"minr", v_minr},
+                {"majr", v_majr}};
     for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++)
         js_array(f, cols[c].name, run, idx, n, cols[c].get);
     fputs("}", f);
@@ -185,41 +190,83 @@ static void row_num(FILE *f, const char *label, const double *v, size_t nruns, c
     fputs("</tr>\n", f);
 }
 
+/* The summary's rows: a label, a format ("MB" rows are bytes shown in MiB), a value. */
+typedef struct summary_values {
+    const lp_prof_run *run;
+    lp_prof_totals tot;
+    lp_prof_sample peak, peak_rss;
+    double psi_max;
+} summary_values;
+
+enum { ROWS = 20 };
+
+static void summary_row(const summary_values *sv, int k, const char **label, const char **fmt,
+                        double *value)
+{
+    const lp_prof_mem *p = &sv->peak.tree;
+    const lp_prof_run *run = sv->run;
+    static const char *const labels[ROWS] = {
+        "wall time (s)", "peak tree PSS", "&nbsp; anon (PSS)", "&nbsp; file (PSS)",
+        "&nbsp; shmem (PSS)", "tree RSS at the PSS peak", "&nbsp; anon (RSS)", "&nbsp; file (RSS)",
+        "&nbsp; shmem (RSS)", "peak tree RSS (sum)", "largest VmHWM of one process",
+        "minor faults", "major faults", "peak swap of the tree", "system major faults",
+        "system swap-in / swap-out pages", "peak memory pressure (some, avg10 %)", "processes",
+        "profiler CPU (% of a core)", "CPU time of the tree (s)"};
+    double values[ROWS] = {
+        run->wall_s, (double)p->pss, (double)p->pss_anon, (double)p->pss_file, (double)p->pss_shmem,
+        (double)p->rss, (double)p->rss_anon, (double)p->rss_file, (double)p->rss_shmem,
+        (double)sv->peak_rss.tree.rss, (double)sv->tot.max_hwm, (double)sv->tot.minflt,
+        (double)sv->tot.majflt, (double)sv->tot.swap_max, (double)sv->tot.sys_majflt,
+        (double)(sv->tot.sys_pswpin + sv->tot.sys_pswpout), sv->psi_max, (double)run->nprocs,
+        run->wall_s > 0 ? 100 * run->profiler_cpu_s / run->wall_s : 0,
+        run->nsamples ? run->samples[run->nsamples - 1].cpu_s : 0};
+    *label = labels[k];
+    *value = values[k];
+    if (k >= 1 && k <= 10)
+        *fmt = "MB";
+    else if (k == 13)
+        *fmt = "MB";
+    else if (k == 0 || k == 16 || k == 18 || k == 19)
+        *fmt = "%.2f";
+    else
+        *fmt = "%.0f";
+}
+
+static void load_summary(const lp_prof_run *run, summary_values *sv)
+{
+    memset(sv, 0, sizeof *sv);
+    sv->run = run;
+    lp_prof_run_totals(run, &sv->tot);
+    if (run->nsamples) {
+        sv->peak = run->samples[run->peak_sample];
+        sv->peak_rss = run->samples[run->peak_rss_sample];
+    }
+    for (size_t i = 0; i < run->nsamples; i++)
+        if (run->samples[i].psi_some_avg10 > sv->psi_max)
+            sv->psi_max = run->samples[i].psi_some_avg10;
+}
+
 static void write_summary(FILE *f, const lp_prof_run *const *runs, size_t nruns)
 {
-    double v[2][16] = {{0}};
-    for (size_t r = 0; r < nruns; r++) {
-        const lp_prof_run *run = runs[r];
-        lp_prof_totals tot;
-        lp_prof_run_totals(run, &tot);
-        lp_prof_sample none = {0};
-        const lp_prof_sample *p = run->nsamples ? &run->samples[run->peak_sample] : &none;
-        const lp_prof_sample *q = run->nsamples ? &run->samples[run->peak_rss_sample] : &none;
-        double vals[16] = {run->wall_s,        MB(p->tree.pss),      MB(p->tree.pss_anon),
-                           MB(p->tree.pss_file), MB(p->tree.pss_shmem), MB(p->tree.rss),
-                           MB(p->tree.rss_anon), MB(p->tree.rss_file), MB(p->tree.rss_shmem),
-                           MB(q->tree.rss),    MB(tot.max_hwm),      (double)tot.minflt,
-                           (double)tot.majflt, MB(tot.swap_max),     (double)run->nprocs,
-                           run->wall_s > 0 ? 100 * run->profiler_cpu_s / run->wall_s : 0};
-        for (int k = 0; k < 16; k++)
-            v[r][k] = vals[k];
-    }
+    summary_values sv[2];
+    for (size_t r = 0; r < nruns; r++)
+        load_summary(runs[r], &sv[r]);
     fputs("<h2>Summary</h2><table><tr><th class=l></th>", f);
     for (size_t r = 0; r < nruns; r++)
         fprintf(f, "<th>%s</th>", nruns == 1 ? "value" : r ? "after" : "before");
     fputs(nruns == 2 ? "<th>after/before</th></tr>\n" : "</tr>\n", f);
-    static const char *const labels[16] = {
-        "wall time (s)", "peak tree PSS", "&nbsp; anon (PSS)", "&nbsp; file (PSS)",
-        "&nbsp; shmem (PSS)", "tree RSS at the PSS peak", "&nbsp; anon (RSS)", "&nbsp; file (RSS)",
-        "&nbsp; shmem (RSS)", "peak tree RSS (sum)", "largest VmHWM of one process",
-        "minor faults", "major faults", "peak swap", "processes", "profiler CPU (% of a core)"};
-    for (int k = 0; k < 16; k++) {
-        double col[2] = {v[0][k], v[1][k]};
-        bool mb = (k >= 1 && k <= 10) || k == 13;
-        if (mb)
-            row_mb(f, labels[k], col, nruns);
-        else
-            row_num(f, labels[k], col, nruns, k == 0 ? "%.2f" : k == 15 ? "%.2f" : "%.0f");
+    for (int k = 0; k < ROWS; k++) {
+        double col[2] = {0, 0};
+        const char *label = "", *fmt = "";
+        for (size_t r = 0; r < nruns; r++)
+            summary_row(&sv[r], k, &label, &fmt, &col[r]);
+        if (!strcmp(fmt, "MB")) {
+            col[0] = MB(col[0]);
+            col[1] = MB(col[1]);
+            row_mb(f, label, col, nruns);
+        } else {
+            row_num(f, label, col, nruns, fmt);
+        }
     }
     fputs("</table>\n", f);
 }
