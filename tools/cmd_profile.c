@@ -325,6 +325,12 @@ static void print_summary(FILE *f, const lp_prof_run *run)
     fprintf(f, "  swap: tree peak %.1f MB; system swap-in %llu, swap-out %llu pages\n",
             MiB(tot.swap_max), (unsigned long long)tot.sys_pswpin,
             (unsigned long long)tot.sys_pswpout);
+    double psi = -1;
+    for (size_t i = 0; i < run->nsamples; i++)
+        if (run->samples[i].psi_some_avg10 > psi)
+            psi = run->samples[i].psi_some_avg10;
+    if (psi >= 0)
+        fprintf(f, "  memory pressure: peak %.2f%% of time stalled (some, avg10)\n", psi);
     print_mappings(f, run, 5);
     fprintf(f, "  profiler: %.3f s CPU (%.3f s of it smaps snapshots) over %.2f s", run->profiler_cpu_s,
             run->snapshot_cpu_s, run->wall_s);
