@@ -19,5 +19,6 @@
 #include "leanpix/ops.h"
 #include "leanpix/convert.h"
 #include "leanpix/server.h"
+#include "leanpix/profile.h"
 
 #endif
