@@ -187,6 +187,38 @@ static void test_sws_bindings(void **state)
     mrc_data_free(d);
 }
 
+/* Lines built to make the Bind regex backtrack, and binary data: parsed (or refused)
+ * quickly and without a crash. */
+static void test_sws_hostile_input(void **state)
+{
+    (void)state;
+    mrc_data *d = demo();
+    size_t n = 200 * 4000;
+    char *text = malloc(n + 1);
+    size_t pos = 0;
+    for (int line = 0; line < 200; line++) {
+        pos += (size_t)sprintf(text + pos, "GstKeyBinding.IncomDefaultInputConcepts.Concept");
+        for (; pos % 4000 < 3900; pos++)
+            text[pos] = (pos & 1) ? '.' : '1';
+        text[pos++] = '\n';
+    }
+    text[pos] = 0;
+    mrc_file f = {(const uint8_t *)text, pos};
+    mrc_binds b = {0};
+    mrc_log log = {0};
+    lp_error err = {0};
+    assert_int_equal(mrc_sws_parse(d, &f, 1, &b, &log, &err), LP_OK);
+    mrc_binds_free(&b);
+    const uint8_t bin[] = {'G', 's', 't', 0, 1, 2, '\n'};
+    mrc_file g = {bin, sizeof bin};
+    memset(&b, 0, sizeof b);
+    assert_int_equal(mrc_sws_parse(d, &g, 1, &b, &log, &err), LP_ERR_CORRUPT);
+    mrc_binds_free(&b);
+    mrc_log_free(&log);
+    free(text);
+    mrc_data_free(d);
+}
+
 static void test_font_size_search(void **state)
 {
     (void)state;
@@ -219,6 +251,7 @@ int main(void)
         cmocka_unit_test(test_config_values),
         cmocka_unit_test(test_fs2020_bindings),
         cmocka_unit_test(test_sws_bindings),
+        cmocka_unit_test(test_sws_hostile_input),
         cmocka_unit_test(test_font_size_search),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -8,6 +8,7 @@
 #include "server/bindings.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -95,12 +96,28 @@ void mrc_set_str(char **slot, const char *value, size_t len, bool *fail)
     *slot = copy;
 }
 
+/* One match context for every thread (read-only once made; pcre2_match takes it const):
+ * it caps backtracking so that a hostile line cannot keep a worker busy for seconds.
+ * This is the module's only global, set once under pthread_once. */
+static pcre2_match_context *limits_ctx;
+static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
+
+static void make_limits(void)
+{
+    limits_ctx = pcre2_match_context_create(NULL);
+    if (limits_ctx) {
+        pcre2_set_match_limit(limits_ctx, 100000);
+        pcre2_set_depth_limit(limits_ctx, 10000);
+    }
+}
+
 int mrc_regex_match(const void *code, const char *subject, size_t len, mrc_caps *caps)
 {
+    pthread_once(&limits_once, make_limits);
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
     if (!md)
         return -1;
-    int rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, 0, md, NULL);
+    int rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, 0, md, limits_ctx);
     caps->n = 0;
     if (rc > 0) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);

@@ -165,7 +165,8 @@ lp_status mrc_sws_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
                 len--;
             if (memchr(p, '\0', len))
                 return lp_error_set(err, LP_ERR_CORRUPT, "file %zu: binary data in a .profile", f + 1);
-            on_line(&s, p, len, log);
+            if (len <= 4096)  /* settings lines are short; longer ones cannot be bindings */
+                on_line(&s, p, len, log);
             p = stop + 1;
         }
     }
