@@ -32,6 +32,7 @@ struct mrc_asset {
     bool failed;                 /* a load failed for a reason that will not change */
     int refs;
     uint64_t last_use;
+    uint64_t uses;               /* times a card wanted it (admission and eviction order) */
     lp_status status;
     char message[LP_ERROR_MESSAGE_MAX];
     lp_buffer_image img;         /* images */
@@ -112,23 +113,34 @@ static size_t image_bytes(const lp_buffer_image *img)
     return img->stride * img->info.height;
 }
 
-/* Frees unreferenced images, least recently used first, until at most `keep` bytes of
- * decoded images remain. */
+/* Whether a should be dropped before b: the one fewer cards wanted, then the one used
+ * longer ago. Counting uses keeps the image a burst is made of (the X-55 of fifty sws
+ * uploads) when a one-off upload passes through, and stops an fs2020 upload, which wants
+ * fifteen images once each, from cycling them through a cache too small for them. */
+static bool drop_before(uint64_t uses, uint64_t last_use, uint64_t than_uses, uint64_t than_last)
+{
+    return uses < than_uses || (uses == than_uses && last_use < than_last);
+}
+
+/* Frees unreferenced images, least used (then least recently used) first, until at most
+ * `keep` bytes of decoded images remain. */
 void mrc_assets_trim(const mrc_data *d, uint64_t keep)
 {
     mrc_data *dm = (mrc_data *)d;
     pthread_mutex_lock(&dm->asset_lock);
     while (atomic_load(&dm->image_bytes) > keep) {
         mrc_asset *victim = NULL;
-        uint64_t oldest = UINT64_MAX;
+        uint64_t v_uses = UINT64_MAX, v_last = UINT64_MAX;  /* copied under the victim's lock */
         for (size_t i = 0; i < dm->images.cap; i++) {
             mrc_asset *a = dm->images.slots[i].key ? dm->images.slots[i].value : NULL;
             if (!a)
                 continue;
             pthread_mutex_lock(&a->lock);
-            if (a->loaded && !a->pinned && a->refs == 0 && a->last_use < oldest) {
-                oldest = a->last_use;
+            if (a->loaded && !a->pinned && a->refs == 0 &&
+                drop_before(a->uses, a->last_use, v_uses, v_last)) {
                 victim = a;
+                v_uses = a->uses;
+                v_last = a->last_use;
             }
             pthread_mutex_unlock(&a->lock);
         }
@@ -189,6 +201,7 @@ lp_status mrc_asset_image(const mrc_data *d, const char *kind, const char *name,
         }
         if (!st) {
             a->refs++;
+            a->uses++;
             a->last_use = atomic_fetch_add(&((mrc_data *)d)->image_clock, 1) + 1;
         }
         pthread_mutex_unlock(&a->lock);
@@ -214,6 +227,170 @@ void mrc_asset_release(const mrc_data *d, mrc_asset *a)
     pthread_mutex_unlock(&a->lock);
     if (d->image_cache_cap && atomic_load(&((mrc_data *)d)->image_bytes) > d->image_cache_cap)
         mrc_assets_trim(d, d->image_cache_cap);
+}
+
+/* Makes canvas an RGB8 image of width x height, reusing it when it already is one. */
+static lp_status fit_canvas(lp_buffer_image *canvas, uint32_t width, uint32_t height, lp_mem *mem,
+                            lp_error *err)
+{
+    if (canvas->pixels && canvas->info.format == LP_FORMAT_RGB8 && canvas->info.width == width &&
+        canvas->info.height == height)
+        return LP_OK;
+    if (canvas->pixels)
+        lp_buffer_image_free(canvas);
+    return lp_buffer_image_alloc(canvas, width, height, LP_FORMAT_RGB8, mem, err);
+}
+
+static void copy_rows(lp_buffer_image *dst, uint32_t y0, const uint8_t *src, size_t stride,
+                      uint32_t rows, bool gray)
+{
+    uint32_t w = dst->info.width;
+    for (uint32_t r = 0; r < rows; r++) {
+        uint8_t *d = dst->pixels + (size_t)(y0 + r) * dst->stride;
+        const uint8_t *s = src + (size_t)r * stride;
+        if (!gray) {
+            memcpy(d, s, (size_t)w * 3);
+            continue;
+        }
+        for (uint32_t x = 0; x < w; x++)
+            memset(d + (size_t)x * 3, s[x], 3);
+    }
+}
+
+/* Decodes the file strip by strip straight into canvas (RGB8; gray is expanded). */
+static lp_status decode_into(const char *path, lp_buffer_image *canvas, lp_mem *mem, lp_error *err)
+{
+    lp_input *in;
+    lp_stage *src;
+    lp_limits limits;
+    lp_limits_default(&limits);
+    limits.max_pixels = 64u << 20;
+    lp_status st = lp_input_open_file(&in, path, LP_IO_READ, 64u << 20, err);
+    if (st)
+        return st;
+    st = lp_source_open(&src, in, &limits, mem, err);
+    if (st)
+        return st;
+    lp_format f = src->info.format;
+    if (f != LP_FORMAT_RGB8 && f != LP_FORMAT_G8)
+        st = lp_error_set(err, LP_ERR_UNSUPPORTED, "image is %s, expected RGB8", lp_format_name(f));
+    if (!st)
+        st = fit_canvas(canvas, src->info.width, src->info.height, mem, err);
+    for (;;) {
+        lp_strip strip;
+        if (st || (st = lp_stage_next(src, &strip, err)) != LP_OK || strip.rows == 0)
+            break;
+        if (strip.y + strip.rows > canvas->info.height) {
+            st = lp_error_set(err, LP_ERR_INTERNAL, "decoder yielded rows past the image");
+            break;
+        }
+        copy_rows(canvas, strip.y, strip.data, strip.stride, strip.rows, f == LP_FORMAT_G8);
+    }
+    lp_stage_destroy(src);
+    return st;
+}
+
+/* A freshly decoded image earns a place in the cache when it fits beside the cached ones,
+ * or when it is wanted more often than the one it would push out (see drop_before). */
+static bool admit(const mrc_data *d, const mrc_asset *a, uint64_t uses, uint64_t bytes)
+{
+    mrc_data *dm = (mrc_data *)d;
+    if (!d->image_cache_cap || atomic_load(&dm->image_bytes) + bytes <= d->image_cache_cap)
+        return true;
+    if (bytes > d->image_cache_cap)
+        return false;
+    bool better = false;
+    pthread_mutex_lock(&dm->asset_lock);
+    for (size_t i = 0; !better && i < dm->images.cap; i++) {
+        mrc_asset *b = dm->images.slots[i].key ? dm->images.slots[i].value : NULL;
+        if (!b || b == a)
+            continue;
+        pthread_mutex_lock(&b->lock);
+        better = b->loaded && !b->pinned && b->refs == 0 && b->uses < uses;
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_mutex_unlock(&dm->asset_lock);
+    return better;
+}
+
+/* Keeps a copy of the decoded canvas as a's image if the cache takes it (best effort:
+ * a budget that refuses just means no copy). */
+static void maybe_keep(const mrc_data *d, mrc_asset *a, uint64_t uses, const lp_buffer_image *canvas)
+{
+    uint64_t bytes = (uint64_t)canvas->stride * canvas->info.height;
+    if (!admit(d, a, uses, bytes))
+        return;
+    lp_buffer_image copy;
+    if (lp_buffer_image_alloc(&copy, canvas->info.width, canvas->info.height, LP_FORMAT_RGB8,
+                              d->asset_mem, NULL) != LP_OK)
+        return;
+    for (uint32_t y = 0; y < copy.info.height; y++)
+        memcpy(copy.pixels + (size_t)y * copy.stride, canvas->pixels + (size_t)y * canvas->stride,
+               (size_t)copy.info.width * 3);
+    pthread_mutex_lock(&a->lock);
+    bool kept = !a->loaded;
+    if (kept) {
+        a->img = copy;
+        a->loaded = true;
+        a->last_use = atomic_fetch_add(&((mrc_data *)d)->image_clock, 1) + 1;
+        atomic_fetch_add(&((mrc_data *)d)->image_bytes, bytes);
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (!kept)
+        lp_buffer_image_free(&copy);
+    else if (d->image_cache_cap && atomic_load(&((mrc_data *)d)->image_bytes) > d->image_cache_cap)
+        mrc_assets_trim(d, d->image_cache_cap);
+}
+
+lp_status mrc_asset_image_into(const mrc_data *d, const char *kind, const char *name,
+                               lp_buffer_image *canvas, lp_mem *mem, lp_error *err)
+{
+    char key[512];
+    snprintf(key, sizeof key, "%s/%s", kind, name);
+    mrc_asset *a = entry(d, (mrc_map *)&d->images, key, err);
+    if (!a)
+        return LP_ERR_NOMEM;
+    pthread_mutex_lock(&a->lock);
+    a->uses++;
+    uint64_t uses = a->uses;
+    bool failed = a->failed, cached = a->loaded;
+    if (failed)
+        lp_error_set(err, a->status, "%s", a->message);
+    if (cached) {
+        a->refs++;
+        a->last_use = atomic_fetch_add(&((mrc_data *)d)->image_clock, 1) + 1;
+    }
+    pthread_mutex_unlock(&a->lock);
+    if (failed)
+        return err ? err->status : LP_ERR_IO;
+    if (cached) {  /* a's pixels stay put while we hold the reference */
+        lp_status st = fit_canvas(canvas, a->img.info.width, a->img.info.height, mem, err);
+        if (!st)
+            copy_rows(canvas, 0, a->img.pixels, a->img.stride, a->img.info.height, false);
+        mrc_asset_release(d, a);
+        return st;
+    }
+    if (!d->root)
+        return lp_error_set(err, LP_ERR_IO, "no image %s/%s in the demo data set", kind, name);
+    char path[4096];
+    const char *dir = strcmp(kind, "logo") == 0 ? d->logos_dir : d->images_dir;
+    snprintf(path, sizeof path, "%s/%s/%s.jpg", d->root, dir, name);
+    lp_error e = {0};
+    lp_status st = decode_into(path, canvas, mem, &e);
+    if (st) {
+        if (st != LP_ERR_NOMEM) {  /* missing or broken file: remember */
+            pthread_mutex_lock(&a->lock);
+            a->failed = true;
+            a->status = st;
+            snprintf(a->message, sizeof a->message, "image %s/%s: %s", kind, name,
+                     lp_error_message(&e));
+            pthread_mutex_unlock(&a->lock);
+        }
+        return lp_error_set(err, st, "image %s/%s: %s", kind, name, lp_error_message(&e));
+    }
+    atomic_fetch_add(&((mrc_data *)d)->image_decodes, 1);
+    maybe_keep(d, a, uses, canvas);
+    return LP_OK;
 }
 
 static lp_status read_font(const char *path, uint8_t **bytes, size_t *size, lp_error *err)

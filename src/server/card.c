@@ -14,7 +14,8 @@
  * context's colour (alpha-blended), the text drawn one pixel size smaller, centred, white.
  *
  * Memory: the canvas (width x height x 3, 6.2 MB for 1920x1080) is allocated from the
- * request's lp_mem and copied from the shared decoded device image; the JPEG encoder works
+ * worker's lp_mem (and kept between cards); the device image is copied into it from the
+ * image cache or, when not cached, decoded straight into it (assets.c); the JPEG encoder works
  * in strips and writes into a memory output counted in the same lp_mem.
  */
 #include "server/mrc.h"
@@ -201,31 +202,16 @@ lp_status mrc_render_card(mrc_text *t, const mrc_data *d, const mrc_cards *cards
                           lp_error *err)
 {
     const mrc_card *card = &cards->cards[index];
-    const lp_buffer_image *device, *logo;
-    mrc_asset *device_ref = NULL, *logo_ref = NULL;
-    lp_status st = mrc_asset_image(d, "hotas", card->image, &device, &device_ref, err);
+    const lp_buffer_image *logo;
+    mrc_asset *logo_ref = NULL;
+    lp_status st = mrc_asset_image_into(d, "hotas", card->image, canvas, mem, err);
     if (!st)
         st = mrc_asset_image(d, "logo", cards->game->logo, &logo, &logo_ref, err);
-    bool reuse = canvas->pixels && canvas->info.format == LP_FORMAT_RGB8 && !st &&
-                 canvas->info.width == device->info.width &&
-                 canvas->info.height == device->info.height;
-    if (!st && !reuse) {
-        if (canvas->pixels)
-            lp_buffer_image_free(canvas);
-        st = lp_buffer_image_alloc(canvas, device->info.width, device->info.height, LP_FORMAT_RGB8,
-                                   mem, err);
-    }
-    if (!st) {
-        for (uint32_t y = 0; y < device->info.height; y++)
-            memcpy(canvas->pixels + y * canvas->stride, device->pixels + y * device->stride,
-                   (size_t)device->info.width * 3);
-        draw_image(canvas, logo, 0, 0);
-    }
-    uint32_t logo_w = st ? 0 : logo->info.width;
-    mrc_asset_release(d, device_ref);
-    mrc_asset_release(d, logo_ref);
     if (st)
         return st;
+    draw_image(canvas, logo, 0, 0);
+    uint32_t logo_w = logo->info.width;
+    mrc_asset_release(d, logo_ref);
     double pm = multiplier(d, card->image);
     if (tweak && tweak->rects)
         memset(tweak->rects, 0, card->noverlays * sizeof *tweak->rects);

@@ -253,6 +253,12 @@ typedef struct mrc_asset mrc_asset;
 lp_status mrc_asset_image(const mrc_data *d, const char *kind, const char *name,
                           const lp_buffer_image **img, mrc_asset **ref, lp_error *err);
 void mrc_asset_release(const mrc_data *d, mrc_asset *ref);
+/* Puts the image kind/name into canvas (made RGB8 of the image's size from mem, or reused
+ * when it already is): copied from the cache, or else decoded straight into the canvas
+ * (no image-sized buffer of its own, no second copy) and then kept in the cache only if
+ * it fits beside the cached images or is wanted more often than one of them. */
+lp_status mrc_asset_image_into(const mrc_data *d, const char *kind, const char *name,
+                               lp_buffer_image *canvas, lp_mem *mem, lp_error *err);
 /* Frees unused decoded images until at most keep bytes remain (the cache yields to
  * requests when the budget is short). */
 void mrc_assets_trim(const mrc_data *d, uint64_t keep);
