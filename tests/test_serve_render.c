@@ -234,6 +234,43 @@ static void test_sws_card_matches_golden(void **state)
     mrc_data_free(d);
 }
 
+/* With a cache cap too small for one decoded image (as in the server's default budget),
+ * device images come back from their compact 4:2:0 JPEG copies instead of the files: the
+ * second pass decodes no file and its cards still pass the fidelity check. */
+static void test_compact_copies_keep_fidelity(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_SHARED();
+    mrc_data *d = load_data();
+    d->image_cache_cap = 4u << 20;  /* < 6.2 MB: no decoded device image is kept */
+    mrc_cards cards;
+    mrc_log log = {0};
+    parse_game(d, "fs2020", "", &cards, &log);
+    mrc_text *t = mrc_text_new();
+    size_t step = getenv("LP_SANITIZED") ? 7 : 1;
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t decodes = atomic_load(&d->image_decodes);
+        for (size_t i = 0; i < cards.count; i += step) {
+            fidelity f = score(t, d, &cards, "fs2020", i, NULL);
+            if (pass == 1)
+                fprintf(stderr, "fs2020 card %zu (%s) from its compact copy: SSIM whole %.4f label "
+                                "boxes %.4f worst label %.4f\n",
+                        i, cards.cards[i].image, f.whole, f.boxes, f.worst_label);
+            assert_true(fidelity_ok(&f));
+        }
+        if (pass == 1)
+            assert_int_equal(atomic_load(&d->image_decodes), decodes);  /* no file decoded */
+        else
+            assert_true(atomic_load(&d->image_decodes) > decodes);
+        assert_true(atomic_load(&d->image_bytes) < (6u << 20));  /* only logos stay decoded */
+        assert_true(atomic_load(&d->compact_bytes) > 0);
+    }
+    mrc_text_free(t);
+    mrc_log_free(&log);
+    mrc_cards_free(&cards);
+    mrc_data_free(d);
+}
+
 /* The check must be able to fail: one label left out, or one label shifted by 4 px right
  * or down, on a card with few labels (pedals, 3) and one with many (X-55, 60). */
 static void test_fidelity_check_catches_a_missing_or_shifted_label(void **state)
@@ -304,6 +341,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fs2020_cards_match_golden),
         cmocka_unit_test(test_sws_card_matches_golden),
+        cmocka_unit_test(test_compact_copies_keep_fidelity),
         cmocka_unit_test(test_unsupported_devices_are_reported),
         cmocka_unit_test(test_fidelity_check_catches_a_missing_or_shifted_label),
     };

@@ -120,6 +120,8 @@ typedef struct mrc_data {
     lp_mem *asset_mem;          /* where decoded images are counted (may be NULL) */
     uint64_t image_cache_cap;   /* bytes of decoded images kept when unused; 0 = no cap */
     _Atomic uint64_t image_bytes, image_clock, image_decodes;
+    _Atomic uint64_t compact_bytes; /* the device images' compact JPEG copies (assets.c),
+                                       kept while under image_cache_cap */
     void *demo;                 /* demo.c's generated assets, or NULL */
 } mrc_data;
 
