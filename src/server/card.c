@@ -51,10 +51,26 @@ void mrc_fill_rounded_rect(lp_buffer_image *img, double x, double y, double w, d
         x1 = (int)img->info.width;
     if (y1 > (int)img->info.height)
         y1 = (int)img->info.height;
+    /* Pixels with qx <= m on a row with qy <= r - 0.5 are fully covered (out <= -0.5):
+     * they take the plain blend without a distance (the inside of every pill, the whole
+     * header bar); only the rim needs the distance. */
+    double m = fmin(0, r - 0.5);
+    long in0 = lround(ceil(cx - hx - m - 0.5)), in1 = lround(floor(cx + hx + m - 0.5));
     for (int py = y0; py < y1; py++) {
         uint8_t *row = img->pixels + (size_t)py * img->stride;
         double qy = fabs(py + 0.5 - cy) - hy;
-        for (int px = x0; px < x1; px++) {
+        long f0 = x1, f1 = x1 - 1;  /* the fully covered span of this row, if any */
+        if (qy <= r - 0.5) {
+            f0 = in0 < x0 ? x0 : in0;
+            f1 = in1 >= x1 ? x1 - 1 : in1;
+        }
+        for (long px = f0; px <= f1; px++)
+            blend(row + (size_t)px * 3, c, c.a);
+        for (long px = x0; px < x1; px++) {
+            if (px == f0 && f0 <= f1)
+                px = f1 + 1;  /* skip the covered span */
+            if (px >= x1)
+                break;
             double qx = fabs(px + 0.5 - cx) - hx;
             double out = qx > 0 && qy > 0 ? sqrt(qx * qx + qy * qy) - r : (qx > qy ? qx : qy) - r;
             double cover = 0.5 - out;
