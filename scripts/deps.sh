@@ -19,7 +19,8 @@ build_pkgs=(gcc make cmake pkg-config
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium
   fonts-dejavu-core curl)
 demo_pkgs=(libavif-bin)
-bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools)
+bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
+  libjemalloc2 libmimalloc2.0)
 
 want=()
 [ $# -eq 0 ] && set -- build

@@ -1,0 +1,194 @@
+/*
+ * model.c - the batch's memory model: predicted peak bytes of one job from its header.
+ *
+ * A job's peak is the sum of what its stages hold at once (docs/memory.md gives each term,
+ * where it comes from and how the constants were measured):
+ *   base       I/O buffers, codec tables, thread stack: LP_BATCH_JOB_BASE_BYTES
+ *   decode     JPEG: a few MCU rows of the decode width (after shrink-on-load); a
+ *              progressive JPEG also keeps every DCT coefficient of the full image
+ *              (2 bytes x samples per pixel x pixels: 3 B/px for 4:2:0, 6 B/px for 4:4:4)
+ *              PNG: two rows plus zlib's window
+ *   resize     a ring of float rows of the decode width
+ *   encode     AVIF frame: the whole YUV picture (1.5 B/px 8-bit 4:2:0, 3 B/px 4:4:4, x2
+ *              at 10 bits) plus libaom's encoder (~16 B/px for a still frame at speed 6)
+ *              and the compressed frame; AVIF grid: lp_avif_grid_predict_peak();
+ *              WebP: the whole picture (RGBA + YUVA) plus encoder state;
+ *              JPEG/PNG: strip buffers of the output width
+ * The leanest mode of a job that does not fit the budget alone is an AVIF grid of small
+ * cells with one encoder thread (shrink-on-load is always on): its peak depends on the
+ * image width and the cell size, not the image area.
+ * Everything here is arithmetic on the header; nothing is allocated.
+ */
+#include "leanpix/batch.h"
+
+#include <math.h>
+#include <string.h>
+
+/* libaom, one still frame, speed 6, 8-bit: bytes per pixel (see docs/memory.md). */
+#define AOM_BYTES_PER_PIXEL 16.5
+/* Extra encoder state per additional libaom thread, bytes per pixel. */
+#define AOM_BYTES_PER_PIXEL_PER_THREAD 1.0
+/* Compressed AVIF/WebP kept in memory until the container is written, upper bound. */
+#define COMPRESSED_BYTES_PER_PIXEL 0.5
+/* libwebp: RGBA picture + YUVA + encoder tokens. */
+#define WEBP_BYTES_PER_PIXEL 9.0
+/* Rows of the decode width a JPEG decoder and our strip hold (2 MCU rows of 16 + strip). */
+#define JPEG_DECODE_ROWS 48u
+/* Rows of float RGBA the resampler keeps (kernel support at the shrink ratio). */
+#define RESIZE_ROWS 24u
+/* Leanest-mode grid cells (multiples of 64: AV1 superblocks). */
+#define LEAN_CELL 512u
+
+static void fit_inside(uint32_t *w, uint32_t *h, uint32_t box_w, uint32_t box_h)
+{
+    double sx = box_w ? (double)box_w / *w : INFINITY;
+    double sy = box_h ? (double)box_h / *h : INFINITY;
+    double s = sx < sy ? sx : sy;
+    if (isinf(s))
+        return;
+    uint32_t nw = (uint32_t)lround(*w * s), nh = (uint32_t)lround(*h * s);
+    *w = nw ? nw : 1;
+    *h = nh ? nh : 1;
+}
+
+/* The output size the options ask for (as lp_convert_target_size: scale, then the box,
+ * then max_dim; never larger than the input unless enlarge). */
+static void target_size(const lp_convert_options *o, uint32_t in_w, uint32_t in_h,
+                        uint32_t *out_w, uint32_t *out_h)
+{
+    uint32_t w = in_w, h = in_h;
+    if (o->scale > 0) {
+        w = (uint32_t)lround(w * o->scale);
+        h = (uint32_t)lround(h * o->scale);
+        w = w ? w : 1;
+        h = h ? h : 1;
+    }
+    fit_inside(&w, &h, o->resize_width, o->resize_height);
+    fit_inside(&w, &h, o->max_dim, o->max_dim);
+    if (!o->enlarge && (w > in_w || h > in_h)) {
+        w = in_w;
+        h = in_h;
+    }
+    *out_w = w;
+    *out_h = h;
+}
+
+static unsigned choose_shrink(const lp_batch_probe *p, uint32_t out_w, uint32_t out_h)
+{
+    if (p->format != LP_FILE_JPEG)
+        return 1;
+    for (unsigned s = 8; s > 1; s /= 2)
+        if ((p->width + s - 1) / s >= out_w && (p->height + s - 1) / s >= out_h)
+            return s;
+    return 1;
+}
+
+static uint64_t decode_bytes(const lp_batch_probe *p, const lp_batch_plan *plan)
+{
+    uint64_t w = plan->decode_width;
+    if (p->format == LP_FILE_PNG) {
+        uint64_t row = (uint64_t)p->width * p->components * (p->bit_depth > 8 ? 2 : 1);
+        /* Adam7 needs the whole image to deinterlace. */
+        uint64_t rows = p->progressive ? p->height : 2;
+        return row * rows + 2 * row + 64 * 1024;
+    }
+    uint64_t bytes = w * (p->components ? p->components : 3) * JPEG_DECODE_ROWS;
+    if (p->progressive) /* coefficients of the full image, whatever the scale */
+        bytes += (uint64_t)((double)p->width * p->height * p->samples_per_pixel * 2.0);
+    return bytes;
+}
+
+static uint64_t resize_bytes(const lp_batch_plan *plan)
+{
+    if (plan->out_width == plan->decode_width && plan->out_height == plan->decode_height)
+        return 0;
+    return (uint64_t)plan->decode_width * 4 * sizeof(float) * RESIZE_ROWS;
+}
+
+static uint64_t avif_frame_bytes(uint64_t px, const lp_encode_options *e)
+{
+    double yuv = (e->chroma == LP_CHROMA_444) ? 3.0 : 1.5;
+    if (e->bit_depth == 10)
+        yuv *= 2;
+    unsigned threads = e->threads ? e->threads : 1;
+    double per_px = yuv + AOM_BYTES_PER_PIXEL + AOM_BYTES_PER_PIXEL_PER_THREAD * (threads - 1) +
+                    COMPRESSED_BYTES_PER_PIXEL;
+    return (uint64_t)(per_px * (double)px);
+}
+
+static uint64_t encode_bytes(const lp_batch_plan *plan, const lp_encode_options *e)
+{
+    uint64_t w = plan->out_width, px = (uint64_t)plan->out_width * plan->out_height;
+    switch (plan->out_format) {
+    case LP_FILE_AVIF:
+        if (plan->grid)
+            return lp_avif_grid_predict_peak(plan->out_width, plan->out_height,
+                                             plan->cell_width, plan->cell_height,
+                                             e->threads ? e->threads : 1,
+                                             e->bit_depth == 10 ? LP_FORMAT_RGB16 : LP_FORMAT_RGB8) +
+                   (uint64_t)(COMPRESSED_BYTES_PER_PIXEL * (double)px);
+        return avif_frame_bytes(px, e);
+    case LP_FILE_WEBP:
+        return (uint64_t)(WEBP_BYTES_PER_PIXEL * (double)px);
+    case LP_FILE_JPEG:
+        return w * 3 * 64 + 256 * 1024;
+    case LP_FILE_PNG:
+    default:
+        return w * 8 * 3 + 512 * 1024;
+    }
+}
+
+uint64_t lp_batch_predict_peak(const lp_batch_probe *probe, const lp_batch_plan *plan,
+                               const lp_encode_options *encode)
+{
+    return LP_BATCH_JOB_BASE_BYTES + decode_bytes(probe, plan) + resize_bytes(plan) +
+           encode_bytes(plan, encode);
+}
+
+static bool avif_needs_grid(const lp_batch_plan *plan, const lp_encode_options *e)
+{
+    if (plan->out_format != LP_FILE_AVIF || e->grid == LP_GRID_OFF)
+        return false;
+    return e->grid == LP_GRID_FIXED || !lp_av1_frame_fits_level6(plan->out_width, plan->out_height);
+}
+
+void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *opts,
+                       uint64_t budget, lp_batch_plan *plan, lp_convert_options *run_opts)
+{
+    memset(plan, 0, sizeof *plan);
+    *run_opts = *opts;
+    target_size(opts, probe->width, probe->height, &plan->out_width, &plan->out_height);
+    plan->shrink = choose_shrink(probe, plan->out_width, plan->out_height);
+    plan->decode_width = (probe->width + plan->shrink - 1) / plan->shrink;
+    plan->decode_height = (probe->height + plan->shrink - 1) / plan->shrink;
+    plan->out_format = opts->encode.format;
+    plan->grid = avif_needs_grid(plan, &opts->encode);
+    if (plan->grid) {
+        plan->cell_width = opts->encode.grid_cell_width;
+        plan->cell_height = opts->encode.grid_cell_height;
+        if (!plan->cell_width || !plan->cell_height)
+            lp_avif_grid_default_cell(plan->out_width, plan->out_height, &plan->cell_width,
+                                      &plan->cell_height);
+    }
+    plan->predicted_peak = lp_batch_predict_peak(probe, plan, &opts->encode);
+    if (!budget || plan->predicted_peak <= budget)
+        return;
+
+    /* Leanest mode: AVIF as a grid of small cells, one encoder thread. Other formats have
+     * no leaner mode than strips (WebP needs its whole picture): they run alone. */
+    if (plan->out_format == LP_FILE_AVIF && opts->encode.grid != LP_GRID_OFF) {
+        lp_batch_plan lean = *plan;
+        lean.grid = true;
+        lean.cell_width = lean.cell_height = LEAN_CELL;
+        run_opts->encode.grid = LP_GRID_FIXED;
+        run_opts->encode.grid_cell_width = LEAN_CELL;
+        run_opts->encode.grid_cell_height = LEAN_CELL;
+        run_opts->encode.threads = 1;
+        lean.predicted_peak = lp_batch_predict_peak(probe, &lean, &run_opts->encode);
+        lean.lean = true;
+        *plan = lean;
+    }
+    /* Over the budget even lean: it runs alone. Within it after going lean: it still
+     * runs alone, so that one outlier never shares the budget with others. */
+    plan->alone = true;
+}

@@ -1,0 +1,194 @@
+/*
+ * scheduler.c - runs a batch's jobs on threads under a memory budget (see leanpix/batch.h).
+ *
+ * Threads, never processes: forked workers each carry a copy of the parent's heap that
+ * copy-on-write turns into private pages, and their freed memory cannot be shared. Here
+ * cfg->jobs worker threads take jobs from one queue under one mutex. A job is admitted
+ * only when the sum of the predicted peaks of the running jobs plus its own fits the
+ * budget; admission is strictly in queue order (a job that does not fit yet blocks the
+ * ones behind it), so a big job is never starved by a stream of small ones and big jobs
+ * cannot all start together. Jobs marked `alone` (too big for the budget on their own)
+ * are queued after all the others, so the workers drain once, and each runs with nothing
+ * beside it.
+ *
+ * After a job predicted above cfg->trim_threshold, freed memory is handed back to the
+ * kernel (malloc_trim), so that an outlier does not leave its peak in the process's RSS.
+ * The done callback runs under its own mutex: the caller's progress and report code
+ * never runs concurrently. Memory: the queue order array (one size_t a job).
+ */
+#include "leanpix/batch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct scheduler {
+    const lp_batch_job_spec *specs;
+    size_t count;
+    size_t *order;            /* queue: indices into specs */
+    size_t next;              /* position in order of the next job to admit */
+    const lp_batch_config *cfg;
+    lp_batch_job_fn run;
+    lp_batch_done_fn done;
+    void *user;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned running;
+    uint64_t running_predicted;
+    bool alone_running;
+    lp_batch_sched_stats stats;
+
+    pthread_mutex_t done_lock;
+} scheduler;
+
+static bool stop_requested(const scheduler *s)
+{
+    return s->cfg->stop && *s->cfg->stop;
+}
+
+/* Called with the lock held: may the job at the head of the queue start now? */
+static bool head_admissible(const scheduler *s)
+{
+    if (s->alone_running)
+        return false;
+    const lp_batch_job_spec *job = &s->specs[s->order[s->next]];
+    uint64_t budget = s->cfg->budget;
+    bool alone = job->alone || (budget && job->predicted > budget);
+    if (alone)
+        return s->running == 0;
+    return !budget || s->running_predicted + job->predicted <= budget;
+}
+
+static void admit(scheduler *s, size_t index, bool *alone)
+{
+    const lp_batch_job_spec *job = &s->specs[index];
+    *alone = job->alone || (s->cfg->budget && job->predicted > s->cfg->budget);
+    s->running++;
+    s->running_predicted += job->predicted;
+    s->alone_running = *alone;
+    s->stats.started++;
+    if (*alone)
+        s->stats.ran_alone++;
+    if (s->running > s->stats.max_running)
+        s->stats.max_running = s->running;
+    if (s->running_predicted > s->stats.max_running_predicted)
+        s->stats.max_running_predicted = s->running_predicted;
+}
+
+static void finish(scheduler *s, size_t index, bool alone, lp_status st, const lp_error *err)
+{
+    const lp_batch_job_spec *job = &s->specs[index];
+    if (s->cfg->trim_threshold && job->predicted >= s->cfg->trim_threshold)
+        lp_batch_release_memory();
+
+    pthread_mutex_lock(&s->lock);
+    s->running--;
+    s->running_predicted -= job->predicted;
+    if (alone)
+        s->alone_running = false;
+    if (st == LP_OK)
+        s->stats.succeeded++;
+    else
+        s->stats.failed++;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+
+    if (s->done) {
+        pthread_mutex_lock(&s->done_lock);
+        s->done(s->user, index, st, err);
+        pthread_mutex_unlock(&s->done_lock);
+    }
+}
+
+static void *worker(void *arg)
+{
+    scheduler *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        while (s->next < s->count && !stop_requested(s) && !head_admissible(s))
+            pthread_cond_wait(&s->changed, &s->lock);
+        if (s->next >= s->count || stop_requested(s)) {
+            pthread_cond_broadcast(&s->changed);
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+        size_t index = s->order[s->next++];
+        bool alone;
+        admit(s, index, &alone);
+        pthread_mutex_unlock(&s->lock);
+
+        lp_error err;
+        lp_error_clear(&err);
+        lp_status st = s->run(s->user, index, &err);
+        if (st != LP_OK && err.status == LP_OK)
+            lp_error_set(&err, st, "%s", lp_strerror(st));
+        finish(s, index, alone, st, &err);
+    }
+}
+
+/* Normal jobs in their order, then the ones that must run alone in theirs. */
+static void build_order(scheduler *s)
+{
+    size_t n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < s->count; i++) {
+            const lp_batch_job_spec *job = &s->specs[i];
+            bool alone = job->alone || (s->cfg->budget && job->predicted > s->cfg->budget);
+            if (alone == (pass == 1))
+                s->order[n++] = i;
+        }
+}
+
+lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_batch_config *cfg,
+                       lp_batch_job_fn run, lp_batch_done_fn done, void *user,
+                       lp_batch_sched_stats *stats, lp_error *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (!run || (count && !specs) || !cfg)
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "lp_batch_run: missing jobs or function");
+    if (count == 0)
+        return LP_OK;
+    scheduler s;
+    memset(&s, 0, sizeof s);
+    s.specs = specs;
+    s.count = count;
+    s.cfg = cfg;
+    s.run = run;
+    s.done = done;
+    s.user = user;
+    s.order = malloc(count * sizeof *s.order);
+    unsigned jobs = cfg->jobs ? cfg->jobs : 1;
+    if (jobs > count)
+        jobs = (unsigned)count;
+    pthread_t *threads = calloc(jobs, sizeof *threads);
+    if (!s.order || !threads) {
+        free(s.order);
+        free(threads);
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate the job queue");
+    }
+    build_order(&s);
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.changed, NULL);
+    pthread_mutex_init(&s.done_lock, NULL);
+
+    lp_status st = LP_OK;
+    unsigned started = 0;
+    for (; started < jobs; started++)
+        if (pthread_create(&threads[started], NULL, worker, &s) != 0)
+            break;
+    if (started == 0)
+        st = lp_error_set(err, LP_ERR_NOMEM, "cannot start a worker thread");
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+
+    pthread_mutex_destroy(&s.done_lock);
+    pthread_cond_destroy(&s.changed);
+    pthread_mutex_destroy(&s.lock);
+    if (stats)
+        *stats = s.stats;
+    free(s.order);
+    free(threads);
+    return st;
+}
