@@ -10,6 +10,7 @@
 
 static const lp_command commands[] = {
     {"convert", "re-encode one image (JPEG/PNG -> AVIF/JPEG/WebP/PNG)", cmd_convert},
+    {"batch", "re-encode many images under a memory budget", cmd_batch},
 };
 
 static void usage(FILE *f)

@@ -21,7 +21,6 @@
  */
 #include "leanpix/batch.h"
 
-#include <math.h>
 #include <string.h>
 
 /* libaom, one still frame, speed 6, 8-bit: bytes per pixel (see docs/memory.md). */
@@ -38,40 +37,6 @@
 #define RESIZE_ROWS 24u
 /* Leanest-mode grid cells (multiples of 64: AV1 superblocks). */
 #define LEAN_CELL 512u
-
-static void fit_inside(uint32_t *w, uint32_t *h, uint32_t box_w, uint32_t box_h)
-{
-    double sx = box_w ? (double)box_w / *w : INFINITY;
-    double sy = box_h ? (double)box_h / *h : INFINITY;
-    double s = sx < sy ? sx : sy;
-    if (isinf(s))
-        return;
-    uint32_t nw = (uint32_t)lround(*w * s), nh = (uint32_t)lround(*h * s);
-    *w = nw ? nw : 1;
-    *h = nh ? nh : 1;
-}
-
-/* The output size the options ask for (as lp_convert_target_size: scale, then the box,
- * then max_dim; never larger than the input unless enlarge). */
-static void target_size(const lp_convert_options *o, uint32_t in_w, uint32_t in_h,
-                        uint32_t *out_w, uint32_t *out_h)
-{
-    uint32_t w = in_w, h = in_h;
-    if (o->scale > 0) {
-        w = (uint32_t)lround(w * o->scale);
-        h = (uint32_t)lround(h * o->scale);
-        w = w ? w : 1;
-        h = h ? h : 1;
-    }
-    fit_inside(&w, &h, o->resize_width, o->resize_height);
-    fit_inside(&w, &h, o->max_dim, o->max_dim);
-    if (!o->enlarge && (w > in_w || h > in_h)) {
-        w = in_w;
-        h = in_h;
-    }
-    *out_w = w;
-    *out_h = h;
-}
 
 static unsigned choose_shrink(const lp_batch_probe *p, uint32_t out_w, uint32_t out_h)
 {
@@ -157,7 +122,7 @@ void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *op
 {
     memset(plan, 0, sizeof *plan);
     *run_opts = *opts;
-    target_size(opts, probe->width, probe->height, &plan->out_width, &plan->out_height);
+    lp_convert_target_size(opts, probe->width, probe->height, &plan->out_width, &plan->out_height);
     plan->shrink = choose_shrink(probe, plan->out_width, plan->out_height);
     plan->decode_width = (probe->width + plan->shrink - 1) / plan->shrink;
     plan->decode_height = (probe->height + plan->shrink - 1) / plan->shrink;

@@ -147,11 +147,10 @@ lp_status lp_batch_probe_file(const char *path, lp_batch_probe *p, lp_error *err
         st = lp_error_set(err, LP_ERR_IO, "cannot stat: %s", strerror(errno));
     } else if (!S_ISREG(sb.st_mode)) {
         st = lp_error_set(err, LP_ERR_IO, "not a regular file");
-    } else if (!read_at(fd, 0, magic, sizeof magic)) {
+    } else if (p->file_bytes = (uint64_t)sb.st_size, !read_at(fd, 0, magic, sizeof magic)) {
         st = lp_error_set(err, sb.st_size ? LP_ERR_TRUNCATED : LP_ERR_CORRUPT,
                           sb.st_size ? "file too short for an image" : "empty file");
     } else {
-        p->file_bytes = (uint64_t)sb.st_size;
         switch (lp_file_format_sniff(magic, sizeof magic)) {
         case LP_FILE_JPEG: st = probe_jpeg(fd, p, err); break;
         case LP_FILE_PNG: st = probe_png(fd, p, err); break;
