@@ -244,11 +244,11 @@ static void test_model(void **state)
     o.encode.format = LP_FILE_AVIF;
     lp_batch_plan small, big, prog;
     lp_batch_probe p = jpeg_probe(2000, 1500, false);
-    lp_batch_plan_job(&p, &o, 0, &small, &run);
+    lp_batch_plan_job(&p, &o, 0, 1, &small, &run);
     p = jpeg_probe(4000, 3000, false);
-    lp_batch_plan_job(&p, &o, 0, &big, &run);
+    lp_batch_plan_job(&p, &o, 0, 1, &big, &run);
     p = jpeg_probe(4000, 3000, true);
-    lp_batch_plan_job(&p, &o, 0, &prog, &run);
+    lp_batch_plan_job(&p, &o, 0, 1, &prog, &run);
     /* AVIF single frame: ~18 B/px; 12 MP => ~216 MB; 4x the pixels => ~4x the bytes */
     assert_true(big.predicted_peak > 12000000ull * 17);
     assert_true(big.predicted_peak < 12000000ull * 21);
@@ -263,7 +263,7 @@ static void test_model(void **state)
     r.max_dim = 500;
     lp_batch_plan shrunk;
     p = jpeg_probe(4000, 3000, false);
-    lp_batch_plan_job(&p, &r, 0, &shrunk, &run);
+    lp_batch_plan_job(&p, &r, 0, 1, &shrunk, &run);
     assert_int_equal(shrunk.shrink, 8);
     assert_int_equal(shrunk.out_width, 500);
     assert_true(shrunk.predicted_peak < big.predicted_peak / 20);
@@ -271,7 +271,7 @@ static void test_model(void **state)
     /* over a 256 MB budget: leanest mode (a grid of small cells), alone */
     p = jpeg_probe(7000, 5000, false);  /* 35 MP: one AV1 frame would do, but not in 256 MB */
     lp_batch_plan outlier;
-    lp_batch_plan_job(&p, &o, 256ull << 20, &outlier, &run);
+    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &outlier, &run);
     assert_true(outlier.lean);
     assert_true(outlier.alone);
     assert_true(outlier.grid);
@@ -279,10 +279,22 @@ static void test_model(void **state)
     assert_true(run.encode.grid_cell_width >= 64 && run.encode.grid_cell_width % 64 == 0);
     assert_true(outlier.predicted_peak < 35000000ull * 4);
 
+    assert_true(run.encode.threads >= 1 && run.encode.threads <= 2);
+
+    /* 12 MP (~216 MB as one frame) with 2 workers under 256 MB: over its share, so it
+     * goes lean to share the budget, and does not need to run alone */
+    p = jpeg_probe(4000, 3000, false);
+    lp_batch_plan mid;
+    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &mid, &run);
+    assert_true(mid.lean);
+    assert_false(mid.alone);
+    assert_true(mid.predicted_peak <= 128ull << 20);
+    assert_int_equal(run.encode.threads, 1);
+
     /* JPEG output: strips, a few MB whatever the height */
     o.encode.format = LP_FILE_JPEG;
     lp_batch_plan jpeg;
-    lp_batch_plan_job(&p, &o, 256ull << 20, &jpeg, &run);
+    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &jpeg, &run);
     assert_false(jpeg.alone);
     assert_true(jpeg.predicted_peak < 32ull << 20);
 }

@@ -387,7 +387,7 @@ static bool plan_jobs(batch *b, bool resume)
             finish_item(b, i);
             continue;
         }
-        lp_batch_plan_job(&r->probe, &b->opts, b->budget, &r->plan, &r->opts);
+        lp_batch_plan_job(&r->probe, &b->opts, b->budget, b->jobs, &r->plan, &r->opts);
         b->specs[b->nspecs].predicted = r->plan.predicted_peak;
         b->specs[b->nspecs].alone = r->plan.alone;
         b->spec_item[b->nspecs++] = i;

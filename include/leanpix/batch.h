@@ -100,12 +100,18 @@ typedef struct lp_batch_plan {
     bool alone;                            /* over the budget even so: runs with nothing else */
 } lp_batch_plan;
 
-/* Predicts the peak of one job with options opts (encode.format must be set). When the
- * prediction is over budget (0 = none), switches to the leanest mode (an AVIF grid of small
- * cells with one encoder thread) and, if still over, marks the job to run alone.
- * *lean_opts receives the options to run the job with (opts, or the leanest variant). */
+/* Predicts the peak of one job with options opts (encode.format must be set), for a batch
+ * of `jobs` workers under budget bytes (0 = none):
+ *   - within budget/jobs: as asked;
+ *   - over budget/jobs but within the budget: AVIF goes to its leanest mode (a grid of
+ *     small cells, one encoder thread) when that brings it within budget/jobs, so that it
+ *     can share the budget; otherwise as asked (it waits until the budget has room);
+ *   - over the budget: it runs alone (plan->alone), in its leanest mode, whose cells may
+ *     use up to `jobs` encoder threads when the prediction still fits the budget.
+ * *run_opts receives the options to run the job with. */
 void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *opts,
-                       uint64_t budget, lp_batch_plan *plan, lp_convert_options *lean_opts);
+                       uint64_t budget, unsigned jobs, lp_batch_plan *plan,
+                       lp_convert_options *run_opts);
 /* The model's parts, for docs and tests: peak bytes of a job with the given decode and
  * output sizes (see docs/memory.md for the constants and how they were measured). */
 uint64_t lp_batch_predict_peak(const lp_batch_probe *probe, const lp_batch_plan *plan,

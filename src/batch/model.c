@@ -14,9 +14,10 @@
  *              and the compressed frame; AVIF grid: lp_avif_grid_predict_peak();
  *              WebP: the whole picture (RGBA + YUVA) plus encoder state;
  *              JPEG/PNG: strip buffers of the output width
- * The leanest mode of a job that does not fit the budget alone is an AVIF grid of small
- * cells with one encoder thread (shrink-on-load is always on): its peak depends on the
- * image width and the cell size, not the image area.
+ * The leanest mode is an AVIF grid of small cells (shrink-on-load is always on): its peak
+ * follows the image width and the cell size, not the image area. A job over its share of
+ * the budget (budget / workers) takes it when that lets it share; a job over the whole
+ * budget takes it and runs alone (see lp_batch_plan_job in leanpix/batch.h).
  * Everything here is arithmetic on the header; nothing is allocated.
  */
 #include "leanpix/batch.h"
@@ -117,11 +118,26 @@ static bool avif_needs_grid(const lp_batch_plan *plan, const lp_encode_options *
     return e->grid == LP_GRID_FIXED || !lp_av1_frame_fits_level6(plan->out_width, plan->out_height);
 }
 
+static void plan_lean(const lp_batch_probe *probe, lp_batch_plan *plan,
+                      lp_convert_options *run_opts, unsigned threads)
+{
+    plan->grid = true;
+    plan->lean = true;
+    plan->cell_width = plan->cell_height = LEAN_CELL;
+    run_opts->encode.grid = LP_GRID_FIXED;
+    run_opts->encode.grid_cell_width = LEAN_CELL;
+    run_opts->encode.grid_cell_height = LEAN_CELL;
+    run_opts->encode.threads = threads;
+    plan->predicted_peak = lp_batch_predict_peak(probe, plan, &run_opts->encode);
+}
+
 void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *opts,
-                       uint64_t budget, lp_batch_plan *plan, lp_convert_options *run_opts)
+                       uint64_t budget, unsigned jobs, lp_batch_plan *plan,
+                       lp_convert_options *run_opts)
 {
     memset(plan, 0, sizeof *plan);
     *run_opts = *opts;
+    jobs = jobs ? jobs : 1;
     lp_convert_target_size(opts, probe->width, probe->height, &plan->out_width, &plan->out_height);
     plan->shrink = choose_shrink(probe, plan->out_width, plan->out_height);
     plan->decode_width = (probe->width + plan->shrink - 1) / plan->shrink;
@@ -136,24 +152,41 @@ void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *op
                                       &plan->cell_height);
     }
     plan->predicted_peak = lp_batch_predict_peak(probe, plan, &opts->encode);
-    if (!budget || plan->predicted_peak <= budget)
+    if (!budget || plan->predicted_peak <= budget / jobs)
         return;
 
-    /* Leanest mode: AVIF as a grid of small cells, one encoder thread. Other formats have
-     * no leaner mode than strips (WebP needs its whole picture): they run alone. */
-    if (plan->out_format == LP_FILE_AVIF && opts->encode.grid != LP_GRID_OFF) {
-        lp_batch_plan lean = *plan;
-        lean.grid = true;
-        lean.cell_width = lean.cell_height = LEAN_CELL;
-        run_opts->encode.grid = LP_GRID_FIXED;
-        run_opts->encode.grid_cell_width = LEAN_CELL;
-        run_opts->encode.grid_cell_height = LEAN_CELL;
-        run_opts->encode.threads = 1;
-        lean.predicted_peak = lp_batch_predict_peak(probe, &lean, &run_opts->encode);
-        lean.lean = true;
-        *plan = lean;
+    /* Over its share of the budget. AVIF has a leaner mode: a grid of small cells, whose
+     * peak follows the image's width, not its area. Other formats have none (JPEG/PNG
+     * already stream; WebP needs its whole picture). */
+    bool can_go_lean = plan->out_format == LP_FILE_AVIF && opts->encode.grid != LP_GRID_OFF;
+    bool over_budget = plan->predicted_peak > budget;
+    if (!over_budget) {
+        /* fits the budget but not beside the others: lean if that lets it share */
+        if (can_go_lean) {
+            lp_batch_plan lean = *plan;
+            lp_convert_options lean_opts = *run_opts;
+            plan_lean(probe, &lean, &lean_opts, 1);
+            if (lean.predicted_peak <= budget / jobs) {
+                *plan = lean;
+                *run_opts = lean_opts;
+            }
+        }
+        return;
     }
-    /* Over the budget even lean: it runs alone. Within it after going lean: it still
-     * runs alone, so that one outlier never shares the budget with others. */
+    /* Too big for the budget on its own: it runs alone, in its leanest mode, and since
+     * nothing runs beside it, its grid cells may use every worker's core if that fits. */
     plan->alone = true;
+    if (!can_go_lean)
+        return;
+    lp_batch_plan lean = *plan;
+    lp_convert_options lean_opts = *run_opts;
+    for (unsigned threads = jobs; threads >= 1; threads--) {
+        lean = *plan;
+        lean_opts = *run_opts;
+        plan_lean(probe, &lean, &lean_opts, threads);
+        if (lean.predicted_peak <= budget)
+            break;
+    }
+    *plan = lean;
+    *run_opts = lean_opts;
 }
