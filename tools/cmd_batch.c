@@ -555,7 +555,7 @@ static void cleanup(batch *b)
     pthread_mutex_destroy(&b->progress_lock);
 }
 
-static int run_batch(batch *b, const batch_args *a)
+static int run_batch(batch *b, const batch_args *a, bool tune)
 {
     if (!collect_inputs(b, a) || !check_outdir(b->outdir) || !prepare(b))
         return LP_EXIT_FAILURE;
@@ -576,7 +576,7 @@ static int run_batch(batch *b, const batch_args *a)
     lp_batch_config cfg = {
         .jobs = b->jobs,
         .budget = b->budget,
-        .trim_threshold = 64ull << 20,
+        .trim_threshold = tune ? 64ull << 20 : 0,
         .stop = &b->stop,
     };
     lp_error err = {0};
@@ -612,8 +612,12 @@ int cmd_batch(int argc, char **argv)
         free(a.inputs);
         return pr == -2 ? LP_EXIT_OK : LP_EXIT_USAGE;
     }
-    /* Allocator settings are process-wide: the CLI owns the process, so it sets them. */
-    lp_batch_tune_allocator();
+    /* Allocator settings are process-wide: the CLI owns the process, so it sets them.
+     * LEANPIX_ALLOCATOR=default leaves them alone (bench/batch-allocators.sh compares). */
+    const char *alloc_mode = getenv("LEANPIX_ALLOCATOR");
+    bool tune = !alloc_mode || strcmp(alloc_mode, "default");
+    if (tune)
+        lp_batch_tune_allocator();
     pthread_mutex_init(&b.progress_lock, NULL);
     char *outdir = strip_trailing_slashes(a.outdir);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -625,7 +629,7 @@ int cmd_batch(int argc, char **argv)
     b.progress = a.progress;
     b.json_first = true;
     b.start = cli_now();
-    int rc = outdir ? run_batch(&b, &a) : LP_EXIT_FAILURE;
+    int rc = outdir ? run_batch(&b, &a, tune) : LP_EXIT_FAILURE;
     cleanup(&b);
     free(outdir);
     free(a.inputs);
