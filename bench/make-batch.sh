@@ -39,6 +39,7 @@ done
 for i in $(seq 1 "$outliers"); do
   f=$(printf "%s/outliers/o%03d.jpg" "$out" "$i")
   [ -s "$f" ] && continue
-  LP_PHOTO=/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg "$here/make-photo.sh" "$f" "$ow" "$oh" "$((1000 + i))" "$q"
+  # quality 97 makes the outlier weigh over 80 MB, as the reference's do
+  LP_PHOTO=/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg "$here/make-photo.sh" "$f" "$ow" "$oh" "$((1000 + i))" 97
 done
 echo "make-batch: $out: $(find "$out" -name '*.jpg' | wc -l) JPEGs, $(du -sh "$out" | cut -f1)"

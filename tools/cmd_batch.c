@@ -51,7 +51,8 @@ typedef struct batch {
 
     const char *outdir;
     lp_convert_options opts;
-    uint64_t budget;
+    uint64_t budget;           /* --max-mem: the whole process */
+    uint64_t job_budget;       /* what jobs may predict together: budget - the idle process */
     unsigned jobs;
     lp_mem *batch_mem;         /* parent of every job's tracker, limited to the budget */
     const char *shard_text;
@@ -258,7 +259,7 @@ static lp_status run_job(void *user, size_t spec, lp_error *err)
     } else {
         lp_convert_options o = r->opts;
         o.parent_mem = b->batch_mem;
-        o.max_mem = b->budget;
+        o.max_mem = b->job_budget;
         o.progress = job_progress;
         o.progress_user = b;
         st = lp_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
@@ -387,7 +388,7 @@ static bool plan_jobs(batch *b, bool resume)
             finish_item(b, i);
             continue;
         }
-        lp_batch_plan_job(&r->probe, &b->opts, b->budget, b->jobs, &r->plan, &r->opts);
+        lp_batch_plan_job(&r->probe, &b->opts, b->job_budget, b->jobs, &r->plan, &r->opts);
         b->specs[b->nspecs].predicted = r->plan.predicted_peak;
         b->specs[b->nspecs].alone = r->plan.alone;
         b->spec_item[b->nspecs++] = i;
@@ -569,13 +570,17 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
         }
         lp_batch_json_open(b->json);
     }
-    b->batch_mem = lp_mem_new(b->budget, NULL);
+    /* The budget is for the whole process: what the binary, its libraries and the input
+     * list already hold is not available to jobs. */
+    uint64_t idle = lp_process_current_rss();
+    b->job_budget = idle < b->budget / 2 ? b->budget - idle : b->budget / 2;
+    b->batch_mem = lp_mem_new(b->job_budget, NULL);
     if (!b->batch_mem || !plan_jobs(b, a->resume))
         return LP_EXIT_FAILURE;
 
     lp_batch_config cfg = {
         .jobs = b->jobs,
-        .budget = b->budget,
+        .budget = b->job_budget,
         .trim_threshold = tune ? 64ull << 20 : 0,
         .stop = &b->stop,
     };
