@@ -582,6 +582,7 @@ static void test_json_report(void **state)
     assert_non_null(strstr(text, "\"error\": \"truncated JPEG data\\n\""));
     assert_non_null(strstr(text, "\"error\": null"));
     assert_non_null(strstr(text, "\"predicted_peak_bytes\": 1000"));
+    assert_non_null(strstr(text, "\"finished_at\": "));
     assert_non_null(strstr(text, "\"megapixels_per_second\": 6.000"));
     assert_non_null(strstr(text, "\"shard\": \"0/3\""));
     free(text);
@@ -689,6 +690,46 @@ static void test_cli_bad_image_goes_on(void **state)
         assert_true(lpt_file_exists(lpt_path("bad-out/good.avif")));
     }
     free(json);
+}
+
+/* Progress: one updating line on a terminal (util-linux `script` gives the batch a pty),
+ * nothing when stderr is not a terminal. */
+static void test_cli_progress_only_on_tty(void **state)
+{
+    (void)state;
+    const char *in = dir_path("progress-in");
+    const char *out = dir_path("progress-out");
+    char p[1200];
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/junk%d.jpg", in, i);
+        touch(p, "\xff\xd8\xff not really");
+    }
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' '%s'", out, in);
+    assert_int_equal(lpt_run_capture(cli_out, sizeof cli_out, "'%s' batch %s 2>&1", lpt_bin(), args), 3);
+    assert_null(strstr(cli_out, "img/s"));
+    assert_null(strstr(cli_out, "\r"));
+    if (!lpt_have_tool("script")) {
+        fprintf(stderr, "SKIP: util-linux script is not installed: no pty for the TTY case\n");
+        return;
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' batch --max-mem 300M %s", lpt_bin(), args);
+    char quoted[9000];
+    size_t n = 0;
+    for (const char *c = cmd; *c && n + 5 < sizeof quoted; c++) {
+        if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
+            quoted[n++] = '\\';
+        quoted[n++] = *c;
+    }
+    quoted[n] = '\0';
+    lpt_run_capture(cli_out, sizeof cli_out, "script -qec \"%s\" /dev/null", quoted);
+    assert_non_null(strstr(cli_out, "\r\033[Kleanpix: batch: "));
+    assert_non_null(strstr(cli_out, "3/3 done, 3 failed"));
+    assert_non_null(strstr(cli_out, "img/s"));
+    assert_non_null(strstr(cli_out, "MP/s"));
+    assert_non_null(strstr(cli_out, "ETA"));
+    assert_non_null(strstr(cli_out, "/300 MiB"));
 }
 
 static void test_cli_converts_tree(void **state)
@@ -833,6 +874,7 @@ int main(void)
         cmocka_unit_test(test_json_report),
         cmocka_unit_test(test_cli_usage_and_outdir),
         cmocka_unit_test(test_cli_bad_image_goes_on),
+        cmocka_unit_test(test_cli_progress_only_on_tty),
         cmocka_unit_test(test_cli_converts_tree),
         cmocka_unit_test(test_cli_kill9_and_resume),
         cmocka_unit_test(test_cli_enospc),

@@ -185,6 +185,7 @@ static void write_record(batch *b, size_t item)
         .bytes_in = r->probe.file_bytes,
         .bytes_out = s->bytes_out,
         .seconds = r->seconds,
+        .finished_at = cli_now() - b->start,
         .predicted_peak = r->plan.predicted_peak,
         .counted_peak = s->mem_peak,
         .process_rss = lp_process_current_rss(),

@@ -181,6 +181,7 @@ typedef struct lp_batch_record {
     uint32_t in_width, in_height, out_width, out_height;
     uint64_t bytes_in, bytes_out;
     double seconds;
+    double finished_at;        /* seconds since the batch started, when this image ended */
     uint64_t predicted_peak;   /* model */
     uint64_t counted_peak;     /* lp_mem peak of the job */
     uint64_t process_rss;      /* process RSS when the job ended */

@@ -63,11 +63,11 @@ void lp_batch_json_record(FILE *f, const lp_batch_record *r, bool first)
     fprintf(f,
             ", \"in_width\": %" PRIu32 ", \"in_height\": %" PRIu32 ", \"out_width\": %" PRIu32
             ", \"out_height\": %" PRIu32 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
-            ", \"seconds\": %.3f, \"predicted_peak_bytes\": %" PRIu64
+            ", \"seconds\": %.3f, \"finished_at\": %.3f, \"predicted_peak_bytes\": %" PRIu64
             ", \"counted_peak_bytes\": %" PRIu64 ", \"process_rss_bytes\": %" PRIu64
             ", \"lean\": %s, \"alone\": %s}",
             r->in_width, r->in_height, r->out_width, r->out_height, r->bytes_in, r->bytes_out,
-            r->seconds, r->predicted_peak, r->counted_peak, r->process_rss,
+            r->seconds, r->finished_at, r->predicted_peak, r->counted_peak, r->process_rss,
             r->lean ? "true" : "false", r->alone ? "true" : "false");
     fflush(f);
 }
