@@ -37,15 +37,22 @@ max_rss_mib() {  # the largest "Maximum resident set size" among time logs under
     sort -n | tail -1 | awk '{printf "%.1f", $1/1024}'
 }
 
-declare -A pss wall prss bytes count
+cpu_s() {  # user + system seconds summed over the time logs under $1
+  find "$1" -name '*.time' -exec awk -F': ' '/User time|System time/ {s += $2} END {printf "%.1f\n", s}' {} + |
+    awk '{s += $1} END {printf "%.1f", s}'
+}
+
+declare -A pss wall prss bytes count cpu load
 run() {  # name outdir cmd...
   local name=$1 dir=$2; shift 2
   mkdir -p "$dir"
+  load[$name]=$(cut -d' ' -f1 /proc/loadavg)
   local j; j=$("$here/treepeak.py" -- "$@" 2>"$out/$name.log")
   echo "$j" > "$out/$name.tree.json"
   pss[$name]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["pss_mib"])' "$j")
   wall[$name]=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["wall_s"])' "$j")
   prss[$name]=$(max_rss_mib "$dir")
+  cpu[$name]=$(cpu_s "$dir")
   count[$name]=$(find "$dir" -name '*.avif' | wc -l)
   bytes[$name]=$(find "$dir" -name '*.avif' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
 }
@@ -60,18 +67,18 @@ pairs "$out/vips" > "$out/vips.pairs"
 run vips "$out/vips" xargs -P2 -n2 -a "$out/vips.pairs" sh -c \
   'VIPS_CONCURRENCY=1 /usr/bin/time -v -o "$2.time" vips heifsave "$1" "$2" --compression av1 --effort 3 --Q '$q' --subsample-mode on' _
 
-row() { printf "| %-24s | %14s | %16s | %8s | %7s | %11s |\n" "$@"; }
+row() { printf "| %-24s | %14s | %16s | %8s | %8s | %7s | %7s | %11s |\n" "$@"; }
 echo
-row "tool" "tree peak PSS" "max process RSS" "wall s" "outputs" "bytes out"
-row "----" "(MiB)" "(MiB)" "" "" ""
+row "tool" "tree peak PSS" "max process RSS" "wall s" "CPU s" "load" "outputs" "bytes out"
+row "----" "(MiB)" "(MiB)" "" "" "at start" "" ""
 for t in leanpix avifenc vips; do
   label=$t; [ $t = leanpix ] && label="leanpix batch --jobs 2"; [ $t = avifenc ] && label="xargs -P2 avifenc"; [ $t = vips ] && label="xargs -P2 vips heifsave"
-  row "$label" "${pss[$t]}" "${prss[$t]}" "${wall[$t]}" "${count[$t]}/$n" "${bytes[$t]}"
+  row "$label" "${pss[$t]}" "${prss[$t]}" "${wall[$t]}" "${cpu[$t]}" "${load[$t]}" "${count[$t]}/$n" "${bytes[$t]}"
 done
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == 0) print "NA"; else printf "%.3f", a / b }'; }
 budget_mib=$(numfmt --from=iec "$budget" | awk '{printf "%.0f", $1/1048576}')
 echo
-echo "leanpix / xargs avifenc: tree peak $(ratio "${pss[leanpix]}" "${pss[avifenc]}") (target <= 0.167), wall $(ratio "${wall[leanpix]}" "${wall[avifenc]}") (target <= 1), bytes $(ratio "${bytes[leanpix]}" "${bytes[avifenc]}")"
+echo "leanpix / xargs avifenc: tree peak $(ratio "${pss[leanpix]}" "${pss[avifenc]}") (target <= 0.167), wall $(ratio "${wall[leanpix]}" "${wall[avifenc]}") (target <= 1), CPU $(ratio "${cpu[leanpix]}" "${cpu[avifenc]}"), bytes $(ratio "${bytes[leanpix]}" "${bytes[avifenc]}")"
 echo "leanpix / xargs vips:    tree peak $(ratio "${pss[leanpix]}" "${pss[vips]}"), wall $(ratio "${wall[leanpix]}" "${wall[vips]}")"
 echo "leanpix tree peak ${pss[leanpix]} MiB vs budget $budget_mib MiB: $(awk -v a="${pss[leanpix]}" -v b="$budget_mib" 'BEGIN { print (a <= b ? "within" : "OVER") }')"
 python3 - "$out/leanpix.json" <<'PY'
