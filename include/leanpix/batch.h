@@ -145,14 +145,17 @@ typedef struct lp_batch_sched_stats {
     unsigned max_running;            /* most jobs running at once */
     size_t started, succeeded, failed;
     size_t ran_alone;
+    size_t retried_alone;            /* failed with LP_ERR_NOMEM beside others, run again alone */
 } lp_batch_sched_stats;
 
 /* Runs count jobs on cfg->jobs threads. Admission is in order (jobs that must run alone
  * are moved after the others so the workers drain once): the next job starts when a
  * worker is free and, for a normal job, the running predictions plus its own fit the
  * budget; a job marked alone (or predicted over the budget) starts only when nothing
- * runs, and nothing starts beside it. Returns LP_OK when all jobs ran (whatever their own
- * status), an error when threads could not be created. */
+ * runs, and nothing starts beside it. A job that fails with LP_ERR_NOMEM while others ran
+ * is queued again, once, to run alone (done is called only for its last run). Returns
+ * LP_OK when all jobs ran (whatever their own status), an error when threads could not
+ * be created. */
 lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_batch_config *cfg,
                        lp_batch_job_fn run, lp_batch_done_fn done, void *user,
                        lp_batch_sched_stats *stats, lp_error *err);

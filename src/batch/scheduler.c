@@ -11,10 +11,14 @@
  * are queued after all the others, so the workers drain once, and each runs with nothing
  * beside it.
  *
+ * A job that fails for lack of memory (LP_ERR_NOMEM: the budget's counted memory was
+ * exceeded because a prediction was short, or malloc failed) while others ran beside it
+ * is queued again, once, to run alone: a misprediction costs time, not an image.
+ *
  * After a job predicted above cfg->trim_threshold, freed memory is handed back to the
  * kernel (malloc_trim), so that an outlier does not leave its peak in the process's RSS.
  * The done callback runs under its own mutex: the caller's progress and report code
- * never runs concurrently. Memory: the queue order array (one size_t a job).
+ * never runs concurrently. Memory: the queue (two size_t and a bool a job).
  */
 #include "leanpix/batch.h"
 
@@ -25,8 +29,10 @@
 typedef struct scheduler {
     const lp_batch_job_spec *specs;
     size_t count;
-    size_t *order;            /* queue: indices into specs */
+    size_t *order;            /* queue: indices into specs (room for one retry each) */
+    size_t queued;            /* entries in order */
     size_t next;              /* position in order of the next job to admit */
+    bool *retried;            /* queued again to run alone after LP_ERR_NOMEM */
     const lp_batch_config *cfg;
     lp_batch_job_fn run;
     lp_batch_done_fn done;
@@ -47,23 +53,29 @@ static bool stop_requested(const scheduler *s)
     return s->cfg->stop && *s->cfg->stop;
 }
 
+static bool must_run_alone(const scheduler *s, size_t index)
+{
+    const lp_batch_job_spec *job = &s->specs[index];
+    return job->alone || (s->cfg->budget && job->predicted > s->cfg->budget) ||
+           (s->retried && s->retried[index]);
+}
+
 /* Called with the lock held: may the job at the head of the queue start now? */
 static bool head_admissible(const scheduler *s)
 {
     if (s->alone_running)
         return false;
-    const lp_batch_job_spec *job = &s->specs[s->order[s->next]];
-    uint64_t budget = s->cfg->budget;
-    bool alone = job->alone || (budget && job->predicted > budget);
-    if (alone)
+    size_t index = s->order[s->next];
+    if (must_run_alone(s, index))
         return s->running == 0;
-    return !budget || s->running_predicted + job->predicted <= budget;
+    uint64_t budget = s->cfg->budget;
+    return !budget || s->running_predicted + s->specs[index].predicted <= budget;
 }
 
 static void admit(scheduler *s, size_t index, bool *alone)
 {
     const lp_batch_job_spec *job = &s->specs[index];
-    *alone = job->alone || (s->cfg->budget && job->predicted > s->cfg->budget);
+    *alone = must_run_alone(s, index);
     s->running++;
     s->running_predicted += job->predicted;
     s->alone_running = *alone;
@@ -87,6 +99,16 @@ static void finish(scheduler *s, size_t index, bool alone, lp_status st, const l
     s->running_predicted -= job->predicted;
     if (alone)
         s->alone_running = false;
+    bool retry = st == LP_ERR_NOMEM && !alone && !s->retried[index];
+    if (retry) {
+        s->retried[index] = true;
+        s->order[s->queued++] = index;
+        s->stats.retried_alone++;
+        s->stats.started--;
+        pthread_cond_broadcast(&s->changed);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
     if (st == LP_OK)
         s->stats.succeeded++;
     else
@@ -106,9 +128,12 @@ static void *worker(void *arg)
     scheduler *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (s->next < s->count && !stop_requested(s) && !head_admissible(s))
+        /* Wait while the head cannot start, or while the queue is empty but a running
+         * job might still be queued again. */
+        while (!stop_requested(s) &&
+               (s->next < s->queued ? !head_admissible(s) : s->running > 0))
             pthread_cond_wait(&s->changed, &s->lock);
-        if (s->next >= s->count || stop_requested(s)) {
+        if (s->next >= s->queued || stop_requested(s)) {
             pthread_cond_broadcast(&s->changed);
             pthread_mutex_unlock(&s->lock);
             return NULL;
@@ -133,11 +158,10 @@ static void build_order(scheduler *s)
     size_t n = 0;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < s->count; i++) {
-            const lp_batch_job_spec *job = &s->specs[i];
-            bool alone = job->alone || (s->cfg->budget && job->predicted > s->cfg->budget);
-            if (alone == (pass == 1))
+            if (must_run_alone(s, i) == (pass == 1))
                 s->order[n++] = i;
         }
+    s->queued = n;
 }
 
 lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_batch_config *cfg,
@@ -158,13 +182,15 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
     s.run = run;
     s.done = done;
     s.user = user;
-    s.order = malloc(count * sizeof *s.order);
+    s.order = malloc(2 * count * sizeof *s.order);
+    s.retried = calloc(count, sizeof *s.retried);
     unsigned jobs = cfg->jobs ? cfg->jobs : 1;
     if (jobs > count)
         jobs = (unsigned)count;
     pthread_t *threads = calloc(jobs, sizeof *threads);
-    if (!s.order || !threads) {
+    if (!s.order || !s.retried || !threads) {
         free(s.order);
+        free(s.retried);
         free(threads);
         return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate the job queue");
     }
@@ -189,6 +215,7 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
     if (stats)
         *stats = s.stats;
     free(s.order);
+    free(s.retried);
     free(threads);
     return st;
 }
