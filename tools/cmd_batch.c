@@ -64,6 +64,7 @@ typedef struct batch {
     pthread_mutex_t progress_lock;
     double start, last_progress;
     size_t total, done, failed, skipped;
+    size_t lean, alone;        /* succeeded in their leanest mode / alone */
     double megapixels_done;
     volatile int stop;
     bool out_of_space;
@@ -236,6 +237,8 @@ static void finish_item(batch *b, size_t item)
         report_failure(b, item);
     } else {
         b->megapixels_done += (double)r->stats.in_width * r->stats.in_height / 1e6;
+        b->lean += r->plan.lean;
+        b->alone += r->plan.alone;
         if (r->plan.alone && b->progress) {
             clear_progress(b);
             fprintf(stderr, "leanpix: %s: over the budget for a shared run: ran alone%s\n",
@@ -595,10 +598,15 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     write_summary(b);
     if (b->out_of_space)
         return LP_EXIT_FAILURE;
-    if (b->progress || b->failed)
-        fprintf(stderr, "leanpix: batch: %zu done, %zu skipped, %zu failed in %.1f s, peak RSS %.0f MiB (budget %.0f MiB)\n",
+    if (b->progress || b->failed) {
+        fprintf(stderr, "leanpix: batch: %zu done, %zu skipped, %zu failed in %.1f s, peak RSS %.0f MiB (budget %.0f MiB)",
                 b->done - b->failed - b->skipped, b->skipped, b->failed, cli_now() - b->start,
                 mib(lp_process_peak_rss()), mib(b->budget));
+        if (b->lean || b->alone)
+            fprintf(stderr, "; %zu in leanest mode (AVIF grid), %zu alone (over the budget)",
+                    b->lean, b->alone);
+        fputc('\n', stderr);
+    }
     return b->failed ? LP_EXIT_PARTIAL : LP_EXIT_OK;
 }
 
