@@ -11,7 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 leanpix=$(realpath "${1:-$here/../build/leanpix}")
 out=${BENCH_OUT:-$here/out/batch-model}
 mkdir -p "$out"
-idle=$(/usr/bin/time -f "%M" "$leanpix" batch --no-progress -o "$out/none" /nonexistent 2>&1 >/dev/null | tail -1)
+idle=$( { /usr/bin/time -f "%M" "$leanpix" batch --no-progress -o "$out/none" /nonexistent 2>&1 >/dev/null || true; } | tail -1)
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); idle leanpix process RSS ${idle} KiB"
 printf "| %-9s | %-26s | %10s | %10s | %12s | %8s | %8s |\n" "input" "mode" "predicted" "counted" "job RSS" "RSS B/px" "pred/RSS"
 printf "| %-9s | %-26s | %10s | %10s | %12s | %8s | %8s |\n" "---" "---" "(MiB)" "(MiB)" "(MiB)" "" ""

@@ -291,6 +291,17 @@ static void test_model(void **state)
     assert_true(mid.predicted_peak <= 128ull << 20);
     assert_int_equal(run.encode.threads, 1);
 
+    /* WebP q80: whole YUV picture + libwebp's state, ~7.4 B/px; lossless far more */
+    lp_convert_options wo = o;
+    wo.encode.format = LP_FILE_WEBP;
+    lp_batch_plan webp, webpll;
+    p = jpeg_probe(4000, 3000, false);
+    lp_batch_plan_job(&p, &wo, 0, 1, &webp, &run);
+    assert_true(webp.predicted_peak > 12000000ull * 6 && webp.predicted_peak < 12000000ull * 9);
+    wo.encode.lossless = true;
+    lp_batch_plan_job(&p, &wo, 0, 1, &webpll, &run);
+    assert_true(webpll.predicted_peak > 3 * webp.predicted_peak);
+
     /* JPEG output: strips, a few MB whatever the height */
     o.encode.format = LP_FILE_JPEG;
     lp_batch_plan jpeg;

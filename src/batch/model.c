@@ -12,7 +12,8 @@
  *   encode     AVIF frame: the whole YUV picture (1.5 B/px 8-bit 4:2:0, 3 B/px 4:4:4, x2
  *              at 10 bits) plus libaom's encoder (~16 B/px for a still frame at speed 6)
  *              and the compressed frame; AVIF grid: lp_avif_grid_predict_peak();
- *              WebP: the whole picture (RGBA + YUVA) plus encoder state;
+ *              WebP: YUV planes of the whole picture plus libwebp's state, which grows
+ *              with quality (2 B/px at q20 to 14 at q100; lossless ~28);
  *              JPEG/PNG: strip buffers of the output width
  * The leanest mode is an AVIF grid of small cells (shrink-on-load is always on): its peak
  * follows the image width and the cell size, not the image area. A job over its share of
@@ -30,8 +31,6 @@
 #define AOM_BYTES_PER_PIXEL_PER_THREAD 1.0
 /* Compressed AVIF/WebP kept in memory until the container is written, upper bound. */
 #define COMPRESSED_BYTES_PER_PIXEL 0.5
-/* libwebp: RGBA picture + YUVA + encoder tokens. */
-#define WEBP_BYTES_PER_PIXEL 9.0
 /* Rows of the decode width a JPEG decoder and our strip hold (2 MCU rows of 16 + strip). */
 #define JPEG_DECODE_ROWS 48u
 /* Rows of float RGBA the resampler keeps (kernel support at the shrink ratio). */
@@ -82,7 +81,25 @@ static uint64_t avif_frame_bytes(uint64_t px, const lp_encode_options *e)
     return (uint64_t)(per_px * (double)px);
 }
 
-static uint64_t encode_bytes(const lp_batch_plan *plan, const lp_encode_options *e)
+/* libwebp's working memory per pixel by quality (method >= 3), as measured by the WebP
+ * sink's author on a grainy 12 MP photo (docs/benchmarks.md, PNG/WebP section), plus our
+ * YUV planes (1.5 B/px; alpha +1 and libwebp's alpha coder ~16). Lossless: ~28 B/px. */
+static double webp_bytes_per_pixel(const lp_encode_options *e, bool alpha)
+{
+    if (e->lossless)
+        return 28.0 + (alpha ? 4.0 : 0.0);
+    static const double quality[] = {20, 50, 80, 90, 95, 100};
+    static const double bytes[] = {2.0, 3.6, 5.9, 8.7, 11.6, 14.2};
+    double q = e->quality < 0 ? 80 : e->quality, b = bytes[0];
+    for (int i = 1; i < 6; i++)
+        if (q > quality[i - 1])
+            b = bytes[i - 1] + (bytes[i] - bytes[i - 1]) * ((q < quality[i] ? q : quality[i]) - quality[i - 1]) /
+                                   (quality[i] - quality[i - 1]);
+    return b + 1.5 + (alpha ? 17.0 : 0.0);
+}
+
+static uint64_t encode_bytes(const lp_batch_probe *probe, const lp_batch_plan *plan,
+                             const lp_encode_options *e)
 {
     uint64_t w = plan->out_width, px = (uint64_t)plan->out_width * plan->out_height;
     switch (plan->out_format) {
@@ -94,8 +111,10 @@ static uint64_t encode_bytes(const lp_batch_plan *plan, const lp_encode_options 
                                              e->bit_depth == 10 ? LP_FORMAT_RGB16 : LP_FORMAT_RGB8) +
                    (uint64_t)(COMPRESSED_BYTES_PER_PIXEL * (double)px);
         return avif_frame_bytes(px, e);
-    case LP_FILE_WEBP:
-        return (uint64_t)(WEBP_BYTES_PER_PIXEL * (double)px);
+    case LP_FILE_WEBP: {
+        bool alpha = probe->components == 2 || probe->components == 4;
+        return (uint64_t)(webp_bytes_per_pixel(e, alpha) * (double)px) + (e->lossless ? 8u << 20 : 0);
+    }
     case LP_FILE_JPEG:
         return w * 3 * 64 + 256 * 1024;
     case LP_FILE_PNG:
@@ -108,7 +127,7 @@ uint64_t lp_batch_predict_peak(const lp_batch_probe *probe, const lp_batch_plan 
                                const lp_encode_options *encode)
 {
     return LP_BATCH_JOB_BASE_BYTES + decode_bytes(probe, plan) + resize_bytes(plan) +
-           encode_bytes(plan, encode);
+           encode_bytes(probe, plan, encode);
 }
 
 static bool avif_needs_grid(const lp_batch_plan *plan, const lp_encode_options *e)
