@@ -373,6 +373,7 @@ static void test_scheduler_keeps_budget(void **state)
     for (int i = 0; i < N; i++) {
         specs[i].predicted = (uint64_t)(20 + (i * 53) % 90) * MB;  /* 20..109 MB */
         specs[i].alone = false;
+        specs[i].work = 0;
     }
     specs[5].predicted = 400 * MB;  /* over the budget on its own */
     specs[17].predicted = 300 * MB;
@@ -402,8 +403,8 @@ static void test_scheduler_keeps_budget(void **state)
 static void test_scheduler_without_budget_and_stop(void **state)
 {
     (void)state;
-    lp_batch_job_spec specs[6] = {{100, false}, {100, false}, {100, false},
-                                  {100, false}, {100, false}, {100, false}};
+    lp_batch_job_spec specs[6] = {{100, false, 0}, {100, false, 0}, {100, false, 0},
+                                  {100, false, 0}, {100, false, 0}, {100, false, 0}};
     fake f = {.specs = specs, .budget = UINT64_MAX};
     volatile int stop = 1;
     lp_batch_config cfg = {.jobs = 2, .stop = &stop};
@@ -416,6 +417,25 @@ static void test_scheduler_without_budget_and_stop(void **state)
     assert_int_equal(stats.started, 6);
     assert_true(stats.max_running <= 2);
     assert_int_equal(lp_batch_run(specs, 0, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
+}
+
+/* Longest first: with one worker, jobs finish by decreasing work; equal work keeps order. */
+static void test_scheduler_longest_first(void **state)
+{
+    (void)state;
+    lp_batch_job_spec specs[6];
+    const double work[6] = {1, 50, 3, 50, 0, 7};
+    for (int i = 0; i < 6; i++)
+        specs[i] = (lp_batch_job_spec){1, false, work[i]};
+    specs[4].alone = true;  /* alone jobs still come last */
+    specs[4].work = 100;
+    fake f = {.specs = specs, .budget = 1000};
+    lp_batch_config cfg = {.jobs = 1, .budget = 1000};
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, 6, &cfg, fake_job, NULL, &f, NULL, &err), LP_OK);
+    const size_t expected[6] = {1, 3, 5, 2, 0, 4};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(f.order[i], expected[i]);
 }
 
 /* A job that runs out of counted memory beside others is run again, alone. */
@@ -456,7 +476,7 @@ static void test_scheduler_retries_nomem_alone(void **state)
     (void)state;
     lp_batch_job_spec specs[8];
     for (int i = 0; i < 8; i++)
-        specs[i] = (lp_batch_job_spec){10, false};
+        specs[i] = (lp_batch_job_spec){10, false, 0};
     nomem_fake f = {0};
     lp_batch_config cfg = {.jobs = 3, .budget = 1000};
     lp_batch_sched_stats stats;
@@ -510,11 +530,11 @@ static void test_rss_back_after_outlier(void **state)
     lp_batch_job_spec specs[2 * NORMAL + 1];
     for (int i = 0; i < 2 * NORMAL + 1; i++) {
         jobs[i] = (alloc_job){256 * KB, 96};  /* ~24 MB each, held in the arenas once freed */
-        specs[i] = (lp_batch_job_spec){32u << 20, false};
+        specs[i] = (lp_batch_job_spec){32u << 20, false, 0};
     }
     /* the outlier: 160 MB of blocks below and above the mmap threshold */
     jobs[NORMAL] = (alloc_job){640 * KB, 256};
-    specs[NORMAL] = (lp_batch_job_spec){200u << 20, true};
+    specs[NORMAL] = (lp_batch_job_spec){200u << 20, true, 0};
     lp_batch_config cfg = {.jobs = 2, .budget = 256u << 20, .trim_threshold = 64u << 20};
     lp_error err = {0};
     /* What a batch process holds while idle (binary, libraries, codec tables, the input
@@ -942,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_scheduler_keeps_budget),
         cmocka_unit_test(test_scheduler_without_budget_and_stop),
         cmocka_unit_test(test_scheduler_retries_nomem_alone),
+        cmocka_unit_test(test_scheduler_longest_first),
         cmocka_unit_test(test_rss_back_after_outlier),
         cmocka_unit_test(test_output_complete),
         cmocka_unit_test(test_stale_temps),

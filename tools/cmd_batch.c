@@ -395,6 +395,8 @@ static bool plan_jobs(batch *b, bool resume)
         lp_batch_plan_job(&r->probe, &b->opts, b->job_budget, b->jobs, &r->plan, &r->opts);
         b->specs[b->nspecs].predicted = r->plan.predicted_peak;
         b->specs[b->nspecs].alone = r->plan.alone;
+        b->specs[b->nspecs].work = (double)r->plan.out_width * r->plan.out_height / 1e6 +
+                                   (double)r->plan.decode_width * r->plan.decode_height / 4e6;
         b->spec_item[b->nspecs++] = i;
     }
     return true;

@@ -94,6 +94,7 @@ typedef struct lp_batch_plan {
     unsigned shrink;                       /* JPEG DCT shrink factor (1 = none) */
     lp_file_format out_format;
     bool grid;                             /* AVIF written as a grid */
+    unsigned threads;                      /* encoder threads the job runs with */
     uint32_t cell_width, cell_height;      /* grid cells */
     uint64_t predicted_peak;               /* bytes: the whole job, codec state included */
     bool lean;                             /* the leanest mode was chosen to fit the budget */
@@ -108,6 +109,9 @@ typedef struct lp_batch_plan {
  *     can share the budget; otherwise as asked (it waits until the budget has room);
  *   - over the budget: it runs alone (plan->alone), in its leanest mode, whose cells may
  *     use up to `jobs` encoder threads when the prediction still fits the budget.
+ * A grid job whose options leave the encoder threads unset (0) encodes its cells with
+ * `jobs` threads when that still fits its share: the longest jobs then finish with the
+ * others instead of alone on one core.
  * *run_opts receives the options to run the job with. */
 void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *opts,
                        uint64_t budget, unsigned jobs, lp_batch_plan *plan,
@@ -138,6 +142,7 @@ typedef struct lp_batch_config {
 typedef struct lp_batch_job_spec {
     uint64_t predicted;  /* predicted peak bytes */
     bool alone;          /* must run with no other job */
+    double work;         /* expected CPU work (e.g. output megapixels); 0 = unknown */
 } lp_batch_job_spec;
 
 typedef struct lp_batch_sched_stats {
@@ -148,8 +153,10 @@ typedef struct lp_batch_sched_stats {
     size_t retried_alone;            /* failed with LP_ERR_NOMEM beside others, run again alone */
 } lp_batch_sched_stats;
 
-/* Runs count jobs on cfg->jobs threads. Admission is in order (jobs that must run alone
- * are moved after the others so the workers drain once): the next job starts when a
+/* Runs count jobs on cfg->jobs threads. The queue holds the jobs by decreasing work
+ * (longest first, so that a long job does not start last and leave the other workers
+ * idle; equal work keeps the given order), then the jobs that must run alone (so the
+ * workers drain once). Admission is in queue order: the next job starts when a
  * worker is free and, for a normal job, the running predictions plus its own fit the
  * budget; a job marked alone (or predicted over the budget) starts only when nothing
  * runs, and nothing starts beside it. A job that fails with LP_ERR_NOMEM while others ran

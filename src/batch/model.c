@@ -137,6 +137,26 @@ static bool avif_needs_grid(const lp_batch_plan *plan, const lp_encode_options *
     return e->grid == LP_GRID_FIXED || !lp_av1_frame_fits_level6(plan->out_width, plan->out_height);
 }
 
+/* A grid job with the encoder threads left to us (0) encodes its cells with one thread per
+ * worker when that fits its share of the budget: big images then use the cores that the
+ * small jobs around them leave idle, instead of finishing last on one core. */
+static void widen_grid(const lp_batch_probe *probe, lp_batch_plan *plan,
+                       lp_convert_options *run_opts, const lp_convert_options *opts,
+                       uint64_t budget, unsigned jobs)
+{
+    if (!plan->grid || opts->encode.threads != 0 || jobs < 2)
+        return;
+    lp_batch_plan wide = *plan;
+    lp_encode_options enc = run_opts->encode;
+    enc.threads = jobs;
+    wide.threads = jobs;
+    wide.predicted_peak = lp_batch_predict_peak(probe, &wide, &enc);
+    if (budget && wide.predicted_peak > budget / jobs)
+        return;
+    *plan = wide;
+    run_opts->encode.threads = jobs;
+}
+
 static void plan_lean(const lp_batch_probe *probe, lp_batch_plan *plan,
                       lp_convert_options *run_opts, unsigned threads)
 {
@@ -147,6 +167,7 @@ static void plan_lean(const lp_batch_probe *probe, lp_batch_plan *plan,
     run_opts->encode.grid_cell_width = LEAN_CELL;
     run_opts->encode.grid_cell_height = LEAN_CELL;
     run_opts->encode.threads = threads;
+    plan->threads = threads;
     plan->predicted_peak = lp_batch_predict_peak(probe, plan, &run_opts->encode);
 }
 
@@ -171,8 +192,11 @@ void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *op
                                       &plan->cell_height);
     }
     plan->predicted_peak = lp_batch_predict_peak(probe, plan, &opts->encode);
-    if (!budget || plan->predicted_peak <= budget / jobs)
+    plan->threads = opts->encode.threads ? opts->encode.threads : 1;
+    if (!budget || plan->predicted_peak <= budget / jobs) {
+        widen_grid(probe, plan, run_opts, opts, budget, jobs);
         return;
+    }
 
     /* Over its share of the budget. AVIF has a leaner mode: a grid of small cells, whose
      * peak follows the image's width, not its area. Other formats have none (JPEG/PNG
@@ -188,6 +212,7 @@ void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *op
             if (lean.predicted_peak <= budget / jobs) {
                 *plan = lean;
                 *run_opts = lean_opts;
+                widen_grid(probe, plan, run_opts, opts, budget, jobs);
             }
         }
         return;

@@ -152,15 +152,48 @@ static void *worker(void *arg)
     }
 }
 
-/* Normal jobs in their order, then the ones that must run alone in theirs. */
+typedef struct queued_job {
+    double work;
+    size_t index;
+} queued_job;
+
+/* Decreasing work, then index (a stable order). */
+static int by_work(const void *a, const void *b)
+{
+    const queued_job *x = a, *y = b;
+    if (x->work != y->work)
+        return x->work > y->work ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts order[0..n) by decreasing work, through a temporary array (no global state for
+ * qsort's comparator). On allocation failure the given order is kept: still correct. */
+static void sort_by_work(const scheduler *s, size_t *order, size_t n)
+{
+    queued_job *tmp = n > 1 ? malloc(n * sizeof *tmp) : NULL;
+    if (!tmp)
+        return;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = (queued_job){s->specs[order[i]].work, order[i]};
+    qsort(tmp, n, sizeof *tmp, by_work);
+    for (size_t i = 0; i < n; i++)
+        order[i] = tmp[i].index;
+    free(tmp);
+}
+
+/* Normal jobs longest first, then the ones that must run alone, longest first. */
 static void build_order(scheduler *s)
 {
-    size_t n = 0;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < s->count; i++) {
+    size_t n = 0, normal = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < s->count; i++)
             if (must_run_alone(s, i) == (pass == 1))
                 s->order[n++] = i;
-        }
+        if (pass == 0)
+            normal = n;
+    }
+    sort_by_work(s, s->order, normal);
+    sort_by_work(s, s->order + normal, n - normal);
     s->queued = n;
 }
 
