@@ -19,5 +19,6 @@
 #include "leanpix/ops.h"
 #include "leanpix/convert.h"
 #include "leanpix/batch.h"
+#include "leanpix/profile.h"
 
 #endif
