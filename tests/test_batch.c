@@ -249,10 +249,10 @@ static void test_model(void **state)
     lp_batch_plan_job(&p, &o, 0, 1, &big, &run);
     p = jpeg_probe(4000, 3000, true);
     lp_batch_plan_job(&p, &o, 0, 1, &prog, &run);
-    /* AVIF single frame: ~18 B/px; 12 MP => ~216 MB; 4x the pixels => ~4x the bytes */
+    /* AVIF single frame: ~18.5 B/px + 14 MiB; 12 MP => ~236 MB */
     assert_true(big.predicted_peak > 12000000ull * 17);
     assert_true(big.predicted_peak < 12000000ull * 21);
-    assert_true(big.predicted_peak > 3.5 * small.predicted_peak);
+    assert_true(big.predicted_peak > 3 * small.predicted_peak);  /* 4x the pixels, plus fixed costs */
     /* a progressive JPEG keeps 2 bytes x 1.5 samples of coefficients per pixel */
     assert_true(prog.predicted_peak >= big.predicted_peak + 12000000ull * 3);
     assert_false(big.grid);
@@ -266,7 +266,7 @@ static void test_model(void **state)
     lp_batch_plan_job(&p, &r, 0, 1, &shrunk, &run);
     assert_int_equal(shrunk.shrink, 8);
     assert_int_equal(shrunk.out_width, 500);
-    assert_true(shrunk.predicted_peak < big.predicted_peak / 20);
+    assert_true(shrunk.predicted_peak < big.predicted_peak / 8);
 
     /* over a 256 MB budget: leanest mode (a grid of small cells), alone */
     p = jpeg_probe(7000, 5000, false);  /* 35 MP: one AV1 frame would do, but not in 256 MB */

@@ -120,8 +120,9 @@ void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *op
  * output sizes (see docs/memory.md for the constants and how they were measured). */
 uint64_t lp_batch_predict_peak(const lp_batch_probe *probe, const lp_batch_plan *plan,
                                const lp_encode_options *encode);
-/* Base bytes every job holds whatever its size (I/O buffers, codec tables, stacks). */
-#define LP_BATCH_JOB_BASE_BYTES (6u * 1024u * 1024u)
+/* Base bytes every job holds whatever its size (I/O buffers, codec tables, stacks;
+ * measured: 0.5-1 MiB for JPEG/PNG jobs above an idle process, bench/batch-model.sh). */
+#define LP_BATCH_JOB_BASE_BYTES (2u * 1024u * 1024u)
 
 /* ---- scheduler ---- */
 
