@@ -7,6 +7,7 @@
  * Images are small synthetic photos (lpt_make_photo) encoded at speed 9 so that the
  * suite stays fast; the heavy cases are skipped under sanitizers (LP_SANITIZED).
  */
+#define _GNU_SOURCE  /* memmem */
 #include "testutil.h"
 
 #include <math.h>
@@ -32,6 +33,8 @@ static void grid_options(lp_encode_options *o, uint32_t cell_w, uint32_t cell_h)
 }
 
 /* Runs img through the grid sink into path; returns the status (err filled). */
+static uint32_t strip_rows = 16;  /* strips the buffer source yields */
+
 static lp_status encode_grid(const lp_buffer_image *img, const lp_encode_options *o,
                              const char *path, lp_mem *mem, lp_error *err)
 {
@@ -40,7 +43,7 @@ static lp_status encode_grid(const lp_buffer_image *img, const lp_encode_options
     if (st != LP_OK)
         return st;
     lp_stage *src;
-    assert_int_equal(lp_buffer_source_new(&src, img, 16, err), LP_OK);
+    assert_int_equal(lp_buffer_source_new(&src, img, strip_rows, err), LP_OK);
     lp_sink *sink;
     st = lp_avif_grid_sink_new(&sink, out, o, mem, err);
     if (st == LP_OK) {
@@ -148,6 +151,114 @@ static void test_cropped_last_row_and_column(void **state)
         assert_true(decoded_psnr("heif-convert", path, &img, &dec) > 32.0);
         lp_buffer_image_free(&dec);
     }
+    lp_buffer_image_free(&img);
+}
+
+/* Strips of 7 rows: 4:2:0 row pairs straddle strips (the carry row) and cell-rows. */
+static void test_odd_strips(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifdec");
+    lp_buffer_image img;
+    lpt_make_photo(&img, 300, 202, LP_FORMAT_RGB8, 12);
+    lp_encode_options o;
+    grid_options(&o, 128, 64);
+    const char *path = lpt_path("grid-strips7.avif");
+    strip_rows = 7;
+    encode_ok(&img, &o, path);
+    strip_rows = 16;
+    lp_buffer_image dec;
+    double psnr = decoded_psnr("avifdec", path, &img, &dec);
+    char info[2048];
+    lpt_run_capture(info, sizeof info, "avifdec --info '%s'", path);
+    fprintf(stderr, "300x202, 7-row strips: %.2f dB\n", psnr);
+    assert_non_null(strstr(info, "YUV420"));
+    assert_true(psnr > 32.0);
+    /* rows around every strip boundary inside the second cell-row */
+    assert_true(lpt_psnr_rect(&img, &dec, 0, 63, 300, 16) > 30.0);
+    lp_buffer_image_free(&dec);
+    lp_buffer_image_free(&img);
+}
+
+/* MIAF wants even output sizes for 4:2:0 grids: odd sizes are written 4:4:4. */
+static void test_odd_size_is_444(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifdec");
+    lp_buffer_image img;
+    lpt_make_photo(&img, 301, 203, LP_FORMAT_RGB8, 14);
+    lp_encode_options o;
+    grid_options(&o, 128, 128);
+    const char *path = lpt_path("grid-odd.avif");
+    encode_ok(&img, &o, path);
+    char info[2048];
+    lpt_run_capture(info, sizeof info, "avifdec --info '%s'", path);
+    assert_non_null(strstr(info, "YUV444"));
+    const char *tools[] = {"avifdec", "heif-convert"};
+    for (int t = 0; t < 2; t++) {
+        if (!lpt_have_tool(tools[t]))
+            continue;
+        lp_buffer_image dec;
+        double psnr = decoded_psnr(tools[t], path, &img, &dec);
+        fprintf(stderr, "%s 301x203: %.2f dB\n", tools[t], psnr);
+        assert_true(psnr > 32.0);
+        assert_true(lpt_psnr_rect(&img, &dec, 256, 128, 45, 75) > 30.0);
+        lp_buffer_image_free(&dec);
+    }
+    lp_buffer_image_free(&img);
+}
+
+static void test_metadata_items(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifdec");
+    lp_buffer_image img;
+    lpt_make_photo(&img, 128, 128, LP_FORMAT_RGB8, 15);
+    /* little-endian TIFF, one IFD entry: Orientation (0x0112) = 6 */
+    static const uint8_t exif[] = {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0,
+                                   6, 0, 0, 0, 0, 0, 0, 0};
+    static const char xmp[] = "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf="
+                              "\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\"/></x:xmpmeta>";
+    uint8_t icc[200];
+    for (size_t i = 0; i < sizeof icc; i++)
+        icc[i] = (uint8_t)i;
+    img.info.meta.exif = exif;
+    img.info.meta.exif_size = sizeof exif;
+    img.info.meta.xmp = (const uint8_t *)xmp;
+    img.info.meta.xmp_size = sizeof xmp - 1;
+    img.info.meta.icc = icc;
+    img.info.meta.icc_size = sizeof icc;
+    img.info.meta.orientation = 6;
+    lp_encode_options o;
+    grid_options(&o, 64, 64);
+    const char *path = lpt_path("grid-meta.avif");
+    encode_ok(&img, &o, path);
+    char info[4096];
+    assert_int_equal(lpt_run_capture(info, sizeof info, "avifdec --info '%s'", path), 0);
+    assert_non_null(strstr(info, "ICC Profile    : Present (200 bytes)"));
+    assert_non_null(strstr(info, "XMP Metadata   : Present"));
+    assert_non_null(strstr(info, "Exif Metadata  : Present"));
+    assert_non_null(strstr(info, "irot"));
+    /* the file's bytes: the XMP packet and the EXIF stream are stored verbatim */
+    size_t size;
+    uint8_t *file = lpt_read_file(path, &size);
+    assert_non_null(file);
+    assert_non_null(memmem(file, size, xmp, sizeof xmp - 1));
+    assert_non_null(memmem(file, size, exif, sizeof exif));
+    assert_non_null(memmem(file, size, "application/rdf+xml", 19));
+    free(file);
+    if (lpt_have_tool("heif-info")) {
+        assert_int_equal(lpt_run_capture(info, sizeof info, "heif-info '%s'", path), 0);
+        assert_non_null(strstr(info, "Exif"));
+        assert_non_null(strstr(info, "(id=1), primary"));
+        assert_null(strstr(info, "id=2"));  /* the cells are hidden, not top-level images */
+    }
+    /* strip_metadata drops them */
+    o.strip_metadata = true;
+    encode_ok(&img, &o, path);
+    assert_int_equal(lpt_run_capture(info, sizeof info, "avifdec --info '%s'", path), 0);
+    assert_non_null(strstr(info, "Exif Metadata  : Absent"));
+    assert_non_null(strstr(info, "ICC Profile    : Absent"));
     lp_buffer_image_free(&img);
 }
 
@@ -558,6 +669,9 @@ int main(void)
         cmocka_unit_test(test_default_cell),
         cmocka_unit_test(test_decoders_and_cell_placement),
         cmocka_unit_test(test_cropped_last_row_and_column),
+        cmocka_unit_test(test_odd_strips),
+        cmocka_unit_test(test_odd_size_is_444),
+        cmocka_unit_test(test_metadata_items),
         cmocka_unit_test(test_one_cell_grid_and_tiny_image),
         cmocka_unit_test(test_256_cells),
         cmocka_unit_test(test_alpha_grid),
