@@ -1,10 +1,157 @@
-/* cmd_convert.c - placeholder; the real command lands with the foundation issue. */
+/*
+ * cmd_convert.c - `leanpix convert IN OUT [options]`: one image, re-encoded in strips.
+ *
+ * Prints nothing on success unless asked (--stats for people, --json for programs);
+ * shows a progress line on a terminal for long jobs; on failure prints one line naming
+ * the file at fault and exits 1, leaving no output file behind (the library writes a temp
+ * file and renames it only on success).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cli.h"
+#include "convert_options.h"
+
+typedef struct progress_state {
+    bool enabled;
+    double last;
+    double start;
+} progress_state;
+
+static bool show_progress(void *user, uint32_t done, uint32_t total)
+{
+    progress_state *p = user;
+    double now = cli_now();
+    if (p->enabled && (now - p->last > 0.25 || done == total) && now - p->start > 0.5) {
+        fprintf(stderr, "\rleanpix: convert: %3u%% (%u/%u rows)", (unsigned)(100.0 * done / total),
+                done, total);
+        if (done == total)
+            fputs("\r\033[K", stderr);
+        p->last = now;
+    }
+    return true;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: leanpix convert IN OUT [options]\n\n"
+               "Re-encodes one JPEG or PNG image to AVIF, JPEG, WebP or PNG (format from OUT's\n"
+               "extension or --format), decoding in strips, shrinking on load when resizing,\n"
+               "and writing OUT only when the whole job succeeded.\n\n"
+               "options:\n");
+    convert_options_help(f);
+    fprintf(f, "  %-22s %s\n", "--stats", "print what was done and the memory used to stderr");
+    fprintf(f, "  %-22s %s\n", "--json", "print the same as one JSON object on stdout");
+    fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
+    fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
+    fprintf(f, "\nexit status: 0 done, 1 the image could not be converted, 2 bad command line\n");
+}
+
+static double mib(uint64_t bytes)
+{
+    return bytes / 1048576.0;
+}
+
+static void print_stats(const char *in, const char *out, const lp_convert_stats *s, uint64_t rss)
+{
+    fprintf(stderr,
+            "%s (%ux%u %s, %.2f MB) -> %s (%ux%u %s, %.2f MB) in %.2f s\n"
+            "  chain: %s%s\n"
+            "  memory: counted peak %.1f MiB (whole-image buffers %.1f MiB), process peak RSS %.1f MiB\n",
+            in, s->in_width, s->in_height, lp_file_format_name(s->in_format), s->bytes_in / 1e6, out,
+            s->out_width, s->out_height, lp_file_format_name(s->out_format), s->bytes_out / 1e6,
+            s->seconds, s->chain, s->shrink_on_load > 1 ? " (shrink-on-load)" : "", mib(s->mem_peak),
+            mib(s->whole_image_bytes), mib(rss));
+    if (s->shrink_on_load > 1)
+        fprintf(stderr, "  decoder shrink-on-load: 1/%u\n", s->shrink_on_load);
+}
+
+static void print_json(const char *in, const char *out, const lp_convert_stats *s, uint64_t rss,
+                       const lp_error *err)
+{
+    printf("{\"input\":");
+    cli_json_string(stdout, in);
+    printf(",\"output\":");
+    cli_json_string(stdout, out);
+    printf(",\"status\":\"%s\"", err->status == LP_OK ? "ok" : "error");
+    if (err->status != LP_OK) {
+        printf(",\"error\":");
+        cli_json_string(stdout, lp_error_message(err));
+    }
+    printf(",\"input_format\":\"%s\",\"output_format\":\"%s\","
+           "\"input_width\":%u,\"input_height\":%u,\"output_width\":%u,\"output_height\":%u,"
+           "\"shrink_on_load\":%u,\"bytes_in\":%llu,\"bytes_out\":%llu,\"seconds\":%.4f,"
+           "\"counted_peak_bytes\":%llu,\"whole_image_bytes\":%llu,\"peak_rss_bytes\":%llu,\"chain\":",
+           lp_file_format_name(s->in_format), lp_file_format_name(s->out_format), s->in_width,
+           s->in_height, s->out_width, s->out_height, s->shrink_on_load,
+           (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out, s->seconds,
+           (unsigned long long)s->mem_peak, (unsigned long long)s->whole_image_bytes,
+           (unsigned long long)rss);
+    cli_json_string(stdout, s->chain);
+    printf("}\n");
+}
 
 int cmd_convert(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    cli_error("convert", "not implemented yet");
-    return LP_EXIT_FAILURE;
+    lp_convert_options opts;
+    lp_convert_options_default(&opts);
+    const char *paths[2] = {NULL, NULL};
+    int npaths = 0;
+    bool stats = false, json = false, progress = isatty(2);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return LP_EXIT_OK;
+        }
+        if (!strcmp(a, "--stats")) {
+            stats = true;
+            continue;
+        }
+        if (!strcmp(a, "--json")) {
+            json = true;
+            continue;
+        }
+        if (!strcmp(a, "--no-progress")) {
+            progress = false;
+            continue;
+        }
+        if (a[0] == '-' && a[1]) {
+            int r = convert_option_parse(&opts, argc, argv, &i);
+            if (r < 0)
+                return LP_EXIT_USAGE;
+            if (r == 0) {
+                cli_error("convert", "unknown option '%s' (see leanpix convert --help)", a);
+                return LP_EXIT_USAGE;
+            }
+            continue;
+        }
+        if (npaths == 2) {
+            cli_error("convert", "too many arguments: '%s' (one input, one output)", a);
+            return LP_EXIT_USAGE;
+        }
+        paths[npaths++] = a;
+    }
+    if (npaths != 2) {
+        cli_error("convert", "needs an input and an output file (see leanpix convert --help)");
+        return LP_EXIT_USAGE;
+    }
+    progress_state ps = {.enabled = progress && !json, .start = cli_now()};
+    opts.progress = show_progress;
+    opts.progress_user = &ps;
+
+    lp_convert_stats s;
+    lp_error err = {0};
+    lp_status st = lp_convert_file(paths[0], paths[1], &opts, &s, &err);
+    uint64_t rss = lp_process_peak_rss();
+    if (json)
+        print_json(paths[0], paths[1], &s, rss, &err);
+    if (st != LP_OK) {
+        cli_lp_error(s.output_failed ? paths[1] : paths[0], &err);
+        return LP_EXIT_FAILURE;
+    }
+    if (stats)
+        print_stats(paths[0], paths[1], &s, rss);
+    return LP_EXIT_OK;
 }

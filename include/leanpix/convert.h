@@ -48,12 +48,14 @@ typedef struct lp_convert_stats {
     uint64_t whole_image_bytes;  /* of which held by stages that need the whole image */
     double seconds;
     char chain[160];             /* "jpeg-load -> resize -> avif-save" */
+    bool output_failed;          /* lp_convert_file: the error concerns the output path */
 } lp_convert_stats;
 
 lp_status lp_convert_file(const char *in_path, const char *out_path,
                           const lp_convert_options *opts, lp_convert_stats *stats,
                           lp_error *err);
-/* For callers that own the streams (server, batch). */
+/* For callers that own the streams (server, batch). Takes ownership of `in` (closed
+ * whatever happens); `out` stays the caller's, to commit on success or close. */
 lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_options *opts,
                             lp_convert_stats *stats, lp_error *err);
 

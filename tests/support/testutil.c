@@ -231,12 +231,8 @@ bool lpt_read_png(const char *path, lp_buffer_image *img)
         if (spng_decoded_image_size(ctx, fmt, &size) == 0 &&
             lp_buffer_image_alloc(img, ihdr.width, ihdr.height,
                                   sixteen ? LP_FORMAT_RGBA16 : LP_FORMAT_RGBA8, NULL, NULL) == LP_OK) {
+            /* SPNG_FMT_RGBA16 is host-endian already (only SPNG_FMT_PNG keeps big-endian) */
             ok = spng_decode_image(ctx, img->pixels, size, fmt, SPNG_DECODE_TRNS) == 0;
-            if (ok && sixteen) {  /* spng gives big-endian 16-bit samples */
-                uint16_t *s = (uint16_t *)img->pixels;
-                for (size_t i = 0; i < size / 2; i++)
-                    s[i] = (uint16_t)((s[i] >> 8) | (s[i] << 8));
-            }
         }
     }
     spng_ctx_free(ctx);

@@ -1,0 +1,23 @@
+# bench/lib.sh - shared by the bench scripts: run a command under /usr/bin/time -v and
+# record peak RSS (MiB) and wall seconds; PSNR of a decoded output against a reference.
+# Source it; it defines measure, psnr_db, mib.
+
+# measure NAME CMD... -> sets MEAS_RSS_MIB, MEAS_WALL_S; keeps the time log in $BENCH_OUT/NAME.time
+measure() {
+  local name=$1; shift
+  local log="$BENCH_OUT/$name.time"
+  if ! /usr/bin/time -v -o "$log" "$@" >"$BENCH_OUT/$name.out" 2>&1; then
+    echo "bench: $name failed: $(tail -n 3 "$BENCH_OUT/$name.out" | tr '\n' ' ')" >&2
+    MEAS_RSS_MIB=NA; MEAS_WALL_S=NA; return 1
+  fi
+  MEAS_RSS_MIB=$(awk -F': ' '/Maximum resident set size/ {printf "%.1f", $2/1024}' "$log")
+  MEAS_WALL_S=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}' "$log")
+}
+
+# psnr_db REFERENCE DECODED -> PSNR in dB (ImageMagick's compare; both decodable by it)
+psnr_db() {
+  /usr/bin/compare -metric PSNR "$1" "$2" null: 2>&1 | awk '{printf "%.2f", $1}'
+}
+
+bytes() { stat -c %s "$1"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "NA" || a == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }

@@ -1,0 +1,258 @@
+/*
+ * test_convert.c - `leanpix convert` end to end, as a user runs it: every input/output
+ * format pair decoded by an independent decoder and compared with the source; resizing
+ * options; orientation; --json; and bad input (truncated, corrupt, missing, huge header,
+ * unwritable output), each giving one line naming the file, exit 1 and no output left.
+ */
+#include "testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SRC_W 203
+#define SRC_H 141
+
+static lp_buffer_image source;
+
+static void write_ppm(const lp_buffer_image *img, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fprintf(f, "P6\n%u %u\n255\n", img->info.width, img->info.height);
+    for (uint32_t y = 0; y < img->info.height; y++)
+        fwrite(img->pixels + (size_t)y * img->stride, 1, (size_t)img->info.width * 3, f);
+    fclose(f);
+}
+
+/* Inputs made by independent encoders: cjpeg (libjpeg-turbo's tool) and vips. */
+static int make_inputs(void **state)
+{
+    (void)state;
+    lpt_make_photo(&source, SRC_W, SRC_H, LP_FORMAT_RGB8, 11);
+    write_ppm(&source, lpt_path("src.ppm"));
+    if (lpt_run("cjpeg -quality 95 -sample 1x1 -outfile '%s' '%s'", lpt_path("src.jpg"), lpt_path("src.ppm")))
+        return -1;
+    if (lpt_run("vips copy '%s' '%s' >/dev/null 2>&1", lpt_path("src.ppm"), lpt_path("src.png")))
+        return -1;
+    return 0;
+}
+
+static int free_inputs(void **state)
+{
+    (void)state;
+    lp_buffer_image_free(&source);
+    return 0;
+}
+
+static int convert(const char *args)
+{
+    return lpt_run("'%s' convert %s 2>'%s'", lpt_bin(), args, lpt_path("stderr.txt"));
+}
+
+static const char *last_stderr(void)
+{
+    static char buf[4096];
+    size_t n = 0;
+    uint8_t *data = lpt_read_file(lpt_path("stderr.txt"), &n);
+    buf[0] = '\0';
+    if (data) {
+        snprintf(buf, sizeof buf, "%.*s", (int)n, (const char *)data);
+        free(data);
+    }
+    return buf;
+}
+
+static void check_pair(const char *in_ext, const char *out_ext, const char *decoder, double min_psnr)
+{
+    char in[512], out[512], args[1200];
+    snprintf(in, sizeof in, "%s", lpt_path(in_ext));
+    snprintf(out, sizeof out, "%s", lpt_path(out_ext));
+    unlink(out);
+    snprintf(args, sizeof args, "'%s' '%s' -q 90 --speed 9", in, out);
+    assert_int_equal(convert(args), 0);
+    lp_buffer_image got;
+    assert_true(lpt_decode_external(decoder, out, &got));
+    assert_int_equal(got.info.width, SRC_W);
+    assert_int_equal(got.info.height, SRC_H);
+    double psnr = lpt_psnr(&source, &got);
+    fprintf(stderr, "%s -> %s (%s): PSNR %.2f dB\n", in_ext, out_ext, decoder, psnr);
+    assert_true(psnr >= min_psnr);
+    /* the same comparison one row off must fail: proves the threshold can catch a shift */
+    lp_buffer_image shifted = got;
+    shifted.pixels += got.stride;
+    shifted.info.height--;
+    lp_buffer_image src_cut = source;
+    src_cut.info.height--;
+    assert_true(lpt_psnr(&src_cut, &shifted) < min_psnr);
+    lp_buffer_image_free(&got);
+}
+
+static void test_jpeg_to_all(void **state)
+{
+    (void)state;
+    check_pair("src.jpg", "o1.avif", "avifdec", 30);
+    check_pair("src.jpg", "o1.jpg", "djpeg", 32);
+    check_pair("src.jpg", "o1.webp", "dwebp", 30);
+    check_pair("src.jpg", "o1.png", "spng", 38);
+}
+
+static void test_png_to_all(void **state)
+{
+    (void)state;
+    check_pair("src.png", "o2.avif", "avifdec", 30);
+    check_pair("src.png", "o2.jpg", "djpeg", 32);
+    check_pair("src.png", "o2.webp", "dwebp", 30);
+    check_pair("src.png", "o2.png", "spng", 99);  /* lossless: identical */
+}
+
+static void expect_failure(const char *args, const char *named, const char *reason_part, const char *out)
+{
+    assert_int_equal(convert(args), 1);
+    const char *err = last_stderr();
+    fprintf(stderr, "stderr: %s", err);
+    assert_non_null(strstr(err, "leanpix: "));
+    assert_non_null(strstr(err, named));
+    if (reason_part)
+        assert_non_null(strstr(err, reason_part));
+    assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);  /* exactly one line */
+    if (out) {
+        assert_false(lpt_file_exists(out));
+        assert_int_equal(lpt_count_files(lpt_tmpdir(), ".bad"), 0);  /* no temp file left */
+    }
+}
+
+static void test_bad_inputs(void **state)
+{
+    (void)state;
+    char args[1200];
+    size_t n;
+    uint8_t *jpg = lpt_read_file(lpt_path("src.jpg"), &n);
+    assert_non_null(jpg);
+    lpt_write_file(lpt_path("trunc.jpg"), jpg, n / 2);
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("trunc.jpg"), lpt_path("bad1.avif"));
+    expect_failure(args, "trunc.jpg", NULL, lpt_path("bad1.avif"));
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("trunc.jpg"), lpt_path("bad1.jpg"));
+    expect_failure(args, "trunc.jpg", NULL, lpt_path("bad1.jpg"));
+    /* corrupt: scramble the entropy-coded data after the headers */
+    for (size_t i = n / 3; i < n - 2; i += 7)
+        jpg[i] = (uint8_t)(jpg[i] * 31 + 7);
+    lpt_write_file(lpt_path("corrupt.jpg"), jpg, n);
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("corrupt.jpg"), lpt_path("bad2.png"));
+    int rc = convert(args);
+    if (rc != 0)  /* libjpeg may survive some scrambles; what it must never do is crash */
+        expect_failure(args, "corrupt.jpg", NULL, lpt_path("bad2.png"));
+    assert_true(rc == 0 || rc == 1);
+    free(jpg);
+
+    lpt_write_file(lpt_path("text.jpg"), "hello, world\n", 13);
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("text.jpg"), lpt_path("bad3.avif"));
+    expect_failure(args, "text.jpg", "not a JPEG or PNG", lpt_path("bad3.avif"));
+
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("missing.jpg"), lpt_path("bad4.avif"));
+    expect_failure(args, "missing.jpg", "No such file", lpt_path("bad4.avif"));
+
+    snprintf(args, sizeof args, "'%s' /nonexistent-dir/out.avif", lpt_path("src.jpg"));
+    expect_failure(args, "/nonexistent-dir/out.avif", NULL, NULL);
+
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("src.jpg"), lpt_path("bad5.tiff"));
+    expect_failure(args, "bad5.tiff", "output format", NULL);
+}
+
+/* A PNG whose IHDR claims 100000x100000 (CRC fixed up) is refused from the header. */
+static void test_huge_header_refused(void **state)
+{
+    (void)state;
+    static const uint8_t png[] = {
+        0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n',
+        0, 0, 0, 13, 'I', 'H', 'D', 'R',
+        0x00, 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0, 8, 2, 0, 0, 0,
+        0x00, 0x00, 0x00, 0x00,  /* CRC: filled below */
+        0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    uint8_t copy[sizeof png];
+    memcpy(copy, png, sizeof png);
+    /* CRC-32 over "IHDR" + data */
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 12; i < 29; i++) {
+        crc ^= copy[i];
+        for (int k = 0; k < 8; k++)
+            crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1)));
+    }
+    crc ^= 0xFFFFFFFFu;
+    copy[29] = (uint8_t)(crc >> 24);
+    copy[30] = (uint8_t)(crc >> 16);
+    copy[31] = (uint8_t)(crc >> 8);
+    copy[32] = (uint8_t)crc;
+    lpt_write_file(lpt_path("huge.png"), copy, sizeof copy);
+    char args[1200];
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("huge.png"), lpt_path("bad6.avif"));
+    expect_failure(args, "huge.png", "100000", lpt_path("bad6.avif"));
+}
+
+static void test_resize_options(void **state)
+{
+    (void)state;
+    char args[1200], json[4096];
+    snprintf(args, sizeof args, "'%s' '%s' --resize 100x --json", lpt_path("src.jpg"), lpt_path("r1.png"));
+    assert_int_equal(lpt_run_capture(json, sizeof json, "'%s' convert %s", lpt_bin(), args), 0);
+    assert_non_null(strstr(json, "\"output_width\":100,"));
+    assert_non_null(strstr(json, "\"output_height\":69,"));  /* 141 * 100/203 = 69.5 -> 69 */
+    assert_non_null(strstr(json, "\"status\":\"ok\""));
+    lp_buffer_image got;
+    assert_true(lpt_read_png(lpt_path("r1.png"), &got));
+    assert_int_equal(got.info.width, 100);
+    lp_buffer_image_free(&got);
+
+    /* shrink-on-load kicks in for a JPEG reduced more than twice */
+    snprintf(args, sizeof args, "'%s' '%s' --max-dim 50 --json", lpt_path("src.jpg"), lpt_path("r2.jpg"));
+    assert_int_equal(lpt_run_capture(json, sizeof json, "'%s' convert %s", lpt_bin(), args), 0);
+    assert_non_null(strstr(json, "\"output_width\":50,"));
+    assert_null(strstr(json, "\"shrink_on_load\":1,"));
+    assert_non_null(strstr(json, "resize"));
+
+    /* no enlarging unless asked */
+    snprintf(args, sizeof args, "'%s' '%s' --scale 2 --json", lpt_path("src.png"), lpt_path("r3.png"));
+    assert_int_equal(lpt_run_capture(json, sizeof json, "'%s' convert %s", lpt_bin(), args), 0);
+    assert_non_null(strstr(json, "\"output_width\":203,"));
+    snprintf(args, sizeof args, "'%s' '%s' --scale 2 --enlarge --json", lpt_path("src.png"), lpt_path("r3.png"));
+    assert_int_equal(lpt_run_capture(json, sizeof json, "'%s' convert %s", lpt_bin(), args), 0);
+    assert_non_null(strstr(json, "\"output_width\":406,"));
+}
+
+static void test_usage_errors(void **state)
+{
+    (void)state;
+    assert_int_equal(convert("--quality 101 a.jpg b.avif"), 2);
+    assert_int_equal(convert("a.jpg"), 2);
+    assert_int_equal(convert("--bogus a.jpg b.avif"), 2);
+    assert_int_equal(convert("--grid 10x10 a.jpg b.avif"), 2);
+    assert_int_equal(convert("--help >/dev/null"), 0);
+}
+
+/* One frame over AV1 level 6 is refused up front with --grid off. */
+static void test_grid_off_refuses_oversize_frame(void **state)
+{
+    (void)state;
+    lp_buffer_image wide;
+    lpt_make_photo(&wide, 16400, 16, LP_FORMAT_RGB8, 2);
+    write_ppm(&wide, lpt_path("wide.ppm"));
+    lp_buffer_image_free(&wide);
+    assert_int_equal(lpt_run("cjpeg -outfile '%s' '%s'", lpt_path("wide.jpg"), lpt_path("wide.ppm")), 0);
+    char args[1200];
+    snprintf(args, sizeof args, "'%s' '%s' --grid off", lpt_path("wide.jpg"), lpt_path("wide.avif"));
+    expect_failure(args, "wide.jpg", "level 6", lpt_path("wide.avif"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jpeg_to_all),
+        cmocka_unit_test(test_png_to_all),
+        cmocka_unit_test(test_bad_inputs),
+        cmocka_unit_test(test_huge_header_refused),
+        cmocka_unit_test(test_resize_options),
+        cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_grid_off_refuses_oversize_frame),
+    };
+    return cmocka_run_group_tests(tests, make_inputs, free_inputs);
+}

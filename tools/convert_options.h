@@ -1,0 +1,19 @@
+/*
+ * convert_options.h - the encoding/resizing/limits options that `convert` and `batch`
+ * share, parsed in one place so both commands accept the same words.
+ */
+#ifndef LEANPIX_CONVERT_OPTIONS_H
+#define LEANPIX_CONVERT_OPTIONS_H
+
+#include <stdio.h>
+#include "leanpix/leanpix.h"
+
+/* Tries argv[*i] (and its value in argv[*i + 1]) as a convert option.
+ * Returns 1 when consumed (advancing *i past the value), 0 when argv[*i] is not a convert
+ * option, -1 after printing a one-line usage error. */
+int convert_option_parse(lp_convert_options *opts, int argc, char **argv, int *i);
+
+/* The options' help text, for `--help`. */
+void convert_options_help(FILE *f);
+
+#endif
