@@ -493,6 +493,39 @@ static void test_444(void **state)
     lp_buffer_image_free(&img);
 }
 
+/* Past LP_GRID_SPILL_BYTES the compressed cells go to a temp file: same bytes out. */
+static void test_spilled_cells_same_file(void **state)
+{
+    (void)state;
+    lp_buffer_image img;
+    lpt_make_photo(&img, 320, 192, LP_FORMAT_RGBA8, 8);
+    lp_encode_options o;
+    grid_options(&o, 128, 64);
+    const char *mem_path = lpt_path("grid-inmem.avif"), *file_path = lpt_path("grid-spilled.avif");
+    encode_ok(&img, &o, mem_path);
+    setenv("LP_GRID_SPILL_BYTES", "1500", 1);
+    lp_mem *mem = lp_mem_new(0, NULL);
+    lp_error err = {0};
+    lp_status st = encode_grid(&img, &o, file_path, mem, &err);
+    unsetenv("LP_GRID_SPILL_BYTES");
+    assert_int_equal(st, LP_OK);
+    size_t a_size, b_size;
+    uint8_t *a = lpt_read_file(mem_path, &a_size), *b = lpt_read_file(file_path, &b_size);
+    assert_true(a_size > 3000);  /* so the store did spill */
+    assert_int_equal(a_size, b_size);
+    assert_memory_equal(a, b, a_size);
+    free(a);
+    free(b);
+    assert_int_equal(lp_mem_current(mem), 0);
+    lp_mem_free_tracker(mem);
+    if (lpt_have_tool("avifdec")) {
+        lp_buffer_image dec;
+        assert_true(decoded_psnr("avifdec", file_path, &img, &dec) > 32.0);
+        lp_buffer_image_free(&dec);
+    }
+    lp_buffer_image_free(&img);
+}
+
 static void test_limits_refused(void **state)
 {
     (void)state;
@@ -679,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_seams),
         cmocka_unit_test(test_ten_bit),
         cmocka_unit_test(test_444),
+        cmocka_unit_test(test_spilled_cells_same_file),
         cmocka_unit_test(test_limits_refused),
         cmocka_unit_test(test_budget_refused),
         cmocka_unit_test(test_counted_memory_and_prediction),

@@ -16,10 +16,11 @@
 #include "leanpix/mem.h"
 #include "leanpix/status.h"
 
-/* libaom 3.6 all-intra state per pixel of the frame being encoded, measured with VmHWM
- * deltas on 512..2048 px cells (see docs/avif-grid.md), plus a fixed part per encoder. */
-#define LP_AV1_ENCODER_BYTES_PER_PIXEL 16u
-#define LP_AV1_ENCODER_FIXED_BYTES (6u << 20)
+/* libaom 3.6 all-intra state per running encoder: VmHWM grows by 3.9, 8.4, 25.4 and
+ * 59.4 MiB for one more encoder of 256, 512, 1024 and 2048 px square cells (speed 6,
+ * 8-bit 4:2:0; docs/avif-grid.md). 20 bytes per pixel plus 4 MiB covers them all. */
+#define LP_AV1_ENCODER_BYTES_PER_PIXEL 20u
+#define LP_AV1_ENCODER_FIXED_BYTES (4u << 20)
 
 typedef struct lp_av1_cell_params {
     uint32_t width, height;  /* the cell (even sizes for 4:2:0) */

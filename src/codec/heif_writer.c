@@ -1,7 +1,8 @@
 /*
  * heif_writer.c - writes the HEIF container of an AVIF grid: ftyp, meta, mdat.
  *
- * Layout (item IDs in this order, which is also the order of their data in mdat):
+ * Layout (item IDs in this order; in mdat the cells come first, as the caller's body
+ * holds them, then the grid descriptions, Exif and XMP):
  *   1            the colour 'grid' item (primary), its data the ImageGrid struct
  *   2..n+1       the colour 'av01' cells, raster order, referenced by 'dimg' from 1
  *   n+2          the alpha 'grid' (if alpha), 'auxl' to 1, auxC alpha URN
@@ -142,40 +143,59 @@ static void plan_items(const lp_heif_grid *g, item_plan *p)
     p->grid_data_size = 4 + 2 * field;
 }
 
-/* The payload of item id (1-based, in plan order). */
-static void item_payload(const lp_heif_grid *g, const item_plan *p, uint32_t id,
-                         const uint8_t **data, size_t *size, const uint8_t **prefix,
-                         size_t *prefix_size)
+/* Where item id's data lies in mdat's payload: the cells in the body as the caller
+ * placed them, then the small items in ID order after the body. */
+static void item_location(const lp_heif_grid *g, const item_plan *p, uint32_t id,
+                          uint64_t *offset, uint64_t *size)
 {
-    static const uint8_t exif_offset[4] = {0, 0, 0, 0};  /* exif_tiff_header_offset */
-    *prefix = NULL;
-    *prefix_size = 0;
-    if (id == p->color_grid || id == p->alpha_grid) {
-        *data = p->grid_data;
-        *size = p->grid_data_size;
-    } else if (id >= p->first_color_cell && id < p->first_color_cell + p->cells) {
-        *data = g->color[id - p->first_color_cell].data;
+    if (id >= p->first_color_cell && id < p->first_color_cell + p->cells) {
+        *offset = g->color[id - p->first_color_cell].offset;
         *size = g->color[id - p->first_color_cell].size;
-    } else if (p->alpha_grid && id >= p->first_alpha_cell && id < p->first_alpha_cell + p->cells) {
-        *data = g->alpha[id - p->first_alpha_cell].data;
-        *size = g->alpha[id - p->first_alpha_cell].size;
-    } else if (id == p->exif) {
-        *prefix = exif_offset;
-        *prefix_size = sizeof exif_offset;
-        *data = g->exif;
-        *size = g->exif_size;
-    } else {
-        *data = g->xmp;
-        *size = g->xmp_size;
+        return;
     }
+    if (p->alpha_grid && id >= p->first_alpha_cell && id < p->first_alpha_cell + p->cells) {
+        *offset = g->alpha[id - p->first_alpha_cell].offset;
+        *size = g->alpha[id - p->first_alpha_cell].size;
+        return;
+    }
+    uint64_t at = g->body_size;
+    uint32_t small[4] = {p->color_grid, p->alpha_grid, p->exif, p->xmp};
+    uint64_t sizes[4] = {p->grid_data_size, p->grid_data_size, 4 + (uint64_t)g->exif_size, g->xmp_size};
+    for (int i = 0; i < 4; i++) {
+        if (!small[i])
+            continue;
+        if (small[i] == id) {
+            *offset = at;
+            *size = sizes[i];
+            return;
+        }
+        at += sizes[i];
+    }
+    *offset = *size = 0;
 }
 
 static uint64_t item_size(const lp_heif_grid *g, const item_plan *p, uint32_t id)
 {
-    const uint8_t *data, *prefix;
-    size_t size, prefix_size;
-    item_payload(g, p, id, &data, &size, &prefix, &prefix_size);
-    return (uint64_t)size + prefix_size;
+    uint64_t offset, size;
+    item_location(g, p, id, &offset, &size);
+    return size;
+}
+
+/* The small items after the body, in the order item_location() places them. */
+static lp_status write_small_items(lp_output *out, const lp_heif_grid *g, const item_plan *p,
+                                   lp_error *err)
+{
+    static const uint8_t exif_offset[4] = {0, 0, 0, 0};  /* exif_tiff_header_offset */
+    lp_status st = lp_output_write(out, p->grid_data, p->grid_data_size, err);
+    if (st == LP_OK && p->alpha_grid)
+        st = lp_output_write(out, p->grid_data, p->grid_data_size, err);
+    if (st == LP_OK && p->exif)
+        st = lp_output_write(out, exif_offset, sizeof exif_offset, err);
+    if (st == LP_OK && p->exif)
+        st = lp_output_write(out, g->exif, g->exif_size, err);
+    if (st == LP_OK && p->xmp)
+        st = lp_output_write(out, g->xmp, g->xmp_size, err);
+    return st;
 }
 
 /* ---- boxes ---- */
@@ -433,22 +453,6 @@ static void write_ipma(box_buf *b, const item_plan *p, const property_index *ix)
 
 /* ---- the file ---- */
 
-static lp_status write_payloads(lp_output *out, const lp_heif_grid *g, const item_plan *p,
-                                lp_error *err)
-{
-    for (uint32_t id = 1; id <= p->count; id++) {
-        const uint8_t *data, *prefix;
-        size_t size, prefix_size;
-        item_payload(g, p, id, &data, &size, &prefix, &prefix_size);
-        lp_status st = prefix_size ? lp_output_write(out, prefix, prefix_size, err) : LP_OK;
-        if (st == LP_OK)
-            st = lp_output_write(out, data, size, err);
-        if (st != LP_OK)
-            return st;
-    }
-    return LP_OK;
-}
-
 static lp_status check_grid(const lp_heif_grid *g, const item_plan *p, lp_error *err)
 {
     if (g->columns < 1 || g->columns > 256 || g->rows < 1 || g->rows > 256)
@@ -472,9 +476,8 @@ lp_status lp_heif_write_grid(lp_output *out, const lp_heif_grid *g, lp_mem *mem,
     lp_status st = check_grid(g, &plan, err);
     if (st != LP_OK)
         return st;
-    uint64_t payload = 0;
-    for (uint32_t id = 1; id <= plan.count; id++)
-        payload += item_size(g, &plan, id);
+    uint64_t payload = g->body_size + plan.grid_data_size * (plan.alpha_grid ? 2 : 1) +
+                       (plan.exif ? 4 + (uint64_t)g->exif_size : 0) + (plan.xmp ? g->xmp_size : 0);
     /* Past 4 GiB the offsets need 64 bits; the meta box itself stays far below 1 GiB. */
     bool large = payload > UINT32_MAX - (1ull << 30);
     unsigned offset_size = large ? 8 : 4;
@@ -495,12 +498,14 @@ lp_status lp_heif_write_grid(lp_output *out, const lp_heif_grid *g, lp_mem *mem,
     box_end(&b, meta);
     size_t mdat_header = large ? 16 : 8;
     if (!b.failed) {
-        uint64_t offset = b.len + mdat_header;
+        uint64_t mdat_data = b.len + mdat_header;
         for (uint32_t id = 1; id <= plan.count; id++) {
             uint8_t *field = b.data + first_offset + (size_t)(id - 1) * entry_size;
+            uint64_t offset, size;
+            item_location(g, &plan, id, &offset, &size);
+            offset += mdat_data;
             for (unsigned i = 0; i < offset_size; i++)
                 field[i] = (uint8_t)(offset >> (8 * (offset_size - 1 - i)));
-            offset += item_size(g, &plan, id);
         }
         if (large) {
             put_u32(&b, 1);
@@ -513,7 +518,7 @@ lp_status lp_heif_write_grid(lp_output *out, const lp_heif_grid *g, lp_mem *mem,
     }
     st = b.failed ? (err ? err->status : LP_ERR_NOMEM) : lp_output_write(out, b.data, b.len, err);
     lp_mem_release(mem, b.data);
-    if (st != LP_OK)
-        return st;
-    return write_payloads(out, g, &plan, err);
+    if (st == LP_OK)
+        st = g->write_body(g->body_user, out, err);
+    return st == LP_OK ? write_small_items(out, g, &plan, err) : st;
 }

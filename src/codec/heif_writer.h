@@ -1,10 +1,11 @@
 /*
  * heif_writer.h - private: the HEIF/MIAF container of an AVIF grid image.
  *
- * The caller has every compressed cell in memory (they are small) and describes the image
- * here; lp_heif_write_grid() builds the meta box in one counted buffer and streams
- * ftyp, meta and mdat to the output front to back, without seeking and without copying
- * the cells.
+ * The caller has every compressed cell already (in a cell store: memory or a temp file)
+ * and describes where each one lies in that "body"; lp_heif_write_grid() builds the meta
+ * box in one counted buffer and writes ftyp, meta, then mdat = the body (through the
+ * caller's callback) followed by the small items (grid descriptions, Exif, XMP), front
+ * to back, without seeking.
  */
 #ifndef LP_HEIF_WRITER_H
 #define LP_HEIF_WRITER_H
@@ -16,10 +17,11 @@
 #include "leanpix/mem.h"
 #include "leanpix/status.h"
 
-typedef struct lp_heif_payload {
-    uint8_t *data;
-    size_t size;
-} lp_heif_payload;
+/* Where a cell lies in the body. */
+typedef struct lp_heif_extent {
+    uint64_t offset;
+    uint32_t size;
+} lp_heif_extent;
 
 typedef struct lp_heif_grid {
     uint32_t width, height;            /* output size (the grid crops its cells to it) */
@@ -27,10 +29,13 @@ typedef struct lp_heif_grid {
     uint32_t columns, rows;            /* 1..256 each */
     unsigned bit_depth;                /* 8 or 10 */
     bool yuv444;
-    const lp_heif_payload *color;      /* columns * rows AV1 cells, raster order */
+    const lp_heif_extent *color;       /* columns * rows AV1 cells, raster order */
     uint8_t color_av1c[4];
-    const lp_heif_payload *alpha;      /* NULL, or columns * rows monochrome cells */
+    const lp_heif_extent *alpha;       /* NULL, or columns * rows monochrome cells */
     uint8_t alpha_av1c[4];
+    uint64_t body_size;                /* bytes of all cells */
+    lp_status (*write_body)(void *user, lp_output *out, lp_error *err);
+    void *body_user;
     /* nclx colour description of the cells */
     uint16_t color_primaries, transfer, matrix;
     bool full_range;
