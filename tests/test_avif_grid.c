@@ -546,7 +546,7 @@ static void test_limits_refused(void **state)
     lp_buffer_image_free(&img);
 }
 
-static void test_budget_refused(void **state)
+static void test_budget_fewer_encoders_or_refused(void **state)
 {
     (void)state;
     lp_buffer_image img;
@@ -557,6 +557,14 @@ static void test_budget_refused(void **state)
     lp_error err = {0};
     assert_int_equal(encode_grid(&img, &o, lpt_path("grid-budget.avif"), mem, &err), LP_ERR_NOMEM);
     assert_int_equal(lp_mem_current(mem), 0);
+    lp_mem_free_tracker(mem);
+    /* room for one encoder but not two: the row is encoded one cell at a time */
+    mem = lp_mem_new(6 << 20, NULL);
+    o.threads = 2;
+    lp_error_clear(&err);
+    assert_int_equal(encode_grid(&img, &o, lpt_path("grid-budget.avif"), mem, &err), LP_OK);
+    assert_true(lp_mem_peak(mem) <= 6 << 20);
+    assert_true(lp_mem_peak(mem) > 4 << 20);  /* one encoder's estimate was charged */
     lp_mem_free_tracker(mem);
     lp_buffer_image_free(&img);
 }
@@ -707,7 +715,7 @@ int main(void)
         cmocka_unit_test(test_444),
         cmocka_unit_test(test_spilled_cells_same_file),
         cmocka_unit_test(test_limits_refused),
-        cmocka_unit_test(test_budget_refused),
+        cmocka_unit_test(test_budget_fewer_encoders_or_refused),
         cmocka_unit_test(test_counted_memory_and_prediction),
         cmocka_unit_test(test_chromium_renders_grid),
     };

@@ -416,7 +416,7 @@ static void *row_worker(void *arg)
     return NULL;
 }
 
-static lp_status run_workers(grid_sink *s, row_job *job, unsigned threads, lp_error *err)
+static lp_status run_workers(row_job *job, unsigned threads, lp_error *err)
 {
     pthread_t tids[64];
     unsigned started = 0;
@@ -428,7 +428,6 @@ static lp_status run_workers(grid_sink *s, row_job *job, unsigned threads, lp_er
     row_worker(job);  /* this thread works too */
     for (unsigned t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
-    (void)s;
     if (atomic_load(&job->failed)) {
         lp_error_set(err, job->first_error.status, "%s", job->first_error.message);
         return job->first_error.status;
@@ -479,12 +478,16 @@ static lp_status encode_cell_row(grid_sink *s, lp_error *err)
     atomic_init(&job.next, 0);
     atomic_init(&job.failed, 0);
     pthread_mutex_init(&job.error_lock, NULL);
+    /* Under a tight budget, run fewer encoders at once rather than fail: only when not
+     * even one fits is the job refused. */
     unsigned threads = s->threads < job.count ? s->threads : job.count;
-    uint64_t reserved = threads * encoder_bytes(s);
-    lp_status st = lp_mem_reserve(s->base.mem, reserved, "libaom encoders (estimate)", err);
+    lp_status st;
+    while ((st = lp_mem_reserve(s->base.mem, threads * encoder_bytes(s), "libaom encoders (estimate)",
+                                threads > 1 ? NULL : err)) != LP_OK && threads > 1)
+        threads--;
     if (st == LP_OK) {
-        st = run_workers(s, &job, threads, err);
-        lp_mem_unreserve(s->base.mem, reserved);
+        st = run_workers(&job, threads, err);
+        lp_mem_unreserve(s->base.mem, threads * encoder_bytes(s));
     }
     pthread_mutex_destroy(&job.error_lock);
     if (st == LP_OK && s->cell_row == 0) {
