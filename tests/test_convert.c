@@ -30,6 +30,14 @@ static int make_inputs(void **state)
 {
     (void)state;
     lpt_make_photo(&source, SRC_W, SRC_H, LP_FORMAT_RGB8, 11);
+    /* 2-pixel horizontal bands: detail that codecs keep but a one-row shift destroys, so
+     * the PSNR thresholds below can tell a shifted image from a good one */
+    for (uint32_t y = 0; y < SRC_H; y++)
+        if (y % 4 < 2)
+            for (uint32_t x = 0; x < SRC_W * 3; x++) {
+                uint8_t *p = source.pixels + (size_t)y * source.stride + x;
+                *p = (uint8_t)(*p > 255 - 28 ? 255 : *p + 28);
+            }
     write_ppm(&source, lpt_path("src.ppm"));
     if (lpt_run("cjpeg -quality 95 -sample 1x1 -outfile '%s' '%s'", lpt_path("src.jpg"), lpt_path("src.ppm")))
         return -1;
@@ -92,16 +100,16 @@ static void test_jpeg_to_all(void **state)
 {
     (void)state;
     check_pair("src.jpg", "o1.avif", "avifdec", 30);
-    check_pair("src.jpg", "o1.jpg", "djpeg", 32);
+    check_pair("src.jpg", "o1.jpg", "djpeg", 30);
     check_pair("src.jpg", "o1.webp", "dwebp", 30);
-    check_pair("src.jpg", "o1.png", "spng", 38);
+    check_pair("src.jpg", "o1.png", "spng", 34);  /* the q95 JPEG input itself is ~36 dB */
 }
 
 static void test_png_to_all(void **state)
 {
     (void)state;
     check_pair("src.png", "o2.avif", "avifdec", 30);
-    check_pair("src.png", "o2.jpg", "djpeg", 32);
+    check_pair("src.png", "o2.jpg", "djpeg", 30);
     check_pair("src.png", "o2.webp", "dwebp", 30);
     check_pair("src.png", "o2.png", "spng", 99);  /* lossless: identical */
 }

@@ -1,9 +1,550 @@
-/* jpeg_load.c - placeholder until the real implementation lands (see the owning issue). */
-#include "leanpix/leanpix.h"
+/*
+ * jpeg_load.c - the JPEG source: libjpeg-turbo's scanline API behind an lp_stage.
+ *
+ * Creation reads only the header (jpeg_read_header): dimensions are checked against the
+ * limits before any pixel buffer exists, and the metadata (EXIF, XMP, ICC) is copied out
+ * of libjpeg's marker list into buffers this stage owns, because libjpeg frees its marker
+ * memory at jpeg_finish_decompress while downstream stages (an AVIF sink writes metadata at
+ * finish) still point at it. Decompression starts lazily at the first next(), so that
+ * shrink() can still choose a DCT scale (1/2, 1/4, 1/8): libjpeg then computes only the
+ * low-frequency coefficients, which is both faster and smaller than decoding and resizing.
+ *
+ * Input: a jpeg_source_mgr fed by lp_input_next_chunk(), so the compressed bytes are never
+ * copied (MMAP mode hands libjpeg pointers into the mapping). Running out of input before
+ * the last scanline is an error (LP_ERR_TRUNCATED), not libjpeg's default of padding with
+ * gray rows (see src_at_end). A baseline file missing only its EOI is accepted.
+ *
+ * Errors: libjpeg reports through error_exit, which we make longjmp back into whichever of
+ * our entry points called libjpeg; every entry point sets the jump target first. Warnings
+ * that mean the pixels are wrong ("Corrupt JPEG data: bad Huffman code", "premature end of
+ * data segment", resync, bad progression) are errors too. We tolerate only warnings that do
+ * not change the pixels: unknown JFIF revision, unknown Adobe transform code, a bad ICC
+ * chunk (we then carry no ICC), and extraneous bytes between segments (common in camera
+ * files; libjpeg skips them and the image data is intact).
+ *
+ * Colour: grayscale yields G8; YCbCr/RGB yield RGB8; CMYK/YCCK are decoded as CMYK and
+ * turned into RGB8 strip by strip with the naive formula R = 255 (1-C)(1-K) (likewise G
+ * from M, B from Y) on non-inverted ink values; files with an Adobe APP14 marker (what
+ * Photoshop and ImageMagick write) store inverted values, which we undo first. No ICC
+ * colour management: good enough for previews and thumbnails, not for print proofs.
+ *
+ * Memory: one strip buffer of STRIP_ROWS rows (4 bytes a pixel for CMYK, converted in
+ * place), counted in the job's lp_mem. libjpeg's own working memory (tables and a few MCU
+ * rows, ~16 rows of the output width per component) is reserved as an estimate; a progressive (or multi-scan) file makes it hold every DCT coefficient of
+ * the image (2 bytes each, ~3 bytes a pixel for 4:2:0), so that case is reserved in the
+ * job's lp_mem, reported in held_bytes and flagged whole_image.
+ */
+#include "leanpix/codec.h"
 
-lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limits *limits, lp_mem *mem, lp_error *err)
+#include <ctype.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+#include <jerror.h>
+
+#define STRIP_ROWS 16u
+
+static const char EXIF_HEADER[6] = {'E', 'x', 'i', 'f', 0, 0};
+static const char XMP_HEADER[] = "http://ns.adobe.com/xap/1.0/";  /* + its NUL: 29 bytes */
+
+typedef struct jpeg_source {
+    lp_stage base;
+    struct jpeg_decompress_struct cinfo;
+    struct jpeg_error_mgr jerr;
+    struct jpeg_source_mgr src;
+    jmp_buf jump;             /* where error_exit returns to; set by each entry point */
+    lp_status fail_status;    /* why we jumped */
+    char fail_message[LP_ERROR_MESSAGE_MAX];
+    bool failed;              /* the decompressor is unusable; next() repeats the error */
+    lp_input *in;
+    bool cinfo_ready;         /* jpeg_create_decompress was called */
+    bool started;             /* jpeg_start_decompress was called */
+    bool finished;
+    bool header_read;         /* jpeg_read_header returned */
+    bool multi_scan;          /* progressive or multi-scan: all input is read at start */
+    bool ended;               /* the input ran out; libjpeg was given a fake EOI */
+    bool cmyk;                /* decoded as CMYK, converted to RGB per strip */
+    bool inverted_cmyk;       /* Adobe APP14: stored ink values are inverted */
+    uint8_t *strip;           /* STRIP_ROWS rows of row_bytes */
+    size_t row_bytes;
+    uint8_t *exif;            /* owned copies of the metadata */
+    uint8_t *xmp;
+    JOCTET *icc;              /* from jpeg_read_icc_profile (malloc'd by libjpeg) */
+    uint64_t reserved;        /* bytes charged with lp_mem_reserve */
+} jpeg_source;
+
+static jpeg_source *source_of(j_common_ptr cinfo)
 {
-    (void)out; (void)err;
-    (void)limits; (void)mem; lp_input_close(in);
-    return lp_error_set(err, LP_ERR_UNSUPPORTED, "JPEG decoding is not implemented yet");
+    return (jpeg_source *)cinfo->client_data;
+}
+
+/* Records why decoding stopped and returns to the entry point's setjmp. */
+static void fail(jpeg_source *s, lp_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+static void fail(jpeg_source *s, lp_status status, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->fail_message, sizeof s->fail_message, fmt, ap);
+    va_end(ap);
+    s->fail_status = status;
+    s->failed = true;
+    longjmp(s->jump, 1);
+}
+
+static lp_status status_for_code(int code)
+{
+    switch (code) {
+    case JERR_OUT_OF_MEMORY:
+        return LP_ERR_NOMEM;
+    case JERR_IMAGE_TOO_BIG:
+        return LP_ERR_LIMITS;
+    case JERR_BAD_PRECISION:
+    case JERR_ARITH_NOTIMPL:
+    case JERR_CCIR601_NOTIMPL:
+    case JERR_CONVERSION_NOTIMPL:
+    case JERR_FRACT_SAMPLE_NOTIMPL:
+    case JERR_NOTIMPL:
+    case JERR_NOT_COMPILED:
+    case JERR_EMPTY_IMAGE:
+        return LP_ERR_UNSUPPORTED;
+    default:
+        return LP_ERR_CORRUPT;
+    }
+}
+
+/* libjpeg's text with a lower-case first letter, as our messages read. */
+static void fail_with_libjpeg_message(j_common_ptr cinfo, lp_status status)
+{
+    char text[JMSG_LENGTH_MAX];
+    cinfo->err->format_message(cinfo, text);
+    if (text[0] && isupper((unsigned char)text[0]) && !isupper((unsigned char)text[1]))
+        text[0] = (char)tolower((unsigned char)text[0]);
+    fail(source_of(cinfo), status, "%s", text);
+}
+
+static void on_error_exit(j_common_ptr cinfo)
+{
+    jpeg_source *s = source_of(cinfo);
+    fail_with_libjpeg_message(cinfo, s->ended ? LP_ERR_TRUNCATED
+                                              : status_for_code(cinfo->err->msg_code));
+}
+
+/* Warnings that leave the pixels intact; every other warning fails the decode. */
+static bool harmless_warning(int code)
+{
+    return code == JWRN_JFIF_MAJOR || code == JWRN_ADOBE_XFORM || code == JWRN_BOGUS_ICC ||
+           code == JWRN_EXTRANEOUS_DATA;
+}
+
+static void on_emit_message(j_common_ptr cinfo, int msg_level)
+{
+    jpeg_source *s = source_of(cinfo);
+    if (msg_level >= 0 || harmless_warning(cinfo->err->msg_code))
+        return;  /* trace messages, or a warning we can live with */
+    if (s->ended || cinfo->err->msg_code == JWRN_JPEG_EOF) {
+        j_decompress_ptr d = (j_decompress_ptr)cinfo;
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u", d->output_scanline,
+             d->output_height);
+    }
+    fail_with_libjpeg_message(cinfo, LP_ERR_CORRUPT);
+}
+
+/* ---- the source manager: zero-copy chunks from lp_input ---- */
+
+static void src_init(j_decompress_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+static const JOCTET FAKE_EOI[2] = {0xFF, JPEG_EOI};
+
+/* End of input. In the header, or in a multi-scan file (whose scans are all absorbed
+ * before the first row, so a missing scan would only show as blur), that is truncation at
+ * once; likewise for arithmetic coding, whose decoder pads missing data silently. In a
+ * Huffman single-scan file we hand libjpeg a fake EOI, like its own source managers: if the
+ * entropy decoder then still needs bits it warns "premature end of data segment", which
+ * on_emit_message reports as truncation because ended is set; if it does not, only the
+ * EOI was missing and every row is intact. */
+static void src_at_end(jpeg_source *s)
+{
+    j_decompress_ptr cinfo = &s->cinfo;
+    if (!s->header_read)
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG header");
+    bool rows_done = s->started && cinfo->output_scanline >= cinfo->output_height;
+    if (!rows_done && s->multi_scan)
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data: the progressive scans are incomplete");
+    if (!rows_done && cinfo->arith_code)
+        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u",
+             cinfo->output_scanline, cinfo->output_height);
+    s->ended = true;
+    s->src.next_input_byte = FAKE_EOI;
+    s->src.bytes_in_buffer = sizeof FAKE_EOI;
+}
+
+static boolean src_fill(j_decompress_ptr cinfo)
+{
+    jpeg_source *s = source_of((j_common_ptr)cinfo);
+    const uint8_t *data;
+    size_t len;
+    lp_error e = {0};
+    if (lp_input_next_chunk(s->in, &data, &len, &e) != LP_OK)
+        fail(s, e.status, "%s", lp_error_message(&e));
+    if (len == 0) {
+        src_at_end(s);
+        return TRUE;
+    }
+    s->src.next_input_byte = data;
+    s->src.bytes_in_buffer = len;
+    return TRUE;
+}
+
+static void src_skip(j_decompress_ptr cinfo, long num_bytes)
+{
+    jpeg_source *s = source_of((j_common_ptr)cinfo);
+    if (num_bytes <= 0)
+        return;
+    size_t left = (size_t)num_bytes;
+    while (left > s->src.bytes_in_buffer) {
+        left -= s->src.bytes_in_buffer;
+        s->src.bytes_in_buffer = 0;
+        src_fill(cinfo);  /* never suspends: it jumps, or supplies a fake EOI */
+    }
+    s->src.next_input_byte += left;
+    s->src.bytes_in_buffer -= left;
+}
+
+static void src_term(j_decompress_ptr cinfo)
+{
+    (void)cinfo;
+}
+
+/* ---- header and metadata ---- */
+
+static lp_status copy_bytes(jpeg_source *s, uint8_t **dst, const uint8_t *data, size_t size,
+                            const char *what, lp_error *err)
+{
+    *dst = lp_mem_alloc(s->base.mem, size, what, err);
+    if (!*dst)
+        return err ? err->status : LP_ERR_NOMEM;
+    memcpy(*dst, data, size);
+    return LP_OK;
+}
+
+/* Copies the first EXIF and XMP APP1 segments out of libjpeg's marker list. */
+static lp_status read_app1(jpeg_source *s, lp_error *err)
+{
+    lp_metadata *meta = &s->base.info.meta;
+    for (jpeg_saved_marker_ptr m = s->cinfo.marker_list; m; m = m->next) {
+        if (m->marker != JPEG_APP0 + 1)
+            continue;
+        if (!s->exif && m->data_length > sizeof EXIF_HEADER &&
+            memcmp(m->data, EXIF_HEADER, sizeof EXIF_HEADER) == 0) {
+            size_t size = m->data_length - sizeof EXIF_HEADER;
+            lp_status st = copy_bytes(s, &s->exif, m->data + sizeof EXIF_HEADER, size,
+                                      "JPEG EXIF copy", err);
+            if (st != LP_OK)
+                return st;
+            meta->exif = s->exif;
+            meta->exif_size = size;
+        } else if (!s->xmp && m->data_length > sizeof XMP_HEADER &&
+                   memcmp(m->data, XMP_HEADER, sizeof XMP_HEADER) == 0) {
+            size_t size = m->data_length - sizeof XMP_HEADER;
+            lp_status st = copy_bytes(s, &s->xmp, m->data + sizeof XMP_HEADER, size,
+                                      "JPEG XMP copy", err);
+            if (st != LP_OK)
+                return st;
+            meta->xmp = s->xmp;
+            meta->xmp_size = size;
+        }
+    }
+    return LP_OK;
+}
+
+/* Bytes of the whole-image coefficient buffer libjpeg allocates for multi-scan files:
+ * per component, its blocks rounded up to whole MCUs, 64 coefficients of 2 bytes each
+ * (jdcoefct.c). Zero for a single-scan file, which is decoded one MCU row at a time. */
+static uint64_t coefficient_bytes(j_decompress_ptr cinfo)
+{
+    if (!jpeg_has_multiple_scans(cinfo))
+        return 0;
+    uint64_t total = 0;
+    for (int c = 0; c < cinfo->num_components; c++) {
+        const jpeg_component_info *comp = &cinfo->comp_info[c];
+        uint64_t w = comp->width_in_blocks, h = comp->height_in_blocks;
+        uint64_t hs = (uint64_t)comp->h_samp_factor, vs = (uint64_t)comp->v_samp_factor;
+        w = (w + hs - 1) / hs * hs;
+        h = (h + vs - 1) / vs * vs;
+        total += w * h * DCTSIZE2 * sizeof(JCOEF);
+    }
+    return total;
+}
+
+static lp_status choose_output(jpeg_source *s, lp_error *err)
+{
+    j_decompress_ptr cinfo = &s->cinfo;
+    switch (cinfo->jpeg_color_space) {
+    case JCS_GRAYSCALE:
+        cinfo->out_color_space = JCS_GRAYSCALE;
+        s->base.info.format = LP_FORMAT_G8;
+        return LP_OK;
+    case JCS_YCbCr:
+    case JCS_RGB:
+        cinfo->out_color_space = JCS_RGB;
+        s->base.info.format = LP_FORMAT_RGB8;
+        return LP_OK;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        cinfo->out_color_space = JCS_CMYK;
+        s->base.info.format = LP_FORMAT_RGB8;
+        s->cmyk = true;
+        s->inverted_cmyk = cinfo->saw_Adobe_marker;
+        return LP_OK;
+    default:
+        return lp_error_set(err, LP_ERR_UNSUPPORTED, "JPEG with %d components in an unknown colour space",
+                            cinfo->num_components);
+    }
+}
+
+/* Everything after jpeg_read_header that may fail without libjpeg jumping. */
+static lp_status read_header(jpeg_source *s, const lp_limits *limits, lp_error *err)
+{
+    j_decompress_ptr cinfo = &s->cinfo;
+    lp_status st = lp_limits_check(limits, cinfo->image_width, cinfo->image_height, err);
+    if (st != LP_OK)
+        return st;
+    st = choose_output(s, err);
+    if (st != LP_OK)
+        return st;
+    st = read_app1(s, err);
+    if (st != LP_OK)
+        return st;
+    JOCTET *icc = NULL;
+    unsigned int icc_size = 0;
+    if (jpeg_read_icc_profile(cinfo, &icc, &icc_size) && icc) {
+        s->icc = icc;
+        s->base.info.meta.icc = icc;
+        s->base.info.meta.icc_size = icc_size;
+    }
+    s->base.info.meta.orientation =
+        lp_exif_orientation(s->base.info.meta.exif, s->base.info.meta.exif_size);
+    s->base.info.width = cinfo->image_width;
+    s->base.info.height = cinfo->image_height;
+    s->base.info.source_format = LP_FILE_JPEG;
+    s->base.info.source_bit_depth = 8;
+    uint64_t coefficients = coefficient_bytes(cinfo);
+    if (coefficients) {
+        st = lp_mem_reserve(s->base.mem, coefficients, "JPEG coefficient buffer (progressive)", err);
+        if (st != LP_OK)
+            return st;
+        s->reserved = coefficients;
+        s->base.held_bytes = (size_t)coefficients;
+        s->base.whole_image = true;
+    }
+    return LP_OK;
+}
+
+/* ---- strips ---- */
+
+/* In place, left to right: pixel x's RGB (3 bytes) never overtakes CMYK pixel x (4 bytes). */
+static void cmyk_row_to_rgb(uint8_t *row, uint32_t width, bool inverted)
+{
+    for (uint32_t x = 0; x < width; x++) {
+        const uint8_t *p = row + (size_t)x * 4;
+        /* "Ink left out" values: 255 - ink, which is what inverted files store directly. */
+        unsigned c = inverted ? p[0] : 255u - p[0];
+        unsigned m = inverted ? p[1] : 255u - p[1];
+        unsigned y = inverted ? p[2] : 255u - p[2];
+        unsigned k = inverted ? p[3] : 255u - p[3];
+        uint8_t *q = row + (size_t)x * 3;
+        q[0] = (uint8_t)((c * k + 127) / 255);
+        q[1] = (uint8_t)((m * k + 127) / 255);
+        q[2] = (uint8_t)((y * k + 127) / 255);
+    }
+}
+
+/* libjpeg's own working memory for the rows it keeps around (entropy and IDCT state,
+ * upsampling context): measured with mallinfo2 on libjpeg-turbo 2.1.5 as ~20 KiB of tables
+ * plus ~12 rows of the output width per component for 4:2:0 (8 for 4:4:4). */
+static uint64_t working_bytes(const jpeg_source *s)
+{
+    return 32u * 1024u + (uint64_t)s->base.info.width * (uint64_t)s->cinfo.num_components * 16u;
+}
+
+static lp_status start(jpeg_source *s, lp_error *err)
+{
+    j_decompress_ptr cinfo = &s->cinfo;
+    uint64_t working = working_bytes(s);
+    lp_status st = lp_mem_reserve(s->base.mem, working, "libjpeg working buffers", err);
+    if (st != LP_OK)
+        return st;
+    s->reserved += working;
+    jpeg_start_decompress(cinfo);
+    s->started = true;
+    if (cinfo->output_width != s->base.info.width || cinfo->output_height != s->base.info.height)
+        return lp_error_set(err, LP_ERR_INTERNAL, "libjpeg output is %ux%u, expected %ux%u",
+                            cinfo->output_width, cinfo->output_height, s->base.info.width,
+                            s->base.info.height);
+    s->row_bytes = (size_t)cinfo->output_width * (size_t)cinfo->output_components;
+    s->strip = lp_mem_alloc(s->base.mem, s->row_bytes * STRIP_ROWS, "JPEG strip buffer", err);
+    return s->strip ? LP_OK : (err ? err->status : LP_ERR_NOMEM);
+}
+
+static lp_status fill_strip(jpeg_source *s, lp_strip *strip)
+{
+    j_decompress_ptr cinfo = &s->cinfo;
+    uint32_t y = cinfo->output_scanline;
+    uint32_t want = cinfo->output_height - y;
+    if (want > STRIP_ROWS)
+        want = STRIP_ROWS;
+    uint32_t got = 0;
+    while (got < want) {
+        JSAMPROW rows[STRIP_ROWS];
+        for (uint32_t r = got; r < want; r++)
+            rows[r - got] = s->strip + (size_t)r * s->row_bytes;
+        JDIMENSION n = jpeg_read_scanlines(cinfo, rows, want - got);
+        if (n == 0)  /* cannot happen with a source that never suspends */
+            fail(s, LP_ERR_INTERNAL, "libjpeg returned no scanline at %u", y + got);
+        got += n;
+    }
+    if (s->cmyk)
+        for (uint32_t r = 0; r < got; r++)
+            cmyk_row_to_rgb(s->strip + (size_t)r * s->row_bytes, cinfo->output_width,
+                            s->inverted_cmyk);
+    strip->data = s->strip;
+    strip->stride = s->row_bytes;
+    strip->y = y;
+    strip->rows = got;
+    return LP_OK;
+}
+
+static lp_status jpeg_next(lp_stage *self, lp_strip *strip, lp_error *err)
+{
+    jpeg_source *s = (jpeg_source *)self;
+    if (s->failed)
+        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (setjmp(s->jump))
+        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (!s->started) {
+        lp_status st = start(s, err);
+        if (st != LP_OK) {
+            s->failed = true;
+            s->fail_status = st;
+            snprintf(s->fail_message, sizeof s->fail_message, "%s", err ? err->message : "");
+            return st;
+        }
+    }
+    if (s->cinfo.output_scanline < s->cinfo.output_height)
+        return fill_strip(s, strip);
+    if (!s->finished) {
+        /* Reads up to EOI and frees libjpeg's image memory (the coefficient buffer) now. */
+        jpeg_finish_decompress(&s->cinfo);
+        s->finished = true;
+    }
+    strip->rows = 0;
+    strip->y = s->cinfo.output_height;
+    return LP_OK;
+}
+
+static uint32_t jpeg_shrink(lp_stage *self, uint32_t target_width, uint32_t target_height)
+{
+    jpeg_source *s = (jpeg_source *)self;
+    if (s->started || s->failed)
+        return 1;
+    if (setjmp(s->jump)) {
+        s->failed = false;  /* calc_output_dimensions only complains about state: keep 1:1 */
+        return 1;
+    }
+    static const unsigned denoms[] = {8, 4, 2, 1};
+    for (size_t i = 0; i < sizeof denoms / sizeof denoms[0]; i++) {
+        s->cinfo.scale_num = 1;
+        s->cinfo.scale_denom = denoms[i];
+        jpeg_calc_output_dimensions(&s->cinfo);
+        if (denoms[i] == 1 || (s->cinfo.output_width >= target_width &&
+                               s->cinfo.output_height >= target_height)) {
+            self->info.width = s->cinfo.output_width;
+            self->info.height = s->cinfo.output_height;
+            return denoms[i];
+        }
+    }
+    return 1;
+}
+
+static void jpeg_destroy_stage(lp_stage *self)
+{
+    jpeg_source *s = (jpeg_source *)self;
+    if (s->cinfo_ready)
+        jpeg_destroy_decompress(&s->cinfo);
+    free(s->icc);
+    lp_mem_release(self->mem, s->strip);
+    lp_mem_release(self->mem, s->exif);
+    lp_mem_release(self->mem, s->xmp);
+    lp_mem_unreserve(self->mem, s->reserved);
+    lp_input_close(s->in);
+    free(s);
+}
+
+static const lp_stage_ops jpeg_source_ops = {
+    .name = "jpeg-load",
+    .next = jpeg_next,
+    .shrink = jpeg_shrink,
+    .destroy = jpeg_destroy_stage,
+};
+
+static void setup_libjpeg(jpeg_source *s)
+{
+    s->cinfo.err = jpeg_std_error(&s->jerr);
+    s->jerr.error_exit = on_error_exit;
+    s->jerr.emit_message = on_emit_message;
+    jpeg_create_decompress(&s->cinfo);
+    s->cinfo.client_data = s;
+    s->cinfo_ready = true;
+    s->src.init_source = src_init;
+    s->src.fill_input_buffer = src_fill;
+    s->src.skip_input_data = src_skip;
+    s->src.resync_to_restart = jpeg_resync_to_restart;
+    s->src.term_source = src_term;
+    s->cinfo.src = &s->src;
+    jpeg_save_markers(&s->cinfo, JPEG_APP0 + 1, 0xFFFF);  /* EXIF, XMP */
+    jpeg_save_markers(&s->cinfo, JPEG_APP0 + 2, 0xFFFF);  /* ICC chunks */
+}
+
+/* Reads the header; on failure the caller destroys s (which closes the input). */
+static lp_status open_header(jpeg_source *s, const lp_limits *limits, lp_error *err)
+{
+    if (setjmp(s->jump))
+        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    setup_libjpeg(s);
+    jpeg_read_header(&s->cinfo, TRUE);
+    s->header_read = true;
+    s->multi_scan = jpeg_has_multiple_scans(&s->cinfo);
+    return read_header(s, limits, err);
+}
+
+lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                             lp_mem *mem, lp_error *err)
+{
+    *out = NULL;
+    jpeg_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        lp_input_close(in);
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate a JPEG decoder");
+    }
+    s->base.ops = &jpeg_source_ops;
+    s->base.mem = mem;
+    s->base.info.meta.orientation = 1;
+    s->in = in;
+    lp_limits defaults;
+    lp_limits_default(&defaults);
+    lp_status st = open_header(s, limits ? limits : &defaults, err);
+    if (st != LP_OK) {
+        jpeg_destroy_stage(&s->base);
+        return st;
+    }
+    *out = &s->base;
+    return LP_OK;
 }

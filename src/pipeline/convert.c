@@ -226,10 +226,15 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
     lp_convert_options resolved = *opts;
     if (resolved.encode.format == LP_FILE_UNKNOWN)
         resolved.encode.format = lp_file_format_from_path(out_path);
-    if (resolved.encode.format == LP_FILE_UNKNOWN)
+    if (resolved.encode.format == LP_FILE_UNKNOWN) {
+        if (stats) {
+            memset(stats, 0, sizeof *stats);
+            stats->output_failed = true;
+        }
         return lp_error_set(err, LP_ERR_INVALID_ARG,
                             "cannot tell the output format from the name (use .avif, .jpg, .webp, "
                             ".png or --format)");
+    }
     lp_input *in;
     lp_status st = lp_input_open_file(&in, in_path, resolved.io, resolved.limits.max_file_bytes, err);
     if (st != LP_OK)
