@@ -344,6 +344,30 @@ static void test_alpha_grid(void **state)
     lp_buffer_image_free(&img);
 }
 
+/* Odd image and cell sizes with alpha: 4:4:4 colour cells, monochrome alpha cells whose
+ * (unused) 4:2:0 chroma is rounded up. */
+static void test_alpha_odd_sizes(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifdec");
+    lp_buffer_image img;
+    lpt_make_photo(&img, 201, 151, LP_FORMAT_RGBA8, 19);
+    for (uint32_t y = 0; y < 151; y++)
+        for (uint32_t x = 0; x < 201; x++)
+            img.pixels[y * img.stride + x * 4 + 3] = (uint8_t)(255 - y);
+    lp_encode_options o;
+    grid_options(&o, 65, 75);
+    o.quality = 80;
+    const char *path = lpt_path("grid-alpha-odd.avif");
+    encode_ok(&img, &o, path);
+    lp_buffer_image dec;
+    double psnr = decoded_psnr("avifdec", path, &img, &dec);
+    fprintf(stderr, "201x151 RGBA, 65x75 cells: %.2f dB\n", psnr);
+    assert_true(psnr > 32.0);
+    lp_buffer_image_free(&dec);
+    lp_buffer_image_free(&img);
+}
+
 /* The displayed image for EXIF orientation o of a stored image. */
 static void apply_orientation(const lp_buffer_image *in, int o, lp_buffer_image *out)
 {
@@ -709,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_one_cell_grid_and_tiny_image),
         cmocka_unit_test(test_256_cells),
         cmocka_unit_test(test_alpha_grid),
+        cmocka_unit_test(test_alpha_odd_sizes),
         cmocka_unit_test(test_every_orientation),
         cmocka_unit_test(test_seams),
         cmocka_unit_test(test_ten_bit),

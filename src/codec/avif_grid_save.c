@@ -207,7 +207,8 @@ static lp_status alloc_buffers(grid_sink *s, lp_error *err)
     size_t cw = s->yuv444 ? padded : padded / 2, ch = s->yuv444 ? s->cell_h : s->cell_h / 2;
     size_t sizes[4] = {padded * s->cell_h * s->bps, cw * ch * s->bps, cw * ch * s->bps,
                        s->alpha ? padded * s->cell_h * s->bps : 0};
-    size_t neutral = (s->cell_w / 2) * (s->cell_h / 2) * s->bps;
+    /* 4:2:0 chroma of one monochrome cell, rounded up for odd 4:4:4 cell sizes */
+    size_t neutral = (size_t)((s->cell_w + 1) / 2) * ((s->cell_h + 1) / 2) * s->bps;
     size_t total = sizes[0] + sizes[1] + sizes[2] + sizes[3] + (s->alpha ? neutral : 0);
     s->rowbuf = lp_mem_alloc(s->base.mem, total, "AVIF grid cell-row buffer", err);
     if (!s->rowbuf)
@@ -221,7 +222,7 @@ static lp_status alloc_buffers(grid_sink *s, lp_error *err)
     }
     if (s->alpha) {
         s->neutral_chroma = p;
-        s->neutral_stride = (s->cell_w / 2) * s->bps;
+        s->neutral_stride = (size_t)((s->cell_w + 1) / 2) * s->bps;
         for (size_t i = 0; i < neutral / s->bps; i++) {
             if (s->bps == 2)
                 ((uint16_t *)p)[i] = (uint16_t)(1u << (s->depth - 1));
