@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "codec/av1_cell_encoder.h"
+#include "codec/heif_writer.h"
 
 static bool sanitized(void)
 {
@@ -661,6 +662,50 @@ static void test_av1c_from_sequence_header(void **state)
     assert_int_not_equal(lp_av1_config_record(junk, 1, av1c, &err), LP_OK);
 }
 
+static lp_status write_no_body(void *user, lp_output *out, lp_error *err)
+{
+    (void)user; (void)out; (void)err;
+    return LP_OK;
+}
+
+/* Files past 4 GiB: 64-bit iloc offsets and a 64-bit mdat size (checked on the container
+ * alone: the body callback writes nothing). */
+static void test_heif_writer_large_file(void **state)
+{
+    (void)state;
+    lp_heif_extent cells[2] = {{0, 100}, {(5ull << 30) - 100, 100}};
+    lp_heif_grid g = {
+        .width = 1000, .height = 64, .cell_width = 512, .cell_height = 64, .columns = 2, .rows = 1,
+        .bit_depth = 8, .color = cells, .color_av1c = {0x81, 0, 0x0c, 0},
+        .body_size = 5ull << 30, .write_body = write_no_body,
+        .color_primaries = 1, .transfer = 13, .matrix = 6, .full_range = true, .orientation = 1,
+    };
+    lp_output *out;
+    lp_error err = {0};
+    assert_int_equal(lp_output_open_memory(&out, NULL, &err), LP_OK);
+    assert_int_equal(lp_heif_write_grid(out, &g, NULL, &err), LP_OK);
+    size_t size;
+    const uint8_t *d = lp_output_data(out, &size);
+    const uint8_t *iloc = memmem(d, size, "iloc", 4);
+    assert_non_null(iloc);
+    assert_int_equal(iloc[8], 0x84);  /* offset_size 8, length_size 4 */
+    const uint8_t *mdat = memmem(d, size, "mdat", 4);
+    assert_non_null(mdat);
+    assert_memory_equal(mdat - 4, "\0\0\0\1", 4);  /* size 1: a 64-bit largesize follows */
+    uint64_t large = 0;
+    for (int i = 0; i < 8; i++)
+        large = large << 8 | mdat[4 + i];
+    assert_true(large == (5ull << 30) + 16 + 8);  /* header + body + the grid description */
+    /* the second cell's offset: mdat payload start + its body offset */
+    uint64_t payload = (uint64_t)(mdat + 12 - d);
+    const uint8_t *entry = iloc + 8 + 2 + 2 + 2 * (2 + 2 + 2 + 8 + 4);  /* items 1, 2 before it */
+    uint64_t off = 0;
+    for (int i = 0; i < 8; i++)
+        off = off << 8 | entry[6 + i];
+    assert_true(off == payload + (5ull << 30) - 100);
+    lp_output_close(out);
+}
+
 /* Renders the file in headless Chromium and compares the screenshot. */
 static void test_chromium_renders_grid(void **state)
 {
@@ -742,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_limits_refused),
         cmocka_unit_test(test_budget_fewer_encoders_or_refused),
         cmocka_unit_test(test_counted_memory_and_prediction),
+        cmocka_unit_test(test_heif_writer_large_file),
         cmocka_unit_test(test_chromium_renders_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -453,7 +453,7 @@ static void write_ipma(box_buf *b, const item_plan *p, const property_index *ix)
 
 /* ---- the file ---- */
 
-static lp_status check_grid(const lp_heif_grid *g, const item_plan *p, lp_error *err)
+static lp_status check_grid(const lp_heif_grid *g, lp_error *err)
 {
     if (g->columns < 1 || g->columns > 256 || g->rows < 1 || g->rows > 256)
         return lp_error_set(err, LP_ERR_INVALID_ARG, "a grid has 1..256 columns and rows, not %ux%u",
@@ -465,7 +465,6 @@ static lp_status check_grid(const lp_heif_grid *g, const item_plan *p, lp_error 
                             "%ux%u cells%s need %llu items, more than an AVIF file holds (65535); "
                             "use larger cells", g->columns, g->rows, g->alpha ? " with alpha" : "",
                             (unsigned long long)items);
-    (void)p;
     return LP_OK;
 }
 
@@ -473,7 +472,7 @@ lp_status lp_heif_write_grid(lp_output *out, const lp_heif_grid *g, lp_mem *mem,
 {
     item_plan plan;
     plan_items(g, &plan);
-    lp_status st = check_grid(g, &plan, err);
+    lp_status st = check_grid(g, err);
     if (st != LP_OK)
         return st;
     uint64_t payload = g->body_size + plan.grid_data_size * (plan.alpha_grid ? 2 : 1) +
