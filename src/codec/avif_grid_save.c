@@ -14,10 +14,16 @@
  * them away. 4:2:0 chroma is computed on pairs of rows: when a strip ends on an odd row,
  * that row waits in a one-row carry buffer for its partner from the next strip.
  *
+ * Images of odd width or height are written 4:4:4: MIAF requires even output sizes for
+ * 4:2:0 grids and libavif enforces it.
+ *
  * Memory (all counted in the job's lp_mem): the cell-row buffer (padded width x cell
- * height x 1.5 samples for 4:2:0, + 1 for alpha), the compressed cells (the output's
- * size), and an estimate of libaom's state for each encoder running (reserved while it
- * runs; see lp_avif_grid_predict_peak and docs/avif-grid.md for the measured figures).
+ * height x 1.5 samples for 4:2:0, + 1 for alpha), one cell-row of fresh compressed cells,
+ * the cell store (compressed cells in memory up to 8 MiB, then in an unlinked temp file:
+ * cell_store.c), and an estimate of libaom's state for each encoder running (reserved
+ * while it runs; under a tight budget fewer encoders run). Nothing grows with the image's
+ * height but the 12-byte table entry per cell. See lp_avif_grid_predict_peak and
+ * docs/avif-grid.md for the measured figures.
  */
 #include "leanpix/codec.h"
 #include "codec/av1_cell_encoder.h"
