@@ -22,7 +22,7 @@
  * the cell store (compressed cells in memory up to 8 MiB, then in an unlinked temp file:
  * cell_store.c), and an estimate of libaom's state for each encoder running (reserved
  * while it runs; under a tight budget fewer encoders run). Nothing grows with the image's
- * height but the 12-byte table entry per cell. See lp_avif_grid_predict_peak and
+ * height but a 16-byte table entry per cell. See lp_avif_grid_predict_peak and
  * docs/avif-grid.md for the measured figures.
  */
 #include "leanpix/codec.h"
