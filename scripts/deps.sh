@@ -17,7 +17,7 @@ build_pkgs=(gcc make cmake pkg-config
   libexif-dev libfreetype-dev libharfbuzz-dev libmicrohttpd-dev libyaml-dev libexpat1-dev
   libpcre2-dev libcmocka-dev)
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium
-  fonts-dejavu-core curl)
+  fonts-dejavu-core curl imagemagick zlib1g-dev)
 demo_pkgs=(libavif-bin)
 bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools)
 

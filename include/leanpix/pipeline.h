@@ -55,7 +55,8 @@ struct lp_stage {
     lp_image_info info;   /* what this stage yields */
     lp_stage *upstream;   /* NULL for a source; owned */
     lp_mem *mem;          /* where its buffers are counted (may be NULL) */
-    size_t held_bytes;    /* bytes held beyond strip buffers (whole-image buffers) */
+    size_t held_bytes;    /* bytes held beyond strip buffers (whole-image buffers); keeps its
+                             value after they are freed, so job statistics can report it */
     bool whole_image;     /* true if it must hold the whole image */
 };
 

@@ -583,10 +583,10 @@ static lp_status grid_finish(lp_sink *self, lp_error *err)
     if (s->cell_row != s->rows)
         return lp_error_set(err, LP_ERR_INTERNAL, "the AVIF grid got %u of %u cell-rows",
                             s->cell_row, s->rows);
-    /* The pixels are no longer needed: give the cell-row buffer back before writing. */
+    /* The pixels are no longer needed: give the cell-row buffer back before writing
+     * (held_bytes keeps its size for the job statistics). */
     lp_mem_release(self->mem, s->rowbuf);
     s->rowbuf = NULL;
-    self->held_bytes = 0;
     lp_heif_grid g = {
         .width = s->width, .height = s->height, .cell_width = s->cell_w, .cell_height = s->cell_h,
         .columns = s->cols, .rows = s->rows, .bit_depth = s->depth, .yuv444 = s->yuv444,

@@ -381,7 +381,7 @@ static void release_planes(avif_sink *s)
         memset(s->frame->yuvPlanes, 0, sizeof s->frame->yuvPlanes);
         s->frame->alphaPlane = NULL;
     }
-    s->base.held_bytes = 0;
+    /* held_bytes keeps the planes' size: it states what the job held, for its statistics */
 }
 
 static avifEncoder *make_encoder(const avif_sink *s)

@@ -231,7 +231,7 @@ bool lpt_read_png(const char *path, lp_buffer_image *img)
         if (spng_decoded_image_size(ctx, fmt, &size) == 0 &&
             lp_buffer_image_alloc(img, ihdr.width, ihdr.height,
                                   sixteen ? LP_FORMAT_RGBA16 : LP_FORMAT_RGBA8, NULL, NULL) == LP_OK) {
-            /* SPNG_FMT_RGBA16 is host-endian already (only SPNG_FMT_PNG keeps big-endian) */
+            /* SPNG_FMT_RGBA16 is host-endian already (only SPNG_FMT_RAW is big-endian) */
             ok = spng_decode_image(ctx, img->pixels, size, fmt, SPNG_DECODE_TRNS) == 0;
         }
     }
