@@ -374,7 +374,8 @@ static void apply_orientation(const lp_buffer_image *in, int o, lp_buffer_image 
 {
     uint32_t w = in->info.width, h = in->info.height;
     bool swap = o >= 5;
-    assert_int_equal(lp_buffer_image_alloc(out, swap ? h : w, swap ? w : h, LP_FORMAT_RGB8, NULL, NULL), LP_OK);
+    size_t px = lp_format_pixel_bytes(in->info.format);
+    assert_int_equal(lp_buffer_image_alloc(out, swap ? h : w, swap ? w : h, in->info.format, NULL, NULL), LP_OK);
     for (uint32_t y = 0; y < out->info.height; y++)
         for (uint32_t x = 0; x < out->info.width; x++) {
             uint32_t sx, sy;
@@ -388,8 +389,38 @@ static void apply_orientation(const lp_buffer_image *in, int o, lp_buffer_image 
             case 8: sx = w - 1 - y; sy = x; break;
             default: sx = x; sy = y; break;
             }
-            memcpy(out->pixels + y * out->stride + x * 3, in->pixels + sy * in->stride + sx * 3, 3);
+            memcpy(out->pixels + y * out->stride + x * px, in->pixels + sy * in->stride + sx * px, px);
         }
+}
+
+/* Rotation with an alpha grid: libheif applies the primary's irot to colour and alpha. */
+static void test_orientation_with_alpha(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("heif-convert");
+    lp_buffer_image img;
+    lpt_make_photo(&img, 192, 128, LP_FORMAT_RGBA8, 23);
+    for (uint32_t y = 0; y < 128; y++)
+        for (uint32_t x = 0; x < 192; x++)
+            img.pixels[y * img.stride + x * 4 + 3] = (uint8_t)(x < 96 ? 255 : 64 + y);
+    img.info.meta.orientation = 6;
+    lp_encode_options o;
+    grid_options(&o, 64, 64);
+    o.quality = 80;
+    const char *path = lpt_path("grid-orient-alpha.avif");
+    encode_ok(&img, &o, path);
+    lp_buffer_image expect, dec;
+    apply_orientation(&img, 6, &expect);
+    if (!lpt_decode_external("heif-convert", path, &dec))
+        fail_msg("heif-convert could not decode the rotated alpha grid");
+    assert_int_equal(dec.info.width, 128);
+    assert_int_equal(dec.info.height, 192);
+    double psnr = lpt_psnr(&expect, &dec);  /* colour and alpha */
+    fprintf(stderr, "orientation 6 with alpha: %.2f dB\n", psnr);
+    assert_true(psnr > 30.0);
+    lp_buffer_image_free(&expect);
+    lp_buffer_image_free(&dec);
+    lp_buffer_image_free(&img);
 }
 
 static void test_every_orientation(void **state)
@@ -706,51 +737,65 @@ static void test_heif_writer_large_file(void **state)
     lp_output_close(out);
 }
 
-/* Renders the file in headless Chromium and compares the screenshot. */
-static void test_chromium_renders_grid(void **state)
+/* Renders name (in the scratch directory) on a black page in headless Chromium; returns
+ * the top-left w x h of the screenshot as RGB8. */
+static void chromium_render(const char *name, uint32_t w, uint32_t h, lp_buffer_image *area)
 {
-    (void)state;
-    const char *browser = lpt_have_tool("chromium") ? "chromium" : NULL;
-    if (!browser) {
-        fprintf(stderr, "SKIP: chromium is not installed (scripts/deps.sh test installs it)\n");
-        skip();
-    }
-    if (sanitized()) {
-        fprintf(stderr, "SKIP: browser rendering under sanitizers (the plain run covers it)\n");
-        skip();
-    }
-    const uint32_t W = 320, H = 200;
-    lp_buffer_image img;
-    lpt_make_photo(&img, W, H, LP_FORMAT_RGB8, 44);
-    lp_encode_options o;
-    grid_options(&o, 128, 128);
-    const char *avif = lpt_path("grid-chromium.avif");
-    encode_ok(&img, &o, avif);
-    const char *html = lpt_path("grid-chromium.html");
-    char page[512];
+    char html_name[256], shot_name[256], page[512];
+    snprintf(html_name, sizeof html_name, "%s.html", name);
+    snprintf(shot_name, sizeof shot_name, "%s.png", name);
+    const char *html = lpt_path(html_name), *shot = lpt_path(shot_name);
     int n = snprintf(page, sizeof page,
                      "<!doctype html><html><body style=\"margin:0;background:#000\">"
-                     "<img src=\"grid-chromium.avif\" style=\"display:block\"></body></html>");
+                     "<img src=\"%s\" style=\"display:block\"></body></html>", name);
     lpt_write_file(html, page, (size_t)n);
-    const char *shot = lpt_path("grid-chromium.png");
     char out[4096];
     int rc = lpt_run_capture(out, sizeof out,
-                             "cd '%s' && HOME=\"$PWD\" timeout 120 %s --headless --no-sandbox --disable-gpu "
+                             "cd '%s' && HOME=\"$PWD\" timeout 120 chromium --headless --no-sandbox --disable-gpu "
                              "--disable-quic --no-first-run --disable-background-networking "
                              "--disable-component-update --disable-sync --hide-scrollbars "
                              "--force-device-scale-factor=1 --user-data-dir=\"$(mktemp -d)\" "
                              "--screenshot='%s' --window-size=%u,%u 'file://%s' 2>&1",
-                             lpt_tmpdir(), browser, shot, W + 40, H + 40, html);
+                             lpt_tmpdir(), shot, w + 40, h + 40, html);
     if (rc != 0 || !lpt_file_exists(shot))
         fail_msg("chromium failed (%d): %s", rc, out);
     lp_buffer_image screen;
     assert_true(lpt_read_png(shot, &screen));
     lpt_to_rgb8(&screen, false);
-    assert_true(screen.info.width >= W && screen.info.height >= H);
+    assert_true(screen.info.width >= w && screen.info.height >= h);
+    assert_int_equal(lp_buffer_image_alloc(area, w, h, LP_FORMAT_RGB8, NULL, NULL), LP_OK);
+    for (uint32_t y = 0; y < h; y++)
+        memcpy(area->pixels + y * area->stride, screen.pixels + y * screen.stride, w * 3);
+    lp_buffer_image_free(&screen);
+}
+
+static bool skip_without_chromium(void)
+{
+    if (!lpt_have_tool("chromium")) {
+        fprintf(stderr, "SKIP: chromium is not installed (scripts/deps.sh test installs it)\n");
+        return true;
+    }
+    if (sanitized()) {
+        fprintf(stderr, "SKIP: browser rendering under sanitizers (the plain run covers it)\n");
+        return true;
+    }
+    return false;
+}
+
+/* Renders the file in headless Chromium and compares the screenshot. */
+static void test_chromium_renders_grid(void **state)
+{
+    (void)state;
+    if (skip_without_chromium())
+        skip();
+    const uint32_t W = 320, H = 200;
+    lp_buffer_image img;
+    lpt_make_photo(&img, W, H, LP_FORMAT_RGB8, 44);
+    lp_encode_options o;
+    grid_options(&o, 128, 128);
+    encode_ok(&img, &o, lpt_path("grid-chromium.avif"));
     lp_buffer_image area;
-    assert_int_equal(lp_buffer_image_alloc(&area, W, H, LP_FORMAT_RGB8, NULL, NULL), LP_OK);
-    for (uint32_t y = 0; y < H; y++)
-        memcpy(area.pixels + y * area.stride, screen.pixels + y * screen.stride, W * 3);
+    chromium_render("grid-chromium.avif", W, H, &area);
     double psnr = lpt_psnr(&img, &area);
     lp_buffer_image swapped;
     copy_image(&img, &swapped);
@@ -761,7 +806,43 @@ static void test_chromium_renders_grid(void **state)
     assert_true(wrong < psnr - 10.0);
     lp_buffer_image_free(&swapped);
     lp_buffer_image_free(&area);
-    lp_buffer_image_free(&screen);
+    lp_buffer_image_free(&img);
+}
+
+/* A rotated grid with alpha in Chromium: the page is black, so the screen shows colour
+ * times alpha, rotated for orientation 6. */
+static void test_chromium_rotated_alpha_grid(void **state)
+{
+    (void)state;
+    if (skip_without_chromium())
+        skip();
+    const uint32_t W = 256, H = 160;
+    lp_buffer_image img;
+    lpt_make_photo(&img, W, H, LP_FORMAT_RGBA8, 45);
+    for (uint32_t y = 0; y < H; y++)
+        for (uint32_t x = 0; x < W; x++)
+            img.pixels[y * img.stride + x * 4 + 3] = (uint8_t)(x < W / 2 ? 255 : 255 - y);
+    img.info.meta.orientation = 6;
+    lp_encode_options o;
+    grid_options(&o, 128, 64);
+    o.quality = 80;
+    encode_ok(&img, &o, lpt_path("grid-chromium-alpha.avif"));
+    lp_buffer_image shown, expect, area;
+    apply_orientation(&img, 6, &shown);
+    assert_int_equal(lp_buffer_image_alloc(&expect, H, W, LP_FORMAT_RGB8, NULL, NULL), LP_OK);
+    for (uint32_t y = 0; y < W; y++)
+        for (uint32_t x = 0; x < H; x++) {
+            const uint8_t *s = shown.pixels + y * shown.stride + x * 4;
+            for (int c = 0; c < 3; c++)
+                expect.pixels[y * expect.stride + x * 3 + c] = (uint8_t)((s[c] * s[3] + 127) / 255);
+        }
+    chromium_render("grid-chromium-alpha.avif", H, W, &area);
+    double psnr = lpt_psnr(&expect, &area);
+    fprintf(stderr, "chromium, orientation 6 with alpha: %.2f dB\n", psnr);
+    assert_true(psnr > 30.0);
+    lp_buffer_image_free(&area);
+    lp_buffer_image_free(&expect);
+    lp_buffer_image_free(&shown);
     lp_buffer_image_free(&img);
 }
 
@@ -780,6 +861,7 @@ int main(void)
         cmocka_unit_test(test_alpha_grid),
         cmocka_unit_test(test_alpha_odd_sizes),
         cmocka_unit_test(test_every_orientation),
+        cmocka_unit_test(test_orientation_with_alpha),
         cmocka_unit_test(test_seams),
         cmocka_unit_test(test_ten_bit),
         cmocka_unit_test(test_444),
@@ -789,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_counted_memory_and_prediction),
         cmocka_unit_test(test_heif_writer_large_file),
         cmocka_unit_test(test_chromium_renders_grid),
+        cmocka_unit_test(test_chromium_rotated_alpha_grid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,7 @@
  *   then         an 'Exif' item and an XMP 'mime' item, each 'cdsc' to 1
  * Properties are written once and shared through ipma: ispe (cell size for cells, output
  * size for grids), pixi, av1C (essential), colr nclx and colr prof, irot/imir (essential,
- * on the colour grid only: decoders apply the primary item's transforms), auxC.
+ * on the colour grid and the alpha grid, never on cells), auxC.
  *
  * Memory: the meta box is built in one buffer counted in the job's lp_mem (a few tens of
  * bytes per cell); the cells are written straight from the caller's buffers. All sizes
@@ -440,9 +440,13 @@ static void write_ipma(box_buf *b, const item_plan *p, const property_index *ix)
     for (uint32_t i = 0; i < p->cells; i++)
         put_association(b, p->first_color_cell + i, cell_props, cell_ess, 5);
     if (p->alpha_grid) {
-        const unsigned agrid_props[] = {ix->ispe_grid, ix->pixi_alpha, ix->auxc};
-        const bool agrid_ess[] = {false, false, false};
-        put_association(b, p->alpha_grid, agrid_props, agrid_ess, 3);
+        /* The alpha grid carries the primary's irot/imir too: libheif (and the HEIF
+         * reading of auxiliary images) applies an alpha item's own transforms, and
+         * drops alpha whose size does not match; libavif applies the colour item's to
+         * both and ignores these (libavif issue 2831 settled on writing them). */
+        const unsigned agrid_props[] = {ix->ispe_grid, ix->pixi_alpha, ix->auxc, ix->irot, ix->imir};
+        const bool agrid_ess[] = {false, false, false, true, true};
+        put_association(b, p->alpha_grid, agrid_props, agrid_ess, 5);
         const unsigned acell_props[] = {ix->ispe_cell, ix->pixi_alpha, ix->av1c_alpha, ix->auxc};
         const bool acell_ess[] = {false, false, true, false};
         for (uint32_t i = 0; i < p->cells; i++)
