@@ -575,6 +575,44 @@ static void test_spilled_cells_same_file(void **state)
     lp_buffer_image_free(&img);
 }
 
+static bool stop_at_row_200(void *user, uint32_t done, uint32_t total)
+{
+    (void)user; (void)total;
+    return done < 200;
+}
+
+/* A job cancelled half-way (after cells were encoded and spilled) frees everything and
+ * leaves no file. */
+static void test_cancelled_midway(void **state)
+{
+    (void)state;
+    lp_buffer_image img;
+    lpt_make_photo(&img, 256, 320, LP_FORMAT_RGBA8, 6);
+    lp_encode_options o;
+    grid_options(&o, 64, 64);
+    const char *path = lpt_path("grid-cancel.avif");
+    setenv("LP_GRID_SPILL_BYTES", "500", 1);
+    lp_mem *mem = lp_mem_new(0, NULL);
+    lp_error err = {0};
+    lp_output *out;
+    lp_stage *src;
+    lp_sink *sink;
+    assert_int_equal(lp_output_open_file(&out, path, &err), LP_OK);
+    assert_int_equal(lp_buffer_source_new(&src, &img, 16, &err), LP_OK);
+    assert_int_equal(lp_avif_grid_sink_new(&sink, out, &o, mem, &err), LP_OK);
+    assert_int_equal(lp_pipeline_run(src, sink, stop_at_row_200, NULL, &err), LP_ERR_CANCELLED);
+    lp_sink_destroy(sink);
+    lp_output_close(out);
+    lp_stage_destroy(src);
+    unsetenv("LP_GRID_SPILL_BYTES");
+    assert_int_equal(lp_mem_current(mem), 0);
+    assert_true(lp_mem_peak(mem) > 0);
+    assert_false(lpt_file_exists(path));
+    assert_int_equal(lpt_count_files(lpt_tmpdir(), ".grid-cancel.avif"), 0);
+    lp_mem_free_tracker(mem);
+    lp_buffer_image_free(&img);
+}
+
 static void test_limits_refused(void **state)
 {
     (void)state;
@@ -866,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_ten_bit),
         cmocka_unit_test(test_444),
         cmocka_unit_test(test_spilled_cells_same_file),
+        cmocka_unit_test(test_cancelled_midway),
         cmocka_unit_test(test_limits_refused),
         cmocka_unit_test(test_budget_fewer_encoders_or_refused),
         cmocka_unit_test(test_counted_memory_and_prediction),
