@@ -24,7 +24,7 @@ deps-demo:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
+	@MAKEFLAGS= cmake --build $(BUILD) -j $(JOBS)
 
 demo: deps-demo build
 	@scripts/demo.sh $(BUILD)/leanpix
@@ -35,19 +35,19 @@ test: deps-test
 
 test-plain:
 	@cmake -S . -B build -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build -j $(JOBS)
+	@MAKEFLAGS= cmake --build build -j $(JOBS)
 	@cd build && ctest --output-on-failure -j $(JOBS)
 
 # Sanitizer runs set LP_SANITIZED so that tests can keep big inputs for the plain run.
 test-asan:
 	@cmake -S . -B build-asan -DLP_WERROR=ON -DLP_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-asan -j $(JOBS)
+	@MAKEFLAGS= cmake --build build-asan -j $(JOBS)
 	@cd build-asan && LP_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS)
 
 test-tsan: deps-test
 	@cmake -S . -B build-tsan -DLP_WERROR=ON -DLP_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
-	@cmake --build build-tsan -j $(JOBS)
+	@MAKEFLAGS= cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && LP_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 bench: build

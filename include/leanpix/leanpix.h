@@ -18,5 +18,6 @@
 #include "leanpix/codec.h"
 #include "leanpix/ops.h"
 #include "leanpix/convert.h"
+#include "leanpix/profile.h"
 
 #endif

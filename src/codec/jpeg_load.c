@@ -34,6 +34,7 @@
  * the image (2 bytes each, ~3 bytes a pixel for 4:2:0), so that case is reserved in the
  * job's lp_mem, reported in held_bytes and flagged whole_image.
  */
+#include "jpeg_glue.h"
 #include "leanpix/codec.h"
 
 #include <ctype.h>
@@ -56,10 +57,7 @@ typedef struct jpeg_source {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_error_mgr jerr;
     struct jpeg_source_mgr src;
-    jmp_buf jump;             /* where error_exit returns to; set by each entry point */
-    lp_status fail_status;    /* why we jumped */
-    char fail_message[LP_ERROR_MESSAGE_MAX];
-    bool failed;              /* the decompressor is unusable; next() repeats the error */
+    jpeg_failure failure;     /* libjpeg error_exit -> lp_status (jpeg_glue.h) */
     lp_input *in;
     bool cinfo_ready;         /* jpeg_create_decompress was called */
     bool started;             /* jpeg_start_decompress was called */
@@ -80,20 +78,6 @@ typedef struct jpeg_source {
 static jpeg_source *source_of(j_common_ptr cinfo)
 {
     return (jpeg_source *)cinfo->client_data;
-}
-
-/* Records why decoding stopped and returns to the entry point's setjmp. */
-static void fail(jpeg_source *s, lp_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
-static void fail(jpeg_source *s, lp_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->fail_message, sizeof s->fail_message, fmt, ap);
-    va_end(ap);
-    s->fail_status = status;
-    s->failed = true;
-    longjmp(s->jump, 1);
 }
 
 static lp_status status_for_code(int code)
@@ -124,7 +108,7 @@ static void fail_with_libjpeg_message(j_common_ptr cinfo, lp_status status)
     cinfo->err->format_message(cinfo, text);
     if (text[0] && isupper((unsigned char)text[0]) && !isupper((unsigned char)text[1]))
         text[0] = (char)tolower((unsigned char)text[0]);
-    fail(source_of(cinfo), status, "%s", text);
+    jpeg_failure_raise(&source_of(cinfo)->failure, status, "%s", text);
 }
 
 static void on_error_exit(j_common_ptr cinfo)
@@ -148,7 +132,7 @@ static void on_emit_message(j_common_ptr cinfo, int msg_level)
         return;  /* trace messages, or a warning we can live with */
     if (s->ended || cinfo->err->msg_code == JWRN_JPEG_EOF) {
         j_decompress_ptr d = (j_decompress_ptr)cinfo;
-        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u", d->output_scanline,
+        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u", d->output_scanline,
              d->output_height);
     }
     fail_with_libjpeg_message(cinfo, LP_ERR_CORRUPT);
@@ -174,12 +158,12 @@ static void src_at_end(jpeg_source *s)
 {
     j_decompress_ptr cinfo = &s->cinfo;
     if (!s->header_read)
-        fail(s, LP_ERR_TRUNCATED, "truncated JPEG header");
+        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG header");
     bool rows_done = s->started && cinfo->output_scanline >= cinfo->output_height;
     if (!rows_done && s->multi_scan)
-        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data: the progressive scans are incomplete");
+        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data: the progressive scans are incomplete");
     if (!rows_done && cinfo->arith_code)
-        fail(s, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u",
+        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u",
              cinfo->output_scanline, cinfo->output_height);
     s->ended = true;
     s->src.next_input_byte = FAKE_EOI;
@@ -193,7 +177,7 @@ static boolean src_fill(j_decompress_ptr cinfo)
     size_t len;
     lp_error e = {0};
     if (lp_input_next_chunk(s->in, &data, &len, &e) != LP_OK)
-        fail(s, e.status, "%s", lp_error_message(&e));
+        jpeg_failure_raise(&s->failure, e.status, "%s", lp_error_message(&e));
     if (len == 0) {
         src_at_end(s);
         return TRUE;
@@ -408,7 +392,7 @@ static lp_status fill_strip(jpeg_source *s, lp_strip *strip)
             rows[r - got] = s->strip + (size_t)r * s->row_bytes;
         JDIMENSION n = jpeg_read_scanlines(cinfo, rows, want - got);
         if (n == 0)  /* cannot happen with a source that never suspends */
-            fail(s, LP_ERR_INTERNAL, "libjpeg returned no scanline at %u", y + got);
+            jpeg_failure_raise(&s->failure, LP_ERR_INTERNAL, "libjpeg returned no scanline at %u", y + got);
         got += n;
     }
     if (s->cmyk)
@@ -425,16 +409,16 @@ static lp_status fill_strip(jpeg_source *s, lp_strip *strip)
 static lp_status jpeg_next(lp_stage *self, lp_strip *strip, lp_error *err)
 {
     jpeg_source *s = (jpeg_source *)self;
-    if (s->failed)
-        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
-    if (setjmp(s->jump))
-        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (s->failure.failed)
+        return jpeg_failure_report(&s->failure, err);
+    if (setjmp(s->failure.jump))
+        return jpeg_failure_report(&s->failure, err);
     if (!s->started) {
         lp_status st = start(s, err);
         if (st != LP_OK) {
-            s->failed = true;
-            s->fail_status = st;
-            snprintf(s->fail_message, sizeof s->fail_message, "%s", err ? err->message : "");
+            s->failure.failed = true;
+            s->failure.status = st;
+            snprintf(s->failure.message, sizeof s->failure.message, "%s", err ? err->message : "");
             return st;
         }
     }
@@ -453,10 +437,10 @@ static lp_status jpeg_next(lp_stage *self, lp_strip *strip, lp_error *err)
 static uint32_t jpeg_shrink(lp_stage *self, uint32_t target_width, uint32_t target_height)
 {
     jpeg_source *s = (jpeg_source *)self;
-    if (s->started || s->failed)
+    if (s->started || s->failure.failed)
         return 1;
-    if (setjmp(s->jump)) {
-        s->failed = false;  /* calc_output_dimensions only complains about state: keep 1:1 */
+    if (setjmp(s->failure.jump)) {
+        s->failure.failed = false;  /* calc_output_dimensions only complains about state: keep 1:1 */
         return 1;
     }
     static const unsigned denoms[] = {8, 4, 2, 1};
@@ -516,8 +500,8 @@ static void setup_libjpeg(jpeg_source *s)
 /* Reads the header; on failure the caller destroys s (which closes the input). */
 static lp_status open_header(jpeg_source *s, const lp_limits *limits, lp_error *err)
 {
-    if (setjmp(s->jump))
-        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (setjmp(s->failure.jump))
+        return jpeg_failure_report(&s->failure, err);
     setup_libjpeg(s);
     jpeg_read_header(&s->cinfo, TRUE);
     s->header_read = true;

@@ -30,6 +30,7 @@
  * (not counted: ~20 rows of the image width), plus the coefficient buffer described above
  * when it is used.
  */
+#include "jpeg_glue.h"
 #include "leanpix/codec.h"
 
 #include <ctype.h>
@@ -54,10 +55,7 @@ typedef struct jpeg_sink {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_mgr jerr;
     struct jpeg_destination_mgr dest;
-    jmp_buf jump;
-    lp_status fail_status;
-    char fail_message[LP_ERROR_MESSAGE_MAX];
-    bool failed;
+    jpeg_failure failure;     /* libjpeg error_exit -> lp_status (jpeg_glue.h) */
     bool cinfo_ready;
     bool started;
     lp_output *output;
@@ -71,19 +69,6 @@ static jpeg_sink *sink_of(j_common_ptr cinfo)
     return (jpeg_sink *)cinfo->client_data;
 }
 
-static void fail(jpeg_sink *s, lp_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
-static void fail(jpeg_sink *s, lp_status status, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(s->fail_message, sizeof s->fail_message, fmt, ap);
-    va_end(ap);
-    s->fail_status = status;
-    s->failed = true;
-    longjmp(s->jump, 1);
-}
-
 static void on_error_exit(j_common_ptr cinfo)
 {
     char text[JMSG_LENGTH_MAX];
@@ -91,7 +76,7 @@ static void on_error_exit(j_common_ptr cinfo)
     if (text[0] && isupper((unsigned char)text[0]) && !isupper((unsigned char)text[1]))
         text[0] = (char)tolower((unsigned char)text[0]);
     lp_status st = cinfo->err->msg_code == JERR_OUT_OF_MEMORY ? LP_ERR_NOMEM : LP_ERR_CODEC;
-    fail(sink_of(cinfo), st, "JPEG encoder: %s", text);
+    jpeg_failure_raise(&sink_of(cinfo)->failure, st, "JPEG encoder: %s", text);
 }
 
 static void on_emit_message(j_common_ptr cinfo, int msg_level)
@@ -113,7 +98,7 @@ static void flush_bytes(jpeg_sink *s, size_t size)
 {
     lp_error e = {0};
     if (size && lp_output_write(s->output, s->buffer, size, &e) != LP_OK)
-        fail(s, e.status, "%s", lp_error_message(&e));
+        jpeg_failure_raise(&s->failure, e.status, "%s", lp_error_message(&e));
 }
 
 static boolean dest_empty(j_compress_ptr cinfo)
@@ -241,8 +226,8 @@ static lp_status jpeg_begin(lp_sink *self, const lp_image_info *info, lp_error *
     if (info->width > JPEG_MAX_DIMENSION || info->height > JPEG_MAX_DIMENSION)
         return lp_error_set(err, LP_ERR_TOO_BIG, "%ux%u is over JPEG's limit of %u pixels a side",
                             info->width, info->height, (unsigned)JPEG_MAX_DIMENSION);
-    if (setjmp(s->jump))
-        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (setjmp(s->failure.jump))
+        return jpeg_failure_report(&s->failure, err);
     configure(s, info);
     lp_status st = plan_coefficients(s, err);
     if (st != LP_OK)
@@ -256,11 +241,11 @@ static lp_status jpeg_begin(lp_sink *self, const lp_image_info *info, lp_error *
 static lp_status jpeg_write(lp_sink *self, const lp_strip *strip, lp_error *err)
 {
     jpeg_sink *s = (jpeg_sink *)self;
-    if (s->failed || !s->started)
-        return lp_error_set(err, s->failed ? s->fail_status : LP_ERR_INTERNAL, "%s",
-                            s->failed ? s->fail_message : "jpeg-save: write before begin");
-    if (setjmp(s->jump))
-        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (s->failure.failed || !s->started)
+        return lp_error_set(err, s->failure.failed ? s->failure.status : LP_ERR_INTERNAL, "%s",
+                            s->failure.failed ? s->failure.message : "jpeg-save: write before begin");
+    if (setjmp(s->failure.jump))
+        return jpeg_failure_report(&s->failure, err);
     for (uint32_t r = 0; r < strip->rows; r++) {
         JSAMPROW row = (JSAMPROW)(strip->data + (size_t)r * strip->stride);
         jpeg_write_scanlines(&s->cinfo, &row, 1);
@@ -271,11 +256,11 @@ static lp_status jpeg_write(lp_sink *self, const lp_strip *strip, lp_error *err)
 static lp_status jpeg_finish(lp_sink *self, lp_error *err)
 {
     jpeg_sink *s = (jpeg_sink *)self;
-    if (s->failed || !s->started)
-        return lp_error_set(err, s->failed ? s->fail_status : LP_ERR_INTERNAL, "%s",
-                            s->failed ? s->fail_message : "jpeg-save: finish before begin");
-    if (setjmp(s->jump))
-        return lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (s->failure.failed || !s->started)
+        return lp_error_set(err, s->failure.failed ? s->failure.status : LP_ERR_INTERNAL, "%s",
+                            s->failure.failed ? s->failure.message : "jpeg-save: finish before begin");
+    if (setjmp(s->failure.jump))
+        return jpeg_failure_report(&s->failure, err);
     jpeg_finish_compress(&s->cinfo);
     return LP_OK;
 }
@@ -320,8 +305,8 @@ lp_status lp_jpeg_sink_new(lp_sink **out, lp_output *output, const lp_encode_opt
         free(s);
         return err ? err->status : LP_ERR_NOMEM;
     }
-    if (setjmp(s->jump)) {
-        lp_status st = lp_error_set(err, s->fail_status, "%s", s->fail_message);
+    if (setjmp(s->failure.jump)) {
+        lp_status st = jpeg_failure_report(&s->failure, err);
         jpeg_destroy_sink(&s->base);
         return st;
     }

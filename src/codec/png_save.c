@@ -14,7 +14,10 @@
  *
  * Memory: one row buffer for 16-bit images, plus spng's state (zlib deflate state and
  * window, two scanlines, an 8 KiB write buffer), charged with lp_mem_reserve as an
- * estimate. The metadata stays owned by the source; spng only points at it.
+ * estimate. The metadata stays owned by the source; spng only points at it, except the
+ * XMP packet: spng takes iTXt text as a C string (it strlen()s it while encoding), and
+ * lp_metadata's XMP is a sized buffer with no terminating NUL (a JPEG's APP1 payload),
+ * so the sink keeps a NUL-terminated copy, counted, until it is destroyed.
  */
 #include "leanpix/codec.h"
 
@@ -41,6 +44,7 @@ typedef struct png_sink {
     uint8_t *row;             /* 16-bit: the current row in big-endian order */
     uint64_t reserved;
     struct spng_text xmp;     /* spng keeps a pointer to this until the header is out */
+    char *xmp_text;           /* the XMP packet NUL-terminated for spng (counted) */
     char empty[1];            /* the iTXt language tag and translated keyword */
     lp_error io_err;          /* why the write callback failed, when it did */
 } png_sink;
@@ -99,11 +103,16 @@ static lp_status set_metadata(png_sink *s, const lp_metadata *m, lp_error *err)
             return spng_failure(s, rc, "EXIF block", err);
     }
     if (m->xmp && m->xmp_size) {
+        s->xmp_text = lp_mem_alloc(s->base.mem, m->xmp_size + 1, "PNG XMP text", err);
+        if (!s->xmp_text)
+            return err ? err->status : LP_ERR_NOMEM;
+        memcpy(s->xmp_text, m->xmp, m->xmp_size);
+        s->xmp_text[m->xmp_size] = '\0';
         memset(&s->xmp, 0, sizeof s->xmp);
         strcpy(s->xmp.keyword, PNG_XMP_KEYWORD);
         s->xmp.type = SPNG_ITXT;
         s->xmp.length = m->xmp_size;
-        s->xmp.text = (char *)m->xmp;
+        s->xmp.text = s->xmp_text;
         s->xmp.language_tag = s->empty;
         s->xmp.translated_keyword = s->empty;
         if ((rc = spng_set_text(s->ctx, &s->xmp, 1)) != 0)
@@ -199,6 +208,7 @@ static void png_destroy(lp_sink *self)
     png_sink *s = (png_sink *)self;
     spng_ctx_free(s->ctx);
     lp_mem_release(self->mem, s->row);
+    lp_mem_release(self->mem, s->xmp_text);
     lp_mem_unreserve(self->mem, s->reserved);
     free(s);
 }

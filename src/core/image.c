@@ -121,7 +121,7 @@ lp_status lp_limits_check(const lp_limits *limits, uint32_t width, uint32_t heig
     uint64_t pixels = (uint64_t)width * height;
     if (limits->max_pixels && pixels > limits->max_pixels)
         return lp_error_set(err, LP_ERR_LIMITS,
-                            "%" PRIu32 "x%" PRIu32 " is %.1f MP, over the limit of %.1f MP", width,
-                            height, pixels / 1e6, limits->max_pixels / 1e6);
+                            "%" PRIu32 "x%" PRIu32 " is %" PRIu64 " pixels, over the limit of %" PRIu64
+                            " pixels", width, height, pixels, limits->max_pixels);
     return LP_OK;
 }

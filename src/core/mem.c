@@ -77,10 +77,10 @@ static lp_status charge(lp_mem *mem, uint64_t bytes, const char *what, lp_error 
             for (lp_mem *u = mem; u != m; u = u->parent)
                 atomic_fetch_sub(&u->current, bytes);
             return lp_error_set(err, LP_ERR_NOMEM,
-                                "%s: %" PRIu64 " MiB would exceed the memory budget of %" PRIu64
-                                " MiB (%" PRIu64 " MiB in use)",
-                                what, (bytes + (1 << 20) - 1) >> 20, m->limit >> 20,
-                                (now - bytes) >> 20);
+                                "%s: %.1f MiB would exceed the memory budget of %.1f MiB "
+                                "(%.1f MiB in use)",
+                                what, bytes / 1048576.0, m->limit / 1048576.0,
+                                (now - bytes) / 1048576.0);
         }
     }
     depth = 0;
