@@ -474,11 +474,11 @@ static lp_status check_grid(const lp_heif_grid *g, lp_error *err)
 
 lp_status lp_heif_write_grid(lp_output *out, const lp_heif_grid *g, lp_mem *mem, lp_error *err)
 {
-    item_plan plan;
-    plan_items(g, &plan);
     lp_status st = check_grid(g, err);
     if (st != LP_OK)
         return st;
+    item_plan plan;
+    plan_items(g, &plan);
     uint64_t payload = g->body_size + plan.grid_data_size * (plan.alpha_grid ? 2 : 1) +
                        (plan.exif ? 4 + (uint64_t)g->exif_size : 0) + (plan.xmp ? g->xmp_size : 0);
     /* Past 4 GiB the offsets need 64 bits; the meta box itself stays far below 1 GiB. */
