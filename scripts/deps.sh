@@ -18,7 +18,7 @@ build_pkgs=(gcc make cmake pkg-config
   libpcre2-dev libcmocka-dev libjansson-dev)
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium icc-profiles-free
   fonts-dejavu-core curl imagemagick zlib1g-dev)
-demo_pkgs=(libavif-bin)
+demo_pkgs=(libavif-bin fonts-dejavu-core)
 bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
   libjemalloc2 libmimalloc2.0)
 

@@ -19,6 +19,7 @@
 #include "leanpix/ops.h"
 #include "leanpix/convert.h"
 #include "leanpix/batch.h"
+#include "leanpix/server.h"
 #include "leanpix/profile.h"
 
 #endif

@@ -1,0 +1,50 @@
+/*
+ * leanpix/server.h - `leanpix serve`: reference cards (a device image with the game's
+ * bindings drawn as labels in its input boxes) rendered on the fly over HTTP, in bounded
+ * memory.
+ *
+ * The server reads a MetaRefCard-style data directory (config/ YAML files, resources/) or,
+ * without one, a small demo data set it generates itself. Uploads are read by
+ * libmicrohttpd's polling thread (slow clients cost a socket, not a worker); complete
+ * requests go into a bounded queue served by a fixed pool of render workers. A request is
+ * admitted only while the queue has room and the memory budget can hold its estimate;
+ * beyond that it gets 503 with Retry-After. See docs/serve.md for the API.
+ */
+#ifndef LEANPIX_SERVER_H
+#define LEANPIX_SERVER_H
+
+#include <stdint.h>
+#include "leanpix/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lp_server_options {
+    const char *listen;     /* "HOST:PORT" (default "127.0.0.1:8080"); port 0 = any free port */
+    const char *data_dir;   /* MetaRefCard data layout; NULL = the built-in demo data set */
+    unsigned workers;       /* render threads (default 2) */
+    unsigned queue;         /* complete requests waiting for a worker (default 64) */
+    uint64_t max_mem;       /* budget for counted memory: decoded images, uploads, canvases,
+                               encoded cards, estimates of queued jobs (default 80 MiB) */
+    uint64_t max_body;      /* request body limit in bytes (default 8 MiB) -> 413 */
+    unsigned max_files;     /* files per upload (default 64) -> 413 */
+    unsigned timeout_s;     /* idle connection timeout, headers and body (default 10 s) */
+    uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 8 MiB) */
+} lp_server_options;
+
+void lp_server_options_default(lp_server_options *opts);
+
+typedef struct lp_server lp_server;
+
+/* Loads the data set, starts the workers and the HTTP daemon. */
+lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_error *err);
+/* The port actually bound (useful with port 0). */
+uint16_t lp_server_port(const lp_server *server);
+/* Stops accepting, finishes queued requests, stops. NULL is fine. */
+void lp_server_stop(lp_server *server);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,182 @@
+/*
+ * bindings_fs2020.c - Flight Simulator 2020 binding files (XML), read with expat.
+ *
+ * A file holds one <Device DeviceName=...> with <Context ContextName=...> groups of
+ * <Action ActionName=...> whose <Primary>/<Secondary> hold <KEY Information="Button4">.
+ * An optional <FriendlyName> names the profile (the card header says "label (profile)").
+ * As the original did: a device whose name has no alias in devices.yaml is reported and
+ * the rest of its file skipped; the last KEY in a Primary/Secondary wins.
+ *
+ * Malformed XML fails the request with the parser's reason and line (the server answers
+ * 400). Memory: expat's parser state is small; the tree goes into mrc_binds.
+ */
+#define _GNU_SOURCE
+#include "server/bindings.h"
+
+#include <expat.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { KEY_NONE, KEY_PRIMARY, KEY_SECONDARY };
+
+typedef struct fs_state {
+    const mrc_data *data;
+    mrc_binds *binds;
+    mrc_log *log;
+    XML_Parser parser;
+    bool fail, stopped;
+    char *profile;            /* current file's profile */
+    bool in_friendly;
+    char friendly[256];
+    size_t friendly_len;
+    mrc_map *device;          /* context -> actions */
+    mrc_map *context;         /* action -> inputs */
+    mrc_action_input *action;
+    int key_type;
+} fs_state;
+
+static const char *attr(const XML_Char **atts, const char *name)
+{
+    for (; atts && atts[0]; atts += 2)
+        if (strcmp(atts[0], name) == 0)
+            return atts[1];
+    return NULL;
+}
+
+static void on_device(fs_state *s, const XML_Char **atts)
+{
+    const char *name = attr(atts, "DeviceName");
+    const char *shortname = mrc_map_get(&s->data->device_names, name ? name : "");
+    if (!shortname) {
+        mrc_log_add(s->log, "FS2020 Unsupported device \"%s\"", name ? name : "");
+        s->stopped = true;
+        XML_StopParser(s->parser, XML_FALSE);
+        return;
+    }
+    mrc_map *devices = mrc_map_child(&s->binds->profiles, s->profile, &s->fail);
+    if (!devices)
+        return;
+    if (mrc_map_get(devices, shortname))
+        mrc_log_add(s->log, "FS2020 duplicate device: \"%s\"", name);
+    s->device = mrc_map_child(devices, shortname, &s->fail);
+}
+
+static void XMLCALL on_start(void *user, const XML_Char *el, const XML_Char **atts)
+{
+    fs_state *s = user;
+    if (strcmp(el, "FriendlyName") == 0) {
+        s->in_friendly = true;
+        s->friendly_len = 0;
+    } else if (strcmp(el, "Device") == 0) {
+        on_device(s, atts);
+    } else if (strcmp(el, "Context") == 0) {
+        const char *name = attr(atts, "ContextName");
+        name = name ? name : "";
+        mrc_map_put(&s->binds->contexts, name, (void *)1, &s->fail);
+        s->context = s->device ? mrc_map_child(s->device, name, &s->fail) : NULL;
+    } else if (strcmp(el, "Action") == 0) {
+        const char *name = attr(atts, "ActionName");
+        s->key_type = KEY_NONE;
+        s->action = s->context ? mrc_binds_action(s->context, name ? name : "", &s->fail) : NULL;
+    } else if (strcmp(el, "Primary") == 0) {
+        s->key_type = KEY_PRIMARY;
+    } else if (strcmp(el, "Secondary") == 0) {
+        s->key_type = KEY_SECONDARY;
+    } else if (strcmp(el, "KEY") == 0) {
+        const char *info = attr(atts, "Information");
+        if (info && s->action && s->key_type != KEY_NONE)
+            mrc_set_str(&s->action->in[s->key_type == KEY_PRIMARY ? 0 : 1], info, strlen(info),
+                        &s->fail);
+    }
+}
+
+static void XMLCALL on_end(void *user, const XML_Char *el)
+{
+    fs_state *s = user;
+    if (strcmp(el, "FriendlyName") == 0) {
+        s->in_friendly = false;
+        free(s->profile);
+        s->profile = s->friendly_len ? strndup(s->friendly, s->friendly_len)
+                                     : strdup(MRC_PROFILE_DEFAULT);
+        if (!s->profile)
+            s->fail = true;
+    } else if (strcmp(el, "Context") == 0) {
+        s->context = NULL;
+    } else if (strcmp(el, "Action") == 0) {
+        s->action = NULL;
+    } else if (strcmp(el, "Primary") == 0 || strcmp(el, "Secondary") == 0) {
+        s->key_type = KEY_NONE;
+    }
+}
+
+static void XMLCALL on_text(void *user, const XML_Char *text, int len)
+{
+    fs_state *s = user;
+    if (!s->in_friendly)
+        return;
+    size_t room = sizeof s->friendly - 1 - s->friendly_len;
+    size_t n = (size_t)len < room ? (size_t)len : room;
+    memcpy(s->friendly + s->friendly_len, text, n);
+    s->friendly_len += n;
+}
+
+/* Some game versions write several top-level elements (<Version/>, <FriendlyName>,
+ * <Device>) without a root, which Go's tokenizer accepted. Expat wants one root, so the
+ * content after the XML declaration is wrapped in a synthetic element; line numbers in
+ * error messages stay those of the file. */
+static bool feed(XML_Parser p, const mrc_file *f)
+{
+    const char *data = (const char *)f->data;
+    size_t size = f->size, decl = 0;
+    size_t bom = size >= 3 && memcmp(data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    if (size - bom >= 5 && memcmp(data + bom, "<?xml", 5) == 0) {
+        const char *end = memmem(data + bom, size - bom, "?>", 2);
+        if (end)
+            decl = (size_t)(end + 2 - data);
+    }
+    static const char open[] = "<lp-bindings>", close[] = "</lp-bindings>";
+    return XML_Parse(p, data, (int)decl, XML_FALSE) != XML_STATUS_ERROR &&
+           XML_Parse(p, open, (int)strlen(open), XML_FALSE) != XML_STATUS_ERROR &&
+           XML_Parse(p, data + decl, (int)(size - decl), XML_FALSE) != XML_STATUS_ERROR &&
+           XML_Parse(p, close, (int)strlen(close), XML_TRUE) != XML_STATUS_ERROR;
+}
+
+static lp_status parse_one(fs_state *s, const mrc_file *f, size_t index, lp_error *err)
+{
+    XML_Parser p = XML_ParserCreate(NULL);
+    if (!p)
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot create an XML parser");
+    s->parser = p;
+    s->stopped = false;
+    s->device = NULL;
+    s->context = NULL;
+    s->action = NULL;
+    free(s->profile);
+    s->profile = strdup(MRC_PROFILE_DEFAULT);
+    XML_SetUserData(p, s);
+    XML_SetElementHandler(p, on_start, on_end);
+    XML_SetCharacterDataHandler(p, on_text);
+    lp_status st = LP_OK;
+    if (f->size > (size_t)INT32_MAX) {
+        st = lp_error_set(err, LP_ERR_LIMITS, "file %zu is too large", index + 1);
+    } else if (!feed(p, f) && !s->stopped) {
+        st = lp_error_set(err, LP_ERR_CORRUPT, "file %zu: malformed XML: %s at line %lu",
+                          index + 1, XML_ErrorString(XML_GetErrorCode(p)),
+                          (unsigned long)XML_GetCurrentLineNumber(p));
+    }
+    XML_ParserFree(p);
+    if (!st && (s->fail || !s->profile))
+        st = lp_error_set(err, LP_ERR_NOMEM, "out of memory reading bindings");
+    return st;
+}
+
+lp_status mrc_fs2020_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
+                           mrc_binds *out, mrc_log *log, lp_error *err)
+{
+    fs_state s = {.data = d, .binds = out, .log = log};
+    lp_status st = LP_OK;
+    for (size_t i = 0; i < nfiles && !st; i++)
+        st = parse_one(&s, &files[i], i, err);
+    free(s.profile);
+    return st;
+}

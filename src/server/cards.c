@@ -1,0 +1,358 @@
+/*
+ * cards.c - from parsed bindings to cards: which texts go into which box of which image.
+ *
+ * As the original: each bound action's inputs are matched to the device model (fs2020
+ * with the game's regexes and remapping table, sws already in model terms); the text is the
+ * game's label for the action (or the action name, reported); texts are grouped per box
+ * ("device:input", several devices may share one image), per context, sorted. Contexts get
+ * colours in sorted order, cycling through the palette. Cards come sorted by profile and
+ * image name (the original's response order).
+ *
+ * Memory: small per-request structures (malloc), freed by mrc_cards_free.
+ */
+#define _GNU_SOURCE
+#include "server/bindings.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- fs2020: game input name -> model input name ---- */
+static const char *fs_map(const mrc_node *map, const char *type, const char *key)
+{
+    return mrc_node_str(map, type, key, NULL);
+}
+
+static bool fs_match_input(const mrc_data *d, const char *device, const char *action,
+                           const mrc_map *inputs, char *out, size_t size, mrc_log *log)
+{
+    const mrc_game *g = &d->fs2020;
+    const mrc_node *map = mrc_map_get(&g->input_map, device);
+    size_t len = strlen(action);
+    mrc_caps c;
+    if (mrc_regex_match(g->regex[MRC_FS_BUTTON], action, len, &c) == 1) {
+        snprintf(out, size, "%s", c.s[1]);
+        return true;
+    }
+    if (mrc_regex_match(g->regex[MRC_FS_AXIS], action, len, &c) == 1) {
+        char axis[520];
+        snprintf(axis, sizeof axis, "%s%s", c.s[1], c.s[2]);
+        const char *sub = fs_map(map, "Axis", axis);
+        snprintf(out, size, "%sAxis", sub ? sub : axis);
+        return true;
+    }
+    if (mrc_regex_match(g->regex[MRC_FS_POV], action, len, &c) == 1) {
+        char dir[256];
+        size_t n = strlen(c.s[2]);
+        for (size_t i = 0; i <= n; i++)
+            dir[i] = (char)(i == 0 ? toupper((unsigned char)c.s[2][i]) : tolower((unsigned char)c.s[2][i]));
+        snprintf(out, size, "POV%s%s", c.s[1][0] ? c.s[1] : "1", dir);
+        return true;
+    }
+    if (mrc_regex_match(g->regex[MRC_FS_ROTATION], action, len, &c) == 1) {
+        if (mrc_node_child(map, "Rotation")) {
+            const char *sub = fs_map(map, "Rotation", c.s[1]);
+            snprintf(out, size, "%sAxis", sub ? sub : "");
+        } else {
+            snprintf(out, size, "R%sAxis", c.s[1]);
+        }
+        return true;
+    }
+    if (mrc_regex_match(g->regex[MRC_FS_SLIDER], action, len, &c) == 1) {
+        if (!mrc_node_child(map, "Slider")) {
+            mrc_log_add(log, "FS2020 unknown action %s for slider on device %s", action, device);
+            return false;
+        }
+        const char *sub = fs_map(map, "Slider", c.s[1]);
+        snprintf(out, size, "%sAxis", sub ? sub : "");
+        if (inputs && mrc_map_get(inputs, out))
+            return true;
+        mrc_log_add(log, "FS2020 couldn't find slider %s on device %s", out, device);
+        return false;
+    }
+    mrc_log_add(log, "FS2020 could not find matching Action %s on device %s", action, device);
+    return false;
+}
+
+/* ---- overlays being collected: image -> "device:input" -> ctx -> texts ---- */
+typedef struct ov_build {
+    mrc_box box;
+    mrc_map contexts;  /* context -> str_list* */
+} ov_build;
+
+typedef struct str_list {
+    char **items;
+    size_t n, cap;
+} str_list;
+
+static void free_str_list(void *p)
+{
+    str_list *l = p;
+    for (size_t i = 0; l && i < l->n; i++)
+        free(l->items[i]);
+    if (l)
+        free(l->items);
+    free(l);
+}
+
+static void free_ov_build(void *p)
+{
+    ov_build *o = p;
+    if (o)
+        mrc_map_free(&o->contexts, free_str_list);
+    free(o);
+}
+
+static void free_ov_image(void *p)
+{
+    mrc_map_free(p, free_ov_build);
+    free(p);
+}
+
+static void free_ov_profile(void *p)
+{
+    mrc_map_free(p, free_ov_image);
+    free(p);
+}
+
+static void add_text(mrc_map *images, const char *image, const char *device, const char *input,
+                     const mrc_box *box, const char *context, const char *text, bool *fail)
+{
+    mrc_map *by_input = mrc_map_child(images, image, fail);
+    if (!by_input)
+        return;
+    char key[1400];
+    if (snprintf(key, sizeof key, "%s:%s", device, input) >= (int)sizeof key)
+        return;
+    ov_build *o = mrc_map_get(by_input, key);
+    if (!o) {
+        if (!(o = calloc(1, sizeof *o))) {
+            *fail = true;
+            return;
+        }
+        o->box = *box;
+        mrc_map_put(by_input, key, o, fail);
+    }
+    str_list *l = mrc_map_get(&o->contexts, context);
+    if (!l) {
+        if (!(l = calloc(1, sizeof *l))) {
+            *fail = true;
+            return;
+        }
+        mrc_map_put(&o->contexts, context, l, fail);
+    }
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 4;
+        char **items = realloc(l->items, cap * sizeof *items);
+        if (!items) {
+            *fail = true;
+            return;
+        }
+        l->items = items;
+        l->cap = cap;
+    }
+    if (!(l->items[l->n] = strdup(text)))
+        *fail = true;
+    else
+        l->n++;
+}
+
+typedef struct build_ctx {
+    const mrc_data *d;
+    const mrc_game *game;
+    mrc_log *log;
+    bool fail;
+} build_ctx;
+
+static void add_action(build_ctx *b, mrc_map *images, const char *device, const mrc_map *inputs,
+                       const char *image, const char *context, const char *action,
+                       const mrc_action_input *in)
+{
+    char lookups[2][1100];
+    int n = 0;
+    bool fs = b->game == &b->d->fs2020;
+    for (int k = 0; k < 2; k++) {
+        if (!in->in[k][0]) {
+            if (fs && k == 0)
+                mrc_log_add(b->log, "FS2020 did not find primary input for %s", in->in[k]);
+            continue;
+        }
+        if (!fs) {
+            snprintf(lookups[n++], sizeof lookups[0], "%s", in->in[k]);
+        } else if (fs_match_input(b->d, device, in->in[k], inputs, lookups[n], sizeof lookups[0], b->log)) {
+            n++;
+        }
+    }
+    const char *label = mrc_map_get(&b->game->labels, action);
+    if (!label && n > 0) {
+        mrc_log_add(b->log, "%s label not found. %s context %s device %s", b->game->name, action,
+                    context, device);
+        label = action;
+    }
+    for (int k = 0; k < n; k++) {
+        const mrc_box *box = inputs ? mrc_map_get(inputs, lookups[k]) : NULL;
+        if (!box) {
+            mrc_log_add(b->log, "%s unknown input to lookup %s for device %s", b->game->name,
+                        lookups[k], device);
+            continue;
+        }
+        if (box->x == 0 && box->y == 0)
+            continue;
+        add_text(images, image, device, lookups[k], box, context, label, &b->fail);
+    }
+}
+
+static void add_device(build_ctx *b, mrc_map *images, const char *device, mrc_map *contexts)
+{
+    const mrc_map *inputs = mrc_map_get(&b->d->devices, device);
+    const char *image = mrc_map_get(&b->d->image_map, device);
+    if (!inputs)
+        mrc_log_add(b->log, "device not found in config %s", device);
+    if (!image || !*image) {
+        mrc_log_add(b->log, "%s: no image for device %s", b->game->name, device);
+        return;
+    }
+    size_t nc;
+    const char **ctx = mrc_map_sorted_keys(contexts, &nc);
+    for (size_t i = 0; ctx && i < nc; i++) {
+        mrc_map *actions = mrc_map_get(contexts, ctx[i]);
+        size_t na;
+        const char **act = mrc_map_sorted_keys(actions, &na);
+        for (size_t j = 0; act && j < na; j++)
+            add_action(b, images, device, inputs, image, ctx[i], act[j], mrc_map_get(actions, act[j]));
+        free(act);
+    }
+    free(ctx);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool finish_overlay(const mrc_binds *binds, const mrc_data *d, ov_build *o,
+                           mrc_overlay *out)
+{
+    out->box = o->box;
+    size_t n;
+    const char **ctx = mrc_map_sorted_keys(&o->contexts, &n);
+    out->ctx = calloc(n ? n : 1, sizeof *out->ctx);
+    if (!ctx || !out->ctx) {
+        free(ctx);
+        return false;
+    }
+    size_t nall;
+    const char **all = mrc_map_sorted_keys(&binds->contexts, &nall);
+    if (!all) {
+        free(ctx);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct mrc_overlay_ctx *c = &out->ctx[out->ncontexts++];
+        str_list *l = mrc_map_get(&o->contexts, ctx[i]);
+        c->context = strdup(ctx[i]);
+        size_t idx = 0;
+        while (idx < nall && strcmp(all[idx], ctx[i]) != 0)
+            idx++;
+        c->colour = d->colours[idx % d->ncolours];
+        qsort(l->items, l->n, sizeof *l->items, cmp_str);
+        c->texts = l->items;  /* take the strings */
+        c->ntexts = l->n;
+        l->items = NULL;
+        l->n = 0;
+    }
+    free(all);
+    free(ctx);
+    return true;
+}
+
+static bool add_cards(const mrc_binds *binds, const mrc_data *d, const char *profile,
+                      mrc_map *images, mrc_cards *out)
+{
+    size_t ni;
+    const char **names = mrc_map_sorted_keys(images, &ni);
+    if (!names)
+        return false;
+    mrc_card *cards = realloc(out->cards, (out->count + ni + 1) * sizeof *cards);
+    if (!cards) {
+        free(names);
+        return false;
+    }
+    out->cards = cards;
+    for (size_t i = 0; i < ni; i++) {
+        mrc_card *c = &out->cards[out->count++];
+        memset(c, 0, sizeof *c);
+        c->profile = strdup(profile);
+        c->image = strdup(names[i]);
+        mrc_map *by_input = mrc_map_get(images, names[i]);
+        size_t nk;
+        const char **keys = mrc_map_sorted_keys(by_input, &nk);
+        c->overlays = calloc(nk ? nk : 1, sizeof *c->overlays);
+        if (!keys || !c->overlays || !c->profile || !c->image) {
+            free(keys);
+            free(names);
+            return false;
+        }
+        for (size_t k = 0; k < nk; k++)
+            if (!finish_overlay(binds, d, mrc_map_get(by_input, keys[k]), &c->overlays[c->noverlays++])) {
+                free(keys);
+                free(names);
+                return false;
+            }
+        free(keys);
+    }
+    free(names);
+    return true;
+}
+
+lp_status mrc_build_cards(const mrc_data *d, const mrc_game *game, const mrc_binds *binds,
+                          mrc_cards *out, mrc_log *log, lp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    out->game = game;
+    build_ctx b = {.d = d, .game = game, .log = log};
+    mrc_map by_profile = {0};  /* profile -> image -> key -> ov_build */
+    size_t np;
+    const char **profiles = mrc_map_sorted_keys(&binds->profiles, &np);
+    for (size_t p = 0; profiles && p < np && !b.fail; p++) {
+        mrc_map *devices = mrc_map_get(&binds->profiles, profiles[p]);
+        mrc_map *images = mrc_map_child(&by_profile, profiles[p], &b.fail);
+        size_t nd;
+        const char **devs = mrc_map_sorted_keys(devices, &nd);
+        for (size_t i = 0; devs && images && i < nd; i++)
+            add_device(&b, images, devs[i], mrc_map_get(devices, devs[i]));
+        free(devs);
+        if (images && !b.fail && !add_cards(binds, d, profiles[p], images, out))
+            b.fail = true;
+    }
+    free(profiles);
+    mrc_map_free(&by_profile, free_ov_profile);
+    if (b.fail) {
+        mrc_cards_free(out);
+        return lp_error_set(err, LP_ERR_NOMEM, "out of memory building cards");
+    }
+    return LP_OK;
+}
+
+void mrc_cards_free(mrc_cards *c)
+{
+    for (size_t i = 0; c->cards && i < c->count; i++) {
+        mrc_card *card = &c->cards[i];
+        for (size_t o = 0; o < card->noverlays; o++) {
+            for (size_t k = 0; k < card->overlays[o].ncontexts; k++) {
+                struct mrc_overlay_ctx *x = &card->overlays[o].ctx[k];
+                for (size_t t = 0; t < x->ntexts; t++)
+                    free(x->texts[t]);
+                free(x->texts);
+                free(x->context);
+            }
+            free(card->overlays[o].ctx);
+        }
+        free(card->overlays);
+        free(card->profile);
+        free(card->image);
+    }
+    free(c->cards);
+    memset(c, 0, sizeof *c);
+}

@@ -1,0 +1,533 @@
+/*
+ * http.c - the HTTP side of `leanpix serve` on libmicrohttpd (chosen because it is the
+ * well-kept C server in Debian with what a bounded service needs built in: one internal
+ * polling thread, connection limits and timeouts, streaming multipart parsing, and
+ * suspend/resume so that rendering happens on our own worker pool).
+ *
+ * Routes: GET / (index), GET /fs2020 and /sws (upload pages), POST /api/{game} (multipart
+ * field `file`, repeated; answers an HTML page with the cards inline and the log),
+ * POST /v1/cards/{game} (same upload; answers JSON with one URL per card), GET
+ * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics.
+ *
+ * A request's life: headers arrive -> an upload route checks Content-Length against the
+ * body limit (413 at once) and starts a post processor; body chunks are parsed as they
+ * come into per-file buffers counted in the request's lp_mem (body and file-count limits
+ * -> 413, broken multipart -> 400); when the body is complete the request is handed to
+ * the worker queue (full queue or memory budget -> 503 + Retry-After) and the connection
+ * is suspended; the worker resumes it with the response ready. A client that sends
+ * slowly only holds a socket (and is cut off by the connection timeout), never a worker.
+ */
+#define _GNU_SOURCE
+#include "server/http.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void lp_server_options_default(lp_server_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->listen = "127.0.0.1:8080";
+    o->workers = 2;
+    o->queue = 64;
+    o->max_mem = 80u << 20;
+    o->max_body = 4u << 20;
+    o->max_files = 64;
+    o->timeout_s = 10;
+    o->cache_bytes = 8u << 20;
+}
+
+/* ---- responses ---- */
+static enum MHD_Result send_buffer(lp_request *r, unsigned status, const char *ctype, void *body,
+                                   size_t len, enum MHD_ResponseMemoryMode mode)
+{
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (status == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    r->status = status;
+    r->state = REQ_ANSWERED;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result send_text(lp_request *r, unsigned status, const char *ctype, const char *text)
+{
+    return send_buffer(r, status, ctype, (void *)text, strlen(text), MHD_RESPMEM_PERSISTENT);
+}
+
+static enum MHD_Result send_error(lp_request *r, unsigned status, const char *reason)
+{
+    lp_request_fail(r, status, reason);
+    char *body = r->body;
+    r->body = NULL;
+    return send_buffer(r, status, r->ctype, body, r->body_len, MHD_RESPMEM_MUST_FREE);
+}
+
+typedef struct counted_body {
+    lp_mem *budget;
+    uint64_t bytes;
+    char *data;
+} counted_body;
+
+static void free_counted_body(void *cls)
+{
+    counted_body *c = cls;
+    lp_mem_unreserve(c->budget, c->bytes);
+    free(c->data);
+    free(c);
+}
+
+/* A worker's answer; its bytes stay charged to the budget until the response is freed. */
+static enum MHD_Result send_result(lp_request *r)
+{
+    counted_body *c = r->body_reserved ? malloc(sizeof *c) : NULL;
+    if (!c) {
+        char *body = r->body;
+        r->body = NULL;
+        lp_mem_unreserve(r->srv->budget, r->body_reserved);
+        r->body_reserved = 0;
+        return send_buffer(r, r->status, r->ctype, body, r->body_len, MHD_RESPMEM_MUST_FREE);
+    }
+    *c = (counted_body){r->srv->budget, r->body_reserved, r->body};
+    r->body = NULL;
+    r->body_reserved = 0;
+    struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
+        r->body_len, c->data, free_counted_body, c);
+    if (!resp) {
+        free_counted_body(c);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    r->state = REQ_ANSWERED;
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+/* ---- pages ---- */
+static const char index_page[] =
+    "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>leanpix serve</title></head>"
+    "<body><h1>Reference cards</h1><ul>"
+    "<li><a href=\"/fs2020\">Microsoft Flight Simulator 2020</a> (.xml input profiles)</li>"
+    "<li><a href=\"/sws\">Star Wars: Squadrons</a> (.profile files)</li></ul>"
+    "<p>API: POST /v1/cards/{fs2020|sws} with multipart field <code>file</code> (repeatable) "
+    "answers JSON with one URL per card; GET /healthz; GET /metrics.</p></body></html>\n";
+
+static enum MHD_Result send_upload_page(lp_request *r, const char *game)
+{
+    lp_strbuf b = {0};
+    bool fs = strcmp(game, "fs2020") == 0;
+    lp_sb_printf(&b,
+                 "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>%s reference cards"
+                 "</title></head><body><h1>%s</h1>"
+                 "<form method=\"post\" action=\"/api/%s\" enctype=\"multipart/form-data\">"
+                 "<p><input type=\"file\" name=\"file\" multiple accept=\"%s\"></p>"
+                 "<p><button type=\"submit\">Make cards</button></p></form>"
+                 "<p>%s</p><p><a href=\"/\">Other games</a></p></body></html>\n",
+                 game, fs ? "Microsoft Flight Simulator 2020" : "Star Wars: Squadrons", game,
+                 fs ? ".xml" : ".profile",
+                 fs ? "Upload the input profile files (one per device) from the game's "
+                      "settings folder."
+                    : "Upload your .profile file from Documents/STAR WARS Squadrons/settings.");
+    if (b.failed) {
+        free(b.data);
+        return send_error(r, 503, "out of memory");
+    }
+    return send_buffer(r, 200, "text/html; charset=utf-8", b.data, b.len, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result send_card(lp_request *r, lp_server *s, const char *url)
+{
+    const char *id = url + strlen("/v1/cards/");
+    size_t n = strlen(id);
+    if (n != 36 || strcmp(id + 32, ".jpg") != 0 || strspn(id, "0123456789abcdef") != 32)
+        return send_error(r, 404, "no such card");
+    char key[33];
+    memcpy(key, id, 32);
+    key[32] = 0;
+    size_t size;
+    uint8_t *jpeg = lp_card_cache_get(s->cache, key, &size);
+    if (!jpeg)
+        return send_error(r, 404, "no such card (expired from the cache or never made)");
+    return send_buffer(r, 200, "image/jpeg", jpeg, size, MHD_RESPMEM_MUST_FREE);
+}
+
+static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
+{
+    size_t bytes, count, len;
+    lp_card_cache_stats(s->cache, &bytes, &count);
+    char *text = lp_metrics_render(&s->metrics, s->budget, s->render_pool, bytes, count, &len);
+    if (!text)
+        return send_error(r, 503, "out of memory");
+    char extra[400];
+    int n = snprintf(extra, sizeof extra,
+                     "# TYPE leanpix_image_cache_bytes gauge\nleanpix_image_cache_bytes %llu\n"
+                     "# TYPE leanpix_image_decodes_total counter\nleanpix_image_decodes_total %llu\n"
+                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n",
+                     (unsigned long long)atomic_load(&s->data->image_bytes),
+                     (unsigned long long)atomic_load(&s->data->image_decodes),
+                     (unsigned long long)lp_mem_current(s->budget));
+    char *grown = realloc(text, len + (size_t)n + 1);
+    if (grown) {
+        memcpy(grown + len, extra, (size_t)n + 1);
+        text = grown;
+        len += (size_t)n;
+    }
+    return send_buffer(r, 200, "text/plain; version=0.0.4", text, len, MHD_RESPMEM_MUST_FREE);
+}
+
+/* ---- uploads ---- */
+static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *filename, const char *content_type,
+                                const char *transfer_encoding, const char *data, uint64_t off,
+                                size_t size)
+{
+    (void)kind; (void)filename; (void)content_type; (void)transfer_encoding;
+    lp_request *r = cls;
+    lp_server *s = r->srv;
+    if (!key || strcmp(key, "file") != 0)
+        return MHD_YES;  /* other form fields are ignored */
+    if (off == 0 && (r->nfiles == 0 || r->files[r->nfiles - 1].size > 0 || !r->new_file_pending)) {
+        if (r->nfiles >= s->opts.max_files) {
+            r->err_status = 413;
+            snprintf(r->err_msg, sizeof r->err_msg, "more than %u files in one upload",
+                     s->opts.max_files);
+            return MHD_NO;
+        }
+        if (r->nfiles == r->files_cap) {
+            size_t cap = r->files_cap ? r->files_cap * 2 : 8;
+            mrc_file *f = realloc(r->files, cap * sizeof *f);
+            if (!f)
+                return MHD_NO;
+            r->files = f;
+            r->files_cap = cap;
+        }
+        r->files[r->nfiles++] = (mrc_file){NULL, 0};
+        r->new_file_pending = true;
+    }
+    if (!size)
+        return MHD_YES;
+    mrc_file *f = &r->files[r->nfiles - 1];
+    lp_error err = {0};
+    uint8_t *grown = lp_mem_realloc(r->mem, (void *)f->data, f->size + size, "upload", &err);
+    if (!grown) {  /* decoded images are a cache: they make room for requests */
+        mrc_assets_trim(s->data, 0);
+        lp_error_clear(&err);
+        grown = lp_mem_realloc(r->mem, (void *)f->data, f->size + size, "upload", &err);
+    }
+    if (!grown) {
+        r->err_status = 503;
+        snprintf(r->err_msg, sizeof r->err_msg, "server busy: no memory for the upload");
+        return MHD_NO;
+    }
+    memcpy(grown + f->size, data, size);
+    f->data = grown;
+    f->size += size;
+    r->new_file_pending = false;
+    return MHD_YES;
+}
+
+static enum MHD_Result receive(lp_request *r, const char *data, size_t *size)
+{
+    lp_server *s = r->srv;
+    if (!r->err_status) {
+        r->body_bytes += *size;
+        atomic_fetch_add(&s->metrics.bytes_uploaded, *size);
+        if (r->body_bytes > s->opts.max_body) {
+            r->err_status = 413;
+            snprintf(r->err_msg, sizeof r->err_msg, "request body over the limit of %llu bytes",
+                     (unsigned long long)s->opts.max_body);
+        } else if (MHD_post_process(r->pp, data, *size) != MHD_YES && !r->err_status) {
+            r->err_status = 400;
+            snprintf(r->err_msg, sizeof r->err_msg, "malformed multipart/form-data body");
+        }
+    }
+    *size = 0;  /* after an error the rest of the body is read and dropped */
+    return MHD_YES;
+}
+
+static enum MHD_Result finish_upload(lp_request *r)
+{
+    if (r->err_status)
+        return send_error(r, r->err_status, r->err_msg);
+    if (r->pp && MHD_destroy_post_processor(r->pp) != MHD_YES) {
+        r->pp = NULL;
+        return send_error(r, 400, "malformed multipart/form-data body (truncated)");
+    }
+    r->pp = NULL;
+    size_t nonempty = 0;
+    for (size_t i = 0; i < r->nfiles; i++)
+        nonempty += r->files[i].size > 0;
+    if (!nonempty)
+        return send_error(r, 400, "no file: send one or more multipart fields named 'file'");
+    if (!lp_workers_submit(r->srv, r))
+        return send_result(r);
+    r->state = REQ_QUEUED;
+    return MHD_YES;
+}
+
+/* ---- routing ---- */
+static const char *upload_game(const char *url, bool *v1)
+{
+    static const char *games[] = {"fs2020", "sws"};
+    for (int i = 0; i < 2; i++) {
+        char a[32], b[32];
+        snprintf(a, sizeof a, "/api/%s", games[i]);
+        snprintf(b, sizeof b, "/v1/cards/%s", games[i]);
+        if (strcmp(url, a) == 0) {
+            *v1 = false;
+            return games[i];
+        }
+        if (strcmp(url, b) == 0) {
+            *v1 = true;
+            return games[i];
+        }
+    }
+    return NULL;
+}
+
+static int classify(const char *url, const char **game, bool *v1)
+{
+    *game = upload_game(url, v1);
+    if (*game)
+        return *v1 ? LP_ROUTE_V1_POST : LP_ROUTE_API;
+    if (strcmp(url, "/") == 0)
+        return LP_ROUTE_INDEX;
+    if (strcmp(url, "/fs2020") == 0 || strcmp(url, "/sws") == 0)
+        return LP_ROUTE_PAGE;
+    if (strncmp(url, "/v1/cards/", 10) == 0)
+        return LP_ROUTE_V1_GET;
+    if (strcmp(url, "/healthz") == 0)
+        return LP_ROUTE_HEALTHZ;
+    if (strcmp(url, "/metrics") == 0)
+        return LP_ROUTE_METRICS;
+    return LP_ROUTE_OTHER;
+}
+
+static enum MHD_Result start_request(lp_server *s, struct MHD_Connection *conn, const char *url,
+                                     const char *method, void **con_cls)
+{
+    lp_request *r = calloc(1, sizeof *r);
+    if (!r)
+        return MHD_NO;
+    r->srv = s;
+    r->conn = conn;
+    r->start = now_s();
+    r->route = classify(url, &r->game, &r->v1);
+    r->is_post = strcmp(method, "POST") == 0;
+    *con_cls = r;
+    atomic_fetch_add(&s->metrics.in_flight, 1);
+    if (!r->game || !r->is_post)
+        return MHD_YES;
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > s->opts.max_body) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "request body of %s bytes is over the limit of %llu bytes", cl,
+                 (unsigned long long)s->opts.max_body);
+        return send_error(r, 413, msg);
+    }
+    r->mem = lp_mem_new(0, s->budget);
+    r->pp = r->mem ? MHD_create_post_processor(conn, 16 * 1024, on_field, r) : NULL;
+    if (!r->pp) {
+        r->err_status = 400;
+        snprintf(r->err_msg, sizeof r->err_msg,
+                 "expected a multipart/form-data upload with one or more fields named 'file'");
+    }
+    return MHD_YES;
+}
+
+static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
+                              const char *method, const char *version, const char *upload_data,
+                              size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    lp_server *s = cls;
+    lp_request *r = *con_cls;
+    if (!r)
+        return start_request(s, conn, url, method, con_cls);
+    if (r->state == REQ_ANSWERED) {  /* answered early (413): drop the rest of the body */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (r->state == REQ_QUEUED)
+        return atomic_load(&r->done) ? send_result(r) : MHD_YES;
+    if (*upload_data_size) {
+        if (!r->game || !r->is_post) {  /* a body where none is expected: drop it */
+            *upload_data_size = 0;
+            return MHD_YES;
+        }
+        return receive(r, upload_data, upload_data_size);
+    }
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    switch (r->route) {
+    case LP_ROUTE_API:
+    case LP_ROUTE_V1_POST:
+        return r->is_post ? finish_upload(r) : send_error(r, 405, "use POST with multipart field 'file'");
+    case LP_ROUTE_INDEX:
+        return get ? send_text(r, 200, "text/html; charset=utf-8", index_page) : send_error(r, 405, "use GET");
+    case LP_ROUTE_PAGE:
+        return get ? send_upload_page(r, url + 1) : send_error(r, 405, "use GET");
+    case LP_ROUTE_V1_GET:
+        return get ? send_card(r, s, url) : send_error(r, 405, "use GET");
+    case LP_ROUTE_HEALTHZ:
+        return get ? send_text(r, 200, "text/plain", "ok\n") : send_error(r, 405, "use GET");
+    case LP_ROUTE_METRICS:
+        return get ? send_metrics(r, s) : send_error(r, 405, "use GET");
+    default:
+        return send_error(r, 404, "not found");
+    }
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    (void)conn; (void)toe;
+    lp_server *s = cls;
+    lp_request *r = *con_cls;
+    if (!r)
+        return;
+    lp_metrics_record(&s->metrics, r->route, r->status ? r->status : 499, now_s() - r->start);
+    atomic_fetch_sub(&s->metrics.in_flight, 1);
+    if (r->pp)
+        MHD_destroy_post_processor(r->pp);
+    for (size_t i = 0; i < r->nfiles; i++)
+        lp_mem_release(r->mem, (void *)r->files[i].data);
+    free(r->files);
+    lp_mem_unreserve(r->mem, r->reserved);
+    lp_mem_free_tracker(r->mem);
+    lp_mem_unreserve(s->budget, r->body_reserved);  /* an answer never handed over */
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static lp_status parse_listen(const char *listen, struct sockaddr_in *addr, lp_error *err)
+{
+    const char *colon = strrchr(listen, ':');
+    char host[64];
+    if (!colon || (size_t)(colon - listen) >= sizeof host)
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "listen address '%s' is not HOST:PORT", listen);
+    memcpy(host, listen, (size_t)(colon - listen));
+    host[colon - listen] = 0;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "bad port in '%s'", listen);
+    memset(addr, 0, sizeof *addr);
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (strcmp(host, "localhost") == 0)
+        snprintf(host, sizeof host, "127.0.0.1");
+    if (!*host || strcmp(host, "*") == 0)
+        addr->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "'%s' is not an IPv4 address", host);
+    return LP_OK;
+}
+
+lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_error *err)
+{
+    *out = NULL;
+    lp_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return lp_error_set(err, LP_ERR_NOMEM, "out of memory");
+    s->opts = *opts;
+    if (!s->opts.listen)
+        s->opts.listen = "127.0.0.1:8080";
+    if (!s->opts.workers)
+        s->opts.workers = 1;
+    if (!s->opts.queue)
+        s->opts.queue = 1;
+    s->trim = true;
+    pthread_mutex_init(&s->qlock, NULL);
+    pthread_cond_init(&s->qcond, NULL);
+    struct sockaddr_in addr;
+    lp_status st = parse_listen(s->opts.listen, &addr, err);
+    /* The budget is split: a fixed pool for the cards being rendered (one canvas and one
+     * encoder per worker), so that a job a worker has started is never refused, and the
+     * rest for what piles up under load (uploads, decoded images, cached cards). */
+    uint64_t pool = (uint64_t)s->opts.workers * LP_RENDER_SLOT;
+    if (!st && s->opts.max_mem && s->opts.max_mem < pool + (16u << 20))
+        st = lp_error_set(err, LP_ERR_INVALID_ARG,
+                          "--max-mem %llu MiB is too small for %u workers (at least %llu MiB)",
+                          (unsigned long long)(s->opts.max_mem >> 20), s->opts.workers,
+                          (unsigned long long)((pool >> 20) + 16));
+    if (!st && (!(s->budget = lp_mem_new(s->opts.max_mem ? s->opts.max_mem - pool : 0, NULL)) ||
+                !(s->render_pool = lp_mem_new(s->opts.max_mem ? pool : 0, NULL))))
+        st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
+    if (!st)
+        st = s->opts.data_dir ? mrc_data_load(&s->data, s->opts.data_dir, s->budget, err)
+                              : mrc_data_load_demo(&s->data, s->budget, err);
+    if (!st)  /* decoded images kept while unused: an eighth of the non-pool budget (7 MiB by default: one 1920x1080 image; more only thrashes under fs2020 uploads, which need 15) */
+        s->data->image_cache_cap = s->opts.max_mem ? (s->opts.max_mem - pool) / 8 : 0;
+    if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))
+        st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
+    if (!st)
+        st = lp_workers_start(s, err);
+    if (!st) {
+        s->daemon = MHD_start_daemon(
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
+            NULL, answer, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.timeout_s,
+            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
+            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+        if (!s->daemon)
+            st = lp_error_set(err, LP_ERR_IO, "cannot listen on %s (in use or not allowed)",
+                              s->opts.listen);
+    }
+    if (st) {
+        lp_server_stop(s);
+        return st;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : ntohs(addr.sin_port);
+    *out = s;
+    return LP_OK;
+}
+
+uint16_t lp_server_port(const lp_server *s)
+{
+    return s ? s->port : 0;
+}
+
+void lp_server_stop(lp_server *s)
+{
+    if (!s)
+        return;
+    MHD_socket listen_fd = MHD_INVALID_SOCKET;
+    if (s->daemon)
+        listen_fd = MHD_quiesce_daemon(s->daemon);  /* no new connections */
+    lp_workers_stop(s);  /* queued jobs finish and resume their connections */
+    if (s->daemon)
+        MHD_stop_daemon(s->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)  /* quiesce hands the socket to us */
+        close(listen_fd);
+    lp_card_cache_free(s->cache);
+    mrc_data_free(s->data);
+    lp_mem_free_tracker(s->budget);
+    lp_mem_free_tracker(s->render_pool);
+    free(s->threads);
+    free(s->queue);
+    pthread_mutex_destroy(&s->qlock);
+    pthread_cond_destroy(&s->qcond);
+    free(s);
+}

@@ -1,0 +1,269 @@
+/*
+ * mrc.h - the reference-card renderer behind `leanpix serve` (internal to src/server and
+ * the tests): the data set (config, device layouts, per-game rules), the binding parsers,
+ * the overlay model (which texts go into which box), text and card rendering.
+ *
+ * The layout rules follow MetaRefCard v0.3.1 (a Go web app, Apache-2.0), re-implemented
+ * here: a card is a device image with the game logo at (0,0), a header bar right of the
+ * logo with the device label fitted by a font-size search, a watermark pill, and for each
+ * bound input a row of rounded pills (one per action, grouped by context in sorted order,
+ * each context with its colour) whose font size is searched so that the row fits the box.
+ *
+ * Memory: an mrc_data is loaded once and then read-only (shared by every thread). Parsed
+ * bindings (mrc_binds) and overlays (mrc_cards) belong to one request and are small (a few
+ * kB per device); the big buffers (device images, the card canvas, the JPEG) are counted
+ * in the request's lp_mem. Decoded device images are held by the data set's asset cache
+ * (assets.c), decoded on first use under a per-entry pthread_once.
+ */
+#ifndef LP_SERVER_MRC_H
+#define LP_SERVER_MRC_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "leanpix/leanpix.h"
+
+/* ---- a small string-keyed hash map (keys copied, values owned by the caller) ---- */
+typedef struct mrc_map_entry {
+    char *key;
+    void *value;
+} mrc_map_entry;
+typedef struct mrc_map {
+    mrc_map_entry *slots;
+    size_t cap, count;
+} mrc_map;
+void *mrc_map_get(const mrc_map *m, const char *key);
+/* Inserts or replaces; returns the previous value (NULL if new) or sets *fail on OOM. */
+void *mrc_map_put(mrc_map *m, const char *key, void *value, bool *fail);
+/* Keys sorted by strcmp, malloc'd array of pointers into the map (free() it). */
+const char **mrc_map_sorted_keys(const mrc_map *m, size_t *n);
+typedef void (*mrc_free_fn)(void *);
+void mrc_map_free(mrc_map *m, mrc_free_fn free_value);
+
+/* A tree of YAML mappings and scalars (the per-game input remapping tables). */
+typedef struct mrc_node {
+    bool is_map;
+    char *str;     /* scalar */
+    mrc_map map;   /* key -> mrc_node* */
+} mrc_node;
+/* The scalar at path (keys...; NULL-terminated), or NULL. */
+const char *mrc_node_str(const mrc_node *n, ...);
+const mrc_node *mrc_node_child(const mrc_node *n, const char *key);
+
+/* ---- the data set ---- */
+typedef struct mrc_box {
+    int x, y, w, h;  /* in the 3840x2160 layout space; x = -1 means "not drawn" */
+} mrc_box;
+
+typedef struct mrc_rgba {
+    uint8_t r, g, b, a;
+} mrc_rgba;
+
+typedef struct mrc_image_asset mrc_image_asset;  /* assets.c */
+typedef struct mrc_font_asset mrc_font_asset;    /* assets.c */
+
+typedef struct mrc_game {
+    char *name;                 /* "fs2020", "sws" */
+    char *logo;                 /* logo image name */
+    mrc_map regex_source;       /* name -> char* pattern */
+    void *regex[8];             /* pcre2_code*, indexed by game-specific slot */
+    mrc_map input_map;          /* fs2020: short -> mrc_map(type -> mrc_map(from -> char*)) */
+                                /* sws: short -> mrc_map(axis -> mrc_map("Axis"->char*, or "Button"->mrc_map(n->char*))) */
+    mrc_map labels;             /* action -> char* label */
+} mrc_game;
+
+enum { MRC_FS_BUTTON, MRC_FS_AXIS, MRC_FS_POV, MRC_FS_ROTATION, MRC_FS_SLIDER };
+enum { MRC_SWS_BIND, MRC_SWS_JOYSTICK };
+
+typedef struct mrc_header_style {
+    char *font;
+    double font_size, inset_x, inset_y, bg_height;
+    mrc_rgba text, bg;
+} mrc_header_style;
+
+typedef struct mrc_watermark_style {
+    char *label, *font;
+    double font_size, x, y;
+    mrc_rgba text, bg;
+} mrc_watermark_style;
+
+typedef struct mrc_data {
+    char *root;                 /* data directory, NULL for the built-in demo */
+    char *version;
+    int default_w, default_h;
+    double pixel_multiplier;
+    int jpeg_quality;
+    char *fonts_dir, *images_dir, *logos_dir;
+    char *input_font;
+    double input_font_size, x_inset, y_inset;
+    int input_min_font_size;
+    mrc_header_style header;
+    mrc_watermark_style watermark;
+    mrc_rgba light;
+    mrc_rgba colours[16];
+    size_t ncolours;
+
+    mrc_map devices;            /* short -> mrc_map(input -> mrc_box*) */
+    mrc_map image_map;          /* short -> char* image */
+    mrc_map device_names;       /* full name -> char* short */
+    mrc_map labels_by_image;    /* image -> char* label */
+    mrc_map size_override;      /* image -> mrc_box* (w, h used) */
+
+    mrc_game fs2020, sws;
+
+    mrc_map images;             /* name ("hotas/x55", "logo/fs2020") -> mrc_image_asset* */
+    mrc_map fonts;              /* file name -> mrc_font_asset* */
+    pthread_mutex_t asset_lock; /* guards inserting entries into images/fonts */
+    lp_mem *asset_mem;          /* where decoded images are counted (may be NULL) */
+    uint64_t image_cache_cap;   /* bytes of decoded images kept when unused; 0 = no cap */
+    _Atomic uint64_t image_bytes, image_clock, image_decodes;
+    void *demo;                 /* demo.c's generated assets, or NULL */
+} mrc_data;
+
+/* Loads DIR/config/{config,devices,generatedDevices,fs2020,sws}.yaml. Images and fonts
+ * are opened lazily on first use. asset_mem (may be NULL) counts decoded images. */
+lp_status mrc_data_load(mrc_data **out, const char *dir, lp_mem *asset_mem, lp_error *err);
+/* The built-in demo data set (demo.c): drawn images, a system font, one device. */
+lp_status mrc_data_load_demo(mrc_data **out, lp_mem *asset_mem, lp_error *err);
+void mrc_data_free(mrc_data *data);
+/* Parses YAML text into the data set's pieces (config.c; used by the demo too). */
+lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, size_t len,
+                           lp_error *err);
+lp_status mrc_data_finish(mrc_data *d, lp_error *err);  /* compiles the regexes */
+mrc_data *mrc_data_new_empty(void);
+bool mrc_parse_colour(const char *hex, mrc_rgba *out);
+
+/* ---- a request's log (unsupported devices, unknown inputs) ---- */
+typedef struct mrc_log {
+    char **lines;
+    size_t count, cap;
+} mrc_log;
+void mrc_log_add(mrc_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mrc_log_free(mrc_log *log);
+
+/* ---- parsed bindings ---- */
+/* An action's inputs as the game names them: [0] primary, [1] secondary ("" = none). */
+typedef struct mrc_action_input {
+    char *in[2];
+} mrc_action_input;
+/* profile -> short name -> context -> action -> char*[2] (primary, secondary input) */
+typedef struct mrc_binds {
+    mrc_map profiles;
+    mrc_map contexts;   /* every context seen -> (void*)1 */
+} mrc_binds;
+void mrc_binds_free(mrc_binds *b);
+
+/* One uploaded file. */
+typedef struct mrc_file {
+    const uint8_t *data;
+    size_t size;
+} mrc_file;
+
+/* fs2020: XML with expat. A malformed file fails with LP_ERR_CORRUPT and the parser's
+ * reason and line; unsupported devices are logged and skipped. */
+lp_status mrc_fs2020_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
+                           mrc_binds *out, mrc_log *log, lp_error *err);
+lp_status mrc_sws_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
+                        mrc_binds *out, mrc_log *log, lp_error *err);
+
+/* ---- overlays: what each card shows ---- */
+typedef struct mrc_overlay {
+    mrc_box box;
+    /* texts grouped by context: contexts sorted, texts within a context sorted */
+    size_t ncontexts;
+    struct mrc_overlay_ctx {
+        char *context;
+        mrc_rgba colour;
+        char **texts;
+        size_t ntexts;
+    } *ctx;
+} mrc_overlay;
+
+typedef struct mrc_card {
+    char *profile;   /* "default_metarefcard" or the file's FriendlyName */
+    char *image;     /* device image name */
+    mrc_overlay *overlays;
+    size_t noverlays;
+} mrc_card;
+
+typedef struct mrc_cards {
+    const mrc_game *game;
+    mrc_card *cards;   /* sorted by profile, then image name (the original's order) */
+    size_t count;
+} mrc_cards;
+
+#define MRC_PROFILE_DEFAULT "default_metarefcard"
+
+lp_status mrc_build_cards(const mrc_data *d, const mrc_game *game, const mrc_binds *binds,
+                          mrc_cards *out, mrc_log *log, lp_error *err);
+void mrc_cards_free(mrc_cards *c);
+
+/* ---- text (text.c): FreeType + HarfBuzz, one context per thread ---- */
+typedef struct mrc_text mrc_text;
+mrc_text *mrc_text_new(void);
+void mrc_text_free(mrc_text *t);
+/* Advance width of text in whole pixels (rounded) at size px with font. */
+lp_status mrc_text_measure(mrc_text *t, const mrc_data *d, const char *font, int size,
+                           const char *text, int *width, lp_error *err);
+/* Draws text with its baseline at (x, baseline), alpha-blended in colour, on an RGB8 image. */
+lp_status mrc_text_draw(mrc_text *t, const mrc_data *d, const char *font, int size,
+                        const char *text, double x, double baseline, mrc_rgba colour,
+                        lp_buffer_image *img, lp_error *err);
+
+/* ---- layout (layout.c) ---- */
+/* The original's font size search: the largest size <= target_h at which text is at most
+ * target_w wide (binary search between min_size and target_h), min_size if none fits. */
+lp_status mrc_fit_font_size(mrc_text *t, const mrc_data *d, const char *font, const char *text,
+                            int target_w, int target_h, int min_size, int *size, lp_error *err);
+
+/* ---- drawing (card.c) ---- */
+void mrc_fill_rounded_rect(lp_buffer_image *img, double x, double y, double w, double h,
+                           double r, mrc_rgba c);
+void mrc_fill_rect(lp_buffer_image *img, double x, double y, double w, double h, mrc_rgba c);
+
+/* Debug knobs for the fidelity tests: drop or shift one overlay. */
+typedef struct mrc_render_tweak {
+    long drop_overlay;     /* index into card->overlays to leave out, -1 none */
+    long shift_overlay;    /* index to shift, -1 none */
+    int shift_dx, shift_dy;
+    mrc_box *rects;        /* if not NULL: card->noverlays entries, each set to the pixel
+                              rectangle the overlay's row of pills covers (w = 0 if none) */
+} mrc_render_tweak;
+
+/* Renders card onto canvas: a zeroed lp_buffer_image (allocated here from mem), or one
+ * from an earlier call, reused when its size matches (a worker keeps one canvas, which
+ * saves 1500 page faults per card). The caller frees it with lp_buffer_image_free. */
+lp_status mrc_render_card(mrc_text *t, const mrc_data *d, const mrc_cards *cards, size_t index,
+                          const mrc_render_tweak *tweak, lp_buffer_image *canvas, lp_mem *mem,
+                          lp_error *err);
+/* The label boxes of a card in pixels (for the SSIM over boxes): malloc'd array. */
+size_t mrc_card_boxes(const mrc_data *d, const mrc_card *card, mrc_box **boxes);
+/* Encodes canvas as JPEG (data->jpeg_quality); *jpeg malloc'd (free()). */
+lp_status mrc_encode_jpeg(const mrc_data *d, const lp_buffer_image *canvas, lp_mem *mem,
+                          uint8_t **jpeg, size_t *size, lp_error *err);
+
+/* ---- assets (assets.c) ---- */
+/* The decoded image (RGB8) named kind/name ("hotas", "x55"), shared read-only: decoded on
+ * first use, kept while the image cache's byte cap allows (least recently used unused
+ * images are dropped first). The image stays valid until mrc_asset_release(*ref). */
+typedef struct mrc_asset mrc_asset;
+lp_status mrc_asset_image(const mrc_data *d, const char *kind, const char *name,
+                          const lp_buffer_image **img, mrc_asset **ref, lp_error *err);
+void mrc_asset_release(const mrc_data *d, mrc_asset *ref);
+/* Frees unused decoded images until at most keep bytes remain (the cache yields to
+ * requests when the budget is short). */
+void mrc_assets_trim(const mrc_data *d, uint64_t keep);
+/* The font file's bytes, read once (FreeType faces are per thread in mrc_text). */
+lp_status mrc_asset_font(const mrc_data *d, const char *file, const uint8_t **bytes,
+                         size_t *size, lp_error *err);
+void mrc_assets_free(mrc_data *d);
+/* For the demo: registers an already decoded image / font bytes under kind/name. */
+lp_status mrc_asset_add_image(mrc_data *d, const char *kind, const char *name,
+                              lp_buffer_image *img, lp_error *err);
+lp_status mrc_asset_add_font(mrc_data *d, const char *file, uint8_t *bytes, size_t size,
+                             lp_error *err);
+
+#endif

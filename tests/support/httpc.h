@@ -1,0 +1,38 @@
+/*
+ * httpc.h - a tiny HTTP/1.1 client for the server tests: one request per connection
+ * (Connection: close), the whole response read into memory, plus a multipart/form-data
+ * body builder. Written for tests: blocking sockets with a receive timeout.
+ */
+#ifndef LP_TEST_HTTPC_H
+#define LP_TEST_HTTPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lpt_http_response {
+    int status;          /* 0 when the connection failed or closed without a response */
+    char *headers;       /* raw header block (NUL-terminated) */
+    char *body;          /* NUL-terminated for convenience */
+    size_t body_len;
+} lpt_http_response;
+
+/* Sends method path with optional extra header lines ("Name: value\r\n"...) and body. */
+int lpt_http(uint16_t port, const char *method, const char *path, const char *extra_headers,
+             const void *body, size_t body_len, lpt_http_response *resp);
+void lpt_http_free(lpt_http_response *resp);
+/* The value of a response header (case-insensitive name) copied into buf, or NULL. */
+const char *lpt_http_header(const lpt_http_response *resp, const char *name, char *buf, size_t size);
+
+/* Builds a multipart body with one field `field` per file; *body malloc'd. The matching
+ * Content-Type header line is written into ctype_line. */
+void lpt_multipart(const char *field, const void *const *files, const size_t *sizes, size_t n,
+                   char **body, size_t *len, char *ctype_line, size_t ctype_size);
+
+/* POSTs files as field "file" to path. */
+int lpt_http_upload(uint16_t port, const char *path, const void *const *files, const size_t *sizes,
+                    size_t n, lpt_http_response *resp);
+
+/* Opens a raw connection (for slow-client tests); -1 on failure. */
+int lpt_http_connect(uint16_t port);
+
+#endif

@@ -1,0 +1,134 @@
+/*
+ * cmd_serve.c - `leanpix serve`: reference cards over HTTP (see include/leanpix/server.h
+ * and docs/serve.md).
+ *
+ * Prints one line when listening ("leanpix serve: listening on http://HOST:PORT ...") so
+ * that scripts and tests can read the port when --listen asks for port 0, then runs until
+ * SIGINT or SIGTERM, when it stops accepting, finishes queued requests and exits 0.
+ *
+ * Allocator: glibc gives each thread that allocates its own arena and keeps freed memory
+ * in them; for a server whose threads render 6 MB canvases that is tens of MB that never
+ * go back. M_ARENA_MAX caps the arenas (default 2), a fixed M_MMAP_THRESHOLD (256 kB)
+ * makes canvases, uploads and encoded cards mmap'd so that freeing them unmaps them, and
+ * the workers call malloc_trim(0) when the server goes idle (measured in docs/serve.md).
+ */
+#include <malloc.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: leanpix serve [options]\n\n"
+            "Renders controller reference cards (MetaRefCard data layout) over HTTP with a\n"
+            "fixed worker pool, a bounded queue and a memory budget.\n\n"
+            "options:\n"
+            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n"
+            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n\n"
+            "routes: GET / /fs2020 /sws /healthz /metrics /v1/cards/ID.jpg;\n"
+            "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON), multipart field 'file'\n"
+            "exit status: 0 stopped by a signal, 1 could not start, 2 bad command line\n",
+            "--listen HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)",
+            "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
+            "--workers N", "render threads (default 2)",
+            "--queue N", "complete requests waiting for a worker (default 64); beyond -> 503",
+            "--max-mem SIZE", "memory budget for counted memory (default 80M); beyond -> 503",
+            "--max-body SIZE", "request body limit (default 8M) -> 413",
+            "--max-files N", "files per upload (default 64) -> 413",
+            "--timeout S", "idle connection timeout in seconds (default 10)",
+            "--cache SIZE", "rendered cards kept for GET /v1/cards/ID.jpg (default 8M)",
+            "--arenas N", "glibc malloc arenas (default 2; 0 = glibc's default)",
+            "--mmap-threshold SIZE", "blocks from this size are mmap'd and unmapped when freed (default 256k; 0 = glibc's sliding default)",
+            "-h, --help", "this text");
+}
+
+static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *arenas,
+                       uint64_t *mmap_threshold)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        bool ok = true;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            exit(LP_EXIT_OK);
+        }
+        if (!v) {
+            cli_error(NULL, "serve: %s needs a value (or unknown option)", a);
+            return false;
+        }
+        if (strcmp(a, "--listen") == 0)
+            o->listen = v;
+        else if (strcmp(a, "--data") == 0)
+            o->data_dir = v;
+        else if (strcmp(a, "--workers") == 0)
+            ok = cli_parse_uint(a, v, 1, 256, &o->workers);
+        else if (strcmp(a, "--queue") == 0)
+            ok = cli_parse_uint(a, v, 1, 100000, &o->queue);
+        else if (strcmp(a, "--max-mem") == 0)
+            ok = cli_parse_size(a, v, &o->max_mem);
+        else if (strcmp(a, "--max-body") == 0)
+            ok = cli_parse_size(a, v, &o->max_body);
+        else if (strcmp(a, "--max-files") == 0)
+            ok = cli_parse_uint(a, v, 1, 100000, &o->max_files);
+        else if (strcmp(a, "--timeout") == 0)
+            ok = cli_parse_uint(a, v, 1, 3600, &o->timeout_s);
+        else if (strcmp(a, "--cache") == 0)
+            ok = cli_parse_size(a, v, &o->cache_bytes);
+        else if (strcmp(a, "--arenas") == 0)
+            ok = cli_parse_uint(a, v, 0, 64, arenas);
+        else if (strcmp(a, "--mmap-threshold") == 0)
+            ok = cli_parse_size(a, v, mmap_threshold);
+        else {
+            cli_error(NULL, "serve: unknown option %s (see --help)", a);
+            return false;
+        }
+        if (!ok)
+            return false;
+        i++;
+    }
+    return true;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    lp_server_options o;
+    lp_server_options_default(&o);
+    uint32_t arenas = 2;
+    uint64_t mmap_threshold = 256 << 10;
+    if (!parse_args(argc, argv, &o, &arenas, &mmap_threshold))
+        return LP_EXIT_USAGE;
+    if (arenas)
+        mallopt(M_ARENA_MAX, (int)arenas);
+    /* A fixed threshold also stops glibc from raising it after each freed canvas, which
+     * would move the next 6 MB canvases into the arenas, where freed memory stays. */
+    if (mmap_threshold)
+        mallopt(M_MMAP_THRESHOLD, (int)(mmap_threshold > (32u << 20) ? 32u << 20 : mmap_threshold));
+    /* signals are taken by sigwait below: block them before any thread starts */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    lp_server *server;
+    lp_error err = {0};
+    if (lp_server_start(&server, &o, &err) != LP_OK) {
+        cli_lp_error(o.data_dir ? o.data_dir : "serve", &err);
+        return LP_EXIT_FAILURE;
+    }
+    char host[64];
+    const char *colon = strrchr(o.listen, ':');
+    snprintf(host, sizeof host, "%.*s", (int)(colon ? colon - o.listen : 0), o.listen);
+    printf("leanpix serve: listening on http://%s:%u (data: %s, %u workers, queue %u, budget %llu MiB)\n",
+           *host ? host : "0.0.0.0", lp_server_port(server), o.data_dir ? o.data_dir : "built-in demo",
+           o.workers, o.queue, (unsigned long long)(o.max_mem >> 20));
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    lp_server_stop(server);
+    return LP_EXIT_OK;
+}
