@@ -864,6 +864,18 @@ static void test_cli_converts_tree(void **state)
     assert_non_null(strstr(json, "\"skipped\": 3"));
     free(json);
 
+    /* OUTDIR inside the input tree, JPEG out, run twice: earlier outputs are not inputs */
+    char nested[1100];
+    snprintf(nested, sizeof nested, "%s/jpeg-out", in);
+    snprintf(args, sizeof args, "-o '%s' --format jpeg '%s'", nested, in);
+    assert_int_equal(batch_cli(args), 0);
+    assert_int_equal(batch_cli(args), 0);
+    snprintf(p, sizeof p, "%s/one.jpg", nested);
+    assert_true(lp_batch_output_complete(p, LP_FILE_JPEG));
+    snprintf(p, sizeof p, "%s/jpeg-out", nested);
+    assert_false(lpt_file_exists(p));
+    assert_int_equal(lpt_run("rm -rf '%s'", nested), 0);
+
     /* two shards together write everything once */
     const char *sh = dir_path("shard-out");
     for (int s = 0; s < 2; s++) {

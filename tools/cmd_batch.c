@@ -527,6 +527,33 @@ static bool collect_inputs(batch *b, const batch_args *a)
     return true;
 }
 
+/* Inputs inside OUTDIR are earlier outputs (`-o photos/out photos` run twice, or with
+ * --format jpeg): converting them again would nest outputs without end. */
+static void drop_inputs_under_outdir(batch *b)
+{
+    char *root = realpath(b->outdir, NULL);
+    if (!root)
+        return;
+    size_t len = strlen(root), kept = 0, dropped = 0;
+    for (size_t i = 0; i < b->list.count; i++) {
+        char *real = realpath(b->list.items[i].path, NULL);
+        bool inside = real && !strncmp(real, root, len) && (real[len] == '/' || len == 1);
+        free(real);
+        if (inside) {
+            free(b->list.items[i].path);
+            free(b->list.items[i].rel);
+            dropped++;
+        } else {
+            b->list.items[kept++] = b->list.items[i];
+        }
+    }
+    b->list.count = kept;
+    if (dropped && b->progress)
+        fprintf(stderr, "leanpix: batch: %zu input%s under %s skipped (outputs of an earlier run)\n",
+                dropped, dropped == 1 ? "" : "s", b->outdir);
+    free(root);
+}
+
 static bool prepare(batch *b)
 {
     size_t n = b->list.count;
@@ -564,7 +591,10 @@ static void cleanup(batch *b)
 
 static int run_batch(batch *b, const batch_args *a, bool tune)
 {
-    if (!collect_inputs(b, a) || !check_outdir(b->outdir) || !prepare(b))
+    if (!collect_inputs(b, a) || !check_outdir(b->outdir))
+        return LP_EXIT_FAILURE;
+    drop_inputs_under_outdir(b);
+    if (!prepare(b))
         return LP_EXIT_FAILURE;
     if (a->resume && !remove_stale_temps(b))
         return LP_EXIT_FAILURE;
