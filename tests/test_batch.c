@@ -936,6 +936,59 @@ static void test_cli_kill9_and_resume(void **state)
     }
 }
 
+/* SIGTERM (a pod being stopped): running jobs are cancelled, their temp files removed,
+ * exit 1 with advice; --resume finishes. */
+static void test_cli_sigterm_then_resume(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("term-in");
+    const char *out = dir_path("term-out");
+    char p[1200];
+    enum { N = 8 };
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.jpg", in, i);
+        make_jpeg(p, 640, 480, 80 + (uint32_t)i, "");
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "'%s' batch --no-progress --jobs 1 -o '%s' '%s' 2>'%s' & pid=$!; "
+             "while ! ls '%s' | grep -q avif; do sleep 0.01; kill -0 $pid 2>/dev/null || break; done; "
+             "kill -TERM $pid 2>/dev/null; wait $pid",
+             lpt_bin(), out, in, lpt_path("term.err"), out);
+    int rc = lpt_run("%s", cmd);
+    size_t size;
+    char *err = (char *)lpt_read_file(lpt_path("term.err"), &size);
+    assert_non_null(err);
+    err = realloc(err, size + 1);
+    err[size] = '\0';
+    int done = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.avif", out, i);
+        if (lpt_file_exists(p)) {
+            assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+            done++;
+        }
+    }
+    fprintf(stderr, "SIGTERM after %d of %d: exit %d\n", done, N, rc);
+    if (done < N) {  /* the signal came before the end: it must have been handled */
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(err, "interrupted by signal 15"));
+        assert_non_null(strstr(err, "--resume"));
+        assert_null(strstr(err, "cancel"));  /* cancelled jobs are not reported as failures */
+    }
+    free(err);
+    assert_int_equal(lpt_count_files(out, ".img"), 0);  /* no temp file left */
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' --resume '%s'", out, in);
+    assert_int_equal(batch_cli(args), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.avif", out, i);
+        assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+    }
+}
+
 static void test_cli_enospc(void **state)
 {
     (void)state;
@@ -984,6 +1037,7 @@ int main(void)
         cmocka_unit_test(test_cli_progress_only_on_tty),
         cmocka_unit_test(test_cli_converts_tree),
         cmocka_unit_test(test_cli_kill9_and_resume),
+        cmocka_unit_test(test_cli_sigterm_then_resume),
         cmocka_unit_test(test_cli_enospc),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

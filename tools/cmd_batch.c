@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -29,6 +30,19 @@
 
 #include "cli.h"
 #include "convert_options.h"
+
+/* Set by SIGINT/SIGTERM (a Kubernetes pod being stopped, Ctrl-C) and by running out of
+ * space: no new job starts and running ones are cancelled at their next strip, which
+ * removes their temp files. A signal handler can only reach a global; the scheduler reads
+ * it through lp_batch_config.stop. */
+static volatile sig_atomic_t stop_flag;
+_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "lp_batch_config.stop points to an int");
+
+static void on_stop_signal(int sig)
+{
+    stop_flag = sig;
+    signal(sig, SIG_DFL);  /* a second signal ends the process at once */
+}
 
 typedef struct job_result {
     lp_batch_probe probe;
@@ -66,7 +80,7 @@ typedef struct batch {
     size_t total, done, failed, skipped;
     size_t lean, alone;        /* succeeded in their leanest mode / alone */
     double megapixels_done;
-    volatile int stop;
+    size_t interrupted;        /* jobs cancelled by SIGINT/SIGTERM */
     bool out_of_space;
     lp_batch_sched_stats sched;
 } batch;
@@ -162,7 +176,7 @@ static bool job_progress(void *user, uint32_t done, uint32_t total)
         print_progress(b, false);
         pthread_mutex_unlock(&b->progress_lock);
     }
-    return !b->stop;
+    return !stop_flag;
 }
 
 /* ---- reporting ---- */
@@ -220,7 +234,7 @@ static void report_failure(batch *b, size_t item)
     cli_lp_error(subject, &r->error);
     if (is_out_of_space(&r->error) && !b->out_of_space) {
         b->out_of_space = true;
-        b->stop = 1;
+        stop_flag = -1;
         cli_error(b->outdir, "no space left on the device: stopping; free some space and "
                              "run the same command with --resume");
     }
@@ -232,7 +246,11 @@ static void finish_item(batch *b, size_t item)
     b->done++;
     if (r->skipped)
         b->skipped++;
-    else if (r->error.status != LP_OK) {
+    else if (r->error.status == LP_ERR_CANCELLED && stop_flag) {
+        b->interrupted++;  /* not the image's fault: it is redone by --resume */
+        b->done--;
+        return;
+    } else if (r->error.status != LP_OK) {
         b->failed++;
         report_failure(b, item);
     } else {
@@ -618,7 +636,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
         .jobs = b->jobs,
         .budget = b->job_budget,
         .trim_threshold = tune ? 64ull << 20 : 0,
-        .stop = &b->stop,
+        .stop = (volatile const int *)&stop_flag,
     };
     lp_error err = {0};
     if (lp_batch_run(b->specs, b->nspecs, &cfg, run_job, job_done, b, &b->sched, &err) != LP_OK) {
@@ -630,6 +648,11 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     write_summary(b);
     if (b->out_of_space)
         return LP_EXIT_FAILURE;
+    if (stop_flag > 0) {
+        cli_error("batch", "interrupted by signal %d: %zu of %zu images done; run the same "
+                           "command with --resume to finish", (int)stop_flag, b->done, b->total);
+        return LP_EXIT_FAILURE;
+    }
     if (b->progress || b->failed) {
         fprintf(stderr, "leanpix: batch: %zu done, %zu skipped, %zu failed in %.1f s, peak RSS %.0f MiB (budget %.0f MiB)",
                 b->done - b->failed - b->skipped, b->skipped, b->failed, cli_now() - b->start,
@@ -665,6 +688,12 @@ int cmd_batch(int argc, char **argv)
     if (tune)
         lp_batch_tune_allocator();
     pthread_mutex_init(&b.progress_lock, NULL);
+    stop_flag = 0;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     char *outdir = strip_trailing_slashes(a.outdir);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     b.outdir = outdir;
