@@ -400,19 +400,26 @@ static void test_scheduler_keeps_budget(void **state)
     assert_int_equal(f.order[N - 1], 30);
 }
 
+static bool stop_now;
+static bool fake_stop(void *user)
+{
+    (void)user;
+    return stop_now;
+}
+
 static void test_scheduler_without_budget_and_stop(void **state)
 {
     (void)state;
     lp_batch_job_spec specs[6] = {{100, false, 0}, {100, false, 0}, {100, false, 0},
                                   {100, false, 0}, {100, false, 0}, {100, false, 0}};
     fake f = {.specs = specs, .budget = UINT64_MAX};
-    volatile int stop = 1;
-    lp_batch_config cfg = {.jobs = 2, .stop = &stop};
+    stop_now = true;
+    lp_batch_config cfg = {.jobs = 2, .stop = fake_stop};
     lp_batch_sched_stats stats;
     lp_error err = {0};
     assert_int_equal(lp_batch_run(specs, 6, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
     assert_int_equal(stats.started, 0);
-    stop = 0;
+    stop_now = false;
     assert_int_equal(lp_batch_run(specs, 6, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
     assert_int_equal(stats.started, 6);
     assert_true(stats.max_running <= 2);

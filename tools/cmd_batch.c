@@ -23,6 +23,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,17 +32,23 @@
 #include "cli.h"
 #include "convert_options.h"
 
-/* Set by SIGINT/SIGTERM (a Kubernetes pod being stopped, Ctrl-C) and by running out of
- * space: no new job starts and running ones are cancelled at their next strip, which
- * removes their temp files. A signal handler can only reach a global; the scheduler reads
- * it through lp_batch_config.stop. */
-static volatile sig_atomic_t stop_flag;
-_Static_assert(sizeof(sig_atomic_t) == sizeof(int), "lp_batch_config.stop points to an int");
+/* Set by SIGINT/SIGTERM (a Kubernetes pod being stopped, Ctrl-C) to the signal number and
+ * by running out of space to -1: no new job starts and running ones are cancelled at their
+ * next strip, which removes their temp files. A signal handler can only reach a global;
+ * a lock-free atomic is both async-signal-safe and visible to the worker threads. */
+static _Atomic int stop_flag;
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "the stop flag is written by a signal handler");
 
 static void on_stop_signal(int sig)
 {
-    stop_flag = sig;
+    atomic_store(&stop_flag, sig);
     signal(sig, SIG_DFL);  /* a second signal ends the process at once */
+}
+
+static bool should_stop(void *user)
+{
+    (void)user;
+    return atomic_load(&stop_flag) != 0;
 }
 
 typedef struct job_result {
@@ -176,7 +183,7 @@ static bool job_progress(void *user, uint32_t done, uint32_t total)
         print_progress(b, false);
         pthread_mutex_unlock(&b->progress_lock);
     }
-    return !stop_flag;
+    return !atomic_load(&stop_flag);
 }
 
 /* ---- reporting ---- */
@@ -234,7 +241,7 @@ static void report_failure(batch *b, size_t item)
     cli_lp_error(subject, &r->error);
     if (is_out_of_space(&r->error) && !b->out_of_space) {
         b->out_of_space = true;
-        stop_flag = -1;
+        atomic_store(&stop_flag, -1);
         cli_error(b->outdir, "no space left on the device: stopping; free some space and "
                              "run the same command with --resume");
     }
@@ -246,7 +253,7 @@ static void finish_item(batch *b, size_t item)
     b->done++;
     if (r->skipped)
         b->skipped++;
-    else if (r->error.status == LP_ERR_CANCELLED && stop_flag) {
+    else if (r->error.status == LP_ERR_CANCELLED && atomic_load(&stop_flag)) {
         b->interrupted++;  /* not the image's fault: it is redone by --resume */
         b->done--;
         return;
@@ -636,7 +643,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
         .jobs = b->jobs,
         .budget = b->job_budget,
         .trim_threshold = tune ? 64ull << 20 : 0,
-        .stop = (volatile const int *)&stop_flag,
+        .stop = should_stop,
     };
     lp_error err = {0};
     if (lp_batch_run(b->specs, b->nspecs, &cfg, run_job, job_done, b, &b->sched, &err) != LP_OK) {
@@ -648,9 +655,10 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     write_summary(b);
     if (b->out_of_space)
         return LP_EXIT_FAILURE;
-    if (stop_flag > 0) {
+    int sig = atomic_load(&stop_flag);
+    if (sig > 0) {
         cli_error("batch", "interrupted by signal %d: %zu of %zu images done; run the same "
-                           "command with --resume to finish", (int)stop_flag, b->done, b->total);
+                           "command with --resume to finish", sig, b->done, b->total);
         return LP_EXIT_FAILURE;
     }
     if (b->progress || b->failed) {
@@ -688,7 +696,7 @@ int cmd_batch(int argc, char **argv)
     if (tune)
         lp_batch_tune_allocator();
     pthread_mutex_init(&b.progress_lock, NULL);
-    stop_flag = 0;
+    atomic_store(&stop_flag, 0);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;

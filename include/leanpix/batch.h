@@ -137,7 +137,8 @@ typedef struct lp_batch_config {
     uint64_t budget;           /* bytes the predicted peaks of running jobs must fit; 0 = none */
     uint64_t trim_threshold;   /* after a job predicted at least this, give freed memory
                                   back to the kernel (lp_batch_release_memory); 0 = never */
-    volatile const int *stop;  /* optional: when *stop becomes non-zero no new job starts */
+    bool (*stop)(void *user);  /* optional: polled before each admission (with the run's
+                                  user pointer); true = start no new job */
 } lp_batch_config;
 
 typedef struct lp_batch_job_spec {

@@ -50,7 +50,7 @@ typedef struct scheduler {
 
 static bool stop_requested(const scheduler *s)
 {
-    return s->cfg->stop && *s->cfg->stop;
+    return s->cfg->stop && s->cfg->stop(s->user);
 }
 
 static bool must_run_alone(const scheduler *s, size_t index)
