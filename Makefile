@@ -3,15 +3,15 @@
 #
 #   make            build (RelWithDebInfo, -Werror) into build/
 #   make demo       generate a photo-like sample, convert it to AVIF, print what happened
-#   make test       build, run the suite, then build with ASan+UBSan and run it again
-#   make test-tsan  build with ThreadSanitizer and run the suite
+#   make test       build, run the suite, then again under ASan+UBSan and under TSan
+#   make test-tsan  only the ThreadSanitizer pass
 #   make bench      the benchmarks against avifenc/vips/ImageMagick (long; see docs/benchmarks.md)
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 BUILD ?= build
 
-.PHONY: all build deps deps-test deps-demo demo test test-plain test-asan test-tsan bench clean
+.PHONY: all build deps deps-test deps-demo demo test test-plain test-asan test-tsan test-tsan-run bench clean
 
 all: build
 
@@ -32,6 +32,7 @@ demo: deps-demo build
 test: deps-test
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory test-tsan-run
 
 test-plain:
 	@cmake -S . -B build -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -46,6 +47,9 @@ test-asan:
 		ctest --output-on-failure -j $(JOBS)
 
 test-tsan: deps-test
+	@$(MAKE) --no-print-directory test-tsan-run
+
+test-tsan-run:
 	@cmake -S . -B build-tsan -DLP_WERROR=ON -DLP_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
 	@MAKEFLAGS= cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && LP_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)

@@ -19,7 +19,8 @@ build_pkgs=(gcc make cmake pkg-config
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium icc-profiles-free
   fonts-dejavu-core curl imagemagick zlib1g-dev)
 demo_pkgs=(libavif-bin fonts-dejavu-core)
-bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools)
+bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
+  libjemalloc2 libmimalloc2.0)
 
 want=()
 [ $# -eq 0 ] && set -- build

@@ -46,6 +46,7 @@ double cli_now(void);
 
 /* The subcommands (tools/cmd_*.c). */
 int cmd_convert(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_profile(int argc, char **argv);
 

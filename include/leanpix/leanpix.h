@@ -18,6 +18,7 @@
 #include "leanpix/codec.h"
 #include "leanpix/ops.h"
 #include "leanpix/convert.h"
+#include "leanpix/batch.h"
 #include "leanpix/server.h"
 #include "leanpix/profile.h"
 

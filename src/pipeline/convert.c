@@ -95,7 +95,9 @@ static lp_status open_avif_sink(lp_sink **sink, lp_output *out, lp_encode_option
     if (enc->grid == LP_GRID_OFF && !fits)
         return lp_error_set(err, LP_ERR_TOO_BIG,
                             "%ux%u is over AV1 level 6 (16384x8704, 35.6 MP) for one frame, which "
-                            "dav1d cannot decode; use --grid auto or --grid WxH",
+                            "decoders need not accept (browsers stop at 16384 px; Debian 12's "
+                            "libaom 3.6.0 has written such frames that dav1d rejects); use --grid "
+                            "auto or --grid WxH",
                             w, h);
     if (grid)
         return lp_avif_grid_sink_new(sink, out, enc, mem, err);

@@ -367,7 +367,8 @@ static lp_status take_snapshot(lp_prof_recorder *rec, const lp_prof_sample *s, l
     rec->snapshot_cpu_s += now_clock(CLOCK_THREAD_CPUTIME_ID) - cpu_before;
     if (st)
         return st;
-    qsort(snap->maps, snap->count, sizeof *snap->maps, cmp_mapping_pss);
+    if (snap->count > 0)  /* the process may have gone before its smaps was read */
+        qsort(snap->maps, snap->count, sizeof *snap->maps, cmp_mapping_pss);
     if (snap->count > SNAPSHOT_KEEP)
         snap->count = SNAPSHOT_KEEP;
     snap->t = s->t;

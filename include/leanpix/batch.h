@@ -1,0 +1,236 @@
+/*
+ * leanpix/batch.h - re-encoding many images under one memory budget (src/batch/).
+ *
+ * The pieces `leanpix batch` is made of, usable on their own:
+ *   - an input list: files and directories (recursed), or a list file, each input paired
+ *     with the relative path its output keeps under the output directory, sorted so that
+ *     every machine sees the same order, and cut into deterministic shards (--shard I/N);
+ *   - a header probe and a memory model: the predicted peak bytes of one job from the
+ *     input's header (dimensions, JPEG progressive/sampling) and the convert options,
+ *     and the "leanest mode" of a job that does not fit the budget on its own;
+ *   - a scheduler: worker threads (never processes) that admit a job only while the
+ *     predicted peaks of the running jobs plus the new one fit the budget; a job too big
+ *     for the budget on its own runs alone, after the others;
+ *   - resume support: is an existing output complete, and removal of the stale hidden
+ *     temp files (".NAME.lp-XXXXXX") a killed run leaves;
+ *   - the JSON report: one record per image and a summary;
+ *   - allocator hygiene for long-running batch processes (see docs/memory.md).
+ *
+ * Memory: the list holds two short strings per input; everything else is per job and
+ * belongs to the job function the caller gives the scheduler.
+ */
+#ifndef LEANPIX_BATCH_H
+#define LEANPIX_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "leanpix/convert.h"
+#include "leanpix/image.h"
+#include "leanpix/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- input list ---- */
+
+typedef struct lp_batch_item {
+    char *path;  /* the input as it is opened */
+    char *rel;   /* the relative path its output keeps under the output directory */
+} lp_batch_item;
+
+typedef struct lp_batch_list {
+    lp_batch_item *items;
+    size_t count;
+    size_t capacity;
+} lp_batch_list;
+
+void lp_batch_list_init(lp_batch_list *list);
+void lp_batch_list_free(lp_batch_list *list);
+/* A file: kept under its path when that is relative and has no "..", else its base name.
+ * A directory: recursed; its JPEG/PNG files (by extension) kept under their path relative
+ * to the directory. Symbolic links to directories are not followed. */
+lp_status lp_batch_list_add_path(lp_batch_list *list, const char *path, lp_error *err);
+/* One input path a line ("-" reads stdin); empty lines and lines starting with '#' skipped. */
+lp_status lp_batch_list_add_from_file(lp_batch_list *list, const char *list_path,
+                                      lp_error *err);
+/* Sorts by relative path (byte order) and refuses two inputs with the same relative path
+ * (their outputs would overwrite each other): LP_ERR_INVALID_ARG naming both. */
+lp_status lp_batch_list_sort(lp_batch_list *list, lp_error *err);
+/* Keeps the items whose position in the sorted list is index modulo count (0 <= index <
+ * count). Every shard given the same inputs gets a disjoint share; together they cover all. */
+lp_status lp_batch_list_shard(lp_batch_list *list, unsigned index, unsigned count,
+                              lp_error *err);
+/* Parses "I/N" (0 <= I < N). */
+lp_status lp_batch_parse_shard(const char *text, unsigned *index, unsigned *count,
+                               lp_error *err);
+
+/* outdir/rel with the extension replaced by the format's (".avif", ".jpg", ".webp", ".png").
+ * Returns a malloc'd string (NULL on allocation failure). */
+char *lp_batch_output_path(const char *outdir, const char *rel, lp_file_format format);
+/* mkdir -p of the directory part of path (the file itself is not created). */
+lp_status lp_batch_make_parent_dirs(const char *path, lp_error *err);
+
+/* ---- header probe and memory model ---- */
+
+typedef struct lp_batch_probe {
+    lp_file_format format;
+    uint32_t width, height;
+    unsigned components;      /* 1..4 */
+    unsigned bit_depth;       /* 8 or 16 (PNG 1..16) */
+    bool progressive;         /* JPEG: progressive (or other multi-scan) coding */
+    double samples_per_pixel; /* JPEG: sum over components of Hc*Vc/(Hmax*Vmax) (1.5 for 4:2:0) */
+    uint64_t file_bytes;
+} lp_batch_probe;
+
+/* Reads only the header (JPEG markers up to SOF, PNG IHDR) with small preads. */
+lp_status lp_batch_probe_file(const char *path, lp_batch_probe *probe, lp_error *err);
+
+typedef struct lp_batch_plan {
+    uint32_t decode_width, decode_height;  /* after shrink-on-load */
+    uint32_t out_width, out_height;
+    unsigned shrink;                       /* JPEG DCT shrink factor (1 = none) */
+    lp_file_format out_format;
+    bool grid;                             /* AVIF written as a grid */
+    unsigned threads;                      /* encoder threads the job runs with */
+    uint32_t cell_width, cell_height;      /* grid cells */
+    uint64_t predicted_peak;               /* bytes: the whole job, codec state included */
+    bool lean;                             /* the leanest mode was chosen to fit the budget */
+    bool alone;                            /* over the budget even so: runs with nothing else */
+} lp_batch_plan;
+
+/* Predicts the peak of one job with options opts (encode.format must be set), for a batch
+ * of `jobs` workers under budget bytes (0 = none):
+ *   - within budget/jobs: as asked;
+ *   - over budget/jobs but within the budget: AVIF goes to its leanest mode (a grid of
+ *     small cells, one encoder thread) when that brings it within budget/jobs, so that it
+ *     can share the budget; otherwise as asked (it waits until the budget has room);
+ *   - over the budget: it runs alone (plan->alone), in its leanest mode, whose cells may
+ *     use up to `jobs` encoder threads when the prediction still fits the budget.
+ * A grid job whose options leave the encoder threads unset (0) encodes its cells with
+ * `jobs` threads when that still fits its share: the longest jobs then finish with the
+ * others instead of alone on one core.
+ * *run_opts receives the options to run the job with. */
+void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *opts,
+                       uint64_t budget, unsigned jobs, lp_batch_plan *plan,
+                       lp_convert_options *run_opts);
+/* The model's parts, for docs and tests: peak bytes of a job with the given decode and
+ * output sizes (see docs/memory.md for the constants and how they were measured). */
+uint64_t lp_batch_predict_peak(const lp_batch_probe *probe, const lp_batch_plan *plan,
+                               const lp_encode_options *encode);
+/* Base bytes every job holds whatever its size (I/O buffers, codec tables, stacks;
+ * measured: 0.5-1 MiB for JPEG/PNG jobs above an idle process, bench/batch-model.sh). */
+#define LP_BATCH_JOB_BASE_BYTES (2u * 1024u * 1024u)
+
+/* ---- scheduler ---- */
+
+/* Runs job `index` on a worker thread; returns its status (err filled on failure). */
+typedef lp_status (*lp_batch_job_fn)(void *user, size_t index, lp_error *err);
+/* Called after each job, never concurrently with itself (progress, reports). */
+typedef void (*lp_batch_done_fn)(void *user, size_t index, lp_status status,
+                                 const lp_error *err);
+
+typedef struct lp_batch_config {
+    unsigned jobs;             /* worker threads; 0 = 1 */
+    uint64_t budget;           /* bytes the predicted peaks of running jobs must fit; 0 = none */
+    uint64_t trim_threshold;   /* after a job predicted at least this, give freed memory
+                                  back to the kernel (lp_batch_release_memory); 0 = never */
+    bool (*stop)(void *user);  /* optional: polled before each admission (with the run's
+                                  user pointer); true = start no new job */
+} lp_batch_config;
+
+typedef struct lp_batch_job_spec {
+    uint64_t predicted;  /* predicted peak bytes */
+    bool alone;          /* must run with no other job */
+    double work;         /* expected CPU work (e.g. output megapixels); 0 = unknown */
+} lp_batch_job_spec;
+
+typedef struct lp_batch_sched_stats {
+    uint64_t max_running_predicted;  /* highest sum of running predictions seen */
+    unsigned max_running;            /* most jobs running at once */
+    size_t started, succeeded, failed;
+    size_t ran_alone;
+    size_t retried_alone;            /* failed with LP_ERR_NOMEM beside others, run again alone */
+} lp_batch_sched_stats;
+
+/* Runs count jobs on cfg->jobs threads. The queue holds the jobs by decreasing work
+ * (longest first, so that a long job does not start last and leave the other workers
+ * idle; equal work keeps the given order), then the jobs that must run alone (so the
+ * workers drain once). Admission is in queue order: the next job starts when a
+ * worker is free and, for a normal job, the running predictions plus its own fit the
+ * budget; a job marked alone (or predicted over the budget) starts only when nothing
+ * runs, and nothing starts beside it. A job that fails with LP_ERR_NOMEM while others ran
+ * is queued again, once, to run alone (done is called only for its last run). Returns
+ * LP_OK when all jobs ran (whatever their own status), an error when threads could not
+ * be created. */
+lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_batch_config *cfg,
+                       lp_batch_job_fn run, lp_batch_done_fn done, void *user,
+                       lp_batch_sched_stats *stats, lp_error *err);
+
+/* ---- resume ---- */
+
+/* True when path exists and holds a complete file of the expected format (magic bytes and
+ * structure: JPEG SOI..EOI, PNG ending in IEND, RIFF size of WebP, ISO-BMFF boxes of AVIF
+ * covering the file with ftyp, meta and mdat). LP_FILE_UNKNOWN accepts any of them. */
+bool lp_batch_output_complete(const char *path, lp_file_format expected);
+/* Is name (a base name) a leanpix temp file ".NAME.lp-XXXXXX"? If so, *final_len is the
+ * length of NAME and it starts at name + 1. */
+bool lp_batch_is_temp_name(const char *name, size_t *final_len);
+/* Walks dir recursively and removes the temp files of outputs for which mine(user, path
+ * of the final output) returns true (NULL mine: all). *removed counts them. Shards that
+ * share an output directory each remove only their own outputs' temps. */
+lp_status lp_batch_remove_stale_temps(const char *dir,
+                                      bool (*mine)(void *user, const char *final_path),
+                                      void *user, unsigned *removed, lp_error *err);
+
+/* ---- JSON report ---- */
+
+typedef struct lp_batch_record {
+    const char *input, *output;
+    lp_file_format in_format, out_format;
+    uint32_t in_width, in_height, out_width, out_height;
+    uint64_t bytes_in, bytes_out;
+    double seconds;
+    double finished_at;        /* seconds since the batch started, when this image ended */
+    uint64_t predicted_peak;   /* model */
+    uint64_t counted_peak;     /* lp_mem peak of the job */
+    uint64_t process_rss;      /* process RSS when the job ended */
+    bool lean, alone, skipped;
+    const char *status;        /* "ok", "skipped", "failed" */
+    const char *error;         /* NULL when none */
+} lp_batch_record;
+
+typedef struct lp_batch_summary {
+    size_t total, succeeded, skipped, failed;
+    uint64_t budget;
+    unsigned jobs;
+    double seconds;
+    double megapixels;
+    uint64_t bytes_in, bytes_out;
+    uint64_t max_running_predicted;
+    uint64_t process_peak_rss;
+    size_t ran_alone;
+    const char *shard;         /* "I/N" or NULL */
+} lp_batch_summary;
+
+/* The report is {"images": [record, ...], "summary": {...}}: open, records, close. */
+void lp_batch_json_open(FILE *f);
+void lp_batch_json_record(FILE *f, const lp_batch_record *record, bool first);
+void lp_batch_json_close(FILE *f, const lp_batch_summary *summary);
+
+/* ---- allocator hygiene (glibc) ---- */
+
+/* For processes that run batches: fixes glibc's mmap threshold (so big blocks are always
+ * mmapped and unmapped at free, instead of the threshold drifting up after the first big
+ * free) and caps the arenas at 2 per process. No-op on other C libraries. Process-wide:
+ * call once at start (the CLI does; a library user decides). */
+void lp_batch_tune_allocator(void);
+/* Hands freed heap memory back to the kernel (glibc malloc_trim). */
+void lp_batch_release_memory(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

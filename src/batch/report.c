@@ -1,0 +1,92 @@
+/*
+ * report.c - the batch's JSON report: {"images": [one record per image], "summary": {...}}.
+ *
+ * Records are written as jobs finish (the caller serialises them; the scheduler's done
+ * callback never runs concurrently), so a long batch's report grows on disk instead of in
+ * memory, and a report cut short by a kill still holds every finished image up to the
+ * last line. Figures are plain numbers: bytes, seconds, pixels. Nothing is allocated.
+ */
+#include "leanpix/batch.h"
+
+#include <inttypes.h>
+
+static void json_string(FILE *f, const char *s)
+{
+    if (!s) {
+        fputs("null", f);
+        return;
+    }
+    fputc('"', f);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': fputs("\\\"", f); break;
+        case '\\': fputs("\\\\", f); break;
+        case '\n': fputs("\\n", f); break;
+        case '\r': fputs("\\r", f); break;
+        case '\t': fputs("\\t", f); break;
+        default:
+            if (*p < 0x20)
+                fprintf(f, "\\u%04x", *p);
+            else
+                fputc(*p, f);
+        }
+    }
+    fputc('"', f);
+}
+
+static const char *format_name(lp_file_format f)
+{
+    return f == LP_FILE_UNKNOWN ? NULL : lp_file_format_name(f);
+}
+
+void lp_batch_json_open(FILE *f)
+{
+    fputs("{\"images\": [\n", f);
+    fflush(f);
+}
+
+void lp_batch_json_record(FILE *f, const lp_batch_record *r, bool first)
+{
+    fputs(first ? "  {" : ",\n  {", f);
+    fputs("\"input\": ", f);
+    json_string(f, r->input);
+    fputs(", \"output\": ", f);
+    json_string(f, r->output);
+    fputs(", \"status\": ", f);
+    json_string(f, r->status);
+    fputs(", \"error\": ", f);
+    json_string(f, r->error);
+    fputs(", \"in_format\": ", f);
+    json_string(f, format_name(r->in_format));
+    fputs(", \"out_format\": ", f);
+    json_string(f, format_name(r->out_format));
+    fprintf(f,
+            ", \"in_width\": %" PRIu32 ", \"in_height\": %" PRIu32 ", \"out_width\": %" PRIu32
+            ", \"out_height\": %" PRIu32 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+            ", \"seconds\": %.3f, \"finished_at\": %.3f, \"predicted_peak_bytes\": %" PRIu64
+            ", \"counted_peak_bytes\": %" PRIu64 ", \"process_rss_bytes\": %" PRIu64
+            ", \"lean\": %s, \"alone\": %s}",
+            r->in_width, r->in_height, r->out_width, r->out_height, r->bytes_in, r->bytes_out,
+            r->seconds, r->finished_at, r->predicted_peak, r->counted_peak, r->process_rss,
+            r->lean ? "true" : "false", r->alone ? "true" : "false");
+    fflush(f);
+}
+
+void lp_batch_json_close(FILE *f, const lp_batch_summary *s)
+{
+    fputs("\n],\n\"summary\": {", f);
+    fprintf(f,
+            "\"total\": %zu, \"succeeded\": %zu, \"skipped\": %zu, \"failed\": %zu, "
+            "\"jobs\": %u, \"budget_bytes\": %" PRIu64 ", \"seconds\": %.3f, "
+            "\"megapixels\": %.3f, \"images_per_second\": %.3f, \"megapixels_per_second\": %.3f, "
+            "\"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
+            ", \"max_running_predicted_bytes\": %" PRIu64 ", \"process_peak_rss_bytes\": %" PRIu64
+            ", \"ran_alone\": %zu, \"shard\": ",
+            s->total, s->succeeded, s->skipped, s->failed, s->jobs, s->budget, s->seconds,
+            s->megapixels, s->seconds > 0 ? (double)(s->succeeded) / s->seconds : 0.0,
+            s->seconds > 0 ? s->megapixels / s->seconds : 0.0, s->bytes_in, s->bytes_out,
+            s->max_running_predicted, s->process_peak_rss, s->ran_alone);
+    json_string(f, s->shard);
+    fputs("}}\n", f);
+    fflush(f);
+}

@@ -1,0 +1,254 @@
+/*
+ * scheduler.c - runs a batch's jobs on threads under a memory budget (see leanpix/batch.h).
+ *
+ * Threads, never processes: forked workers each carry a copy of the parent's heap that
+ * copy-on-write turns into private pages, and their freed memory cannot be shared. Here
+ * cfg->jobs worker threads take jobs from one queue under one mutex. A job is admitted
+ * only when the sum of the predicted peaks of the running jobs plus its own fits the
+ * budget; admission is strictly in queue order (a job that does not fit yet blocks the
+ * ones behind it), so a big job is never starved by a stream of small ones and big jobs
+ * cannot all start together. Jobs marked `alone` (too big for the budget on their own)
+ * are queued after all the others, so the workers drain once, and each runs with nothing
+ * beside it.
+ *
+ * A job that fails for lack of memory (LP_ERR_NOMEM: the budget's counted memory was
+ * exceeded because a prediction was short, or malloc failed) while others ran beside it
+ * is queued again, once, to run alone: a misprediction costs time, not an image.
+ *
+ * After a job predicted above cfg->trim_threshold, freed memory is handed back to the
+ * kernel (malloc_trim), so that an outlier does not leave its peak in the process's RSS.
+ * The done callback runs under its own mutex: the caller's progress and report code
+ * never runs concurrently. Memory: the queue (two size_t and a bool a job).
+ */
+#include "leanpix/batch.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct scheduler {
+    const lp_batch_job_spec *specs;
+    size_t count;
+    size_t *order;            /* queue: indices into specs (room for one retry each) */
+    size_t queued;            /* entries in order */
+    size_t next;              /* position in order of the next job to admit */
+    bool *retried;            /* queued again to run alone after LP_ERR_NOMEM */
+    const lp_batch_config *cfg;
+    lp_batch_job_fn run;
+    lp_batch_done_fn done;
+    void *user;
+
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned running;
+    uint64_t running_predicted;
+    bool alone_running;
+    lp_batch_sched_stats stats;
+
+    pthread_mutex_t done_lock;
+} scheduler;
+
+static bool stop_requested(const scheduler *s)
+{
+    return s->cfg->stop && s->cfg->stop(s->user);
+}
+
+static bool must_run_alone(const scheduler *s, size_t index)
+{
+    const lp_batch_job_spec *job = &s->specs[index];
+    return job->alone || (s->cfg->budget && job->predicted > s->cfg->budget) ||
+           (s->retried && s->retried[index]);
+}
+
+/* Called with the lock held: may the job at the head of the queue start now? */
+static bool head_admissible(const scheduler *s)
+{
+    if (s->alone_running)
+        return false;
+    size_t index = s->order[s->next];
+    if (must_run_alone(s, index))
+        return s->running == 0;
+    uint64_t budget = s->cfg->budget;
+    return !budget || s->running_predicted + s->specs[index].predicted <= budget;
+}
+
+static void admit(scheduler *s, size_t index, bool *alone)
+{
+    const lp_batch_job_spec *job = &s->specs[index];
+    *alone = must_run_alone(s, index);
+    s->running++;
+    s->running_predicted += job->predicted;
+    s->alone_running = *alone;
+    s->stats.started++;
+    if (*alone)
+        s->stats.ran_alone++;
+    if (s->running > s->stats.max_running)
+        s->stats.max_running = s->running;
+    if (s->running_predicted > s->stats.max_running_predicted)
+        s->stats.max_running_predicted = s->running_predicted;
+}
+
+static void finish(scheduler *s, size_t index, bool alone, lp_status st, const lp_error *err)
+{
+    const lp_batch_job_spec *job = &s->specs[index];
+    if (s->cfg->trim_threshold && job->predicted >= s->cfg->trim_threshold)
+        lp_batch_release_memory();
+
+    pthread_mutex_lock(&s->lock);
+    s->running--;
+    s->running_predicted -= job->predicted;
+    if (alone)
+        s->alone_running = false;
+    bool retry = st == LP_ERR_NOMEM && !alone && !s->retried[index];
+    if (retry) {
+        s->retried[index] = true;
+        s->order[s->queued++] = index;
+        s->stats.retried_alone++;
+        s->stats.started--;
+        pthread_cond_broadcast(&s->changed);
+        pthread_mutex_unlock(&s->lock);
+        return;
+    }
+    if (st == LP_OK)
+        s->stats.succeeded++;
+    else
+        s->stats.failed++;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
+
+    if (s->done) {
+        pthread_mutex_lock(&s->done_lock);
+        s->done(s->user, index, st, err);
+        pthread_mutex_unlock(&s->done_lock);
+    }
+}
+
+static void *worker(void *arg)
+{
+    scheduler *s = arg;
+    for (;;) {
+        pthread_mutex_lock(&s->lock);
+        /* Wait while the head cannot start, or while the queue is empty but a running
+         * job might still be queued again. */
+        while (!stop_requested(s) &&
+               (s->next < s->queued ? !head_admissible(s) : s->running > 0))
+            pthread_cond_wait(&s->changed, &s->lock);
+        if (s->next >= s->queued || stop_requested(s)) {
+            pthread_cond_broadcast(&s->changed);
+            pthread_mutex_unlock(&s->lock);
+            return NULL;
+        }
+        size_t index = s->order[s->next++];
+        bool alone;
+        admit(s, index, &alone);
+        pthread_mutex_unlock(&s->lock);
+
+        lp_error err;
+        lp_error_clear(&err);
+        lp_status st = s->run(s->user, index, &err);
+        if (st != LP_OK && err.status == LP_OK)
+            lp_error_set(&err, st, "%s", lp_strerror(st));
+        finish(s, index, alone, st, &err);
+    }
+}
+
+typedef struct queued_job {
+    double work;
+    size_t index;
+} queued_job;
+
+/* Decreasing work, then index (a stable order). */
+static int by_work(const void *a, const void *b)
+{
+    const queued_job *x = a, *y = b;
+    if (x->work != y->work)
+        return x->work > y->work ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Sorts order[0..n) by decreasing work, through a temporary array (no global state for
+ * qsort's comparator). On allocation failure the given order is kept: still correct. */
+static void sort_by_work(const scheduler *s, size_t *order, size_t n)
+{
+    queued_job *tmp = n > 1 ? malloc(n * sizeof *tmp) : NULL;
+    if (!tmp)
+        return;
+    for (size_t i = 0; i < n; i++)
+        tmp[i] = (queued_job){s->specs[order[i]].work, order[i]};
+    qsort(tmp, n, sizeof *tmp, by_work);
+    for (size_t i = 0; i < n; i++)
+        order[i] = tmp[i].index;
+    free(tmp);
+}
+
+/* Normal jobs longest first, then the ones that must run alone, longest first. */
+static void build_order(scheduler *s)
+{
+    size_t n = 0, normal = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < s->count; i++)
+            if (must_run_alone(s, i) == (pass == 1))
+                s->order[n++] = i;
+        if (pass == 0)
+            normal = n;
+    }
+    sort_by_work(s, s->order, normal);
+    sort_by_work(s, s->order + normal, n - normal);
+    s->queued = n;
+}
+
+lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_batch_config *cfg,
+                       lp_batch_job_fn run, lp_batch_done_fn done, void *user,
+                       lp_batch_sched_stats *stats, lp_error *err)
+{
+    if (stats)
+        memset(stats, 0, sizeof *stats);
+    if (!run || (count && !specs) || !cfg)
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "lp_batch_run: missing jobs or function");
+    if (count == 0)
+        return LP_OK;
+    scheduler s;
+    memset(&s, 0, sizeof s);
+    s.specs = specs;
+    s.count = count;
+    s.cfg = cfg;
+    s.run = run;
+    s.done = done;
+    s.user = user;
+    s.order = malloc(2 * count * sizeof *s.order);
+    s.retried = calloc(count, sizeof *s.retried);
+    unsigned jobs = cfg->jobs ? cfg->jobs : 1;
+    if (jobs > count)
+        jobs = (unsigned)count;
+    pthread_t *threads = calloc(jobs, sizeof *threads);
+    if (!s.order || !s.retried || !threads) {
+        free(s.order);
+        free(s.retried);
+        free(threads);
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate the job queue");
+    }
+    build_order(&s);
+    pthread_mutex_init(&s.lock, NULL);
+    pthread_cond_init(&s.changed, NULL);
+    pthread_mutex_init(&s.done_lock, NULL);
+
+    lp_status st = LP_OK;
+    unsigned started = 0;
+    for (; started < jobs; started++)
+        if (pthread_create(&threads[started], NULL, worker, &s) != 0)
+            break;
+    if (started == 0)
+        st = lp_error_set(err, LP_ERR_NOMEM, "cannot start a worker thread");
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+
+    pthread_mutex_destroy(&s.done_lock);
+    pthread_cond_destroy(&s.changed);
+    pthread_mutex_destroy(&s.lock);
+    if (stats)
+        *stats = s.stats;
+    free(s.order);
+    free(s.retried);
+    free(threads);
+    return st;
+}

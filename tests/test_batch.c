@@ -1,0 +1,1051 @@
+/*
+ * test_batch.c - `leanpix batch` and its library parts (leanpix/batch.h).
+ *
+ * Library: input walking (recursion, relative paths, duplicate outputs), sharding (disjoint
+ * and covering), header probe (cjpeg baseline/progressive, vips PNG, bad files), the memory
+ * model (monotonic, progressive and shrink-on-load terms, leanest mode), the scheduler with
+ * fake jobs of known predicted peaks (the running sum never exceeds the budget, a job too
+ * big runs alone and after the others), resume checks (complete vs cut files, temp names,
+ * stale temps removed only for our outputs), the JSON report, and RSS back near its
+ * pre-outlier level after an outlier job (allocator hygiene).
+ * CLI: exit codes, a bad image does not stop the batch, unwritable OUTDIR (a path under a
+ * regular file, and a read-only tmpfs when mount works), and - once the codecs convert -
+ * outputs that decode, --resume after kill -9, ENOSPC on a small tmpfs, shards.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers ---- */
+
+static void write_ppm(const char *path, uint32_t w, uint32_t h, uint32_t seed)
+{
+    lp_buffer_image img;
+    lpt_make_photo(&img, w, h, LP_FORMAT_RGB8, seed);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fprintf(f, "P6\n%u %u\n255\n", w, h);
+    for (uint32_t y = 0; y < h; y++)
+        fwrite(img.pixels + (size_t)y * img.stride, 1, (size_t)w * 3, f);
+    fclose(f);
+    lp_buffer_image_free(&img);
+}
+
+static void make_jpeg(const char *path, uint32_t w, uint32_t h, uint32_t seed, const char *flags)
+{
+    char ppm[1024];
+    snprintf(ppm, sizeof ppm, "%s.ppm", path);
+    write_ppm(ppm, w, h, seed);
+    assert_int_equal(lpt_run("cjpeg %s -quality 90 -outfile '%s' '%s'", flags, path, ppm), 0);
+    unlink(ppm);
+}
+
+static void touch(const char *path, const char *text)
+{
+    lpt_write_file(path, text, strlen(text));
+}
+
+static const char *dir_path(const char *name)
+{
+    const char *p = lpt_path(name);
+    lpt_run("rm -rf '%s' && mkdir -p '%s'", p, p);
+    return p;
+}
+
+/* ---- walking and sharding ---- */
+
+static void test_walk_directory_keeps_relative_paths(void **state)
+{
+    (void)state;
+    char root[1024];
+    snprintf(root, sizeof root, "%s", dir_path("walk"));
+    char p[1200];
+    snprintf(p, sizeof p, "%s/a/b", root);
+    assert_int_equal(lpt_run("mkdir -p '%s'", p), 0);
+    const char *names[] = {"z.jpg", "a/x.JPEG", "a/b/y.png", "a/notes.txt", ".hidden.jpg",
+                           "a/.z.avif.lp-abcdef"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, names[i]);
+        touch(p, "x");
+    }
+    lp_batch_list list;
+    lp_batch_list_init(&list);
+    lp_error err = {0};
+    assert_int_equal(lp_batch_list_add_path(&list, root, &err), LP_OK);
+    assert_int_equal(lp_batch_list_sort(&list, &err), LP_OK);
+    assert_int_equal(list.count, 3);
+    assert_string_equal(list.items[0].rel, "a/b/y.png");
+    assert_string_equal(list.items[1].rel, "a/x.JPEG");
+    assert_string_equal(list.items[2].rel, "z.jpg");
+    snprintf(p, sizeof p, "%s/a/b/y.png", root);
+    assert_string_equal(list.items[0].path, p);
+
+    char *out = lp_batch_output_path("out", list.items[1].rel, LP_FILE_AVIF);
+    assert_string_equal(out, "out/a/x.avif");
+    free(out);
+    out = lp_batch_output_path("out/", "dir.v2/name", LP_FILE_JPEG);
+    assert_string_equal(out, "out/dir.v2/name.jpg");
+    free(out);
+    lp_batch_list_free(&list);
+}
+
+static void test_walk_files_and_list(void **state)
+{
+    (void)state;
+    const char *root = dir_path("walkfiles");
+    char p[1200], list_path[1200];
+    snprintf(p, sizeof p, "%s/one.jpg", root);
+    touch(p, "x");
+    snprintf(list_path, sizeof list_path, "%s/list.txt", root);
+    char text[4000];
+    snprintf(text, sizeof text, "# a comment\n\n%s/one.jpg\n", root);
+    touch(list_path, text);
+
+    lp_batch_list list;
+    lp_batch_list_init(&list);
+    lp_error err = {0};
+    assert_int_equal(lp_batch_list_add_from_file(&list, list_path, &err), LP_OK);
+    assert_int_equal(list.count, 1);
+    /* an absolute path keeps its base name */
+    assert_string_equal(list.items[0].rel, "one.jpg");
+    assert_int_equal(lp_batch_list_add_path(&list, "./photos/../x.jpg", &err), LP_ERR_IO);
+    lp_batch_list_free(&list);
+
+    /* a relative path without ".." keeps its path, cleaned */
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(root), 0);
+    assert_int_equal(lpt_run("mkdir -p sub && touch sub/two.png"), 0);
+    lp_batch_list_init(&list);
+    assert_int_equal(lp_batch_list_add_path(&list, "./sub//two.png", &err), LP_OK);
+    assert_string_equal(list.items[0].rel, "sub/two.png");
+    /* "sub/two.jpg" would write the same output as "sub/two.png" */
+    assert_int_equal(lpt_run("touch sub/two.jpg"), 0);
+    assert_int_equal(lp_batch_list_add_path(&list, "sub/two.jpg", &err), LP_OK);
+    lp_error_clear(&err);
+    assert_int_equal(lp_batch_list_sort(&list, &err), LP_ERR_INVALID_ARG);
+    assert_non_null(strstr(err.message, "same output"));
+    lp_batch_list_free(&list);
+    assert_int_equal(chdir(cwd), 0);
+}
+
+static void test_shards_are_disjoint_and_cover(void **state)
+{
+    (void)state;
+    enum { N = 103, SHARDS = 4 };
+    int seen[N] = {0};
+    for (unsigned s = 0; s < SHARDS; s++) {
+        lp_batch_list list;
+        lp_batch_list_init(&list);
+        lp_error err = {0};
+        char name[32];
+        /* added in a scrambled order: the shard must not depend on it */
+        for (int i = 0; i < N; i++) {
+            snprintf(name, sizeof name, "img%03d.jpg", (i * 37 + (int)s * 11) % N);
+            lp_batch_item item = {strdup(name), strdup(name)};
+            if (list.count == list.capacity) {
+                list.capacity = list.capacity ? list.capacity * 2 : 16;
+                list.items = realloc(list.items, list.capacity * sizeof *list.items);
+            }
+            list.items[list.count++] = item;
+        }
+        assert_int_equal(lp_batch_list_sort(&list, &err), LP_OK);
+        assert_int_equal(lp_batch_list_shard(&list, s, SHARDS, &err), LP_OK);
+        assert_true(list.count == N / SHARDS || list.count == N / SHARDS + 1);
+        for (size_t i = 0; i < list.count; i++)
+            seen[atoi(list.items[i].rel + 3)]++;
+        lp_batch_list_free(&list);
+    }
+    for (int i = 0; i < N; i++)
+        assert_int_equal(seen[i], 1);
+
+    unsigned idx, cnt;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_parse_shard("2/5", &idx, &cnt, &err), LP_OK);
+    assert_int_equal(idx, 2);
+    assert_int_equal(cnt, 5);
+    assert_int_not_equal(lp_batch_parse_shard("5/5", &idx, &cnt, &err), LP_OK);
+    assert_int_not_equal(lp_batch_parse_shard("1", &idx, &cnt, &err), LP_OK);
+    assert_int_not_equal(lp_batch_parse_shard("1/0", &idx, &cnt, &err), LP_OK);
+}
+
+/* ---- probe and model ---- */
+
+static void test_probe_headers(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    const char *base = lpt_path("probe-base.jpg");
+    make_jpeg(base, 333, 222, 1, "");
+    lp_batch_probe p;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_probe_file(base, &p, &err), LP_OK);
+    assert_int_equal(p.format, LP_FILE_JPEG);
+    assert_int_equal(p.width, 333);
+    assert_int_equal(p.height, 222);
+    assert_int_equal(p.components, 3);
+    assert_false(p.progressive);
+    assert_true(p.samples_per_pixel > 1.49 && p.samples_per_pixel < 1.51);  /* 4:2:0 */
+    assert_int_equal(p.file_bytes, lpt_file_size(base));
+
+    const char *prog = lpt_path("probe-prog.jpg");
+    make_jpeg(prog, 64, 48, 2, "-progressive -sample 1x1");
+    assert_int_equal(lp_batch_probe_file(prog, &p, &err), LP_OK);
+    assert_true(p.progressive);
+    assert_true(p.samples_per_pixel > 2.99 && p.samples_per_pixel < 3.01);  /* 4:4:4 */
+
+    if (lpt_have_tool("vips")) {
+        const char *png = lpt_path("probe.png");
+        write_ppm(lpt_path("probe.ppm"), 77, 55, 3);
+        assert_int_equal(lpt_run("vips copy '%s' '%s'", lpt_path("probe.ppm"), png), 0);
+        assert_int_equal(lp_batch_probe_file(png, &p, &err), LP_OK);
+        assert_int_equal(p.format, LP_FILE_PNG);
+        assert_int_equal(p.width, 77);
+        assert_int_equal(p.height, 55);
+    }
+
+    /* a JPEG cut before its frame header, junk, an empty file, a missing file */
+    size_t size;
+    uint8_t *data = lpt_read_file(base, &size);
+    lpt_write_file(lpt_path("cut.jpg"), data, 20);
+    free(data);
+    lpt_write_file(lpt_path("junk.jpg"), "this is not an image at all", 27);
+    lpt_write_file(lpt_path("empty.jpg"), "", 0);
+    assert_int_equal(lp_batch_probe_file(lpt_path("cut.jpg"), &p, &err), LP_ERR_TRUNCATED);
+    lp_error_clear(&err);
+    assert_int_equal(lp_batch_probe_file(lpt_path("junk.jpg"), &p, &err), LP_ERR_UNSUPPORTED);
+    lp_error_clear(&err);
+    assert_int_not_equal(lp_batch_probe_file(lpt_path("empty.jpg"), &p, &err), LP_OK);
+    lp_error_clear(&err);
+    assert_int_equal(lp_batch_probe_file(lpt_path("missing.jpg"), &p, &err), LP_ERR_IO);
+}
+
+static lp_batch_probe jpeg_probe(uint32_t w, uint32_t h, bool progressive)
+{
+    lp_batch_probe p = {.format = LP_FILE_JPEG, .width = w, .height = h, .components = 3,
+                        .bit_depth = 8, .progressive = progressive, .samples_per_pixel = 1.5};
+    return p;
+}
+
+static void test_model(void **state)
+{
+    (void)state;
+    lp_convert_options o, run;
+    lp_convert_options_default(&o);
+    o.encode.format = LP_FILE_AVIF;
+    lp_batch_plan small, big, prog;
+    lp_batch_probe p = jpeg_probe(2000, 1500, false);
+    lp_batch_plan_job(&p, &o, 0, 1, &small, &run);
+    p = jpeg_probe(4000, 3000, false);
+    lp_batch_plan_job(&p, &o, 0, 1, &big, &run);
+    p = jpeg_probe(4000, 3000, true);
+    lp_batch_plan_job(&p, &o, 0, 1, &prog, &run);
+    /* AVIF single frame: ~18.5 B/px + 14 MiB; 12 MP => ~236 MB */
+    assert_true(big.predicted_peak > 12000000ull * 17);
+    assert_true(big.predicted_peak < 12000000ull * 21);
+    assert_true(big.predicted_peak > 3 * small.predicted_peak);  /* 4x the pixels, plus fixed costs */
+    /* a progressive JPEG keeps 2 bytes x 1.5 samples of coefficients per pixel */
+    assert_true(prog.predicted_peak >= big.predicted_peak + 12000000ull * 3);
+    assert_false(big.grid);
+    assert_false(big.lean);
+
+    /* shrink-on-load: 4000x3000 -> 500x375 decodes at 1/8 */
+    lp_convert_options r = o;
+    r.max_dim = 500;
+    lp_batch_plan shrunk;
+    p = jpeg_probe(4000, 3000, false);
+    lp_batch_plan_job(&p, &r, 0, 1, &shrunk, &run);
+    assert_int_equal(shrunk.shrink, 8);
+    assert_int_equal(shrunk.out_width, 500);
+    assert_true(shrunk.predicted_peak < big.predicted_peak / 8);
+
+    /* over a 256 MB budget: leanest mode (a grid of small cells), alone */
+    p = jpeg_probe(7000, 5000, false);  /* 35 MP: one AV1 frame would do, but not in 256 MB */
+    lp_batch_plan outlier;
+    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &outlier, &run);
+    assert_true(outlier.lean);
+    assert_true(outlier.alone);
+    assert_true(outlier.grid);
+    assert_int_equal(run.encode.grid, LP_GRID_FIXED);
+    assert_true(run.encode.grid_cell_width >= 64 && run.encode.grid_cell_width % 64 == 0);
+    assert_true(outlier.predicted_peak < 35000000ull * 4);
+
+    assert_true(run.encode.threads >= 1 && run.encode.threads <= 2);
+
+    /* 12 MP (~216 MB as one frame) with 2 workers under 256 MB: over its share, so it
+     * goes lean to share the budget, and does not need to run alone */
+    p = jpeg_probe(4000, 3000, false);
+    lp_batch_plan mid;
+    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &mid, &run);
+    assert_true(mid.lean);
+    assert_false(mid.alone);
+    assert_true(mid.predicted_peak <= 128ull << 20);
+    assert_int_equal(run.encode.threads, 1);
+
+    /* WebP q80: whole YUV picture + libwebp's state, ~7.4 B/px; lossless far more */
+    lp_convert_options wo = o;
+    wo.encode.format = LP_FILE_WEBP;
+    lp_batch_plan webp, webpll;
+    p = jpeg_probe(4000, 3000, false);
+    lp_batch_plan_job(&p, &wo, 0, 1, &webp, &run);
+    assert_true(webp.predicted_peak > 12000000ull * 6 && webp.predicted_peak < 12000000ull * 9);
+    wo.encode.lossless = true;
+    lp_batch_plan_job(&p, &wo, 0, 1, &webpll, &run);
+    assert_true(webpll.predicted_peak > 3 * webp.predicted_peak);
+
+    /* JPEG output: strips, a few MB whatever the height */
+    o.encode.format = LP_FILE_JPEG;
+    lp_batch_plan jpeg;
+    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &jpeg, &run);
+    assert_false(jpeg.alone);
+    assert_true(jpeg.predicted_peak < 32ull << 20);
+}
+
+/* ---- scheduler with fake jobs ---- */
+
+typedef struct fake {
+    lp_batch_job_spec *specs;
+    uint64_t budget;
+    _Atomic uint64_t running_predicted;
+    _Atomic unsigned running;
+    _Atomic uint64_t max_seen;
+    _Atomic int violations;
+    _Atomic int alone_violations;
+    size_t order[64];
+    _Atomic size_t finished;
+    int done_calls;
+    int failed;
+} fake;
+
+static lp_status fake_job(void *user, size_t index, lp_error *err)
+{
+    fake *f = user;
+    uint64_t pred = f->specs[index].predicted;
+    unsigned running = atomic_fetch_add(&f->running, 1) + 1;
+    uint64_t sum = atomic_fetch_add(&f->running_predicted, pred) + pred;
+    if (f->specs[index].alone || pred > f->budget) {
+        if (running != 1)
+            atomic_fetch_add(&f->alone_violations, 1);
+    } else if (sum > f->budget) {
+        atomic_fetch_add(&f->violations, 1);
+    }
+    uint64_t m = atomic_load(&f->max_seen);
+    while (sum > m && !atomic_compare_exchange_weak(&f->max_seen, &m, sum)) {
+    }
+    usleep(1000 + (index % 5) * 700);
+    /* an alone job must still be alone at the end of its run */
+    if ((f->specs[index].alone || pred > f->budget) && atomic_load(&f->running) != 1)
+        atomic_fetch_add(&f->alone_violations, 1);
+    atomic_fetch_sub(&f->running_predicted, pred);
+    atomic_fetch_sub(&f->running, 1);
+    f->order[atomic_fetch_add(&f->finished, 1)] = index;
+    if (index % 7 == 3)
+        return lp_error_set(err, LP_ERR_CORRUPT, "fake failure %zu", index);
+    return LP_OK;
+}
+
+static void fake_done(void *user, size_t index, lp_status st, const lp_error *err)
+{
+    fake *f = user;
+    f->done_calls++;  /* never concurrent: no atomics needed (TSan checks) */
+    if (st != LP_OK) {
+        f->failed++;
+        assert_non_null(strstr(err->message, "fake failure"));
+    }
+    (void)index;
+}
+
+static void test_scheduler_keeps_budget(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    const uint64_t MB = 1ull << 20;
+    lp_batch_job_spec specs[N];
+    for (int i = 0; i < N; i++) {
+        specs[i].predicted = (uint64_t)(20 + (i * 53) % 90) * MB;  /* 20..109 MB */
+        specs[i].alone = false;
+        specs[i].work = 0;
+    }
+    specs[5].predicted = 400 * MB;  /* over the budget on its own */
+    specs[17].predicted = 300 * MB;
+    specs[30].alone = true;         /* marked by the planner (lean mode) */
+    specs[30].predicted = 200 * MB;
+    fake f = {.specs = specs, .budget = 256 * MB};
+    lp_batch_config cfg = {.jobs = 4, .budget = 256 * MB};
+    lp_batch_sched_stats stats;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, N, &cfg, fake_job, fake_done, &f, &stats, &err), LP_OK);
+    assert_int_equal(atomic_load(&f.violations), 0);
+    assert_int_equal(atomic_load(&f.alone_violations), 0);
+    assert_true(atomic_load(&f.max_seen) <= 400 * MB);
+    assert_true(stats.max_running_predicted <= 400 * MB);
+    assert_int_equal(stats.started, N);
+    assert_int_equal(stats.ran_alone, 3);
+    assert_int_equal(f.done_calls, N);
+    assert_int_equal(stats.failed, (size_t)f.failed);
+    assert_int_equal(stats.succeeded + stats.failed, N);
+    assert_true(stats.max_running >= 2);  /* the budget did let small jobs share */
+    /* the jobs that run alone come after all the others, in their order */
+    assert_int_equal(f.order[N - 3], 5);
+    assert_int_equal(f.order[N - 2], 17);
+    assert_int_equal(f.order[N - 1], 30);
+}
+
+static bool stop_now;
+static bool fake_stop(void *user)
+{
+    (void)user;
+    return stop_now;
+}
+
+static void test_scheduler_without_budget_and_stop(void **state)
+{
+    (void)state;
+    lp_batch_job_spec specs[6] = {{100, false, 0}, {100, false, 0}, {100, false, 0},
+                                  {100, false, 0}, {100, false, 0}, {100, false, 0}};
+    fake f = {.specs = specs, .budget = UINT64_MAX};
+    stop_now = true;
+    lp_batch_config cfg = {.jobs = 2, .stop = fake_stop};
+    lp_batch_sched_stats stats;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, 6, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
+    assert_int_equal(stats.started, 0);
+    stop_now = false;
+    assert_int_equal(lp_batch_run(specs, 6, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
+    assert_int_equal(stats.started, 6);
+    assert_true(stats.max_running <= 2);
+    assert_int_equal(lp_batch_run(specs, 0, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
+}
+
+/* Longest first: with one worker, jobs finish by decreasing work; equal work keeps order. */
+static void test_scheduler_longest_first(void **state)
+{
+    (void)state;
+    lp_batch_job_spec specs[6];
+    const double work[6] = {1, 50, 3, 50, 0, 7};
+    for (int i = 0; i < 6; i++)
+        specs[i] = (lp_batch_job_spec){1, false, work[i]};
+    specs[4].alone = true;  /* alone jobs still come last */
+    specs[4].work = 100;
+    fake f = {.specs = specs, .budget = 1000};
+    lp_batch_config cfg = {.jobs = 1, .budget = 1000};
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, 6, &cfg, fake_job, NULL, &f, NULL, &err), LP_OK);
+    const size_t expected[6] = {1, 3, 5, 2, 0, 4};
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(f.order[i], expected[i]);
+}
+
+/* A job that runs out of counted memory beside others is run again, alone. */
+typedef struct nomem_fake {
+    _Atomic unsigned running;
+    _Atomic int runs_of_2;
+    _Atomic int alone_run_of_2;
+    int done_calls, failed;
+} nomem_fake;
+
+static lp_status nomem_job(void *user, size_t index, lp_error *err)
+{
+    nomem_fake *f = user;
+    unsigned running = atomic_fetch_add(&f->running, 1) + 1;
+    usleep(2000);
+    lp_status st = LP_OK;
+    if (index == 2) {
+        atomic_fetch_add(&f->runs_of_2, 1);
+        if (running > 1 || atomic_load(&f->running) > 1)
+            st = lp_error_set(err, LP_ERR_NOMEM, "memory budget exceeded");
+        else
+            atomic_store(&f->alone_run_of_2, 1);
+    }
+    atomic_fetch_sub(&f->running, 1);
+    return st;
+}
+
+static void nomem_done(void *user, size_t index, lp_status st, const lp_error *err)
+{
+    nomem_fake *f = user;
+    (void)index, (void)err;
+    f->done_calls++;
+    f->failed += st != LP_OK;
+}
+
+static void test_scheduler_retries_nomem_alone(void **state)
+{
+    (void)state;
+    lp_batch_job_spec specs[8];
+    for (int i = 0; i < 8; i++)
+        specs[i] = (lp_batch_job_spec){10, false, 0};
+    nomem_fake f = {0};
+    lp_batch_config cfg = {.jobs = 3, .budget = 1000};
+    lp_batch_sched_stats stats;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, 8, &cfg, nomem_job, nomem_done, &f, &stats, &err), LP_OK);
+    assert_int_equal(f.done_calls, 8);
+    assert_int_equal(stats.succeeded, 8);
+    assert_int_equal(f.failed, 0);
+    assert_true(atomic_load(&f.alone_run_of_2));
+    assert_int_equal(stats.retried_alone, (size_t)(atomic_load(&f.runs_of_2) - 1));
+    assert_true(atomic_load(&f.runs_of_2) <= 2);
+}
+
+/* ---- allocator hygiene: RSS comes back after an outlier ---- */
+
+typedef struct alloc_job {
+    size_t block;
+    size_t blocks;
+} alloc_job;
+
+static lp_status alloc_job_run(void *user, size_t index, lp_error *err)
+{
+    alloc_job *jobs = user;
+    const alloc_job *j = &jobs[index];
+    void **ptrs = calloc(j->blocks, sizeof *ptrs);
+    assert_non_null(ptrs);
+    for (size_t i = 0; i < j->blocks; i++) {
+        /* varied sizes, as strips, rows and codec buffers are */
+        size_t size = j->block - (i % 7) * 4096;
+        ptrs[i] = lp_mem_alloc(NULL, size, "test block", err);
+        assert_non_null(ptrs[i]);
+        memset(ptrs[i], (int)i, size);
+    }
+    for (size_t i = 0; i < j->blocks; i++)
+        lp_mem_release(NULL, ptrs[i]);
+    free(ptrs);
+    return LP_OK;
+}
+
+static void test_rss_back_after_outlier(void **state)
+{
+    (void)state;
+    if (getenv("LP_SANITIZED")) {
+        fprintf(stderr, "SKIP: RSS figures are the sanitizer's allocator's under ASan\n");
+        skip();
+    }
+    lp_batch_tune_allocator();
+    enum { NORMAL = 8 };
+    const size_t KB = 1024;
+    alloc_job jobs[2 * NORMAL + 1];
+    lp_batch_job_spec specs[2 * NORMAL + 1];
+    for (int i = 0; i < 2 * NORMAL + 1; i++) {
+        jobs[i] = (alloc_job){256 * KB, 96};  /* ~24 MB each, held in the arenas once freed */
+        specs[i] = (lp_batch_job_spec){32u << 20, false, 0};
+    }
+    /* the outlier: 160 MB of blocks below and above the mmap threshold */
+    jobs[NORMAL] = (alloc_job){640 * KB, 256};
+    specs[NORMAL] = (lp_batch_job_spec){200u << 20, true, 0};
+    lp_batch_config cfg = {.jobs = 2, .budget = 256u << 20, .trim_threshold = 64u << 20};
+    lp_error err = {0};
+    /* What a batch process holds while idle (binary, libraries, codec tables, the input
+     * list: ~30 MB for leanpix with 1,200 inputs) so that the comparison is at a batch's
+     * scale, not at the ~7 MB of a bare test process where one cached thread stack
+     * (glibc keeps them) is already 40%. */
+    size_t state_size = 24u << 20;
+    char *held = malloc(state_size);
+    assert_non_null(held);
+    memset(held, 7, state_size);
+
+    /* before: the normal jobs alone, twice (arenas warmed up) */
+    assert_int_equal(lp_batch_run(specs, NORMAL, &cfg, alloc_job_run, NULL, jobs, NULL, &err), LP_OK);
+    assert_int_equal(lp_batch_run(specs, NORMAL, &cfg, alloc_job_run, NULL, jobs, NULL, &err), LP_OK);
+    uint64_t before = lp_process_current_rss();
+    /* the outlier, then the normal jobs again */
+    assert_int_equal(lp_batch_run(specs + NORMAL, 1, &cfg, alloc_job_run, NULL, jobs + NORMAL, NULL, &err), LP_OK);
+    uint64_t peak = lp_process_peak_rss();
+    assert_int_equal(lp_batch_run(specs + NORMAL + 1, NORMAL, &cfg, alloc_job_run, NULL,
+                                  jobs + NORMAL + 1, NULL, &err), LP_OK);
+    uint64_t after = lp_process_current_rss();
+    fprintf(stderr, "RSS before outlier %.1f MiB, peak %.1f MiB, after %.1f MiB\n",
+            before / 1048576.0, peak / 1048576.0, after / 1048576.0);
+    assert_true(peak > before + (100u << 20));  /* the outlier did use its memory */
+    assert_true(after <= before + before / 5);
+    assert_int_equal(held[state_size / 2], 7);
+    free(held);
+}
+
+/* ---- resume ---- */
+
+static void test_output_complete(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    const char *jpg = lpt_path("complete.jpg");
+    make_jpeg(jpg, 96, 64, 4, "");
+    assert_true(lp_batch_output_complete(jpg, LP_FILE_JPEG));
+    assert_true(lp_batch_output_complete(jpg, LP_FILE_UNKNOWN));
+    assert_false(lp_batch_output_complete(jpg, LP_FILE_AVIF));
+    size_t size;
+    uint8_t *data = lpt_read_file(jpg, &size);
+    lpt_write_file(lpt_path("cut-out.jpg"), data, size - 100);
+    assert_false(lp_batch_output_complete(lpt_path("cut-out.jpg"), LP_FILE_JPEG));
+    free(data);
+    lpt_write_file(lpt_path("zero.jpg"), "", 0);
+    assert_false(lp_batch_output_complete(lpt_path("zero.jpg"), LP_FILE_JPEG));
+    assert_false(lp_batch_output_complete(lpt_path("nothing-here.jpg"), LP_FILE_JPEG));
+
+    /* AVIF: top-level boxes must tile the file: ftyp, meta, mdat */
+    uint8_t avif[24 + 16 + 20] = {0};
+    memcpy(avif, "\0\0\0\x18" "ftypavif\0\0\0\0mif1avif", 24);
+    memcpy(avif + 24, "\0\0\0\x10" "meta", 8);
+    memcpy(avif + 40, "\0\0\0\x14" "mdat", 8);
+    lpt_write_file(lpt_path("ok.avif"), avif, sizeof avif);
+    assert_true(lp_batch_output_complete(lpt_path("ok.avif"), LP_FILE_AVIF));
+    lpt_write_file(lpt_path("cut.avif"), avif, sizeof avif - 1);
+    assert_false(lp_batch_output_complete(lpt_path("cut.avif"), LP_FILE_AVIF));
+    lpt_write_file(lpt_path("nomdat.avif"), avif, 40);
+    assert_false(lp_batch_output_complete(lpt_path("nomdat.avif"), LP_FILE_AVIF));
+
+    /* WebP: the RIFF size covers the file */
+    uint8_t webp[30] = {'R', 'I', 'F', 'F', 22, 0, 0, 0, 'W', 'E', 'B', 'P', 'V', 'P', '8', 'L'};
+    lpt_write_file(lpt_path("ok.webp"), webp, sizeof webp);
+    assert_true(lp_batch_output_complete(lpt_path("ok.webp"), LP_FILE_WEBP));
+    lpt_write_file(lpt_path("cut.webp"), webp, sizeof webp - 4);
+    assert_false(lp_batch_output_complete(lpt_path("cut.webp"), LP_FILE_WEBP));
+}
+
+static bool only_a(void *user, const char *final_path)
+{
+    (void)user;
+    const char *base = strrchr(final_path, '/');
+    return base && !strcmp(base + 1, "a.avif");
+}
+
+static void test_stale_temps(void **state)
+{
+    (void)state;
+    size_t len;
+    assert_true(lp_batch_is_temp_name(".photo.avif.lp-Ab12Cd", &len));
+    assert_int_equal(len, strlen("photo.avif"));
+    assert_false(lp_batch_is_temp_name("photo.avif", &len));
+    assert_false(lp_batch_is_temp_name(".lp-Ab12Cd", &len));
+    assert_false(lp_batch_is_temp_name(".photo.avif.lp-Ab12", &len));
+
+    const char *root = dir_path("temps");
+    char p[1200];
+    snprintf(p, sizeof p, "%s/sub", root);
+    assert_int_equal(lpt_run("mkdir -p '%s'", p), 0);
+    const char *names[] = {".a.avif.lp-111111", "sub/.a.avif.lp-222222", ".b.avif.lp-333333",
+                           "a.avif", ".keep"};
+    for (size_t i = 0; i < 5; i++) {
+        snprintf(p, sizeof p, "%s/%s", root, names[i]);
+        touch(p, "x");
+    }
+    unsigned removed = 0;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_remove_stale_temps(root, only_a, NULL, &removed, &err), LP_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(lpt_count_files(root, ".a.avif.lp-"), 0);
+    assert_int_equal(lpt_count_files(root, ".b.avif.lp-"), 1);  /* another shard's */
+    assert_int_equal(lpt_count_files(root, "a.avif"), 1);
+    assert_int_equal(lp_batch_remove_stale_temps(root, NULL, NULL, &removed, &err), LP_OK);
+    assert_int_equal(removed, 1);
+    assert_int_equal(lpt_count_files(root, ".keep"), 1);
+}
+
+/* ---- JSON report ---- */
+
+static void test_json_report(void **state)
+{
+    (void)state;
+    const char *path = lpt_path("report.json");
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    lp_batch_json_open(f);
+    lp_batch_record r = {.input = "in/a \"b\".jpg", .output = "out/a.avif",
+                         .in_format = LP_FILE_JPEG, .out_format = LP_FILE_AVIF,
+                         .in_width = 4000, .in_height = 3000, .out_width = 4000, .out_height = 3000,
+                         .bytes_in = 12345, .bytes_out = 678, .seconds = 1.5,
+                         .predicted_peak = 1000, .counted_peak = 900, .process_rss = 5000,
+                         .status = "ok"};
+    lp_batch_json_record(f, &r, true);
+    r.status = "failed";
+    r.error = "truncated JPEG data\n";
+    lp_batch_json_record(f, &r, false);
+    lp_batch_summary s = {.total = 2, .succeeded = 1, .failed = 1, .seconds = 2.0,
+                          .megapixels = 12.0, .budget = 256u << 20, .jobs = 2, .shard = "0/3"};
+    lp_batch_json_close(f, &s);
+    fclose(f);
+    size_t size;
+    char *text = (char *)lpt_read_file(path, &size);
+    assert_non_null(text);
+    text = realloc(text, size + 1);
+    text[size] = '\0';
+    assert_non_null(strstr(text, "\"input\": \"in/a \\\"b\\\".jpg\""));
+    assert_non_null(strstr(text, "\"error\": \"truncated JPEG data\\n\""));
+    assert_non_null(strstr(text, "\"error\": null"));
+    assert_non_null(strstr(text, "\"predicted_peak_bytes\": 1000"));
+    assert_non_null(strstr(text, "\"finished_at\": "));
+    assert_non_null(strstr(text, "\"megapixels_per_second\": 6.000"));
+    assert_non_null(strstr(text, "\"shard\": \"0/3\""));
+    free(text);
+    if (lpt_have_tool("python3"))
+        assert_int_equal(lpt_run("python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+                                 "assert len(d[\"images\"])==2 and d[\"summary\"][\"failed\"]==1' '%s'",
+                                 path), 0);
+}
+
+/* ---- CLI ---- */
+
+static char cli_out[8192];
+
+static int batch_cli(const char *args)
+{
+    return lpt_run_capture(cli_out, sizeof cli_out, "'%s' batch --no-progress %s 2>&1", lpt_bin(), args);
+}
+
+/* Does this build convert JPEG to AVIF yet? (The codecs land from other branches.) */
+static bool convert_works(void)
+{
+    static int works = -1;
+    if (works < 0) {
+        const char *in = lpt_path("probe-convert.jpg");
+        make_jpeg(in, 64, 64, 9, "");
+        works = lpt_run("'%s' convert '%s' '%s' >/dev/null 2>&1", lpt_bin(), in,
+                        lpt_path("probe-convert.avif")) == 0;
+    }
+    return works;
+}
+
+#define REQUIRE_CONVERT()                                                                  \
+    do {                                                                                   \
+        if (!convert_works()) {                                                            \
+            fprintf(stderr, "SKIP: leanpix convert cannot write AVIF in this build yet\n"); \
+            skip();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+static void test_cli_usage_and_outdir(void **state)
+{
+    (void)state;
+    assert_int_equal(lpt_run("'%s' batch --help >/dev/null", lpt_bin()), 0);
+    assert_int_equal(batch_cli(""), 2);
+    assert_int_equal(batch_cli("-o x"), 2);
+    assert_int_equal(batch_cli("-o x --shard 3/3 y.jpg"), 1);
+
+    const char *in = dir_path("cli-in");
+    char p[1200];
+    snprintf(p, sizeof p, "%s/a.jpg", in);
+    touch(p, "not a jpeg");
+    /* OUTDIR under a regular file: ENOTDIR (works as root, unlike chmod 555) */
+    const char *file = lpt_path("regular-file");
+    touch(file, "x");
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s/out' '%s'", file, in);
+    assert_int_equal(batch_cli(args), 1);
+    assert_non_null(strstr(cli_out, "cannot create the output directory"));
+    assert_non_null(strstr(cli_out, "Not a directory"));
+    assert_null(strstr(cli_out, "a.jpg"));  /* stopped before any image */
+
+    /* a read-only file system (root ignores permissions, not MS_RDONLY) */
+    const char *ro = dir_path("ro-mount");
+    if (mount("tmpfs", ro, "tmpfs", MS_RDONLY, "size=64k") == 0) {
+        snprintf(args, sizeof args, "-o '%s' '%s'", ro, in);
+        int rc = batch_cli(args);
+        umount(ro);
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(cli_out, "cannot write in the output directory"));
+        assert_non_null(strstr(cli_out, "Read-only file system"));
+    } else {
+        fprintf(stderr, "note: cannot mount a read-only tmpfs here; ENOTDIR case only\n");
+    }
+}
+
+static void test_cli_bad_image_goes_on(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    const char *in = dir_path("bad-in");
+    const char *out = dir_path("bad-out");
+    char p[1200];
+    snprintf(p, sizeof p, "%s/bad.jpg", in);
+    touch(p, "\xff\xd8\xff garbage");
+    snprintf(p, sizeof p, "%s/good.jpg", in);
+    make_jpeg(p, 96, 80, 5, "");
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' --json '%s' '%s'", out, lpt_path("bad.json"), in);
+    int rc = batch_cli(args);
+    /* the bad one is named with its reason; the batch went on to the good one */
+    assert_non_null(strstr(cli_out, "bad.jpg: "));
+    assert_int_equal(lpt_count_files(out, ".bad"), 0);
+    assert_int_equal(lpt_count_files(out, "bad"), 0);
+    size_t size;
+    char *json = (char *)lpt_read_file(lpt_path("bad.json"), &size);
+    assert_non_null(json);
+    json = realloc(json, size + 1);
+    json[size] = '\0';
+    assert_non_null(strstr(json, "\"status\": \"failed\""));
+    assert_non_null(strstr(json, "good.jpg"));
+    assert_non_null(strstr(json, "\"total\": 2"));
+    if (convert_works()) {
+        assert_int_equal(rc, 3);
+        assert_non_null(strstr(json, "\"status\": \"ok\""));
+        assert_true(lpt_file_exists(lpt_path("bad-out/good.avif")));
+    }
+    free(json);
+}
+
+/* Progress: one updating line on a terminal (util-linux `script` gives the batch a pty),
+ * nothing when stderr is not a terminal. */
+static void test_cli_progress_only_on_tty(void **state)
+{
+    (void)state;
+    const char *in = dir_path("progress-in");
+    const char *out = dir_path("progress-out");
+    char p[1200];
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/junk%d.jpg", in, i);
+        touch(p, "\xff\xd8\xff not really");
+    }
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' '%s'", out, in);
+    assert_int_equal(lpt_run_capture(cli_out, sizeof cli_out, "'%s' batch %s 2>&1", lpt_bin(), args), 3);
+    assert_null(strstr(cli_out, "img/s"));
+    assert_null(strstr(cli_out, "\r"));
+    if (!lpt_have_tool("script")) {
+        fprintf(stderr, "SKIP: util-linux script is not installed: no pty for the TTY case\n");
+        return;
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' batch --max-mem 300M %s", lpt_bin(), args);
+    char quoted[9000];
+    size_t n = 0;
+    for (const char *c = cmd; *c && n + 5 < sizeof quoted; c++) {
+        if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
+            quoted[n++] = '\\';
+        quoted[n++] = *c;
+    }
+    quoted[n] = '\0';
+    lpt_run_capture(cli_out, sizeof cli_out, "script -qec \"%s\" /dev/null", quoted);
+    assert_non_null(strstr(cli_out, "\r\033[Kleanpix: batch: "));
+    assert_non_null(strstr(cli_out, "3/3 done, 3 failed"));
+    assert_non_null(strstr(cli_out, "img/s"));
+    assert_non_null(strstr(cli_out, "MP/s"));
+    assert_non_null(strstr(cli_out, "ETA"));
+    assert_non_null(strstr(cli_out, "/300 MiB"));
+}
+
+static void test_cli_converts_tree(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("tree-in");
+    const char *out = dir_path("tree-out");
+    char p[1200];
+    snprintf(p, sizeof p, "%s/x/y", in);
+    assert_int_equal(lpt_run("mkdir -p '%s'", p), 0);
+    const char *names[] = {"one.jpg", "x/two.jpg", "x/y/three.jpg"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", in, names[i]);
+        make_jpeg(p, 120 + 8 * i, 90, 20 + i, "");
+    }
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' --jobs 2 --max-mem 128M '%s'", out, in);
+    assert_int_equal(batch_cli(args), 0);
+    const char *outs[] = {"one.avif", "x/two.avif", "x/y/three.avif"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", out, outs[i]);
+        assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+        if (lpt_have_tool("avifdec")) {
+            lp_buffer_image img;
+            assert_true(lpt_decode_external("avifdec", p, &img));
+            assert_int_equal(img.info.width, 120 + 8 * i);
+            lp_buffer_image_free(&img);
+        }
+    }
+    /* resume: nothing to do, the outputs are untouched */
+    snprintf(args, sizeof args, "-o '%s' --resume --json '%s' '%s'", out, lpt_path("resume.json"), in);
+    assert_int_equal(batch_cli(args), 0);
+    size_t size;
+    char *json = (char *)lpt_read_file(lpt_path("resume.json"), &size);
+    json = realloc(json, size + 1);
+    json[size] = '\0';
+    assert_non_null(strstr(json, "\"skipped\": 3"));
+    free(json);
+
+    /* OUTDIR inside the input tree, JPEG out, run twice: earlier outputs are not inputs */
+    char nested[1100];
+    snprintf(nested, sizeof nested, "%s/jpeg-out", in);
+    snprintf(args, sizeof args, "-o '%s' --format jpeg '%s'", nested, in);
+    assert_int_equal(batch_cli(args), 0);
+    assert_int_equal(batch_cli(args), 0);
+    snprintf(p, sizeof p, "%s/one.jpg", nested);
+    assert_true(lp_batch_output_complete(p, LP_FILE_JPEG));
+    snprintf(p, sizeof p, "%s/jpeg-out", nested);
+    assert_false(lpt_file_exists(p));
+    assert_int_equal(lpt_run("rm -rf '%s'", nested), 0);
+
+    /* two shards together write everything once */
+    const char *sh = dir_path("shard-out");
+    for (int s = 0; s < 2; s++) {
+        snprintf(args, sizeof args, "-o '%s' --shard %d/2 '%s'", sh, s, in);
+        assert_int_equal(batch_cli(args), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof p, "%s/%s", sh, outs[i]);
+        assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+    }
+}
+
+static void test_cli_kill9_and_resume(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("kill-in");
+    const char *out = dir_path("kill-out");
+    char p[1200];
+    enum { N = 12 };
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.jpg", in, i);
+        make_jpeg(p, 320, 240, 40 + (uint32_t)i, "");
+    }
+    /* kill it as soon as the first output appears, mid-way through the others */
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "'%s' batch --no-progress --jobs 2 -o '%s' '%s' >/dev/null 2>&1 & pid=$!; "
+             "while ! ls '%s' | grep -q avif; do sleep 0.01; kill -0 $pid 2>/dev/null || break; done; "
+             "kill -9 $pid 2>/dev/null; wait $pid; true",
+             lpt_bin(), out, in, out);
+    assert_int_equal(lpt_run("%s", cmd), 0);
+    /* whatever is under an output's name is complete */
+    int complete = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.avif", out, i);
+        if (lpt_file_exists(p)) {
+            assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+            complete++;
+        }
+    }
+    fprintf(stderr, "killed with %d of %d outputs done, %d temp files left\n", complete, N,
+            lpt_count_files(out, "."));
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' --resume '%s'", out, in);
+    assert_int_equal(batch_cli(args), 0);
+    assert_int_equal(lpt_count_files(out, ".img"), 0);  /* stale temps gone */
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.avif", out, i);
+        assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+        if (lpt_have_tool("avifdec")) {
+            lp_buffer_image img;
+            assert_true(lpt_decode_external("avifdec", p, &img));
+            assert_int_equal(img.info.width, 320);
+            lp_buffer_image_free(&img);
+        }
+    }
+}
+
+/* SIGTERM (a pod being stopped): running jobs are cancelled, their temp files removed,
+ * exit 1 with advice; --resume finishes. */
+static void test_cli_sigterm_then_resume(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("term-in");
+    const char *out = dir_path("term-out");
+    char p[1200];
+    enum { N = 8 };
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.jpg", in, i);
+        make_jpeg(p, 640, 480, 80 + (uint32_t)i, "");
+    }
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "'%s' batch --no-progress --jobs 1 -o '%s' '%s' 2>'%s' & pid=$!; "
+             "while ! ls '%s' | grep -q avif; do sleep 0.01; kill -0 $pid 2>/dev/null || break; done; "
+             "kill -TERM $pid 2>/dev/null; wait $pid",
+             lpt_bin(), out, in, lpt_path("term.err"), out);
+    int rc = lpt_run("%s", cmd);
+    size_t size;
+    char *err = (char *)lpt_read_file(lpt_path("term.err"), &size);
+    assert_non_null(err);
+    err = realloc(err, size + 1);
+    err[size] = '\0';
+    int done = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.avif", out, i);
+        if (lpt_file_exists(p)) {
+            assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+            done++;
+        }
+    }
+    fprintf(stderr, "SIGTERM after %d of %d: exit %d\n", done, N, rc);
+    if (done < N) {  /* the signal came before the end: it must have been handled */
+        assert_int_equal(rc, 1);
+        assert_non_null(strstr(err, "interrupted by signal 15"));
+        assert_non_null(strstr(err, "--resume"));
+        assert_null(strstr(err, "cancel"));  /* cancelled jobs are not reported as failures */
+    }
+    free(err);
+    assert_int_equal(lpt_count_files(out, ".img"), 0);  /* no temp file left */
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' --resume '%s'", out, in);
+    assert_int_equal(batch_cli(args), 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(p, sizeof p, "%s/img%02d.avif", out, i);
+        assert_true(lp_batch_output_complete(p, LP_FILE_AVIF));
+    }
+}
+
+static void test_cli_enospc(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("nospace-in");
+    char p[1200];
+    for (int i = 0; i < 6; i++) {
+        snprintf(p, sizeof p, "%s/img%d.jpg", in, i);
+        make_jpeg(p, 256, 256, 60 + (uint32_t)i, "");
+    }
+    const char *mnt = dir_path("nospace-mnt");
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=8k") != 0) {
+        fprintf(stderr, "SKIP: cannot mount a small tmpfs here (not root or no CAP_SYS_ADMIN)\n");
+        skip();
+    }
+    char args[4096];
+    snprintf(args, sizeof args, "-o '%s' --jobs 1 --format png '%s'", mnt, in);
+    int rc = batch_cli(args);
+    int temps = lpt_count_files(mnt, ".img");
+    umount(mnt);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(cli_out, "No space left on device"));
+    assert_non_null(strstr(cli_out, "--resume"));
+    assert_int_equal(temps, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_walk_directory_keeps_relative_paths),
+        cmocka_unit_test(test_walk_files_and_list),
+        cmocka_unit_test(test_shards_are_disjoint_and_cover),
+        cmocka_unit_test(test_probe_headers),
+        cmocka_unit_test(test_model),
+        cmocka_unit_test(test_scheduler_keeps_budget),
+        cmocka_unit_test(test_scheduler_without_budget_and_stop),
+        cmocka_unit_test(test_scheduler_retries_nomem_alone),
+        cmocka_unit_test(test_scheduler_longest_first),
+        cmocka_unit_test(test_rss_back_after_outlier),
+        cmocka_unit_test(test_output_complete),
+        cmocka_unit_test(test_stale_temps),
+        cmocka_unit_test(test_json_report),
+        cmocka_unit_test(test_cli_usage_and_outdir),
+        cmocka_unit_test(test_cli_bad_image_goes_on),
+        cmocka_unit_test(test_cli_progress_only_on_tty),
+        cmocka_unit_test(test_cli_converts_tree),
+        cmocka_unit_test(test_cli_kill9_and_resume),
+        cmocka_unit_test(test_cli_sigterm_then_resume),
+        cmocka_unit_test(test_cli_enospc),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
