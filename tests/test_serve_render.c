@@ -271,6 +271,34 @@ static void test_compact_copies_keep_fidelity(void **state)
     mrc_data_free(d);
 }
 
+/* The per-worker glyph cache gives the very bitmaps FreeType renders: a card drawn with a
+ * warm cache (second time) is byte-identical to the same card drawn with a fresh one. */
+static void test_glyph_cache_is_exact(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_SHARED();
+    mrc_data *d = load_data();
+    mrc_cards cards;
+    mrc_log log = {0};
+    parse_game(d, "fs2020", "", &cards, &log);
+    lp_buffer_image cold = {0}, warm = {0};
+    lp_error err = {0};
+    mrc_text *t = mrc_text_new();
+    assert_int_equal(mrc_render_card(t, d, &cards, 0, NULL, &cold, NULL, &err), LP_OK);
+    mrc_text_free(t);
+    t = mrc_text_new();
+    assert_int_equal(mrc_render_card(t, d, &cards, 0, NULL, &warm, NULL, &err), LP_OK);
+    assert_int_equal(mrc_render_card(t, d, &cards, 0, NULL, &warm, NULL, &err), LP_OK);
+    assert_int_equal(cold.info.height, warm.info.height);
+    assert_memory_equal(cold.pixels, warm.pixels, cold.stride * cold.info.height);
+    lp_buffer_image_free(&cold);
+    lp_buffer_image_free(&warm);
+    mrc_text_free(t);
+    mrc_log_free(&log);
+    mrc_cards_free(&cards);
+    mrc_data_free(d);
+}
+
 /* The check must be able to fail: one label left out, or one label shifted by 4 px right
  * or down, on a card with few labels (pedals, 3) and one with many (X-55, 60). */
 static void test_fidelity_check_catches_a_missing_or_shifted_label(void **state)
@@ -342,6 +370,7 @@ int main(void)
         cmocka_unit_test(test_fs2020_cards_match_golden),
         cmocka_unit_test(test_sws_card_matches_golden),
         cmocka_unit_test(test_compact_copies_keep_fidelity),
+        cmocka_unit_test(test_glyph_cache_is_exact),
         cmocka_unit_test(test_unsupported_devices_are_reported),
         cmocka_unit_test(test_fidelity_check_catches_a_missing_or_shifted_label),
     };
