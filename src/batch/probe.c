@@ -10,6 +10,7 @@
  * Anything odd is reported as corrupt here; the real decoder gives the precise reason
  * when the job runs.
  */
+#include "file_bytes.h"
 #include "leanpix/batch.h"
 
 #include <errno.h>
@@ -18,22 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool read_at(int fd, uint64_t at, void *buf, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(at + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
-}
-
-static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
 
 static bool is_sof(unsigned m)
 {
@@ -47,8 +32,8 @@ static lp_status parse_sof(const uint8_t *seg, size_t len, unsigned marker, lp_b
     if (len < 6)
         return lp_error_set(err, LP_ERR_CORRUPT, "JPEG frame header too short");
     p->bit_depth = seg[0] > 8 ? 16 : 8;
-    p->height = be16(seg + 1);
-    p->width = be16(seg + 3);
+    p->height = file_be16(seg + 1);
+    p->width = file_be16(seg + 3);
     p->components = seg[5];
     /* Progressive (C2, C6, CA, CE) and lossless/hierarchical frames keep coefficients. */
     p->progressive = marker == 0xC2 || marker == 0xC6 || marker == 0xCA || marker == 0xCE;
@@ -76,7 +61,7 @@ static lp_status probe_jpeg(int fd, lp_batch_probe *p, lp_error *err)
     uint64_t at = 2;
     for (unsigned segments = 0; segments < 1000; segments++) {
         uint8_t head[4];
-        if (!read_at(fd, at, head, 2))
+        if (!file_read_at(fd, at, head, 2))
             return lp_error_set(err, LP_ERR_TRUNCATED, "JPEG ends before its frame header");
         if (head[0] != 0xFF)
             return lp_error_set(err, LP_ERR_CORRUPT, "JPEG marker expected at byte %llu",
@@ -92,15 +77,15 @@ static lp_status probe_jpeg(int fd, lp_batch_probe *p, lp_error *err)
         }
         if (marker == 0xD9 || marker == 0xDA)
             return lp_error_set(err, LP_ERR_CORRUPT, "JPEG has no frame header before its data");
-        if (!read_at(fd, at + 2, head + 2, 2))
+        if (!file_read_at(fd, at + 2, head + 2, 2))
             return lp_error_set(err, LP_ERR_TRUNCATED, "JPEG ends inside a marker");
-        size_t len = be16(head + 2);
+        size_t len = file_be16(head + 2);
         if (len < 2)
             return lp_error_set(err, LP_ERR_CORRUPT, "JPEG marker length %zu", len);
         if (is_sof(marker)) {
             uint8_t seg[6 + 3 * 4];
             size_t want = len - 2 < sizeof seg ? len - 2 : sizeof seg;
-            if (!read_at(fd, at + 4, seg, want))
+            if (!file_read_at(fd, at + 4, seg, want))
                 return lp_error_set(err, LP_ERR_TRUNCATED, "JPEG ends inside its frame header");
             p->format = LP_FILE_JPEG;
             return parse_sof(seg, want, marker, p, err);
@@ -113,13 +98,13 @@ static lp_status probe_jpeg(int fd, lp_batch_probe *p, lp_error *err)
 static lp_status probe_png(int fd, lp_batch_probe *p, lp_error *err)
 {
     uint8_t ihdr[25];
-    if (!read_at(fd, 8, ihdr, sizeof ihdr))
+    if (!file_read_at(fd, 8, ihdr, sizeof ihdr))
         return lp_error_set(err, LP_ERR_TRUNCATED, "PNG ends before its header");
-    if (memcmp(ihdr + 4, "IHDR", 4) || be32(ihdr) != 13)
+    if (memcmp(ihdr + 4, "IHDR", 4) || file_be32(ihdr) != 13)
         return lp_error_set(err, LP_ERR_CORRUPT, "PNG does not start with IHDR");
     p->format = LP_FILE_PNG;
-    p->width = be32(ihdr + 8);
-    p->height = be32(ihdr + 12);
+    p->width = file_be32(ihdr + 8);
+    p->height = file_be32(ihdr + 12);
     p->bit_depth = ihdr[16];
     static const unsigned channels_of_type[7] = {1, 0, 3, 1, 2, 0, 4};
     unsigned type = ihdr[17];
@@ -147,7 +132,7 @@ lp_status lp_batch_probe_file(const char *path, lp_batch_probe *p, lp_error *err
         st = lp_error_set(err, LP_ERR_IO, "cannot stat: %s", strerror(errno));
     } else if (!S_ISREG(sb.st_mode)) {
         st = lp_error_set(err, LP_ERR_IO, "not a regular file");
-    } else if (p->file_bytes = (uint64_t)sb.st_size, !read_at(fd, 0, magic, sizeof magic)) {
+    } else if (p->file_bytes = (uint64_t)sb.st_size, !file_read_at(fd, 0, magic, sizeof magic)) {
         st = lp_error_set(err, sb.st_size ? LP_ERR_TRUNCATED : LP_ERR_CORRUPT,
                           sb.st_size ? "file too short for an image" : "empty file");
     } else {

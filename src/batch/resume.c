@@ -11,6 +11,7 @@
  * DIR handle per level.
  */
 #define _GNU_SOURCE
+#include "file_bytes.h"
 #include "leanpix/batch.h"
 
 #include <dirent.h>
@@ -21,29 +22,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static bool read_at(int fd, uint64_t at, void *buf, size_t len)
-{
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = pread(fd, (uint8_t *)buf + done, len - done, (off_t)(at + done));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        done += (size_t)n;
-    }
-    return true;
-}
-
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static uint32_t le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0]; }
 
 static bool jpeg_complete(int fd, uint64_t size)
 {
     uint8_t tail[2];
     /* EOI, possibly followed by a little padding some writers add. */
     for (uint64_t back = 2; back <= 16 && back <= size; back++) {
-        if (!read_at(fd, size - back, tail, 2))
+        if (!file_read_at(fd, size - back, tail, 2))
             return false;
         if (tail[0] == 0xFF && tail[1] == 0xD9)
             return true;
@@ -55,15 +40,15 @@ static bool png_complete(int fd, uint64_t size)
 {
     static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
     uint8_t tail[12];
-    return size >= 8 + 25 + 12 && read_at(fd, size - 12, tail, 12) && !memcmp(tail, iend, 12);
+    return size >= 8 + 25 + 12 && file_read_at(fd, size - 12, tail, 12) && !memcmp(tail, iend, 12);
 }
 
 static bool webp_complete(int fd, uint64_t size)
 {
     uint8_t head[12];
-    if (!read_at(fd, 0, head, 12))
+    if (!file_read_at(fd, 0, head, 12))
         return false;
-    uint64_t riff = le32(head + 4);
+    uint64_t riff = file_le32(head + 4);
     return riff + 8 == size || riff + 9 == size;  /* odd sizes may carry a pad byte */
 }
 
@@ -74,13 +59,13 @@ static bool avif_complete(int fd, uint64_t size)
     uint64_t at = 0;
     for (unsigned boxes = 0; at < size && boxes < 10000; boxes++) {
         uint8_t head[16];
-        if (size - at < 8 || !read_at(fd, at, head, 8))
+        if (size - at < 8 || !file_read_at(fd, at, head, 8))
             return false;
-        uint64_t len = be32(head);
+        uint64_t len = file_be32(head);
         if (len == 1) {
-            if (size - at < 16 || !read_at(fd, at + 8, head + 8, 8))
+            if (size - at < 16 || !file_read_at(fd, at + 8, head + 8, 8))
                 return false;
-            len = (uint64_t)be32(head + 8) << 32 | be32(head + 12);
+            len = (uint64_t)file_be32(head + 8) << 32 | file_be32(head + 12);
         } else if (len == 0) {
             len = size - at;
         }
@@ -104,7 +89,7 @@ bool lp_batch_output_complete(const char *path, lp_file_format expected)
     uint8_t magic[16];
     bool ok = false;
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 16 &&
-        read_at(fd, 0, magic, sizeof magic)) {
+        file_read_at(fd, 0, magic, sizeof magic)) {
         uint64_t size = (uint64_t)sb.st_size;
         lp_file_format f = lp_file_format_sniff(magic, sizeof magic);
         if (expected == LP_FILE_UNKNOWN || f == expected) {

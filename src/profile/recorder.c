@@ -396,7 +396,10 @@ static bool snapshot_due(lp_prof_recorder *rec, size_t i)
         return false;
     if (s->t - rec->last_snapshot_t < rec->opt.snapshot_min_gap_s)
         return false;
-    if ((double)s->tree.pss < 0.97 * (double)peak) {
+    /* An estimated peak may overshoot (growth that was shared file pages, say), and the
+     * exact reads after it never come back within 3%: then snapshot as soon as allowed. */
+    bool peak_estimated = i > 0 && run->samples[run->peak_sample].pss_estimated > 0;
+    if (!peak_estimated && (double)s->tree.pss < 0.97 * (double)peak) {
         if (rec->snapshot_pss * 100 >= peak * 97)
             rec->snapshot_pending = false;  /* the last snapshot is close enough */
         return false;
