@@ -317,31 +317,6 @@ static void test_alpha(void **state)
 
 /* ---- orientation ---- */
 
-/* The image as a viewer shows it: stored pixels turned by EXIF orientation o. */
-static void apply_orientation(const lp_buffer_image *s, int o, lp_buffer_image *d)
-{
-    uint32_t w = s->info.width, h = s->info.height;
-    bool swap = o >= 5;
-    uint32_t dw = swap ? h : w, dh = swap ? w : h;
-    assert_int_equal(lp_buffer_image_alloc(d, dw, dh, s->info.format, NULL, NULL), LP_OK);
-    size_t px = lp_format_pixel_bytes(s->info.format);
-    for (uint32_t y = 0; y < dh; y++)
-        for (uint32_t x = 0; x < dw; x++) {
-            uint32_t sx, sy;
-            switch (o) {
-            case 2: sx = w - 1 - x; sy = y; break;
-            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-            case 4: sx = x; sy = h - 1 - y; break;
-            case 5: sx = y; sy = x; break;
-            case 6: sx = y; sy = h - 1 - x; break;
-            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-            case 8: sx = w - 1 - y; sy = x; break;
-            default: sx = x; sy = y; break;
-            }
-            memcpy(d->pixels + y * d->stride + x * px, s->pixels + sy * s->stride + sx * px, px);
-        }
-}
-
 static void test_orientation_irot_imir(void **state)
 {
     (void)state;
@@ -351,7 +326,7 @@ static void test_orientation_irot_imir(void **state)
     lpt_make_photo(&src, 48, 32, LP_FORMAT_RGB8, 21);
     lp_buffer_image expected[9];
     for (int o = 1; o <= 8; o++)
-        apply_orientation(&src, o, &expected[o]);
+        lpt_apply_orientation(&src, o, &expected[o]);
     lp_encode_options opts;
     avif_options(&opts, 85, LP_CHROMA_444, 8);
     for (int o = 1; o <= 8; o++) {

@@ -369,30 +369,6 @@ static void test_alpha_odd_sizes(void **state)
     lp_buffer_image_free(&img);
 }
 
-/* The displayed image for EXIF orientation o of a stored image. */
-static void apply_orientation(const lp_buffer_image *in, int o, lp_buffer_image *out)
-{
-    uint32_t w = in->info.width, h = in->info.height;
-    bool swap = o >= 5;
-    size_t px = lp_format_pixel_bytes(in->info.format);
-    assert_int_equal(lp_buffer_image_alloc(out, swap ? h : w, swap ? w : h, in->info.format, NULL, NULL), LP_OK);
-    for (uint32_t y = 0; y < out->info.height; y++)
-        for (uint32_t x = 0; x < out->info.width; x++) {
-            uint32_t sx, sy;
-            switch (o) {
-            case 2: sx = w - 1 - x; sy = y; break;
-            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
-            case 4: sx = x; sy = h - 1 - y; break;
-            case 5: sx = y; sy = x; break;
-            case 6: sx = y; sy = h - 1 - x; break;
-            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
-            case 8: sx = w - 1 - y; sy = x; break;
-            default: sx = x; sy = y; break;
-            }
-            memcpy(out->pixels + y * out->stride + x * px, in->pixels + sy * in->stride + sx * px, px);
-        }
-}
-
 /* Rotation with an alpha grid: libheif applies the primary's irot to colour and alpha. */
 static void test_orientation_with_alpha(void **state)
 {
@@ -410,7 +386,7 @@ static void test_orientation_with_alpha(void **state)
     const char *path = lpt_path("grid-orient-alpha.avif");
     encode_ok(&img, &o, path);
     lp_buffer_image expect, dec;
-    apply_orientation(&img, 6, &expect);
+    lpt_apply_orientation(&img, 6, &expect);
     if (!lpt_decode_external("heif-convert", path, &dec))
         fail_msg("heif-convert could not decode the rotated alpha grid");
     assert_int_equal(dec.info.width, 128);
@@ -438,7 +414,7 @@ static void test_every_orientation(void **state)
         const char *path = lpt_path(name);
         encode_ok(&img, &o, path);
         lp_buffer_image expect, dec;
-        apply_orientation(&img, orient, &expect);
+        lpt_apply_orientation(&img, orient, &expect);
         if (!lpt_decode_external("heif-convert", path, &dec))
             fail_msg("heif-convert could not decode orientation %d", orient);
         assert_int_equal(dec.info.width, expect.info.width);
@@ -866,7 +842,7 @@ static void test_chromium_rotated_alpha_grid(void **state)
     o.quality = 80;
     encode_ok(&img, &o, lpt_path("grid-chromium-alpha.avif"));
     lp_buffer_image shown, expect, area;
-    apply_orientation(&img, 6, &shown);
+    lpt_apply_orientation(&img, 6, &shown);
     assert_int_equal(lp_buffer_image_alloc(&expect, H, W, LP_FORMAT_RGB8, NULL, NULL), LP_OK);
     for (uint32_t y = 0; y < W; y++)
         for (uint32_t x = 0; x < H; x++) {

@@ -409,3 +409,28 @@ void lpt_to_rgb8(lp_buffer_image *img, bool keep_alpha)
     lp_buffer_image_free(img);
     *img = out;
 }
+
+void lpt_apply_orientation(const lp_buffer_image *img, int orientation, lp_buffer_image *shown)
+{
+    uint32_t w = img->info.width, h = img->info.height;
+    bool swap = orientation >= 5 && orientation <= 8;
+    size_t px = lp_format_pixel_bytes(img->info.format);
+    assert_int_equal(lp_buffer_image_alloc(shown, swap ? h : w, swap ? w : h, img->info.format, NULL, NULL),
+                     LP_OK);
+    for (uint32_t y = 0; y < shown->info.height; y++)
+        for (uint32_t x = 0; x < shown->info.width; x++) {
+            uint32_t sx, sy;
+            switch (orientation) {
+            case 2: sx = w - 1 - x; sy = y; break;
+            case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+            case 4: sx = x; sy = h - 1 - y; break;
+            case 5: sx = y; sy = x; break;
+            case 6: sx = y; sy = h - 1 - x; break;
+            case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+            case 8: sx = w - 1 - y; sy = x; break;
+            default: sx = x; sy = y; break;
+            }
+            memcpy(shown->pixels + (size_t)y * shown->stride + x * px,
+                   img->pixels + (size_t)sy * img->stride + sx * px, px);
+        }
+}

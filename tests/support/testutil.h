@@ -78,6 +78,10 @@ double lpt_psnr(const lp_buffer_image *a, const lp_buffer_image *b);
 /* PSNR over a rectangle. */
 double lpt_psnr_rect(const lp_buffer_image *a, const lp_buffer_image *b, uint32_t x, uint32_t y,
                      uint32_t w, uint32_t h);
+/* The image as a viewer shows it: stored pixels img turned by EXIF orientation 1..8
+ * (written from the EXIF definitions, independent of leanpix's orient stage). */
+void lpt_apply_orientation(const lp_buffer_image *img, int orientation, lp_buffer_image *shown);
+
 /* Converts an image into RGB8 (or RGBA8 when keep_alpha) in place (reallocates). */
 void lpt_to_rgb8(lp_buffer_image *img, bool keep_alpha);
 
