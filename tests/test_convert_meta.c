@@ -105,32 +105,6 @@ static void decode(const char *tool, const char *path, lp_buffer_image *img, boo
     lpt_to_rgb8(img, keep_alpha);
 }
 
-/* The image a viewer shows for stored pixels s with EXIF orientation o (TIFF 6.0 / EXIF
- * 2.3: 2 mirror, 3 rotate 180, 4 flip, 5 transpose, 6 rotate 90 CW, 7 transverse,
- * 8 rotate 90 CCW), written from the definitions rather than taken from the library. */
-static void displayed(const lp_buffer_image *s, int o, lp_buffer_image *d)
-{
-    uint32_t w = s->info.width, h = s->info.height;
-    uint32_t dw = o >= 5 ? h : w, dh = o >= 5 ? w : h;
-    assert_int_equal(lp_buffer_image_alloc(d, dw, dh, s->info.format, NULL, NULL), LP_OK);
-    size_t px = lp_format_pixel_bytes(s->info.format);
-    for (uint32_t y = 0; y < dh; y++)
-        for (uint32_t x = 0; x < dw; x++) {
-            uint32_t u, v;  /* where the displayed pixel (x, y) sits in the stored image */
-            switch (o) {
-            case 2: u = w - 1 - x; v = y; break;
-            case 3: u = w - 1 - x; v = h - 1 - y; break;
-            case 4: u = x; v = h - 1 - y; break;
-            case 5: u = y; v = x; break;
-            case 6: u = y; v = h - 1 - x; break;          /* top row = left column, bottom up */
-            case 7: u = w - 1 - y; v = h - 1 - x; break;
-            case 8: u = w - 1 - y; v = x; break;          /* top row = right column, top down */
-            default: u = x; v = y; break;
-            }
-            memcpy(d->pixels + y * d->stride + x * px, s->pixels + v * s->stride + u * px, px);
-        }
-}
-
 /* A TIFF stream (big-endian, as cameras often write it) with Orientation and Software. */
 static size_t make_exif(uint8_t *buf, int orientation)
 {
@@ -299,7 +273,7 @@ static int teardown(void **state)
 static void check_orientation(const lp_buffer_image *got, int o, double min_psnr, const char *what)
 {
     lp_buffer_image want;
-    displayed(&oriented_src, o, &want);
+    lpt_apply_orientation(&oriented_src, o, &want);
     assert_int_equal(got->info.width, want.info.width);
     assert_int_equal(got->info.height, want.info.height);
     double good = lpt_psnr(&want, got);
@@ -310,7 +284,7 @@ static void check_orientation(const lp_buffer_image *got, int o, double min_psnr
         if (other == o || (other >= 5) != (o >= 5))
             continue;
         lp_buffer_image wrong;
-        displayed(&oriented_src, other, &wrong);
+        lpt_apply_orientation(&oriented_src, other, &wrong);
         double bad = lpt_psnr(&wrong, got);
         if (bad > good - 6)
             fail_msg("%s orientation %d also matches %d (%.2f vs %.2f dB)", what, o, other, bad, good);
@@ -970,7 +944,7 @@ static void test_autorotate_pixel_formats(void **state)
             lp_buffer_image got, want;
             assert_true(lpt_read_png(P("ar-out.png"), &got));
             assert_int_equal(got.info.format, stored.info.format);
-            displayed(&stored, o, &want);
+            lpt_apply_orientation(&stored, o, &want);
             assert_int_equal(got.info.width, want.info.width);
             assert_int_equal(got.info.height, want.info.height);
             size_t row = (size_t)want.info.width * lp_format_pixel_bytes(want.info.format);
@@ -999,12 +973,12 @@ static void test_autorotate_pixel_formats(void **state)
     assert_true(lpt_read_png(P("arg.png"), &got));
     lpt_to_rgb8(&got, false);
     lpt_to_rgb8(&gref, false);
-    displayed(&gref, 8, &want);
+    lpt_apply_orientation(&gref, 8, &want);
     double psnr = lpt_psnr(&want, &got);
     fprintf(stderr, "  gray jpeg orientation 8: %.2f dB\n", psnr);
     assert_true(psnr >= 99);  /* libjpeg-turbo on both sides: the same samples */
     lp_buffer_image_free(&want);
-    displayed(&gref, 6, &want);
+    lpt_apply_orientation(&gref, 6, &want);
     assert_true(lpt_psnr(&want, &got) < 30);
     lp_buffer_image_free(&want);
     lp_buffer_image_free(&got);
