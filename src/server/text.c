@@ -146,16 +146,24 @@ static void shape(mrc_text *t, int slot, const char *text)
     hb_shape(t->faces[slot].hb, t->buf, features, sizeof features / sizeof features[0]);
 }
 
+/* The face for (font, size), with text shaped into t->buf: what measuring and drawing
+ * both start from. */
+static lp_status shape_with_face(mrc_text *t, const mrc_data *d, const char *font, int size,
+                                 const char *text, int *slot, lp_error *err)
+{
+    lp_status st = get_face(t, d, font, size < 1 ? 1 : size, slot, err);
+    if (st == LP_OK)
+        shape(t, *slot, text);
+    return st;
+}
+
 lp_status mrc_text_measure(mrc_text *t, const mrc_data *d, const char *font, int size,
                            const char *text, int *width, lp_error *err)
 {
     int slot;
-    if (size < 1)
-        size = 1;
-    lp_status st = get_face(t, d, font, size, &slot, err);
+    lp_status st = shape_with_face(t, d, font, size, text, &slot, err);
     if (st)
         return st;
-    shape(t, slot, text);
     unsigned n;
     hb_glyph_position_t *pos = hb_buffer_get_glyph_positions(t->buf, &n);
     long sum = 0;
@@ -231,13 +239,12 @@ lp_status mrc_text_draw(mrc_text *t, const mrc_data *d, const char *font, int si
                         const char *text, double x, double baseline, mrc_rgba colour,
                         lp_buffer_image *img, lp_error *err)
 {
-    int slot;
     if (size < 1)
-        size = 1;
-    lp_status st = get_face(t, d, font, size, &slot, err);
+        size = 1;  /* also the glyph cache's key below */
+    int slot;
+    lp_status st = shape_with_face(t, d, font, size, text, &slot, err);
     if (st)
         return st;
-    shape(t, slot, text);
     unsigned n;
     hb_glyph_info_t *info = hb_buffer_get_glyph_infos(t->buf, &n);
     hb_glyph_position_t *pos = hb_buffer_get_glyph_positions(t->buf, &n);
