@@ -61,6 +61,7 @@ typedef struct lp_metadata {
     const uint8_t *exif; size_t exif_size;  /* EXIF as a TIFF stream ("II*\0"/"MM\0*"...), no "Exif\0\0" */
     const uint8_t *xmp;  size_t xmp_size;   /* XMP packet (UTF-8 XML) */
     int orientation;                        /* EXIF orientation 1..8; 1 when absent */
+    const char *dropped;  /* static text: why the source left metadata out ("truncated EXIF"), or NULL */
 } lp_metadata;
 
 typedef struct lp_image_info {
@@ -77,6 +78,9 @@ int lp_exif_orientation(const uint8_t *exif, size_t size);
 /* Returns a malloc'd copy of exif with the orientation tag set to 1 (for outputs whose
  * pixels were rotated), or NULL when there is nothing to rewrite. Free with free(). */
 uint8_t *lp_exif_reset_orientation(const uint8_t *exif, size_t size, size_t *out_size);
+/* True when exif starts with a TIFF header ("II*\0"/"MM\0*") whose first IFD offset lies
+ * inside the block: the least every EXIF writer (libavif, spng) insists on. */
+bool lp_exif_is_tiff(const uint8_t *exif, size_t size);
 
 /* Limits checked from the header, before any pixel buffer exists. */
 typedef struct lp_limits {
@@ -84,7 +88,16 @@ typedef struct lp_limits {
     uint32_t max_height;      /* default 65535 */
     uint64_t max_pixels;      /* default 268402689 (16383 x 16383, as sharp's limitInputPixels) */
     uint64_t max_file_bytes;  /* default 2 GiB */
+    /* Decoder work and metadata; 0 = no limit. Defaults and their reasons: src/core/image.c. */
+    uint32_t max_scans;           /* JPEG scans (progressive files); default LP_DEFAULT_MAX_SCANS */
+    uint32_t max_warnings;        /* tolerated JPEG warnings; default LP_DEFAULT_MAX_WARNINGS */
+    uint64_t max_metadata_bytes;  /* ICC + EXIF + XMP kept, and PNG ancillary chunks cached;
+                                   * default LP_DEFAULT_MAX_METADATA_BYTES */
 } lp_limits;
+
+#define LP_DEFAULT_MAX_SCANS 100u
+#define LP_DEFAULT_MAX_WARNINGS 100u
+#define LP_DEFAULT_MAX_METADATA_BYTES (8u << 20)
 
 void lp_limits_default(lp_limits *limits);
 /* LP_ERR_LIMITS with a message naming the dimension that is over, or LP_OK. Also refuses

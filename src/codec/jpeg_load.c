@@ -52,6 +52,17 @@
 static const char EXIF_HEADER[6] = {'E', 'x', 'i', 'f', 0, 0};
 static const char XMP_HEADER[] = "http://ns.adobe.com/xap/1.0/";  /* + its NUL: 29 bytes */
 
+/* ICC profiles over 64 KiB span several APP2 markers "ICC_PROFILE\0" + sequence number
+ * (1-based) + count. Chunks are kept by sequence number until the header ends; any
+ * inconsistency (count changes, number out of range or seen twice, one missing) drops
+ * the whole profile, as libjpeg's jpeg_read_icc_profile does. */
+typedef struct icc_chunks {
+    uint8_t *data[256];
+    uint16_t size[256];
+    unsigned count;           /* markers announced by the first chunk; 0 = none seen */
+    bool bogus;
+} icc_chunks;
+
 typedef struct jpeg_source {
     lp_stage base;
     struct jpeg_decompress_struct cinfo;
@@ -65,13 +76,19 @@ typedef struct jpeg_source {
     bool header_read;         /* jpeg_read_header returned */
     bool multi_scan;          /* progressive or multi-scan: all input is read at start */
     bool ended;               /* the input ran out; libjpeg was given a fake EOI */
+    bool exif_seen;           /* only the first EXIF segment counts */
     bool cmyk;                /* decoded as CMYK, converted to RGB per strip */
     bool inverted_cmyk;       /* Adobe APP14: stored ink values are inverted */
     uint8_t *strip;           /* STRIP_ROWS rows of row_bytes */
     size_t row_bytes;
-    uint8_t *exif;            /* owned copies of the metadata */
+    uint8_t *exif;            /* owned copies of the metadata (counted) */
     uint8_t *xmp;
-    JOCTET *icc;              /* from jpeg_read_icc_profile (malloc'd by libjpeg) */
+    uint8_t *icc;             /* assembled from icc_chunks at the end of the header */
+    icc_chunks chunks;        /* APP2 ICC chunks as they arrive */
+    uint64_t metadata_bytes;  /* counted metadata held, against limits.max_metadata_bytes */
+    lp_limits limits;
+    unsigned warnings;        /* tolerated warnings so far, against limits.max_warnings */
+    struct jpeg_progress_mgr progress;
     uint64_t reserved;        /* bytes charged with lp_mem_reserve */
 } jpeg_source;
 
@@ -128,8 +145,15 @@ static bool harmless_warning(int code)
 static void on_emit_message(j_common_ptr cinfo, int msg_level)
 {
     jpeg_source *s = source_of(cinfo);
-    if (msg_level >= 0 || harmless_warning(cinfo->err->msg_code))
-        return;  /* trace messages, or a warning we can live with */
+    if (msg_level >= 0)
+        return;  /* trace messages */
+    if (harmless_warning(cinfo->err->msg_code)) {
+        if (!s->limits.max_warnings || ++s->warnings <= s->limits.max_warnings)
+            return;  /* a warning we can live with, unless the stream is made of them */
+        jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
+                           "JPEG data has more than %u recoverable errors (limit %u)",
+                           s->limits.max_warnings, s->limits.max_warnings);
+    }
     if (s->ended || cinfo->err->msg_code == JWRN_JPEG_EOF) {
         j_decompress_ptr d = (j_decompress_ptr)cinfo;
         jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u", d->output_scanline,
@@ -209,44 +233,204 @@ static void src_term(j_decompress_ptr cinfo)
 
 /* ---- header and metadata ---- */
 
-static lp_status copy_bytes(jpeg_source *s, uint8_t **dst, const uint8_t *data, size_t size,
-                            const char *what, lp_error *err)
+/* One byte through the source manager (which never suspends: it jumps on failure). */
+static unsigned next_byte(jpeg_source *s)
 {
-    *dst = lp_mem_alloc(s->base.mem, size, what, err);
-    if (!*dst)
-        return err ? err->status : LP_ERR_NOMEM;
-    memcpy(*dst, data, size);
-    return LP_OK;
+    if (s->src.bytes_in_buffer == 0)
+        src_fill(&s->cinfo);
+    s->src.bytes_in_buffer--;
+    return *s->src.next_input_byte++;
 }
 
-/* Copies the first EXIF and XMP APP1 segments out of libjpeg's marker list. */
-static lp_status read_app1(jpeg_source *s, lp_error *err)
+static void read_bytes(jpeg_source *s, uint8_t *dst, size_t n)
+{
+    while (n > 0) {
+        if (s->src.bytes_in_buffer == 0)
+            src_fill(&s->cinfo);
+        size_t take = n < s->src.bytes_in_buffer ? n : s->src.bytes_in_buffer;
+        memcpy(dst, s->src.next_input_byte, take);
+        s->src.next_input_byte += take;
+        s->src.bytes_in_buffer -= take;
+        dst += take;
+        n -= take;
+    }
+}
+
+/* Records why metadata was left out; the first reason is the one reported. */
+static void note_dropped(jpeg_source *s, const char *why)
+{
+    if (!s->base.info.meta.dropped)
+        s->base.info.meta.dropped = why;
+}
+
+/* A counted buffer for size bytes of metadata, or NULL (with meta.dropped saying why)
+ * when that would pass limits.max_metadata_bytes or the job's budget: metadata is
+ * optional, the pixels still decode without it. */
+static uint8_t *metadata_buffer(jpeg_source *s, size_t size, const char *what)
+{
+    uint64_t cap = s->limits.max_metadata_bytes;
+    if (cap && s->metadata_bytes + size > cap) {
+        note_dropped(s, "metadata over the size limit");
+        return NULL;
+    }
+    uint8_t *buf = lp_mem_alloc(s->base.mem, size, what, NULL);
+    if (!buf) {
+        note_dropped(s, "metadata over the memory budget");
+        return NULL;
+    }
+    s->metadata_bytes += size;
+    return buf;
+}
+
+static void release_metadata(jpeg_source *s, uint8_t **buf, size_t size)
+{
+    if (!*buf)
+        return;
+    lp_mem_release(s->base.mem, *buf);
+    *buf = NULL;
+    s->metadata_bytes -= size;
+}
+
+/* Reads the rest of an APPn segment (payload bytes after `have` already read) into a new
+ * buffer, or skips it when no buffer can be had. */
+static uint8_t *keep_payload(jpeg_source *s, size_t left, const char *what)
+{
+    uint8_t *buf = left ? metadata_buffer(s, left, what) : NULL;
+    if (buf)
+        read_bytes(s, buf, left);
+    else
+        s->src.skip_input_data(&s->cinfo, (long)left);
+    return buf;
+}
+
+static void keep_exif(jpeg_source *s, size_t left)
 {
     lp_metadata *meta = &s->base.info.meta;
-    for (jpeg_saved_marker_ptr m = s->cinfo.marker_list; m; m = m->next) {
-        if (m->marker != JPEG_APP0 + 1)
-            continue;
-        if (!s->exif && m->data_length > sizeof EXIF_HEADER &&
-            memcmp(m->data, EXIF_HEADER, sizeof EXIF_HEADER) == 0) {
-            size_t size = m->data_length - sizeof EXIF_HEADER;
-            lp_status st = copy_bytes(s, &s->exif, m->data + sizeof EXIF_HEADER, size,
-                                      "JPEG EXIF copy", err);
-            if (st != LP_OK)
-                return st;
-            meta->exif = s->exif;
-            meta->exif_size = size;
-        } else if (!s->xmp && m->data_length > sizeof XMP_HEADER &&
-                   memcmp(m->data, XMP_HEADER, sizeof XMP_HEADER) == 0) {
-            size_t size = m->data_length - sizeof XMP_HEADER;
-            lp_status st = copy_bytes(s, &s->xmp, m->data + sizeof XMP_HEADER, size,
-                                      "JPEG XMP copy", err);
-            if (st != LP_OK)
-                return st;
-            meta->xmp = s->xmp;
-            meta->xmp_size = size;
+    uint8_t *exif = keep_payload(s, left, "JPEG EXIF copy");
+    if (!exif)
+        return;
+    if (!lp_exif_is_tiff(exif, left)) {
+        /* Encoders refuse a block that is not a TIFF stream (libavif: "Invalid Exif
+         * payload"); the image is fine without it. */
+        release_metadata(s, &exif, left);
+        note_dropped(s, "EXIF block is truncated or not a TIFF stream");
+        return;
+    }
+    s->exif = exif;
+    meta->exif = exif;
+    meta->exif_size = left;
+}
+
+static void keep_icc_chunk(jpeg_source *s, unsigned seq, unsigned count, size_t left)
+{
+    icc_chunks *c = &s->chunks;
+    bool consistent = count > 0 && seq >= 1 && seq <= count && (!c->count || c->count == count) &&
+                      !c->data[seq];
+    if (c->bogus || !consistent || left == 0) {
+        c->bogus = true;
+        s->src.skip_input_data(&s->cinfo, (long)left);
+        return;
+    }
+    c->count = count;
+    c->data[seq] = keep_payload(s, left, "JPEG ICC chunk");
+    c->size[seq] = (uint16_t)left;
+    if (!c->data[seq])
+        c->bogus = true;
+}
+
+/* Marker processor for APP1 (EXIF, XMP) and APP2 (ICC) in place of jpeg_save_markers:
+ * libjpeg would keep every such segment in its own uncounted pools (a file of 30,000
+ * APP1 segments is 2 GB); here only the first EXIF, the first XMP and the ICC chunks are
+ * kept, in counted memory, under limits.max_metadata_bytes. Segments after the header
+ * (between progressive scans) are skipped: the metadata was published already. */
+static boolean read_app_segment(j_decompress_ptr cinfo)
+{
+    jpeg_source *s = source_of((j_common_ptr)cinfo);
+    size_t length = next_byte(s) << 8;
+    length |= next_byte(s);
+    if (length < 2)
+        jpeg_failure_raise(&s->failure, LP_ERR_CORRUPT, "JPEG marker with a bad length (%zu)", length);
+    size_t left = length - 2;
+    uint8_t head[sizeof XMP_HEADER];
+    size_t want = s->header_read ? 0 : left < sizeof head ? left : sizeof head;
+    size_t have = 0;
+    bool app1 = cinfo->unread_marker == JPEG_APP0 + 1;
+    /* Read only as much of the head as can tell the kinds apart. */
+    if (want >= sizeof EXIF_HEADER && app1) {
+        read_bytes(s, head, sizeof EXIF_HEADER);
+        have = sizeof EXIF_HEADER;
+        if (memcmp(head, EXIF_HEADER, sizeof EXIF_HEADER) == 0) {
+            if (!s->exif_seen)
+                keep_exif(s, left - have);
+            else
+                s->src.skip_input_data(cinfo, (long)(left - have));
+            s->exif_seen = true;
+            return TRUE;
+        }
+        if (want == sizeof head) {
+            read_bytes(s, head + have, sizeof head - have);
+            have = sizeof head;
+            if (memcmp(head, XMP_HEADER, sizeof XMP_HEADER) == 0 && !s->xmp) {
+                s->xmp = keep_payload(s, left - have, "JPEG XMP copy");
+                if (s->xmp) {
+                    s->base.info.meta.xmp = s->xmp;
+                    s->base.info.meta.xmp_size = left - have;
+                }
+                return TRUE;
+            }
+        }
+    } else if (want >= 14 && !app1) {
+        read_bytes(s, head, 14);
+        have = 14;
+        if (memcmp(head, "ICC_PROFILE", 12) == 0) {
+            keep_icc_chunk(s, head[12], head[13], left - have);
+            return TRUE;
         }
     }
-    return LP_OK;
+    s->src.skip_input_data(cinfo, (long)(left - have));
+    return TRUE;
+}
+
+/* Joins the ICC chunks in sequence order (linear in their total), or drops them all. */
+static void assemble_icc(jpeg_source *s)
+{
+    icc_chunks *c = &s->chunks;
+    size_t total = 0;
+    for (unsigned i = 1; i <= c->count && !c->bogus; i++) {
+        if (!c->data[i])
+            c->bogus = true;
+        else
+            total += c->size[i];
+    }
+    if (!c->bogus && total > 0) {
+        s->icc = lp_mem_alloc(s->base.mem, total, "JPEG ICC profile", NULL);
+        if (s->icc) {
+            size_t at = 0;
+            for (unsigned i = 1; i <= c->count; i++) {
+                memcpy(s->icc + at, c->data[i], c->size[i]);
+                at += c->size[i];
+            }
+            s->base.info.meta.icc = s->icc;
+            s->base.info.meta.icc_size = total;
+        }
+    }
+    if (c->bogus)
+        note_dropped(s, "ICC profile chunks are inconsistent or missing");
+    for (unsigned i = 0; i < 256; i++)
+        release_metadata(s, &c->data[i], c->size[i]);
+}
+
+/* Progress monitor: during jpeg_start_decompress libjpeg absorbs every scan of a
+ * multi-scan file and calls this between pieces of work; input_scan_number counts the
+ * scans begun so far (djpeg's -maxscans does the same). */
+static void check_scans(j_common_ptr common)
+{
+    jpeg_source *s = source_of(common);
+    j_decompress_ptr cinfo = (j_decompress_ptr)common;
+    if (s->limits.max_scans && cinfo->input_scan_number > (int)s->limits.max_scans)
+        jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
+                           "JPEG has more than %u progressive scans (limit %u)",
+                           s->limits.max_scans, s->limits.max_scans);
 }
 
 /* Bytes of the whole-image coefficient buffer libjpeg allocates for multi-scan files:
@@ -304,16 +488,7 @@ static lp_status read_header(jpeg_source *s, const lp_limits *limits, lp_error *
     st = choose_output(s, err);
     if (st != LP_OK)
         return st;
-    st = read_app1(s, err);
-    if (st != LP_OK)
-        return st;
-    JOCTET *icc = NULL;
-    unsigned int icc_size = 0;
-    if (jpeg_read_icc_profile(cinfo, &icc, &icc_size) && icc) {
-        s->icc = icc;
-        s->base.info.meta.icc = icc;
-        s->base.info.meta.icc_size = icc_size;
-    }
+    assemble_icc(s);
     s->base.info.meta.orientation =
         lp_exif_orientation(s->base.info.meta.exif, s->base.info.meta.exif_size);
     s->base.info.width = cinfo->image_width;
@@ -463,7 +638,9 @@ static void jpeg_destroy_stage(lp_stage *self)
     jpeg_source *s = (jpeg_source *)self;
     if (s->cinfo_ready)
         jpeg_destroy_decompress(&s->cinfo);
-    free(s->icc);
+    for (unsigned i = 0; i < 256; i++)
+        lp_mem_release(self->mem, s->chunks.data[i]);
+    lp_mem_release(self->mem, s->icc);
     lp_mem_release(self->mem, s->strip);
     lp_mem_release(self->mem, s->exif);
     lp_mem_release(self->mem, s->xmp);
@@ -493,8 +670,10 @@ static void setup_libjpeg(jpeg_source *s)
     s->src.resync_to_restart = jpeg_resync_to_restart;
     s->src.term_source = src_term;
     s->cinfo.src = &s->src;
-    jpeg_save_markers(&s->cinfo, JPEG_APP0 + 1, 0xFFFF);  /* EXIF, XMP */
-    jpeg_save_markers(&s->cinfo, JPEG_APP0 + 2, 0xFFFF);  /* ICC chunks */
+    jpeg_set_marker_processor(&s->cinfo, JPEG_APP0 + 1, read_app_segment);  /* EXIF, XMP */
+    jpeg_set_marker_processor(&s->cinfo, JPEG_APP0 + 2, read_app_segment);  /* ICC chunks */
+    s->progress.progress_monitor = check_scans;
+    s->cinfo.progress = &s->progress;
 }
 
 /* Reads the header; on failure the caller destroys s (which closes the input). */
@@ -522,9 +701,11 @@ lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
     s->base.mem = mem;
     s->base.info.meta.orientation = 1;
     s->in = in;
-    lp_limits defaults;
-    lp_limits_default(&defaults);
-    lp_status st = open_header(s, limits ? limits : &defaults, err);
+    if (limits)
+        s->limits = *limits;
+    else
+        lp_limits_default(&s->limits);
+    lp_status st = open_header(s, &s->limits, err);
     if (st != LP_OK) {
         jpeg_destroy_stage(&s->base);
         return st;

@@ -4,6 +4,12 @@
  * "Exif\0\0" APP1 header in front, which our metadata does not keep, so we add it.
  *
  * Memory: a copy of the EXIF block (at most 64 KiB in JPEG) for the duration of a call.
+ *
+ * Hostile blocks: lp_exif_is_tiff() is the cheap structural check sources apply before
+ * they publish an EXIF block (a truncated APP1 is dropped there, not passed to encoders
+ * that refuse it). libexif bounds every offset by the block size and stops at IFD loops
+ * and at a fixed recursion depth, so a parse is linear in the block; blocks over 64 MiB
+ * are not parsed at all.
  */
 #include "leanpix/image.h"
 
@@ -11,9 +17,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+static uint32_t tiff_u32(const uint8_t *p, bool big_endian)
+{
+    return big_endian ? (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]
+                      : (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[1] << 8 | p[0];
+}
+
+bool lp_exif_is_tiff(const uint8_t *exif, size_t size)
+{
+    if (!exif || size < 8)
+        return false;
+    bool big_endian;
+    if (memcmp(exif, "II*\0", 4) == 0)
+        big_endian = false;
+    else if (memcmp(exif, "MM\0*", 4) == 0)
+        big_endian = true;
+    else
+        return false;
+    /* IFD0 needs at least its 2-byte entry count inside the block */
+    uint32_t ifd0 = tiff_u32(exif + 4, big_endian);
+    return ifd0 >= 8 && ifd0 <= size - 2;
+}
+
 static ExifData *load_exif(const uint8_t *exif, size_t size)
 {
-    if (!exif || size < 8 || size > (64u << 20))
+    if (!lp_exif_is_tiff(exif, size) || size > (64u << 20))
         return NULL;
     uint8_t *buf = malloc(size + 6);
     if (!buf)

@@ -100,6 +100,20 @@ void lp_limits_default(lp_limits *limits)
     limits->max_height = 65535;
     limits->max_pixels = 268402689ull;
     limits->max_file_bytes = 2ull << 30;
+    /* Each scan of a progressive JPEG is a pass over every coefficient of the components it
+     * covers, so decoding time grows with the scan count, not the file size: 2,647 tiny
+     * scans make a 150 kB 12 MP file cost 50 times a photo. Encoders write about 10 scans
+     * (libjpeg's and jpegtran's -progressive 10, mozjpeg's optimised scripts under 20);
+     * 100 leaves room for any hand-made script while keeping the worst case within a few
+     * times a normal decode. libjpeg-turbo's own fuzzers stop at 500. */
+    limits->max_scans = LP_DEFAULT_MAX_SCANS;
+    /* The JPEG warnings we tolerate (stray bytes between segments, a bad ICC chunk) cost
+     * little each, but a stream of thousands of them is not a camera file. */
+    limits->max_warnings = LP_DEFAULT_MAX_WARNINGS;
+    /* Real ICC profiles stay under 4 MB, XMP packets under a few MB and JPEG EXIF under
+     * 64 KiB; 8 MiB keeps all of them while a file of 2,000 compressed text chunks cannot
+     * inflate into tens of megabytes before its first pixel. */
+    limits->max_metadata_bytes = LP_DEFAULT_MAX_METADATA_BYTES;
 }
 
 lp_status lp_limits_check(const lp_limits *limits, uint32_t width, uint32_t height, lp_error *err)
