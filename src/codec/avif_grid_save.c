@@ -275,7 +275,10 @@ static lp_status grid_begin(lp_sink *self, const lp_image_info *info, lp_error *
     if (st == LP_OK)
         st = copy_meta(s, info->meta.icc, info->meta.icc_size, &s->icc, &s->icc_size, err);
     if (st == LP_OK)
-        st = copy_meta(s, info->meta.exif, info->meta.exif_size, &s->exif, &s->exif_size, err);
+        /* The Exif item says its TIFF header is at offset 0: anything else is left out. */
+        st = lp_exif_is_tiff(info->meta.exif, info->meta.exif_size)
+                 ? copy_meta(s, info->meta.exif, info->meta.exif_size, &s->exif, &s->exif_size, err)
+                 : LP_OK;
     if (st == LP_OK)
         st = copy_meta(s, info->meta.xmp, info->meta.xmp_size, &s->xmp, &s->xmp_size, err);
     return st;

@@ -271,7 +271,9 @@ static void set_metadata(avif_sink *s)
     if (!s->strip_metadata) {
         if (m->icc && m->icc_size)
             avifImageSetProfileICC(f, m->icc, m->icc_size);
-        if (m->exif && m->exif_size) {
+        /* libavif fails the whole encode ("Invalid Exif payload") on a block without a TIFF
+         * header; the sources drop such blocks already, this guards other callers. */
+        if (m->exif && m->exif_size && lp_exif_is_tiff(m->exif, m->exif_size)) {
             /* When an upstream stage already turned the pixels upright (orientation 1) but
              * the EXIF still says otherwise, write the EXIF with orientation reset, so that
              * no reader turns the image twice. */

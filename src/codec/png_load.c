@@ -14,9 +14,12 @@
  *
  * Memory: a non-interlaced PNG holds one strip of converted rows plus, when the layout
  * changes (palette, low bit depth, tRNS), one raw row; 8- and 16-bit rows that keep
- * their layout are decoded straight into the strip. spng's own state (context, zlib,
- * three scanlines, the metadata it caches) is charged with lp_mem_reserve as an
- * estimate. An interlaced (Adam7) PNG only yields its rows after the last pass, so the
+ * their layout are decoded straight into the strip. spng's own allocations (context,
+ * zlib, scanlines, the ancillary chunks it caches) go through the job's lp_mem
+ * (spng_ctx_new2): spng's allocator hooks carry no user pointer, so each entry point
+ * names its source in a thread-local before it calls spng. The chunks spng keeps (text,
+ * ICC, EXIF) are further capped by limits.max_metadata_bytes, so 2,000 compressed text
+ * chunks are refused after a few MB instead of inflating into tens of MB. An interlaced (Adam7) PNG only yields its rows after the last pass, so the
  * first next() decodes the whole image into one counted buffer (whole_image, known from
  * the header at creation; held_bytes once allocated) and the strips are cut from it.
  */
@@ -29,12 +32,6 @@
 #include <string.h>
 
 #define PNG_STRIP_ROWS 16u
-/* Ancillary chunks spng keeps in memory (ICC profiles, text, EXIF): one chunk, and all
- * together. Enough for any real profile or XMP packet, small enough to stop zip bombs. */
-#define PNG_MAX_CHUNK_BYTES (32u << 20)
-#define PNG_CHUNK_CACHE_BYTES (64u << 20)
-/* spng's fixed costs: context, 8 KiB read buffer, zlib inflate state and 32 KiB window. */
-#define PNG_SPNG_OVERHEAD (96u << 10)
 /* spng refuses image limits above 2^31 - 1. */
 #define PNG_SPNG_MAX_DIM 0x7fffffffu
 #define PNG_XMP_KEYWORD "XML:com.adobe.xmp"
@@ -56,10 +53,60 @@ typedef struct png_source {
     uint8_t *strip;            /* converted rows (unused when yielding from raw_image) */
     uint32_t next_row;
     bool started;
-    uint64_t reserved;         /* spng's estimated memory, charged with lp_mem_reserve */
     uint8_t *icc, *exif, *xmp; /* metadata copies owned here, pointed at by base.info.meta */
+    uint64_t metadata_cap;     /* limits.max_metadata_bytes (0 = none) */
     lp_error io_err;           /* why the read callback failed, when it did */
+    lp_error mem_err;          /* why spng's last allocation was refused, when it was */
 } png_source;
+
+/* ---- spng's allocations, counted in the calling source's lp_mem ---- */
+
+static _Thread_local png_source *spng_caller;
+
+/* Every function that calls spng starts with this. */
+static void enter_spng(png_source *s)
+{
+    spng_caller = s;
+}
+
+static lp_mem *spng_mem(void)
+{
+    return spng_caller ? spng_caller->base.mem : NULL;
+}
+
+static lp_error *spng_err(void)
+{
+    return spng_caller ? &spng_caller->mem_err : NULL;
+}
+
+static void *spng_malloc(size_t size)
+{
+    return lp_mem_alloc(spng_mem(), size, "libspng", spng_err());
+}
+
+static void *spng_calloc(size_t count, size_t size)
+{
+    if (size && count > SIZE_MAX / size)
+        return NULL;
+    return lp_mem_calloc(spng_mem(), count * size, "libspng", spng_err());
+}
+
+static void *spng_realloc(void *ptr, size_t size)
+{
+    return lp_mem_realloc(spng_mem(), ptr, size, "libspng", spng_err());
+}
+
+static void spng_free(void *ptr)
+{
+    lp_mem_release(spng_mem(), ptr);
+}
+
+static struct spng_alloc counted_alloc = {
+    .malloc_fn = spng_malloc,
+    .realloc_fn = spng_realloc,
+    .calloc_fn = spng_calloc,
+    .free_fn = spng_free,
+};
 
 /* spng asks for exact lengths; a short read is the end of the file. */
 static int read_stream(spng_ctx *ctx, void *user, void *dest, size_t length)
@@ -111,6 +158,13 @@ static lp_status spng_failure(png_source *s, int code, const char *where, lp_err
 {
     if (code == SPNG_IO_ERROR && s->io_err.status != LP_OK)
         return lp_error_set(err, s->io_err.status, "%s", s->io_err.message);
+    if (code == SPNG_EMEM && s->mem_err.status != LP_OK)
+        return lp_error_set(err, s->mem_err.status, "PNG %s: %s", where, s->mem_err.message);
+    if (code == SPNG_ECHUNK_LIMITS)
+        return lp_error_set(err, LP_ERR_LIMITS,
+                            "PNG %s: ancillary chunks (text, ICC, EXIF) over the metadata limit of "
+                            "%" PRIu64 " bytes",
+                            where, s->metadata_cap);
     lp_status st = status_of_spng(code);
     if (st == LP_ERR_TRUNCATED)
         return lp_error_set(err, st, "PNG data ends early (%s)", where);
@@ -320,7 +374,7 @@ static lp_status open_header(png_source *s, const lp_limits *limits, const uint3
         lp_limits_default(&defaults);
         limits = &defaults;
     }
-    s->ctx = spng_ctx_new(0);
+    s->ctx = spng_ctx_new2(&counted_alloc, 0);
     if (!s->ctx)
         return lp_error_set(err, LP_ERR_NOMEM, "cannot create a PNG decoder");
     uint32_t max_w = limits->max_width && limits->max_width < PNG_SPNG_MAX_DIM ? limits->max_width
@@ -329,7 +383,11 @@ static lp_status open_header(png_source *s, const lp_limits *limits, const uint3
                          ? limits->max_height
                          : PNG_SPNG_MAX_DIM;
     spng_set_image_limits(s->ctx, max_w, max_h);
-    spng_set_chunk_limits(s->ctx, PNG_MAX_CHUNK_BYTES, PNG_CHUNK_CACHE_BYTES);
+    /* spng counts what it caches of ancillary chunks (inflated text included) against the
+     * cache limit; the chunk-size limit is for the stored bytes of one such chunk. */
+    s->metadata_cap = limits->max_metadata_bytes;
+    size_t cap = s->metadata_cap && s->metadata_cap < SIZE_MAX ? (size_t)s->metadata_cap : SIZE_MAX;
+    spng_set_chunk_limits(s->ctx, cap < 0x7fffffffu ? cap : 0x7fffffffu, cap);
     /* A damaged critical chunk means wrong pixels: refuse. A damaged ancillary chunk
      * (text, ICC) is dropped, as libpng does, so the image still decodes. */
     spng_set_crc_action(s->ctx, SPNG_CRC_ERROR, SPNG_CRC_DISCARD);
@@ -363,13 +421,6 @@ static lp_status plan_buffers(png_source *s, lp_error *err)
     s->same_layout = h->bit_depth >= 8 && h->color_type != SPNG_COLOR_TYPE_INDEXED && !s->has_trns;
     s->base.whole_image = s->interlaced;
 
-    const lp_metadata *m = &s->base.info.meta;
-    uint64_t estimate = PNG_SPNG_OVERHEAD + 3 * (uint64_t)s->raw_row_bytes + m->icc_size +
-                        m->exif_size + m->xmp_size;
-    lp_status st = lp_mem_reserve(s->base.mem, estimate, "PNG decoder state", err);
-    if (st != LP_OK)
-        return st;
-    s->reserved = estimate;
     if (s->interlaced)
         return LP_OK;  /* the whole-image buffer is allocated at the first next() */
     s->strip = lp_mem_alloc(s->base.mem, s->out_stride * PNG_STRIP_ROWS, "PNG strip", err);
@@ -443,6 +494,7 @@ static lp_status decode_next_row(png_source *s, uint8_t *out, lp_error *err)
 static lp_status png_source_next(lp_stage *self, lp_strip *strip, lp_error *err)
 {
     png_source *s = (png_source *)self;
+    enter_spng(s);
     if (!s->started) {
         lp_status st = start_decoding(s, err);
         if (st != LP_OK)
@@ -478,6 +530,7 @@ static lp_status png_source_next(lp_stage *self, lp_strip *strip, lp_error *err)
 static void png_source_destroy(lp_stage *self)
 {
     png_source *s = (png_source *)self;
+    enter_spng(s);
     spng_ctx_free(s->ctx);
     lp_input_close(s->in);
     lp_mem *mem = s->base.mem;
@@ -487,7 +540,6 @@ static void png_source_destroy(lp_stage *self)
     lp_mem_release(mem, s->icc);
     lp_mem_release(mem, s->exif);
     lp_mem_release(mem, s->xmp);
-    lp_mem_unreserve(mem, s->reserved);
     free(s);
 }
 
@@ -511,6 +563,7 @@ lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limit
     s->base.mem = mem;
     s->base.info.meta.orientation = 1;
     s->base.info.source_format = LP_FILE_PNG;
+    enter_spng(s);
     uint32_t claimed[2] = {0, 0};
     lp_status st = check_signature(s, claimed, err);
     if (st == LP_OK)
