@@ -2,6 +2,7 @@
  * cli.c - helpers shared by the subcommands: error lines, option parsers, JSON strings.
  */
 #include "cli.h"
+#include "convert_options.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -23,7 +24,7 @@ void cli_error(const char *subject, const char *fmt, ...)
 
 void cli_lp_error(const char *subject, const lp_error *err)
 {
-    cli_error(subject, "%s", lp_error_message(err));
+    cli_error(subject, "%s%s", lp_error_message(err), convert_option_hint(err));
 }
 
 bool cli_parse_int(const char *opt, const char *text, int min, int max, int *out)

@@ -10,6 +10,9 @@
 
 #include "cli.h"
 
+#define LP_QUOTE_(x) #x
+#define LP_QUOTE(x) LP_QUOTE_(x)
+
 typedef bool (*option_setter)(lp_convert_options *o, const char *opt, const char *value);
 
 static bool set_format(lp_convert_options *o, const char *opt, const char *v)
@@ -142,6 +145,21 @@ static bool set_max_file_size(lp_convert_options *o, const char *opt, const char
     return cli_parse_size(opt, v, &o->limits.max_file_bytes);
 }
 
+static bool set_max_scans(lp_convert_options *o, const char *opt, const char *v)
+{
+    return cli_parse_uint(opt, v, 0, 1000000, &o->limits.max_scans);
+}
+
+static bool set_max_warnings(lp_convert_options *o, const char *opt, const char *v)
+{
+    return cli_parse_uint(opt, v, 0, 1000000, &o->limits.max_warnings);
+}
+
+static bool set_max_metadata(lp_convert_options *o, const char *opt, const char *v)
+{
+    return cli_parse_size(opt, v, &o->limits.max_metadata_bytes);
+}
+
 static bool set_io(lp_convert_options *o, const char *opt, const char *v)
 {
     if (!strcmp(v, "read"))
@@ -221,6 +239,9 @@ static const option_entry options[] = {
     {"--max-width", NULL, true, set_max_width, "N: refuse inputs wider than N (default 65535)"},
     {"--max-height", NULL, true, set_max_height, "N: refuse inputs taller than N (default 65535)"},
     {"--max-file-size", NULL, true, set_max_file_size, "SIZE: refuse input files larger than this (default 2G)"},
+    {"--max-scans", NULL, true, set_max_scans, "N: refuse JPEGs with more than N progressive scans, 0 = no limit (default " LP_QUOTE(LP_DEFAULT_MAX_SCANS) "; encoders write about 10)"},
+    {"--max-warnings", NULL, true, set_max_warnings, "N: refuse JPEGs with more than N recoverable defects, 0 = no limit (default " LP_QUOTE(LP_DEFAULT_MAX_WARNINGS) ")"},
+    {"--max-metadata", NULL, true, set_max_metadata, "SIZE: ICC+EXIF+XMP kept from an input, PNG text chunks read (default " LP_QUOTE(LP_DEFAULT_MAX_METADATA_MIB) "M); JPEG metadata over it is left out, PNGs over it are refused"},
     {"--io", NULL, true, set_io, "read|mmap: how inputs are read (default read)"},
 };
 
@@ -257,6 +278,25 @@ int convert_option_parse(lp_convert_options *opts, int argc, char **argv, int *i
         return e->set(opts, e->name, value) ? 1 : -1;
     }
     return 0;
+}
+
+/* Library messages state a limit but never name a flag; this maps them to the flag. */
+const char *convert_option_hint(const lp_error *err)
+{
+    static const struct {
+        const char *phrase;
+        const char *hint;
+    } hints[] = {
+        {"progressive scans, the limit", " (raise it with --max-scans)"},
+        {"recoverable defects, the limit", " (raise it with --max-warnings)"},
+        {"over the metadata limit", " (raise it with --max-metadata)"},
+    };
+    if (!err || err->status != LP_ERR_LIMITS)
+        return "";
+    for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++)
+        if (strstr(err->message, hints[k].phrase))
+            return hints[k].hint;
+    return "";
 }
 
 void convert_options_help(FILE *f)

@@ -13,6 +13,10 @@
  * option, -1 after printing a one-line usage error. */
 int convert_option_parse(lp_convert_options *opts, int argc, char **argv, int *i);
 
+/* A hint naming the option that raises the limit an error reports (" (raise it with
+ * --max-scans)"), or "". */
+const char *convert_option_hint(const lp_error *err);
+
 /* The options' help text, for `--help`. */
 void convert_options_help(FILE *f);
 

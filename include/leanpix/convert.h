@@ -49,6 +49,8 @@ typedef struct lp_convert_stats {
     double seconds;
     char chain[160];             /* "jpeg-load -> resize -> avif-save" */
     bool output_failed;          /* lp_convert_file: the error concerns the output path */
+    char warning[160];           /* "" or what the job left out and why ("metadata left out:
+                                  * EXIF block is truncated or not a TIFF stream") */
 } lp_convert_stats;
 
 lp_status lp_convert_file(const char *in_path, const char *out_path,

@@ -95,9 +95,11 @@ typedef struct lp_limits {
                                    * default LP_DEFAULT_MAX_METADATA_BYTES */
 } lp_limits;
 
-#define LP_DEFAULT_MAX_SCANS 100u
-#define LP_DEFAULT_MAX_WARNINGS 100u
-#define LP_DEFAULT_MAX_METADATA_BYTES (8u << 20)
+/* Plain numbers, so that help texts can quote them. */
+#define LP_DEFAULT_MAX_SCANS 100
+#define LP_DEFAULT_MAX_WARNINGS 100
+#define LP_DEFAULT_MAX_METADATA_MIB 8
+#define LP_DEFAULT_MAX_METADATA_BYTES ((uint64_t)LP_DEFAULT_MAX_METADATA_MIB << 20)
 
 void lp_limits_default(lp_limits *limits);
 /* LP_ERR_LIMITS with a message naming the dimension that is over, or LP_OK. Also refuses

@@ -268,8 +268,10 @@ static void copy_metadata(png_source *s, uint8_t **dst, const void *src, size_t 
 {
     /* Metadata is optional: when it cannot be copied the image still decodes without it. */
     *dst = lp_mem_alloc(s->base.mem, size, "PNG metadata", NULL);
-    if (!*dst)
+    if (!*dst) {
+        s->base.info.meta.dropped = "metadata over the memory budget";
         return;
+    }
     memcpy(*dst, src, size);
     *meta = *dst;
     *meta_size = size;
@@ -303,7 +305,10 @@ static void read_metadata(png_source *s)
         copy_metadata(s, &s->icc, iccp.profile, iccp.profile_len, &m->icc, &m->icc_size);
     struct spng_exif exif;
     if (spng_get_exif(s->ctx, &exif) == 0 && exif.length > 0) {
-        copy_metadata(s, &s->exif, exif.data, exif.length, &m->exif, &m->exif_size);
+        if (!lp_exif_is_tiff((const uint8_t *)exif.data, exif.length))
+            m->dropped = "EXIF block is truncated or not a TIFF stream";
+        else
+            copy_metadata(s, &s->exif, exif.data, exif.length, &m->exif, &m->exif_size);
         if (m->exif)
             m->orientation = lp_exif_orientation(m->exif, m->exif_size);
     }

@@ -188,6 +188,9 @@ lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_optio
 
     lp_encode_options enc = opts->encode;
     stats.out_format = enc.format;
+    if (chain->info.meta.dropped && !enc.strip_metadata)
+        snprintf(stats.warning, sizeof stats.warning, "metadata left out: %s",
+                 chain->info.meta.dropped);
     st = build_chain(&chain, opts, enc.format, &stats, err);
     if (st != LP_OK)
         goto done;
