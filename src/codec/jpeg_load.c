@@ -151,8 +151,8 @@ static void on_emit_message(j_common_ptr cinfo, int msg_level)
         if (!s->limits.max_warnings || ++s->warnings <= s->limits.max_warnings)
             return;  /* a warning we can live with, unless the stream is made of them */
         jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
-                           "JPEG data has more than %u recoverable errors (limit %u)",
-                           s->limits.max_warnings, s->limits.max_warnings);
+                           "JPEG data has more than %u recoverable defects, the limit",
+                           s->limits.max_warnings);
     }
     if (s->ended || cinfo->err->msg_code == JWRN_JPEG_EOF) {
         j_decompress_ptr d = (j_decompress_ptr)cinfo;
@@ -429,8 +429,8 @@ static void check_scans(j_common_ptr common)
     j_decompress_ptr cinfo = (j_decompress_ptr)common;
     if (s->limits.max_scans && cinfo->input_scan_number > (int)s->limits.max_scans)
         jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
-                           "JPEG has more than %u progressive scans (limit %u)",
-                           s->limits.max_scans, s->limits.max_scans);
+                           "JPEG has more than %u progressive scans, the limit",
+                           s->limits.max_scans);
 }
 
 /* Bytes of the whole-image coefficient buffer libjpeg allocates for multi-scan files:
