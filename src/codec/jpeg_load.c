@@ -2,10 +2,13 @@
  * jpeg_load.c - the JPEG source: libjpeg-turbo's scanline API behind an lp_stage.
  *
  * Creation reads only the header (jpeg_read_header): dimensions are checked against the
- * limits before any pixel buffer exists, and the metadata (EXIF, XMP, ICC) is copied out
- * of libjpeg's marker list into buffers this stage owns, because libjpeg frees its marker
- * memory at jpeg_finish_decompress while downstream stages (an AVIF sink writes metadata at
- * finish) still point at it. Decompression starts lazily at the first next(), so that
+ * limits before any pixel buffer exists. The metadata (EXIF, XMP, ICC) is read by our own
+ * APP1/APP2 marker processors straight into counted buffers this stage owns (libjpeg's
+ * jpeg_save_markers would keep every such segment, however many, in its uncounted pools):
+ * the first EXIF (dropped unless it is a TIFF stream), the first XMP, and the ICC chunks,
+ * joined in sequence order at the end of the header, all under limits.max_metadata_bytes.
+ * Metadata that cannot be kept is left out with a reason in info.meta.dropped; it never
+ * fails the image. Decompression starts lazily at the first next(), so that
  * shrink() can still choose a DCT scale (1/2, 1/4, 1/8): libjpeg then computes only the
  * low-frequency coefficients, which is both faster and smaller than decoding and resizing.
  *
@@ -18,9 +21,14 @@
  * our entry points called libjpeg; every entry point sets the jump target first. Warnings
  * that mean the pixels are wrong ("Corrupt JPEG data: bad Huffman code", "premature end of
  * data segment", resync, bad progression) are errors too. We tolerate only warnings that do
- * not change the pixels: unknown JFIF revision, unknown Adobe transform code, a bad ICC
- * chunk (we then carry no ICC), and extraneous bytes between segments (common in camera
- * files; libjpeg skips them and the image data is intact).
+ * not change the pixels: unknown JFIF revision, unknown Adobe transform code, and
+ * extraneous bytes between segments (common in camera files; libjpeg skips them and the
+ * image data is intact), but at most limits.max_warnings of them: a stream made of
+ * defects is refused.
+ *
+ * Work: every scan of a progressive file is a pass over the coefficients it covers, so a
+ * progress monitor refuses a file once it begins scan limits.max_scans + 1 (djpeg's
+ * -maxscans); libjpeg calls it between the pieces of input it absorbs.
  *
  * Colour: grayscale yields G8; YCbCr/RGB yield RGB8; CMYK/YCCK are decoded as CMYK and
  * turned into RGB8 strip by strip with the naive formula R = 255 (1-C)(1-K) (likewise G
