@@ -32,6 +32,8 @@
 #include <string.h>
 
 #define PNG_STRIP_ROWS 16u
+/* spng's own cap on the ancillary chunks it keeps (SPNG_MAX_CHUNK_COUNT), left as is. */
+#define PNG_MAX_CACHED_CHUNKS 1000
 /* spng refuses image limits above 2^31 - 1. */
 #define PNG_SPNG_MAX_DIM 0x7fffffffu
 #define PNG_XMP_KEYWORD "XML:com.adobe.xmp"
@@ -160,11 +162,11 @@ static lp_status spng_failure(png_source *s, int code, const char *where, lp_err
         return lp_error_set(err, s->io_err.status, "%s", s->io_err.message);
     if (code == SPNG_EMEM && s->mem_err.status != LP_OK)
         return lp_error_set(err, s->mem_err.status, "PNG %s: %s", where, s->mem_err.message);
-    if (code == SPNG_ECHUNK_LIMITS)
+    if (code == SPNG_ECHUNK_LIMITS)  /* spng does not say which of its two limits */
         return lp_error_set(err, LP_ERR_LIMITS,
-                            "PNG %s: ancillary chunks (text, ICC, EXIF) over the metadata limit of "
-                            "%" PRIu64 " bytes",
-                            where, s->metadata_cap);
+                            "PNG %s: ancillary chunks (text, ICC, EXIF) over the metadata limit "
+                            "(%" PRIu64 " bytes, or %d chunks)",
+                            where, s->metadata_cap, PNG_MAX_CACHED_CHUNKS);
     lp_status st = status_of_spng(code);
     if (st == LP_ERR_TRUNCATED)
         return lp_error_set(err, st, "PNG data ends early (%s)", where);
@@ -393,6 +395,7 @@ static lp_status open_header(png_source *s, const lp_limits *limits, const uint3
     s->metadata_cap = limits->max_metadata_bytes;
     size_t cap = s->metadata_cap && s->metadata_cap < SIZE_MAX ? (size_t)s->metadata_cap : SIZE_MAX;
     spng_set_chunk_limits(s->ctx, cap < 0x7fffffffu ? cap : 0x7fffffffu, cap);
+    spng_set_option(s->ctx, SPNG_CHUNK_COUNT_LIMIT, PNG_MAX_CACHED_CHUNKS);
     /* A damaged critical chunk means wrong pixels: refuse. A damaged ancillary chunk
      * (text, ICC) is dropped, as libpng does, so the image still decodes. */
     spng_set_crc_action(s->ctx, SPNG_CRC_ERROR, SPNG_CRC_DISCARD);
