@@ -175,14 +175,26 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
     char *text = lp_metrics_render(&s->metrics, s->budget, s->render_pool, bytes, count, &len);
     if (!text)
         return send_error(r, 503, "out of memory");
-    char extra[400];
+    /* the budget's reason as an info metric; label values escape \\, " and newlines */
+    char source[2 * 768 + 1];
+    size_t o = 0;
+    for (const char *c = s->opts.budget_source; c && *c && o + 3 < sizeof source; c++) {
+        if (*c == '\\' || *c == '"' || *c == '\n')
+            source[o++] = '\\';
+        source[o++] = *c == '\n' ? 'n' : *c;
+    }
+    source[o] = 0;
+    char extra[400 + sizeof source];
     int n = snprintf(extra, sizeof extra,
                      "# TYPE leanpix_image_cache_bytes gauge\nleanpix_image_cache_bytes %llu\n"
                      "# TYPE leanpix_image_decodes_total counter\nleanpix_image_decodes_total %llu\n"
-                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n",
+                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n"
+                     "%s%s%s",
                      (unsigned long long)atomic_load(&s->data->image_bytes),
                      (unsigned long long)atomic_load(&s->data->image_decodes),
-                     (unsigned long long)lp_mem_current(s->budget));
+                     (unsigned long long)lp_mem_current(s->budget),
+                     o ? "# TYPE leanpix_budget_info gauge\nleanpix_budget_info{source=\"" : "", source,
+                     o ? "\"} 1\n" : "");
     char *grown = realloc(text, len + (size_t)n + 1);
     if (grown) {
         memcpy(grown + len, extra, (size_t)n + 1);
