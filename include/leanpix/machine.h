@@ -60,6 +60,11 @@ typedef struct lp_machine {
     int cgroup_cpu_version;    /* 1 or 2 (0: none) */
     char cgroup_cpu_file[LP_MACHINE_PATH_MAX + 32];
     unsigned cpus;             /* effective CPUs: min(affinity, quota rounded up), >= 1 */
+
+    /* our own group's directory in the hierarchy with the memory controller (v1 "memory",
+     * else v2 when it offers "memory"), "" if none: where tools create child groups */
+    char memory_group[LP_MACHINE_PATH_MAX];
+    int memory_group_version;  /* 1 or 2 (0: none) */
 } lp_machine;
 
 /* Reads the limits of the calling process. Never fails: a file that is missing or holds

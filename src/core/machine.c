@@ -329,6 +329,23 @@ static void cpu_limits(lp_machine *m, const char *root, hierarchy h)
     } while (go_up(&h));
 }
 
+/* v1's memory hierarchy always has the controller; a v2 group has it when its
+ * cgroup.controllers lists "memory". */
+static bool offers_memory(const char *root, const hierarchy *h)
+{
+    char file[LP_MACHINE_PATH_MAX + 32], buf[512];
+    if (h->version == 1)
+        return true;
+    snprintf(file, sizeof file, "%s/cgroup.controllers", h->dir);
+    if (!read_small(root, file, buf, sizeof buf))
+        return false;
+    char *save = NULL;
+    for (char *w = strtok_r(buf, " \n", &save); w; w = strtok_r(NULL, " \n", &save))
+        if (strcmp(w, "memory") == 0)
+            return true;
+    return false;
+}
+
 static uint64_t ram_bytes(const char *root)
 {
     uint64_t kib;
@@ -372,6 +389,10 @@ void lp_machine_read_at(lp_machine *m, const char *root, unsigned affinity_cpus)
                 const char *ctl = v2 ? NULL : controllers[c];
                 if (!own_group(cg, ctl, group, sizeof group) || !locate(root, mi, ctl, group, &h))
                     continue;
+                if (c == 0 && !m->memory_group_version && offers_memory(root, &h)) {
+                    memcpy(m->memory_group, h.dir, sizeof m->memory_group);
+                    m->memory_group_version = h.version;
+                }
                 if (c == 0)
                     memory_limits(m, root, h);
                 else
