@@ -195,8 +195,7 @@ static int split_fields(const char *line, size_t len, const char **f, size_t *fl
 
 /* Finds the mount of the hierarchy (fstype "cgroup" with the controller among its super
  * options, or "cgroup2") and makes h->dir from it and our group path. */
-static bool locate(const char *root, const char *mountinfo, const char *controller,
-                   const char *group, hierarchy *h)
+static bool locate(const char *mountinfo, const char *controller, const char *group, hierarchy *h)
 {
     for (const char *line = mountinfo; *line;) {
         const char *nl = strchr(line, '\n');
@@ -233,11 +232,9 @@ static bool locate(const char *root, const char *mountinfo, const char *controll
             rel = group + rlen;
         if (strcmp(rel, "/") == 0)
             rel = "";
-        char full[LP_MACHINE_PATH_MAX];
-        if (!join(full, sizeof full, mpoint, rel) || strlen(root) + strlen(full) >= sizeof h->dir)
-            continue;
         /* h->dir is the path as the process sees it; root is added when reading */
-        memcpy(h->dir, full, strlen(full) + 1);
+        if (!join(h->dir, sizeof h->dir, mpoint, rel))
+            continue;
         h->mount_len = strlen(mpoint);
         h->version = controller ? 1 : 2;
         return true;
@@ -255,8 +252,6 @@ static bool go_up(hierarchy *h)
     if (!slash || (size_t)(slash - h->dir) < h->mount_len)
         return false;
     *slash = 0;
-    if (strlen(h->dir) < h->mount_len)
-        h->dir[h->mount_len] = 0;
     return true;
 }
 
@@ -346,18 +341,15 @@ static bool offers_memory(const char *root, const hierarchy *h)
     return false;
 }
 
+/* "MemTotal:   24683572 kB", the first line of /proc/meminfo */
 static uint64_t ram_bytes(const char *root)
 {
+    char buf[4096];
     uint64_t kib;
-    if (read_keyed(root, "/proc/meminfo", "MemTotal:", &kib))
+    const char *end;
+    if (read_small(root, "/proc/meminfo", buf, sizeof buf) && strncmp(buf, "MemTotal:", 9) == 0 &&
+        parse_u64(buf + 9, &end, &kib) && strncmp(end, " kB", 3) == 0 && kib < (UINT64_MAX >> 10))
         return kib * 1024;
-    char buf[4096];  /* "MemTotal:   24683572 kB": the value follows spaces */
-    if (read_small(root, "/proc/meminfo", buf, sizeof buf)) {
-        const char *p = strstr(buf, "MemTotal:");
-        const char *end;
-        if (p && parse_u64(p + 9, &end, &kib) && kib && kib < (UINT64_MAX >> 10))
-            return kib * 1024;
-    }
     return 0;
 }
 
@@ -387,7 +379,7 @@ void lp_machine_read_at(lp_machine *m, const char *root, unsigned affinity_cpus)
         for (int v2 = 0; v2 <= 1; v2++)
             for (int c = 0; controllers[c]; c++) {
                 const char *ctl = v2 ? NULL : controllers[c];
-                if (!own_group(cg, ctl, group, sizeof group) || !locate(root, mi, ctl, group, &h))
+                if (!own_group(cg, ctl, group, sizeof group) || !locate(mi, ctl, group, &h))
                     continue;
                 if (c == 0 && !m->memory_group_version && offers_memory(root, &h)) {
                     memcpy(m->memory_group, h.dir, sizeof m->memory_group);
