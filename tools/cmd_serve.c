@@ -34,7 +34,7 @@ static void usage(FILE *f)
             "exit status: 0 stopped by a signal, 1 could not start, 2 bad command line\n",
             "--listen HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)",
             "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
-            "--workers N", "render threads (default 2, at most the effective CPUs)",
+            "--workers N", "render threads (default 2, at most the effective CPUs and what the budget holds)",
             "--queue N", "complete requests waiting for a worker (default 64); beyond -> 503",
             "--max-mem SIZE", "memory budget for counted memory (default 80M, at most " LP_DEFAULT_AVAILABLE_TEXT " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB); beyond -> 503",
             "--max-body SIZE", "request body limit (default 8M) -> 413",
@@ -111,8 +111,12 @@ int cmd_serve(int argc, char **argv)
     cli_budget(cli_machine(), LP_BUDGET_SERVE, o.max_mem, default_mem, &budget);
     o.max_mem = budget.bytes;
     o.budget_source = budget.why;
-    if (!o.workers)
+    if (!o.workers) {  /* as many as the CPUs and the budget hold, up to the default */
         o.workers = lp_default_workers(cli_machine(), default_workers);
+        unsigned fit = o.max_mem ? lp_server_workers_for(o.max_mem) : o.workers;
+        if (fit && fit < o.workers)
+            o.workers = fit;
+    }
     if (arenas)
         mallopt(M_ARENA_MAX, (int)arenas);
     /* A fixed threshold also stops glibc from raising it after each freed canvas, which

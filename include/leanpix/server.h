@@ -36,6 +36,9 @@ typedef struct lp_server_options {
 } lp_server_options;
 
 void lp_server_options_default(lp_server_options *opts);
+/* How many workers a max_mem budget holds (each has a render slot in it and 16 MiB stay
+ * for uploads); 0 when not even one. */
+unsigned lp_server_workers_for(uint64_t max_mem);
 
 typedef struct lp_server lp_server;
 
