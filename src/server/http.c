@@ -185,7 +185,7 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
     if (!text)
         return send_error(r, 503, "out of memory");
     /* the budget's reason as an info metric; label values escape \\, " and newlines */
-    char source[2 * 768 + 1];
+    char source[1536];  /* a reason is one line of a few hundred bytes; longer is cut */
     size_t o = 0;
     for (const char *c = s->opts.budget_source; c && *c && o + 3 < sizeof source; c++) {
         if (*c == '\\' || *c == '"' || *c == '\n')
