@@ -206,6 +206,7 @@ static void serve_burst_and_hostile_uploads_in_128m(void **state)
     const char *log = lpt_path("serve.log");
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "exec '%s' serve --listen 127.0.0.1:0", lpt_bin());
+    unlink(log);  /* the port is read from it: never from an earlier run's */
     pid_t pid = lpt_cgroup_spawn(&g, cmd, log);
     assert_true(pid > 0);
     uint16_t port = wait_for_port(log);
