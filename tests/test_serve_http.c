@@ -405,7 +405,7 @@ static void test_slow_client_does_not_hold_a_worker(void **state)
 static void test_cli(void **state)
 {
     (void)state;
-    char out[512];
+    char out[4096];  /* the whole --help */
     assert_int_equal(lpt_run_capture(out, sizeof out, "%s serve --bogus 1", lpt_bin()), 2);
     assert_int_equal(lpt_run_capture(out, sizeof out, "%s serve --data /nonexistent", lpt_bin()), 1);
     assert_non_null(strstr(out, "/nonexistent: cannot read config/config.yaml"));

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "convert_options.h"
 
@@ -73,6 +74,7 @@ typedef struct batch {
     const char *outdir;
     lp_convert_options opts;
     uint64_t budget;           /* --max-mem: the whole process */
+    lp_budget budget_why;      /* the budget and where it came from */
     uint64_t job_budget;       /* what jobs may predict together: budget - the idle process */
     unsigned jobs;
     lp_mem *batch_mem;         /* parent of every job's tracker, limited to the budget */
@@ -104,8 +106,9 @@ static void usage(FILE *f)
             "cells). Outputs appear only when complete (temp file, fsync, rename).\n\n"
             "batch options:\n");
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
-    fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the number of CPUs)");
-    fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default: half of RAM)");
+    fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota)");
+    fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default: " LP_DEFAULT_AVAILABLE_TEXT ")");
+    fprintf(f, "  %-22s %s\n", "--stats", "print the summary and the budget used (and why) to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
     fprintf(f, "  %-22s %s\n", "--resume", "skip outputs that exist and are complete; remove stale temp files");
     fprintf(f, "  %-22s %s\n", "--json FILE", "write a JSON record per image and a summary to FILE");
@@ -122,14 +125,6 @@ static void usage(FILE *f)
 static double mib(uint64_t bytes)
 {
     return bytes / 1048576.0;
-}
-
-static uint64_t default_budget(void)
-{
-    long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-    if (pages <= 0 || size <= 0)
-        return 1024ull << 20;
-    return (uint64_t)pages * (uint64_t)size / 2;
 }
 
 /* ---- progress ---- */
@@ -451,6 +446,7 @@ static void write_summary(batch *b)
         .process_peak_rss = lp_process_peak_rss(),
         .ran_alone = b->sched.ran_alone,
         .shard = b->shard_text,
+        .budget_source = b->budget_why.why,
     };
     lp_batch_json_close(b->json, &s);
 }
@@ -459,7 +455,7 @@ static void write_summary(batch *b)
 
 typedef struct batch_args {
     const char *outdir, *list_file, *json_path, *shard;
-    bool resume, progress;
+    bool resume, progress, stats;
     unsigned jobs;
     const char **inputs;
     int ninputs;
@@ -498,6 +494,8 @@ static int parse_args(int argc, char **argv, batch_args *a, lp_convert_options *
             a->resume = true;
         } else if (!strcmp(s, "--no-progress")) {
             a->progress = false;
+        } else if (!strcmp(s, "--stats")) {
+            a->stats = true;
         } else if (s[0] == '-' && s[1]) {
             int r = convert_option_parse(opts, argc, argv, &i);
             if (r < 0)
@@ -661,7 +659,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
                            "command with --resume to finish", sig, b->done, b->total);
         return LP_EXIT_FAILURE;
     }
-    if (b->progress || b->failed) {
+    if (b->progress || b->failed || a->stats) {
         fprintf(stderr, "leanpix: batch: %zu done, %zu skipped, %zu failed in %.1f s, peak RSS %.0f MiB (budget %.0f MiB)",
                 b->done - b->failed - b->skipped, b->skipped, b->failed, cli_now() - b->start,
                 mib(lp_process_peak_rss()), mib(b->budget));
@@ -670,6 +668,9 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
                     b->lean, b->alone);
         fputc('\n', stderr);
     }
+    if (a->stats)
+        fprintf(stderr, "leanpix: batch: budget %s; %u jobs (%s)\n", b->budget_why.why, b->jobs,
+                a->jobs ? "from -j" : "the effective CPUs");
     return b->failed ? LP_EXIT_PARTIAL : LP_EXIT_OK;
 }
 
@@ -703,10 +704,11 @@ int cmd_batch(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     char *outdir = strip_trailing_slashes(a.outdir);
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     b.outdir = outdir;
-    b.jobs = a.jobs ? a.jobs : (cpus > 0 ? (unsigned)cpus : 1);
-    b.budget = b.opts.max_mem ? b.opts.max_mem : default_budget();
+    /* defaults from what the container allows, not the host's totals (leanpix/machine.h) */
+    b.jobs = a.jobs ? a.jobs : lp_default_workers(cli_machine(), 0);
+    cli_budget(cli_machine(), LP_BUDGET_BATCH, b.opts.max_mem, 0, &b.budget_why);
+    b.budget = b.budget_why.bytes;
     b.opts.max_mem = 0;
     b.shard_text = a.shard;
     b.progress = a.progress;

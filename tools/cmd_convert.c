@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "budget.h"
 #include "cli.h"
 #include "convert_options.h"
 
@@ -53,7 +54,8 @@ static double mib(uint64_t bytes)
     return bytes / 1048576.0;
 }
 
-static void print_stats(const char *in, const char *out, const lp_convert_stats *s, uint64_t rss)
+static void print_stats(const char *in, const char *out, const lp_convert_stats *s, uint64_t rss,
+                        const lp_budget *budget)
 {
     fprintf(stderr,
             "%s (%ux%u %s, %.2f MB) -> %s (%ux%u %s, %.2f MB) in %.2f s\n"
@@ -65,10 +67,11 @@ static void print_stats(const char *in, const char *out, const lp_convert_stats 
             mib(s->whole_image_bytes), mib(rss));
     if (s->shrink_on_load > 1)
         fprintf(stderr, "  decoder shrink-on-load: 1/%u\n", s->shrink_on_load);
+    fprintf(stderr, "  budget: %s\n", budget->why);
 }
 
 static void print_json(const char *in, const char *out, const lp_convert_stats *s, uint64_t rss,
-                       const lp_error *err)
+                       const lp_budget *budget, const lp_error *err)
 {
     printf("{\"input\":");
     cli_json_string(stdout, in);
@@ -89,6 +92,8 @@ static void print_json(const char *in, const char *out, const lp_convert_stats *
            (unsigned long long)s->mem_peak, (unsigned long long)s->whole_image_bytes,
            (unsigned long long)rss);
     cli_json_string(stdout, s->chain);
+    printf(",\"budget_bytes\":%llu,\"budget_source\":", (unsigned long long)budget->bytes);
+    cli_json_string(stdout, budget->why);
     printf("}\n");
 }
 
@@ -137,6 +142,10 @@ int cmd_convert(int argc, char **argv)
         cli_error("convert", "needs an input and an output file (see leanpix convert --help)");
         return LP_EXIT_USAGE;
     }
+    /* the counted budget: --max-mem, else a share of the container's (or machine's) memory */
+    lp_budget budget;
+    cli_budget(cli_machine(), LP_BUDGET_CONVERT, opts.max_mem, 0, &budget);
+    opts.max_mem = budget.bytes;
     progress_state ps = {.enabled = progress && !json, .start = cli_now()};
     opts.progress = show_progress;
     opts.progress_user = &ps;
@@ -146,12 +155,12 @@ int cmd_convert(int argc, char **argv)
     lp_status st = lp_convert_file(paths[0], paths[1], &opts, &s, &err);
     uint64_t rss = lp_process_peak_rss();
     if (json)
-        print_json(paths[0], paths[1], &s, rss, &err);
+        print_json(paths[0], paths[1], &s, rss, &budget, &err);
     if (st != LP_OK) {
         cli_lp_error(s.output_failed ? paths[1] : paths[0], &err);
         return LP_EXIT_FAILURE;
     }
     if (stats)
-        print_stats(paths[0], paths[1], &s, rss);
+        print_stats(paths[0], paths[1], &s, rss, &budget);
     return LP_EXIT_OK;
 }

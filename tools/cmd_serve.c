@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "cli.h"
 
 static void usage(FILE *f)
@@ -33,9 +34,9 @@ static void usage(FILE *f)
             "exit status: 0 stopped by a signal, 1 could not start, 2 bad command line\n",
             "--listen HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)",
             "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
-            "--workers N", "render threads (default 2)",
+            "--workers N", "render threads (default 2, at most the effective CPUs and what the budget holds)",
             "--queue N", "complete requests waiting for a worker (default 64); beyond -> 503",
-            "--max-mem SIZE", "memory budget for counted memory (default 80M); beyond -> 503",
+            "--max-mem SIZE", "memory budget for counted memory (default 80M, at most " LP_DEFAULT_AVAILABLE_TEXT " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB); beyond -> 503",
             "--max-body SIZE", "request body limit (default 8M) -> 413",
             "--max-files N", "files per upload (default 64) -> 413",
             "--timeout S", "idle connection timeout in seconds (default 10)",
@@ -99,8 +100,23 @@ int cmd_serve(int argc, char **argv)
     lp_server_options_default(&o);
     uint32_t arenas = 2;
     uint64_t mmap_threshold = 256 << 10;
+    /* the fixed defaults, capped by what the container allows (leanpix/machine.h) */
+    const uint64_t default_mem = o.max_mem;
+    const unsigned default_workers = o.workers;
+    o.max_mem = 0;
+    o.workers = 0;
     if (!parse_args(argc, argv, &o, &arenas, &mmap_threshold))
         return LP_EXIT_USAGE;
+    lp_budget budget;
+    cli_budget(cli_machine(), LP_BUDGET_SERVE, o.max_mem, default_mem, &budget);
+    o.max_mem = budget.bytes;
+    o.budget_source = budget.why;
+    if (!o.workers) {  /* as many as the CPUs and the budget hold, up to the default */
+        o.workers = lp_default_workers(cli_machine(), default_workers);
+        unsigned fit = o.max_mem ? lp_server_workers_for(o.max_mem) : o.workers;
+        if (fit && fit < o.workers)
+            o.workers = fit;
+    }
     if (arenas)
         mallopt(M_ARENA_MAX, (int)arenas);
     /* A fixed threshold also stops glibc from raising it after each freed canvas, which
@@ -123,9 +139,9 @@ int cmd_serve(int argc, char **argv)
     char host[64];
     const char *colon = strrchr(o.listen, ':');
     snprintf(host, sizeof host, "%.*s", (int)(colon ? colon - o.listen : 0), o.listen);
-    printf("leanpix serve: listening on http://%s:%u (data: %s, %u workers, queue %u, budget %llu MiB)\n",
+    printf("leanpix serve: listening on http://%s:%u (data: %s, %u workers, queue %u, budget %s)\n",
            *host ? host : "0.0.0.0", lp_server_port(server), o.data_dir ? o.data_dir : "built-in demo",
-           o.workers, o.queue, (unsigned long long)(o.max_mem >> 20));
+           o.workers, o.queue, budget.why);
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

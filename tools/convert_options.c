@@ -234,7 +234,8 @@ static const option_entry options[] = {
     {"--kernel", NULL, true, set_kernel, "lanczos3|lanczos2|cubic|linear|nearest (default lanczos3)"},
     {"--autorotate", NULL, false, set_autorotate, "rotate pixels by EXIF orientation (AVIF always keeps pixels and writes irot/imir)"},
     {"--strip", NULL, false, set_strip, "drop ICC, EXIF and XMP metadata"},
-    {"--max-mem", NULL, true, set_max_mem, "SIZE: counted-memory budget of a job, e.g. 256M (default: none)"},
+    {"--max-mem", NULL, true, set_max_mem, "SIZE: counted-memory budget of a job, e.g. 256M (convert's default: " LP_DEFAULT_AVAILABLE_TEXT
+     " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB)"},
     {"--max-pixels", NULL, true, set_max_pixels, "MP: refuse inputs over this many megapixels (default 268.4)"},
     {"--max-width", NULL, true, set_max_width, "N: refuse inputs wider than N (default 65535)"},
     {"--max-height", NULL, true, set_max_height, "N: refuse inputs taller than N (default 65535)"},

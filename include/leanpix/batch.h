@@ -213,6 +213,7 @@ typedef struct lp_batch_summary {
     uint64_t process_peak_rss;
     size_t ran_alone;
     const char *shard;         /* "I/N" or NULL */
+    const char *budget_source; /* why the budget is what it is, or NULL */
 } lp_batch_summary;
 
 /* The report is {"images": [record, ...], "summary": {...}}: open, records, close. */

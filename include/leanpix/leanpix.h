@@ -21,5 +21,6 @@
 #include "leanpix/batch.h"
 #include "leanpix/server.h"
 #include "leanpix/profile.h"
+#include "leanpix/machine.h"
 
 #endif

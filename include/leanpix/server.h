@@ -31,9 +31,14 @@ typedef struct lp_server_options {
     unsigned max_files;     /* files per upload (default 64) -> 413 */
     unsigned timeout_s;     /* idle connection timeout, headers and body (default 10 s) */
     uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 8 MiB) */
+    const char *budget_source; /* why max_mem is what it is (lp_budget's why), shown by
+                                  /metrics as leanpix_budget_info; NULL = not shown */
 } lp_server_options;
 
 void lp_server_options_default(lp_server_options *opts);
+/* How many workers a max_mem budget holds (each has a render slot in it and 16 MiB stay
+ * for uploads); 0 when not even one. */
+unsigned lp_server_workers_for(uint64_t max_mem);
 
 typedef struct lp_server lp_server;
 

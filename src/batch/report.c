@@ -87,6 +87,8 @@ void lp_batch_json_close(FILE *f, const lp_batch_summary *s)
             s->seconds > 0 ? s->megapixels / s->seconds : 0.0, s->bytes_in, s->bytes_out,
             s->max_running_predicted, s->process_peak_rss, s->ran_alone);
     json_string(f, s->shard);
+    fputs(", \"budget_source\": ", f);
+    json_string(f, s->budget_source);
     fputs("}}\n", f);
     fflush(f);
 }

@@ -49,6 +49,15 @@ void lp_server_options_default(lp_server_options *o)
     o->cache_bytes = 8u << 20;
 }
 
+/* Budget kept beside the render pool for uploads and cached images, at the least. */
+#define UPLOAD_RESERVE (16u << 20)
+
+unsigned lp_server_workers_for(uint64_t max_mem)
+{
+    uint64_t n = max_mem > UPLOAD_RESERVE ? (max_mem - UPLOAD_RESERVE) / LP_RENDER_SLOT : 0;
+    return n > 256 ? 256 : (unsigned)n;
+}
+
 /* ---- responses ---- */
 static enum MHD_Result send_buffer(lp_request *r, unsigned status, const char *ctype, void *body,
                                    size_t len, enum MHD_ResponseMemoryMode mode)
@@ -175,14 +184,26 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
     char *text = lp_metrics_render(&s->metrics, s->budget, s->render_pool, bytes, count, &len);
     if (!text)
         return send_error(r, 503, "out of memory");
-    char extra[400];
+    /* the budget's reason as an info metric; label values escape \\, " and newlines */
+    char source[1536];  /* a reason is one line of a few hundred bytes; longer is cut */
+    size_t o = 0;
+    for (const char *c = s->opts.budget_source; c && *c && o + 3 < sizeof source; c++) {
+        if (*c == '\\' || *c == '"' || *c == '\n')
+            source[o++] = '\\';
+        source[o++] = *c == '\n' ? 'n' : *c;
+    }
+    source[o] = 0;
+    char extra[400 + sizeof source];
     int n = snprintf(extra, sizeof extra,
                      "# TYPE leanpix_image_cache_bytes gauge\nleanpix_image_cache_bytes %llu\n"
                      "# TYPE leanpix_image_decodes_total counter\nleanpix_image_decodes_total %llu\n"
-                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n",
+                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n"
+                     "%s%s%s",
                      (unsigned long long)atomic_load(&s->data->image_bytes),
                      (unsigned long long)atomic_load(&s->data->image_decodes),
-                     (unsigned long long)lp_mem_current(s->budget));
+                     (unsigned long long)lp_mem_current(s->budget),
+                     o ? "# TYPE leanpix_budget_info gauge\nleanpix_budget_info{source=\"" : "", source,
+                     o ? "\"} 1\n" : "");
     char *grown = realloc(text, len + (size_t)n + 1);
     if (grown) {
         memcpy(grown + len, extra, (size_t)n + 1);
@@ -464,11 +485,11 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
      * encoder per worker), so that a job a worker has started is never refused, and the
      * rest for what piles up under load (uploads, decoded images, cached cards). */
     uint64_t pool = (uint64_t)s->opts.workers * LP_RENDER_SLOT;
-    if (!st && s->opts.max_mem && s->opts.max_mem < pool + (16u << 20))
+    if (!st && s->opts.max_mem && s->opts.max_mem < pool + UPLOAD_RESERVE)
         st = lp_error_set(err, LP_ERR_INVALID_ARG,
                           "--max-mem %llu MiB is too small for %u workers (at least %llu MiB)",
                           (unsigned long long)(s->opts.max_mem >> 20), s->opts.workers,
-                          (unsigned long long)((pool >> 20) + 16));
+                          (unsigned long long)((pool + UPLOAD_RESERVE) >> 20));
     if (!st && (!(s->budget = lp_mem_new(s->opts.max_mem ? s->opts.max_mem - pool : 0, NULL)) ||
                 !(s->render_pool = lp_mem_new(s->opts.max_mem ? pool : 0, NULL))))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
