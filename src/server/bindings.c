@@ -148,6 +148,7 @@ static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
 static void make_limits(void)
 {
+    lp_mem *outer = mrc_mem_enter(NULL);  /* made once for the process: not the request's */
     general_ctx = pcre2_general_context_create(pcre_malloc, pcre_free, NULL);
     limits_ctx = general_ctx ? pcre2_match_context_create(general_ctx) : NULL;
     if (limits_ctx) {
@@ -155,6 +156,7 @@ static void make_limits(void)
         pcre2_set_depth_limit(limits_ctx, MRC_REGEX_DEPTH_LIMIT);
         pcre2_set_heap_limit(limits_ctx, MRC_REGEX_HEAP_KIB);
     }
+    mrc_mem_leave(outer);
 }
 
 int mrc_regex_match(const void *code, const char *subject, size_t len, mrc_caps *caps)

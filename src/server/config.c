@@ -132,10 +132,11 @@ static void put_owned(mrc_map *m, const char *key, void *value, mrc_free_fn free
         *fail = true;
 }
 
+/* The map expression is evaluated once (it is often a yget, itself a walk). */
 #define FOR_PAIRS(y, map, k, v)                                                              \
-    if ((map) && (map)->type == YAML_MAPPING_NODE)                                           \
-        for (yaml_node_pair_t *p_ = (map)->data.mapping.pairs.start;                         \
-             p_ < (map)->data.mapping.pairs.top && ystep(y); p_++)                           \
+    for (yaml_node_t *m_ = (map); m_ && m_->type == YAML_MAPPING_NODE; m_ = NULL)           \
+        for (yaml_node_pair_t *p_ = m_->data.mapping.pairs.start;                            \
+             p_ < m_->data.mapping.pairs.top && ystep(y); p_++)                              \
             for (const char *k = yscalar(ynode(y, p_->key)); k; k = NULL)                    \
                 for (yaml_node_t *v = ynode(y, p_->value); v; v = NULL)
 

@@ -78,6 +78,8 @@ static void html_log(lp_strbuf *b, const mrc_log *log)
         lp_sb_html(b, log->lines[i]);
         lp_sb_puts(b, "</li>\n");
     }
+    if (log->dropped)
+        lp_sb_printf(b, "<li>%zu more log lines not shown</li>\n", log->dropped);
     lp_sb_puts(b, "</ul>\n</body></html>\n");
 }
 
@@ -88,6 +90,13 @@ static void json_log(lp_strbuf *b, const mrc_log *log)
         if (i)
             lp_sb_puts(b, ",");
         lp_sb_json(b, log->lines[i]);
+    }
+    if (log->dropped) {
+        char more[64];
+        snprintf(more, sizeof more, "%zu more log lines not shown", log->dropped);
+        if (log->count)
+            lp_sb_puts(b, ",");
+        lp_sb_json(b, more);
     }
     lp_sb_puts(b, "]}\n");
 }

@@ -170,6 +170,7 @@ bool mrc_parse_colour(const char *hex, mrc_rgba *out);
 typedef struct mrc_log {
     char **lines;
     size_t count, cap;
+    size_t dropped;  /* lines not kept (the log was full, or no memory for them) */
 } mrc_log;
 void mrc_log_add(mrc_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mrc_log_free(mrc_log *log);

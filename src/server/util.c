@@ -235,27 +235,36 @@ void mrc_map_free(mrc_map *m, mrc_free_fn free_value)
 
 void mrc_log_add(mrc_log *log, const char *fmt, ...)
 {
-    if (!log || log->count >= MRC_LOG_LINES)
+    if (!log)
         return;
+    if (log->count >= MRC_LOG_LINES) {
+        log->dropped++;
+        return;
+    }
     if (log->count == log->cap) {
         size_t cap = log->cap ? log->cap * 2 : 16;
         char **lines = mrc_realloc(log->lines, cap * sizeof *lines);
-        if (!lines)
+        if (!lines) {
+            log->dropped++;
             return;
+        }
         log->lines = lines;
         log->cap = cap;
     }
     /* lines name upload strings (contexts, actions): cut long ones so that a few long
      * names repeated in many lines cannot multiply the upload */
     char *line = mrc_malloc(MRC_LOG_LINE_MAX);
-    if (!line)
+    if (!line) {
+        log->dropped++;
         return;
+    }
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(line, MRC_LOG_LINE_MAX, fmt, ap);
     va_end(ap);
     if (n < 0) {
         mrc_free(line);
+        log->dropped++;
         return;
     }
     if ((size_t)n >= MRC_LOG_LINE_MAX)
