@@ -209,7 +209,7 @@ static void test_xml_depth_limit_is_an_option(void **state)
     mrc_data *d = demo();
     mrc_log log = {0};
     lp_error err = {0};
-    /* a real file nests 5 deep (Device, Context, Action, Primary, KEY) */
+    /* this one nests 5 deep (Device, Context, Action, Primary, KEY); the game's files 6 */
     mrc_limits five = {.max_xml_depth = 5}, four = {.max_xml_depth = 4};
     assert_int_equal(parse_fs_counted(d, demo_xml, strlen(demo_xml), NULL, &five, &log, &err), LP_OK);
     assert_int_equal(parse_fs_counted(d, demo_xml, strlen(demo_xml), NULL, &four, &log, &err),
