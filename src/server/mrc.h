@@ -10,10 +10,11 @@
  * each context with its colour) whose font size is searched so that the row fits the box.
  *
  * Memory: an mrc_data is loaded once and then read-only (shared by every thread). Parsed
- * bindings (mrc_binds) and overlays (mrc_cards) belong to one request and are small (a few
- * kB per device); the big buffers (device images, the card canvas, the JPEG) are counted
- * in the request's lp_mem. Decoded device images are held by the data set's asset cache
- * (assets.c), decoded on first use under a per-entry pthread_once.
+ * bindings (mrc_binds) and overlays (mrc_cards) belong to one request, are counted in its
+ * budget (mrc_malloc below) and bounded by mrc_limits; the big buffers (device images,
+ * the card canvas, the JPEG) are counted in the request's lp_mem too. Decoded device
+ * images are held by the data set's asset cache (assets.c), decoded on first use under a
+ * per-entry pthread_once.
  */
 #ifndef LP_SERVER_MRC_H
 #define LP_SERVER_MRC_H
@@ -31,7 +32,9 @@
  * enters the request's lp_mem around parsing and card building, so the maps and strings
  * made from an upload count against the budget and a refused charge fails the request
  * (LP_ERR_NOMEM) instead of growing the process. Blocks remember their tracker and may be
- * freed with mrc_free on any thread, inside or outside a scope. */
+ * freed with mrc_free on any thread, inside or outside a scope, as long as the tracker
+ * lives: so nothing that outlives the request (the data set, process-wide contexts) may
+ * be allocated inside a scope (enter NULL around such work, as bindings.c does). */
 lp_mem *mrc_mem_enter(lp_mem *mem);  /* returns the previous scope, for mrc_mem_leave */
 void mrc_mem_leave(lp_mem *previous);
 void *mrc_malloc(size_t size);
