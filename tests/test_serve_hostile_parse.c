@@ -413,10 +413,13 @@ static void test_label_limits_keep_the_first_and_log_the_rest(void **state)
     assert_int_equal(mrc_fs2020_parse(d, &f, 1, &b, &log, &err), LP_OK);
     assert_int_equal(mrc_build_cards(d, &d->fs2020, &b, &cards, &log, &err), LP_OK);
     texts = 0;
-    for (size_t k = 0; k < cards.cards[0].noverlays; k++)
+    for (size_t k = 0; k < cards.cards[0].noverlays; k++) {
+        assert_true(cards.cards[0].overlays[k].ncontexts > 0);  /* no empty boxes */
         for (size_t i = 0; i < cards.cards[0].overlays[k].ncontexts; i++)
             texts += cards.cards[0].overlays[k].ctx[i].ntexts;
+    }
     assert_int_equal(texts, 50);
+    assert_int_equal(cards.cards[0].noverlays, 3);  /* 20 + 20 + 10 of the 4 buttons' 80 */
     assert_true(logged(&log, "30 labels over the limit of 50 per card are not drawn"));
     mrc_binds_free(&b);
     mrc_cards_free(&cards);

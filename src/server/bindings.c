@@ -61,14 +61,7 @@ mrc_map *mrc_map_child(mrc_map *m, const char *key, bool *fail)
         *fail = true;
         return NULL;
     }
-    bool lost = false;
-    mrc_map_put(m, key, c, &lost);
-    if (lost) {  /* not in the map: nobody else would free it */
-        mrc_free(c);
-        *fail = true;
-        return NULL;
-    }
-    return c;
+    return mrc_map_put_owned(m, key, c, mrc_free, fail) ? c : NULL;
 }
 
 mrc_action_input *mrc_binds_action(mrc_map *actions, const char *name, bool *fail)
@@ -77,15 +70,12 @@ mrc_action_input *mrc_binds_action(mrc_map *actions, const char *name, bool *fai
     if (a)
         return a;
     a = mrc_calloc(1, sizeof *a);
-    bool lost = !a || !(a->in[0] = mrc_strdup("")) || !(a->in[1] = mrc_strdup(""));
-    if (!lost)
-        mrc_map_put(actions, name, a, &lost);
-    if (lost) {
+    if (!a || !(a->in[0] = mrc_strdup("")) || !(a->in[1] = mrc_strdup(""))) {
         free_action(a);
         *fail = true;
         return NULL;
     }
-    return a;
+    return mrc_map_put_owned(actions, name, a, free_action, fail) ? a : NULL;
 }
 
 void mrc_binds_remove_action(mrc_map *actions, const char *name)

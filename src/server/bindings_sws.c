@@ -50,13 +50,10 @@ static void on_line(sws_state *s, const char *line, size_t len, mrc_log *log)
         mrc_map *fields = actions ? mrc_map_child(actions, c.s[2], &s->fail) : NULL;
         if (fields) {
             char *v = mrc_strdup(c.s[5]);
-            bool lost = !v;
-            if (v)
-                mrc_free(mrc_map_put(fields, c.s[4], v, &lost));
-            if (lost) {
-                mrc_free(v);
+            if (!v)
                 s->fail = true;
-            }
+            else
+                mrc_map_put_owned(fields, c.s[4], v, mrc_free, &s->fail);
         }
     }
     if (rc < 0 || (rc = mrc_regex_match(g->regex[MRC_SWS_JOYSTICK], line, len, &c)) < 0) {

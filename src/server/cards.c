@@ -137,19 +137,6 @@ typedef struct build_ctx {
     bool fail;
 } build_ctx;
 
-/* Puts a value into a map; on failure the value is freed with free_value. */
-static bool put_owned(mrc_map *m, const char *key, void *value, mrc_free_fn free_value,
-                      bool *fail)
-{
-    bool lost = false;
-    mrc_map_put(m, key, value, &lost);
-    if (lost) {
-        free_value(value);
-        *fail = true;
-    }
-    return !lost;
-}
-
 static void add_text(build_ctx *b, mrc_map *images, const char *image, const char *device,
                      const char *input, const mrc_box *box, const char *context, const char *text)
 {
@@ -168,7 +155,7 @@ static void add_text(build_ctx *b, mrc_map *images, const char *image, const cha
             return;
         }
         o->box = *box;
-        if (!put_owned(by_input, key, o, free_ov_build, fail))
+        if (!mrc_map_put_owned(by_input, key, o, free_ov_build, fail))
             return;
     }
     if (o->labels >= b->input_cap) {  /* contexts and actions come sorted: the first stay */
@@ -181,7 +168,7 @@ static void add_text(build_ctx *b, mrc_map *images, const char *image, const cha
             *fail = true;
             return;
         }
-        if (!put_owned(&o->contexts, context, l, free_str_list, fail))
+        if (!mrc_map_put_owned(&o->contexts, context, l, free_str_list, fail))
             return;
     }
     if (l->n == l->cap) {
@@ -339,7 +326,13 @@ static bool add_card(build_ctx *b, mrc_card *c, const char *profile, const char 
             mrc_log_add(b->log, "card %s (%s): input %s has %zu labels, the first %u are drawn "
                         "(the limit per input)", image, profile, keys[k], o->labels + o->dropped,
                         b->input_cap);
-        ok = finish_overlay(b, o, &c->overlays[c->noverlays++], &room, &over_card);
+        mrc_overlay *ov = &c->overlays[c->noverlays++];
+        ok = finish_overlay(b, o, ov, &room, &over_card);
+        if (ok && !ov->ncontexts) {  /* the card was full: no empty box */
+            mrc_free(ov->ctx);
+            memset(ov, 0, sizeof *ov);
+            c->noverlays--;
+        }
     }
     if (ok && over_card)
         mrc_log_add(b->log, "card %s (%s): %zu labels over the limit of %u per card are not "

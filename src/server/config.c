@@ -117,21 +117,6 @@ static void set_str(char **slot, const char *s)
     *slot = dupstr(s);
 }
 
-/* Puts value (malloc'd) into m, freeing the value it replaces, or value itself when the
- * map cannot take it. */
-static void put_owned(mrc_map *m, const char *key, void *value, mrc_free_fn free_value,
-                      bool *fail)
-{
-    bool lost = false;
-    void *gone = mrc_map_put(m, key, value, &lost);
-    if (lost)
-        gone = value;
-    if (gone)
-        free_value(gone);
-    if (lost)
-        *fail = true;
-}
-
 /* The map expression is evaluated once (it is often a yget, itself a walk). */
 #define FOR_PAIRS(y, map, k, v)                                                              \
     for (yaml_node_t *m_ = (map); m_ && m_->type == YAML_MAPPING_NODE; m_ = NULL)           \
@@ -147,7 +132,7 @@ static void put_string(mrc_map *m, const char *k, const char *v, bool *fail)
         *fail = true;
         return;
     }
-    put_owned(m, k, copy, free, fail);
+    mrc_map_put_owned(m, k, copy, free, fail);
 }
 
 static void read_string_map(ydoc *y, yaml_node_t *map, mrc_map *out, bool *fail)
@@ -180,7 +165,7 @@ static void read_device_map(ydoc *y, yaml_node_t *map, mrc_map *devices, bool *f
                 *fail = true;
                 return;
             }
-            put_owned(devices, shortname, dev, free_box_map, fail);
+            mrc_map_put_owned(devices, shortname, dev, free_box_map, fail);
             if (*fail)
                 return;
         }
@@ -191,7 +176,7 @@ static void read_device_map(ydoc *y, yaml_node_t *map, mrc_map *devices, bool *f
                 return;
             }
             read_box(y, boxnode, b);
-            put_owned(dev, input, b, free, fail);
+            mrc_map_put_owned(dev, input, b, free, fail);
         }
     }
 }
@@ -264,7 +249,7 @@ static void read_devices(ydoc *y, yaml_node_t *root, mrc_data *d, bool *fail)
             return;
         }
         read_box(y, dims, b);
-        put_owned(&d->size_override, name, b, free, fail);
+        mrc_map_put_owned(&d->size_override, name, b, free, fail);
     }
 }
 
@@ -314,7 +299,7 @@ static mrc_node *read_node(ydoc *y, yaml_node_t *v, unsigned depth, bool *fail)
         FOR_PAIRS(y, v, k, child) {
             mrc_node *c = read_node(y, child, depth + 1, fail);
             if (c)
-                put_owned(&n->map, k, c, free_node, fail);
+                mrc_map_put_owned(&n->map, k, c, free_node, fail);
         }
     } else if (!(n->str = dupstr(yscalar(v) ? yscalar(v) : ""))) {
         *fail = true;
@@ -330,7 +315,7 @@ static void read_game(ydoc *y, yaml_node_t *root, mrc_game *g, const char *map_k
     FOR_PAIRS(y, yget(y, root, map_key), dev, v) {
         mrc_node *n = read_node(y, v, 1, fail);
         if (n)
-            put_owned(&g->input_map, dev, n, free_node, fail);
+            mrc_map_put_owned(&g->input_map, dev, n, free_node, fail);
     }
     if (!g->logo)
         *fail = true;

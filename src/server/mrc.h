@@ -55,11 +55,15 @@ typedef struct mrc_map {
     size_t cap, count;
 } mrc_map;
 void *mrc_map_get(const mrc_map *m, const char *key);
+typedef void (*mrc_free_fn)(void *);
 /* Inserts or replaces; returns the previous value (NULL if new) or sets *fail on OOM. */
 void *mrc_map_put(mrc_map *m, const char *key, void *value, bool *fail);
+/* Inserts or replaces, the map owning value: the value replaced is freed with free_value,
+ * and so is value itself when the map cannot take it (then *fail is set, false returned). */
+bool mrc_map_put_owned(mrc_map *m, const char *key, void *value, mrc_free_fn free_value,
+                       bool *fail);
 /* Keys sorted by strcmp, malloc'd array of pointers into the map (free() it). */
 const char **mrc_map_sorted_keys(const mrc_map *m, size_t *n);
-typedef void (*mrc_free_fn)(void *);
 void mrc_map_free(mrc_map *m, mrc_free_fn free_value);
 
 /* A tree of YAML mappings and scalars (the per-game input remapping tables). */

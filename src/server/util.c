@@ -202,6 +202,20 @@ void *mrc_map_put(mrc_map *m, const char *key, void *value, bool *fail)
     return NULL;
 }
 
+bool mrc_map_put_owned(mrc_map *m, const char *key, void *value, mrc_free_fn free_value,
+                       bool *fail)
+{
+    bool lost = false;
+    void *gone = mrc_map_put(m, key, value, &lost);
+    if (lost) {
+        gone = value;
+        *fail = true;
+    }
+    if (gone && free_value)
+        free_value(gone);
+    return !lost;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
