@@ -104,6 +104,8 @@ static void test_sws_nul_after_many_lines_frees_everything(void **state)
     mrc_binds_free(&b);
     mrc_log_free(&log);
     mrc_mem_leave(outer);
+    print_message("13,500 lines then a NUL: counted peak %llu bytes, %llu after\n",
+                  (unsigned long long)lp_mem_peak(mem), (unsigned long long)lp_mem_current(mem));
     /* the 13,500 actions' maps were made (and counted) before the NUL was seen ... */
     assert_true(lp_mem_peak(mem) > 1000000);
     /* ... and all of it is gone again */
@@ -177,6 +179,8 @@ static void test_xml_deep_nesting_is_refused_within_budget(void **state)
     assert_int_equal(parse_fs_counted(d, xml, len, mem, NULL, &log, &err), LP_ERR_LIMITS);
     assert_non_null(strstr(err.message, "nested deeper than the limit of 64 elements"));
     assert_non_null(strstr(err.message, "file 1"));
+    print_message("1.3M nested <a>: counted peak %llu bytes for a %zu-byte file\n",
+                  (unsigned long long)lp_mem_peak(mem), len);
     /* expat was counted (it copies the input into its buffer) and stayed near that */
     assert_true(lp_mem_peak(mem) > 0);
     assert_true(lp_mem_peak(mem) < len + (1u << 20));
