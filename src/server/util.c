@@ -167,7 +167,7 @@ void *mrc_map_get(const mrc_map *m, const char *key)
 
 static bool grow(mrc_map *m)
 {
-    size_t cap = m->cap ? m->cap * 2 : 16;
+    size_t cap = m->cap ? m->cap * 2 : 4;  /* most maps of an upload hold one entry */
     mrc_map_entry *slots = mrc_calloc(cap, sizeof *slots);
     if (!slots)
         return false;
