@@ -20,6 +20,30 @@
 #include "budget.h"
 #include "cli.h"
 
+/* The upload-parsing limits (docs/serve.md, "Upload parsing limits"). */
+static void usage_parse_limits(FILE *f)
+{
+    fprintf(f,
+            "upload parsing limits:\n"
+            "  %-22s element nesting of an fs2020 file (default %u) -> 413\n"
+            "  %-22s labels drawn in one input's box (default %u); the rest are logged\n"
+            "  %-22s labels drawn on one card (default %u); the rest are logged\n",
+            "--max-xml-depth N", LP_SERVE_DEFAULT_XML_DEPTH, "--max-input-labels N",
+            LP_SERVE_DEFAULT_INPUT_LABELS, "--max-card-labels N", LP_SERVE_DEFAULT_CARD_LABELS);
+}
+
+/* true when a is one of the options above (then *ok says whether its value was good) */
+static bool parse_limit_flag(const char *a, const char *v, lp_server_options *o, bool *ok)
+{
+    unsigned *field = strcmp(a, "--max-xml-depth") == 0      ? &o->max_xml_depth
+                      : strcmp(a, "--max-input-labels") == 0 ? &o->max_input_labels
+                      : strcmp(a, "--max-card-labels") == 0  ? &o->max_card_labels
+                                                             : NULL;
+    if (field)
+        *ok = cli_parse_uint(a, v, 1, 1000000, field);
+    return field != NULL;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -44,6 +68,7 @@ static void usage(FILE *f)
             "--arenas N", "glibc malloc arenas (default 2; 0 = glibc's default)",
             "--mmap-threshold SIZE", "blocks from this size are mmap'd and unmapped when freed (default 256k; 0 = glibc's sliding default)",
             "-h, --help", "this text");
+    usage_parse_limits(f);
 }
 
 static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *arenas,
@@ -61,7 +86,9 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *ar
             cli_error(NULL, "serve: %s needs a value (or unknown option)", a);
             return false;
         }
-        if (strcmp(a, "--listen") == 0)
+        if (parse_limit_flag(a, v, o, &ok))
+            ;
+        else if (strcmp(a, "--listen") == 0)
             o->listen = v;
         else if (strcmp(a, "--data") == 0)
             o->data_dir = v;

@@ -20,6 +20,11 @@
 extern "C" {
 #endif
 
+/* Defaults of the upload-parsing limits below (0 in the options means these). */
+#define LP_SERVE_DEFAULT_XML_DEPTH 64       /* fs2020 XML element nesting -> 413 */
+#define LP_SERVE_DEFAULT_INPUT_LABELS 32    /* labels drawn in one input's box */
+#define LP_SERVE_DEFAULT_CARD_LABELS 512    /* labels drawn on one card */
+
 typedef struct lp_server_options {
     const char *listen;     /* "HOST:PORT" (default "127.0.0.1:8080"); port 0 = any free port */
     const char *data_dir;   /* MetaRefCard data layout; NULL = the built-in demo data set */
@@ -33,6 +38,9 @@ typedef struct lp_server_options {
     uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 8 MiB) */
     const char *budget_source; /* why max_mem is what it is (lp_budget's why), shown by
                                   /metrics as leanpix_budget_info; NULL = not shown */
+    unsigned max_xml_depth;     /* 0 = LP_SERVE_DEFAULT_XML_DEPTH; deeper uploads -> 413 */
+    unsigned max_input_labels;  /* 0 = LP_SERVE_DEFAULT_INPUT_LABELS; the rest are logged */
+    unsigned max_card_labels;   /* 0 = LP_SERVE_DEFAULT_CARD_LABELS; the rest are logged */
 } lp_server_options;
 
 void lp_server_options_default(lp_server_options *opts);

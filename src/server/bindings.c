@@ -2,13 +2,18 @@
  * bindings.c - what the two binding parsers share: the bindings tree (profile -> device ->
  * context -> action -> inputs), PCRE2 matching with captures, and freeing.
  *
- * Memory: the tree holds small strings for one request; it is freed with the request.
+ * Memory: the tree holds one request's strings, allocated with mrc_malloc (counted in the
+ * request's budget while the server has entered its scope). PCRE2's match data and its
+ * backtracking frames come from the same counted allocator (a general context), and each
+ * match is capped in steps, depth and heap so that no subject makes a match expensive.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "server/bindings.h"
 
 #include <pcre2.h>
 #include <pthread.h>
+
+#include "leanpix/server.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,27 +22,27 @@ static void free_action(void *p)
     mrc_action_input *a = p;
     if (!a)
         return;
-    free(a->in[0]);
-    free(a->in[1]);
-    free(a);
+    mrc_free(a->in[0]);
+    mrc_free(a->in[1]);
+    mrc_free(a);
 }
 
 static void free_actions(void *p)
 {
     mrc_map_free(p, free_action);
-    free(p);
+    mrc_free(p);
 }
 
 static void free_contexts(void *p)
 {
     mrc_map_free(p, free_actions);
-    free(p);
+    mrc_free(p);
 }
 
 static void free_devices(void *p)
 {
     mrc_map_free(p, free_contexts);
-    free(p);
+    mrc_free(p);
 }
 
 void mrc_binds_free(mrc_binds *b)
@@ -51,13 +56,12 @@ mrc_map *mrc_map_child(mrc_map *m, const char *key, bool *fail)
     mrc_map *c = mrc_map_get(m, key);
     if (c)
         return c;
-    c = calloc(1, sizeof *c);
+    c = mrc_calloc(1, sizeof *c);
     if (!c) {
         *fail = true;
         return NULL;
     }
-    mrc_map_put(m, key, c, fail);
-    return c;
+    return mrc_map_put_owned(m, key, c, mrc_free, fail) ? c : NULL;
 }
 
 mrc_action_input *mrc_binds_action(mrc_map *actions, const char *name, bool *fail)
@@ -65,14 +69,13 @@ mrc_action_input *mrc_binds_action(mrc_map *actions, const char *name, bool *fai
     mrc_action_input *a = mrc_map_get(actions, name);
     if (a)
         return a;
-    a = calloc(1, sizeof *a);
-    if (!a || !(a->in[0] = strdup("")) || !(a->in[1] = strdup(""))) {
+    a = mrc_calloc(1, sizeof *a);
+    if (!a || !(a->in[0] = mrc_strdup("")) || !(a->in[1] = mrc_strdup(""))) {
         free_action(a);
         *fail = true;
         return NULL;
     }
-    mrc_map_put(actions, name, a, fail);
-    return a;
+    return mrc_map_put_owned(actions, name, a, free_action, fail) ? a : NULL;
 }
 
 void mrc_binds_remove_action(mrc_map *actions, const char *name)
@@ -80,45 +83,82 @@ void mrc_binds_remove_action(mrc_map *actions, const char *name)
     /* the map has no delete: an action with no input is skipped when cards are built */
     mrc_action_input *a = mrc_map_get(actions, name);
     if (a) {
-        free(a->in[0]);
-        a->in[0] = strdup("");
+        bool fail = false;
+        mrc_set_str(&a->in[0], "", 0, &fail);
     }
 }
 
 void mrc_set_str(char **slot, const char *value, size_t len, bool *fail)
 {
-    char *copy = strndup(value, len);
+    char *copy = mrc_strndup(value, len);
     if (!copy) {
         *fail = true;
         return;
     }
-    free(*slot);
+    mrc_free(*slot);
     *slot = copy;
 }
 
-/* One match context for every thread (read-only once made; pcre2_match takes it const):
- * it caps backtracking so that a hostile line cannot keep a worker busy for seconds.
- * This is the module's only global, set once under pthread_once. */
+unsigned mrc_limit_xml_depth(const mrc_limits *l)
+{
+    return l && l->max_xml_depth ? l->max_xml_depth : LP_SERVE_DEFAULT_XML_DEPTH;
+}
+
+unsigned mrc_limit_input_labels(const mrc_limits *l)
+{
+    return l && l->max_input_labels ? l->max_input_labels : LP_SERVE_DEFAULT_INPUT_LABELS;
+}
+
+unsigned mrc_limit_card_labels(const mrc_limits *l)
+{
+    return l && l->max_card_labels ? l->max_card_labels : LP_SERVE_DEFAULT_CARD_LABELS;
+}
+
+/* PCRE2 allocates through these, so match data and heap frames are charged to the
+ * calling thread's scope (the request) like the rest of the parse. */
+static void *pcre_malloc(PCRE2_SIZE size, void *data)
+{
+    (void)data;
+    return mrc_malloc(size);
+}
+
+static void pcre_free(void *p, void *data)
+{
+    (void)data;
+    mrc_free(p);
+}
+
+/* One general and one match context for every thread (read-only once made; pcre2_match
+ * takes them const): the limits cap backtracking steps, recursion depth and the heap
+ * frames of one match (MRC_REGEX_* in bindings.h), so that a hostile line can neither
+ * keep a worker busy for seconds nor take memory. Set once under pthread_once. */
+static pcre2_general_context *general_ctx;
 static pcre2_match_context *limits_ctx;
 static pthread_once_t limits_once = PTHREAD_ONCE_INIT;
 
 static void make_limits(void)
 {
-    limits_ctx = pcre2_match_context_create(NULL);
+    lp_mem *outer = mrc_mem_enter(NULL);  /* made once for the process: not the request's */
+    general_ctx = pcre2_general_context_create(pcre_malloc, pcre_free, NULL);
+    limits_ctx = general_ctx ? pcre2_match_context_create(general_ctx) : NULL;
     if (limits_ctx) {
-        pcre2_set_match_limit(limits_ctx, 100000);
-        pcre2_set_depth_limit(limits_ctx, 10000);
+        pcre2_set_match_limit(limits_ctx, MRC_REGEX_MATCH_LIMIT);
+        pcre2_set_depth_limit(limits_ctx, MRC_REGEX_DEPTH_LIMIT);
+        pcre2_set_heap_limit(limits_ctx, MRC_REGEX_HEAP_KIB);
     }
+    mrc_mem_leave(outer);
 }
 
 int mrc_regex_match(const void *code, const char *subject, size_t len, mrc_caps *caps)
 {
     pthread_once(&limits_once, make_limits);
-    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, NULL);
+    caps->n = 0;
+    if (!limits_ctx)
+        return -1;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(code, general_ctx);
     if (!md)
         return -1;
     int rc = pcre2_match(code, (PCRE2_SPTR)subject, len, 0, 0, md, limits_ctx);
-    caps->n = 0;
     if (rc > 0) {
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         uint32_t pairs = pcre2_get_ovector_count(md);
@@ -135,5 +175,5 @@ int mrc_regex_match(const void *code, const char *subject, size_t len, mrc_caps 
         }
     }
     pcre2_match_data_free(md);
-    return rc > 0 ? 1 : 0;
+    return rc > 0 ? 1 : rc == PCRE2_ERROR_NOMEMORY ? -1 : 0;
 }

@@ -8,7 +8,11 @@
  * the rest of its file skipped; the last KEY in a Primary/Secondary wins.
  *
  * Malformed XML fails the request with the parser's reason and line (the server answers
- * 400). Memory: expat's parser state is small; the tree goes into mrc_binds.
+ * 400); nesting deeper than the limit (mrc_limits.max_xml_depth) fails it with
+ * LP_ERR_LIMITS (413) as soon as the element that passes it starts. Memory: expat
+ * allocates through mrc_malloc (XML_ParserCreate_MM), so its element stack, name pools
+ * and buffers are counted in the request's budget like the tree that goes into mrc_binds;
+ * the depth cap keeps the element stack small long before the budget would refuse it.
  */
 #define _GNU_SOURCE
 #include "server/bindings.h"
@@ -25,6 +29,8 @@ typedef struct fs_state {
     mrc_log *log;
     XML_Parser parser;
     bool fail, stopped;
+    unsigned depth, max_depth;
+    bool too_deep;
     char *profile;            /* current file's profile */
     bool in_friendly;
     char friendly[256];
@@ -64,6 +70,12 @@ static void on_device(fs_state *s, const XML_Char **atts)
 static void XMLCALL on_start(void *user, const XML_Char *el, const XML_Char **atts)
 {
     fs_state *s = user;
+    if (++s->depth > s->max_depth || s->fail) {  /* stop now, not after the whole file */
+        s->too_deep = !s->fail;
+        s->stopped = s->fail;
+        XML_StopParser(s->parser, XML_FALSE);
+        return;
+    }
     if (strcmp(el, "FriendlyName") == 0) {
         s->in_friendly = true;
         s->friendly_len = 0;
@@ -93,11 +105,12 @@ static void XMLCALL on_start(void *user, const XML_Char *el, const XML_Char **at
 static void XMLCALL on_end(void *user, const XML_Char *el)
 {
     fs_state *s = user;
+    s->depth--;
     if (strcmp(el, "FriendlyName") == 0) {
         s->in_friendly = false;
-        free(s->profile);
-        s->profile = s->friendly_len ? strndup(s->friendly, s->friendly_len)
-                                     : strdup(MRC_PROFILE_DEFAULT);
+        mrc_free(s->profile);
+        s->profile = s->friendly_len ? mrc_strndup(s->friendly, s->friendly_len)
+                                     : mrc_strdup(MRC_PROFILE_DEFAULT);
         if (!s->profile)
             s->fail = true;
     } else if (strcmp(el, "Context") == 0) {
@@ -141,42 +154,61 @@ static bool feed(XML_Parser p, const mrc_file *f)
            XML_Parse(p, close, (int)strlen(close), XML_TRUE) != XML_STATUS_ERROR;
 }
 
+/* expat's memory comes from the thread's counted scope (see mrc_malloc) */
+static const XML_Memory_Handling_Suite counted_memory = {mrc_malloc, mrc_realloc, mrc_free};
+
 static lp_status parse_one(fs_state *s, const mrc_file *f, size_t index, lp_error *err)
 {
-    XML_Parser p = XML_ParserCreate(NULL);
+    if (f->size > (size_t)INT32_MAX)
+        return lp_error_set(err, LP_ERR_LIMITS, "file %zu is too large", index + 1);
+    XML_Parser p = XML_ParserCreate_MM(NULL, &counted_memory, NULL);
     if (!p)
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot create an XML parser");
+        return lp_error_set(err, LP_ERR_NOMEM, "file %zu: cannot create an XML parser (out of "
+                                               "memory)", index + 1);
     s->parser = p;
     s->stopped = false;
+    s->too_deep = false;
+    s->depth = 0;
     s->device = NULL;
     s->context = NULL;
     s->action = NULL;
-    free(s->profile);
-    s->profile = strdup(MRC_PROFILE_DEFAULT);
+    s->in_friendly = false;
+    mrc_free(s->profile);
+    s->profile = mrc_strdup(MRC_PROFILE_DEFAULT);
     XML_SetUserData(p, s);
     XML_SetElementHandler(p, on_start, on_end);
     XML_SetCharacterDataHandler(p, on_text);
     lp_status st = LP_OK;
-    if (f->size > (size_t)INT32_MAX) {
-        st = lp_error_set(err, LP_ERR_LIMITS, "file %zu is too large", index + 1);
-    } else if (!feed(p, f) && !s->stopped) {
-        st = lp_error_set(err, LP_ERR_CORRUPT, "file %zu: malformed XML: %s at line %lu",
-                          index + 1, XML_ErrorString(XML_GetErrorCode(p)),
+    bool parsed = s->profile && feed(p, f);
+    if (s->too_deep) {
+        st = lp_error_set(err, LP_ERR_LIMITS, "file %zu: XML nested deeper than the limit of "
+                          "%u elements at line %lu", index + 1, s->max_depth - 1,
                           (unsigned long)XML_GetCurrentLineNumber(p));
+    } else if (s->profile && !parsed && !s->stopped) {
+        enum XML_Error code = XML_GetErrorCode(p);
+        st = code == XML_ERROR_NO_MEMORY
+                 ? lp_error_set(err, LP_ERR_NOMEM, "file %zu: the XML parser's memory does not "
+                                "fit in the memory budget", index + 1)
+                 : lp_error_set(err, LP_ERR_CORRUPT, "file %zu: malformed XML: %s at line %lu",
+                                index + 1, XML_ErrorString(code),
+                                (unsigned long)XML_GetCurrentLineNumber(p));
     }
     XML_ParserFree(p);
     if (!st && (s->fail || !s->profile))
-        st = lp_error_set(err, LP_ERR_NOMEM, "out of memory reading bindings");
+        st = lp_error_set(err, LP_ERR_NOMEM, "out of memory reading bindings (the upload's "
+                                             "bindings do not fit in the memory budget)");
     return st;
 }
 
 lp_status mrc_fs2020_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
                            mrc_binds *out, mrc_log *log, lp_error *err)
 {
-    fs_state s = {.data = d, .binds = out, .log = log};
+    /* +1: the synthetic root element that feed() wraps the file in */
+    fs_state s = {.data = d, .binds = out, .log = log,
+                  .max_depth = mrc_limit_xml_depth(out->limits) + 1};
     lp_status st = LP_OK;
     for (size_t i = 0; i < nfiles && !st; i++)
         st = parse_one(&s, &files[i], i, err);
-    free(s.profile);
+    mrc_free(s.profile);
     return st;
 }

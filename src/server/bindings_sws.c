@@ -9,7 +9,9 @@
  * InputMapping2 table, plus the original's fixed rules (buttons 22..39 are 1..18, 64..85
  * are 19..40, 86 is unbound).
  *
- * Memory: one request's worth of small strings in maps.
+ * Memory: one request's worth of small strings in maps, from mrc_malloc (counted in the
+ * request's budget). Every exit of mrc_sws_parse goes through one cleanup that frees the
+ * line index, whatever stopped the parse (binary data, a refused allocation).
  */
 #include "server/bindings.h"
 
@@ -26,32 +28,39 @@ typedef struct sws_state {
 
 static void free_fields(void *p)
 {
-    mrc_map_free(p, free);
-    free(p);
+    mrc_map_free(p, mrc_free);
+    mrc_free(p);
 }
 
 static void free_index_actions(void *p)
 {
     mrc_map_free(p, free_fields);
-    free(p);
+    mrc_free(p);
 }
+
+
 
 static void on_line(sws_state *s, const char *line, size_t len, mrc_log *log)
 {
     mrc_caps c;
     const mrc_game *g = &s->data->sws;
-    if (mrc_regex_match(g->regex[MRC_SWS_BIND], line, len, &c) == 1 && c.n >= 6) {
+    int rc = mrc_regex_match(g->regex[MRC_SWS_BIND], line, len, &c);
+    if (rc == 1 && c.n >= 6) {
         mrc_map *actions = mrc_map_child(&s->index, c.s[1], &s->fail);
         mrc_map *fields = actions ? mrc_map_child(actions, c.s[2], &s->fail) : NULL;
         if (fields) {
-            char *v = strdup(c.s[5]);
+            char *v = mrc_strdup(c.s[5]);
             if (!v)
                 s->fail = true;
             else
-                free(mrc_map_put(fields, c.s[4], v, &s->fail));
+                mrc_map_put_owned(fields, c.s[4], v, mrc_free, &s->fail);
         }
     }
-    if (mrc_regex_match(g->regex[MRC_SWS_JOYSTICK], line, len, &c) == 1 && c.n >= 3 && c.s[2][0]) {
+    if (rc < 0 || (rc = mrc_regex_match(g->regex[MRC_SWS_JOYSTICK], line, len, &c)) < 0) {
+        s->fail = true;  /* the budget refused the match's memory */
+        return;
+    }
+    if (rc == 1 && c.n >= 3 && c.s[2][0]) {
         const char *shortname = mrc_map_get(&s->data->device_names, c.s[2]);
         if (!shortname) {
             mrc_log_add(log, "SWS Unknown device found %s", c.s[2]);
@@ -70,11 +79,21 @@ static void on_line(sws_state *s, const char *line, size_t len, mrc_log *log)
 
 static const char *field(const mrc_map *fields, const char *name)
 {
-    /* the original compares field names case-insensitively */
-    for (size_t i = 0; i < fields->cap; i++)
-        if (fields->slots[i].key && strcasecmp(fields->slots[i].key, name) == 0)
-            return fields->slots[i].value;
-    return NULL;
+    /* the original compares field names case-insensitively; when several spellings are
+     * present the exact one, else the first in byte order, wins (the map's slot order
+     * depends on its per-process hash seed, so it must not decide) */
+    const char *exact = mrc_map_get(fields, name);
+    if (exact)
+        return exact;
+    const char *best_key = NULL, *best = NULL;
+    for (size_t i = 0; i < fields->cap; i++) {
+        const char *k = fields->slots[i].key;
+        if (k && strcasecmp(k, name) == 0 && (!best_key || strcmp(k, best_key) < 0)) {
+            best_key = k;
+            best = fields->slots[i].value;
+        }
+    }
+    return best;
 }
 
 /* The model input for an action's axis/button, or NULL. */
@@ -155,30 +174,40 @@ lp_status mrc_sws_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
                         mrc_binds *out, mrc_log *log, lp_error *err)
 {
     sws_state s = {.data = d};
-    for (size_t f = 0; f < nfiles; f++) {
+    lp_status st = LP_OK;
+    for (size_t f = 0; f < nfiles && !st && !s.fail; f++) {
         const char *p = (const char *)files[f].data, *end = p + files[f].size;
-        while (p < end) {
+        while (p < end && !s.fail) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             const char *stop = nl ? nl : end;
             size_t len = (size_t)(stop - p);
             if (len && p[len - 1] == '\r')  /* Go's line scanner drops a CR before LF */
                 len--;
-            if (memchr(p, '\0', len))
-                return lp_error_set(err, LP_ERR_CORRUPT, "file %zu: binary data in a .profile", f + 1);
+            if (memchr(p, '\0', len)) {
+                st = lp_error_set(err, LP_ERR_CORRUPT, "file %zu: binary data in a .profile", f + 1);
+                break;
+            }
             if (len <= 4096)  /* settings lines are short; longer ones cannot be bindings */
                 on_line(&s, p, len, log);
             p = stop + 1;
         }
     }
-    size_t n;
-    const char **ctx = mrc_map_sorted_keys(&s.index, &n);
-    for (size_t i = 0; ctx && i < n; i++)
-        mrc_map_put(&out->contexts, ctx[i], (void *)1, &s.fail);
-    free(ctx);
-    build(&s, out, log);
+    if (!st && !s.fail) {
+        size_t n;
+        const char **ctx = mrc_map_sorted_keys(&s.index, &n);
+        if (!ctx)
+            s.fail = true;
+        for (size_t i = 0; ctx && i < n; i++)
+            mrc_map_put(&out->contexts, ctx[i], (void *)1, &s.fail);
+        free(ctx);
+        if (!s.fail)
+            build(&s, out, log);
+    }
+    /* the one exit: whatever stopped the parse, the line index goes */
     mrc_map_free(&s.index, free_index_actions);
     mrc_map_free(&s.devices, NULL);
-    if (s.fail)
-        return lp_error_set(err, LP_ERR_NOMEM, "out of memory reading bindings");
-    return LP_OK;
+    if (!st && s.fail)
+        st = lp_error_set(err, LP_ERR_NOMEM, "out of memory reading bindings (the upload's "
+                                             "bindings do not fit in the memory budget)");
+    return st;
 }

@@ -8,6 +8,15 @@
  * copied into mrc_data's maps (a few hundred kB for the whole shared data set), which is
  * then read-only and shared by all threads. The regexes are compiled once with PCRE2 in
  * mrc_data_finish(); match data is allocated per match by the callers.
+ *
+ * The files are the operator's, but mrc_config_parse is also a fuzzing target, so it is
+ * bounded like an upload parser: libyaml has no allocator hooks, so before the document
+ * is loaded the text's size, nesting depth and node count are checked with libyaml's
+ * event parser (memory proportional to the depth reached, nothing kept), and the walk
+ * over the loaded document has a budget of steps (MRC_YAML_MAX_STEPS) and a depth limit.
+ * Aliases are references in libyaml's document, so a "billion laughs" document is small
+ * once loaded but exponential (or, with an alias to its own ancestor, infinite) to walk;
+ * the step budget and the depth limit refuse it after a bounded amount of work.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "server/mrc.h"
@@ -50,8 +59,17 @@ bool mrc_parse_colour(const char *hex, mrc_rgba *out)
 /* ---- libyaml document helpers ---- */
 typedef struct ydoc {
     yaml_document_t doc;
-    bool ok;
+    uint64_t steps;      /* pairs and nodes visited so far */
+    bool over;           /* the step budget or the depth limit was hit */
 } ydoc;
+
+/* One step of the walk; false (and the document refused) once the budget is spent. */
+static bool ystep(ydoc *y)
+{
+    if (++y->steps > MRC_YAML_MAX_STEPS)
+        y->over = true;
+    return !y->over;
+}
 
 static yaml_node_t *ynode(ydoc *y, int id)
 {
@@ -67,7 +85,8 @@ static yaml_node_t *yget(ydoc *y, yaml_node_t *map, const char *key)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
         return NULL;
-    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top && ystep(y); p++) {
         const char *k = yscalar(ynode(y, p->key));
         if (k && strcmp(k, key) == 0)
             return ynode(y, p->value);
@@ -91,10 +110,18 @@ static char *dupstr(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+/* *slot = a copy of s (or NULL), freeing what was there: a file read twice leaks nothing */
+static void set_str(char **slot, const char *s)
+{
+    free(*slot);
+    *slot = dupstr(s);
+}
+
+/* The map expression is evaluated once (it is often a yget, itself a walk). */
 #define FOR_PAIRS(y, map, k, v)                                                              \
-    if ((map) && (map)->type == YAML_MAPPING_NODE)                                           \
-        for (yaml_node_pair_t *p_ = (map)->data.mapping.pairs.start;                         \
-             p_ < (map)->data.mapping.pairs.top; p_++)                                       \
+    for (yaml_node_t *m_ = (map); m_ && m_->type == YAML_MAPPING_NODE; m_ = NULL)           \
+        for (yaml_node_pair_t *p_ = m_->data.mapping.pairs.start;                            \
+             p_ < m_->data.mapping.pairs.top && ystep(y); p_++)                              \
             for (const char *k = yscalar(ynode(y, p_->key)); k; k = NULL)                    \
                 for (yaml_node_t *v = ynode(y, p_->value); v; v = NULL)
 
@@ -105,7 +132,7 @@ static void put_string(mrc_map *m, const char *k, const char *v, bool *fail)
         *fail = true;
         return;
     }
-    free(mrc_map_put(m, k, copy, fail));
+    mrc_map_put_owned(m, k, copy, free, fail);
 }
 
 static void read_string_map(ydoc *y, yaml_node_t *map, mrc_map *out, bool *fail)
@@ -138,7 +165,9 @@ static void read_device_map(ydoc *y, yaml_node_t *map, mrc_map *devices, bool *f
                 *fail = true;
                 return;
             }
-            mrc_map_put(devices, shortname, dev, fail);
+            mrc_map_put_owned(devices, shortname, dev, free_box_map, fail);
+            if (*fail)
+                return;
         }
         FOR_PAIRS(y, inputs, input, boxnode) {
             mrc_box *b = malloc(sizeof *b);
@@ -147,14 +176,14 @@ static void read_device_map(ydoc *y, yaml_node_t *map, mrc_map *devices, bool *f
                 return;
             }
             read_box(y, boxnode, b);
-            free(mrc_map_put(dev, input, b, fail));
+            mrc_map_put_owned(dev, input, b, free, fail);
         }
     }
 }
 
 static void read_header(ydoc *y, yaml_node_t *h, mrc_header_style *s)
 {
-    s->font = dupstr(yget_str(y, h, "Font"));
+    set_str(&s->font, yget_str(y, h, "Font"));
     s->font_size = yget_num(y, h, "FontSize", 90);
     yaml_node_t *inset = yget(y, h, "Inset");
     s->inset_x = yget_num(y, inset, "x", 50);
@@ -166,8 +195,8 @@ static void read_header(ydoc *y, yaml_node_t *h, mrc_header_style *s)
 
 static void read_watermark(ydoc *y, yaml_node_t *w, mrc_watermark_style *s)
 {
-    s->label = dupstr(yget_str(y, w, "Text"));
-    s->font = dupstr(yget_str(y, w, "Font"));
+    set_str(&s->label, yget_str(y, w, "Text"));
+    set_str(&s->font, yget_str(y, w, "Font"));
     s->font_size = yget_num(y, w, "FontSize", 44);
     yaml_node_t *loc = yget(y, w, "Location");
     s->x = yget_num(y, loc, "x", 50);
@@ -178,16 +207,16 @@ static void read_watermark(ydoc *y, yaml_node_t *w, mrc_watermark_style *s)
 
 static void read_config(ydoc *y, yaml_node_t *root, mrc_data *d, bool *fail)
 {
-    d->version = dupstr(yget_str(y, root, "Version"));
+    set_str(&d->version, yget_str(y, root, "Version"));
     yaml_node_t *def = yget(y, root, "DefaultImage");
     d->default_w = (int)yget_num(y, def, "w", 3840);
     d->default_h = (int)yget_num(y, def, "h", 2160);
     d->pixel_multiplier = yget_num(y, root, "PixelMultiplier", 0.5);
     d->jpeg_quality = (int)yget_num(y, root, "JpgQuality", 90);
-    d->images_dir = dupstr(yget_str(y, root, "HotasImagesDir"));
-    d->logos_dir = dupstr(yget_str(y, root, "LogoImagesDir"));
-    d->fonts_dir = dupstr(yget_str(y, root, "FontsDir"));
-    d->input_font = dupstr(yget_str(y, root, "InputFont"));
+    set_str(&d->images_dir, yget_str(y, root, "HotasImagesDir"));
+    set_str(&d->logos_dir, yget_str(y, root, "LogoImagesDir"));
+    set_str(&d->fonts_dir, yget_str(y, root, "FontsDir"));
+    set_str(&d->input_font, yget_str(y, root, "InputFont"));
     d->input_font_size = yget_num(y, root, "InputFontSize", 40);
     d->input_min_font_size = (int)yget_num(y, root, "InputMinFontSize", 13);
     d->x_inset = yget_num(y, root, "InputPixelXInset", 5);
@@ -196,9 +225,10 @@ static void read_config(ydoc *y, yaml_node_t *root, mrc_data *d, bool *fail)
     read_watermark(y, yget(y, root, "Watermark"), &d->watermark);
     mrc_parse_colour(yget_str(y, root, "LightColour"), &d->light);
     yaml_node_t *cols = yget(y, root, "AlternateColours");
+    d->ncolours = 0;
     if (cols && cols->type == YAML_SEQUENCE_NODE)
         for (yaml_node_item_t *it = cols->data.sequence.items.start;
-             it < cols->data.sequence.items.top && d->ncolours < 16; it++)
+             it < cols->data.sequence.items.top && d->ncolours < 16 && ystep(y); it++)
             if (mrc_parse_colour(yscalar(ynode(y, *it)), &d->colours[d->ncolours]))
                 d->ncolours++;
     if (!d->images_dir || !d->logos_dir || !d->fonts_dir || !d->input_font ||
@@ -219,7 +249,7 @@ static void read_devices(ydoc *y, yaml_node_t *root, mrc_data *d, bool *fail)
             return;
         }
         read_box(y, dims, b);
-        free(mrc_map_put(&d->size_override, name, b, fail));
+        mrc_map_put_owned(&d->size_override, name, b, free, fail);
     }
 }
 
@@ -251,8 +281,14 @@ static void free_node(void *p)
     free(n);
 }
 
-static mrc_node *read_node(ydoc *y, yaml_node_t *v, bool *fail)
+/* A copy of v's tree. Aliases make the document a graph, possibly with cycles: the depth
+ * limit stops a cycle, the step budget a tree that aliases make exponential. */
+static mrc_node *read_node(ydoc *y, yaml_node_t *v, unsigned depth, bool *fail)
 {
+    if (depth > MRC_YAML_MAX_DEPTH)
+        y->over = true;
+    if (!ystep(y))
+        return NULL;
     mrc_node *n = calloc(1, sizeof *n);
     if (!n) {
         *fail = true;
@@ -260,36 +296,91 @@ static mrc_node *read_node(ydoc *y, yaml_node_t *v, bool *fail)
     }
     if (v->type == YAML_MAPPING_NODE) {
         n->is_map = true;
-        FOR_PAIRS(y, v, k, child) free_node(mrc_map_put(&n->map, k, read_node(y, child, fail), fail));
-    } else {
-        n->str = dupstr(yscalar(v) ? yscalar(v) : "");
+        FOR_PAIRS(y, v, k, child) {
+            mrc_node *c = read_node(y, child, depth + 1, fail);
+            if (c)
+                mrc_map_put_owned(&n->map, k, c, free_node, fail);
+        }
+    } else if (!(n->str = dupstr(yscalar(v) ? yscalar(v) : ""))) {
+        *fail = true;
     }
     return n;
 }
 
 static void read_game(ydoc *y, yaml_node_t *root, mrc_game *g, const char *map_key, bool *fail)
 {
-    g->logo = dupstr(yget_str(y, root, "Logo"));
+    set_str(&g->logo, yget_str(y, root, "Logo"));
     read_string_map(y, yget(y, root, "Regexes"), &g->regex_source, fail);
     read_string_map(y, yget(y, root, "InputLabels"), &g->labels, fail);
-    FOR_PAIRS(y, yget(y, root, map_key), dev, v)
-        free_node(mrc_map_put(&g->input_map, dev, read_node(y, v, fail), fail));
+    FOR_PAIRS(y, yget(y, root, map_key), dev, v) {
+        mrc_node *n = read_node(y, v, 1, fail);
+        if (n)
+            mrc_map_put_owned(&g->input_map, dev, n, free_node, fail);
+    }
     if (!g->logo)
         *fail = true;
+}
+
+/* Checks the text's size, nesting and node count with libyaml's event parser before the
+ * document loader builds it (which it does with no limit of its own). */
+static lp_status check_shape(const char *which, const char *text, size_t len, lp_error *err)
+{
+    if (len > MRC_YAML_MAX_BYTES)
+        return lp_error_set(err, LP_ERR_LIMITS, "%s: %zu bytes of YAML, over the limit of %u",
+                            which, len, (unsigned)MRC_YAML_MAX_BYTES);
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot create a YAML parser");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    lp_status st = LP_OK;
+    unsigned long depth = 0, nodes = 0;
+    for (bool done = false; !done && !st;) {
+        yaml_event_t ev;
+        if (!yaml_parser_parse(&parser, &ev))
+            break;  /* the loader reports the syntax error with its reason */
+        done = ev.type == YAML_STREAM_END_EVENT;
+        switch (ev.type) {
+        case YAML_SEQUENCE_START_EVENT:
+        case YAML_MAPPING_START_EVENT:
+            if (++depth > MRC_YAML_MAX_DEPTH)
+                st = lp_error_set(err, LP_ERR_LIMITS, "%s: YAML nested deeper than %u at line %zu",
+                                  which, (unsigned)MRC_YAML_MAX_DEPTH, ev.start_mark.line + 1);
+            /* a collection is a node too */
+            /* fall through */
+        case YAML_SCALAR_EVENT:
+        case YAML_ALIAS_EVENT:
+            if (!st && ++nodes > MRC_YAML_MAX_NODES)
+                st = lp_error_set(err, LP_ERR_LIMITS, "%s: more than %u YAML nodes at line %zu",
+                                  which, (unsigned)MRC_YAML_MAX_NODES, ev.start_mark.line + 1);
+            break;
+        case YAML_SEQUENCE_END_EVENT:
+        case YAML_MAPPING_END_EVENT:
+            depth--;
+            break;
+        default:
+            break;
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&parser);
+    return st;
 }
 
 lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, size_t len,
                            lp_error *err)
 {
+    lp_status st = check_shape(which, text, len, err);
+    if (st)
+        return st;
     yaml_parser_t parser;
     ydoc y = {0};
     if (!yaml_parser_initialize(&parser))
         return lp_error_set(err, LP_ERR_NOMEM, "cannot create a YAML parser");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
     if (!yaml_parser_load(&parser, &y.doc)) {
-        lp_status st = lp_error_set(err, LP_ERR_CORRUPT, "%s: YAML error: %s at line %zu", which,
-                                    parser.problem ? parser.problem : "unknown",
-                                    parser.problem_mark.line + 1);
+        st = lp_error_set(err, LP_ERR_CORRUPT, "%s: YAML error: %s at line %zu", which,
+                          parser.problem ? parser.problem : "unknown",
+                          parser.problem_mark.line + 1);
         yaml_parser_delete(&parser);
         return st;
     }
@@ -307,6 +398,10 @@ lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, siz
     else if (strcmp(which, "sws") == 0)
         read_game(&y, root, &d->sws, "InputMapping2", &fail);
     yaml_document_delete(&y.doc);
+    if (y.over)
+        return lp_error_set(err, LP_ERR_LIMITS, "%s: YAML aliases expand past the limit of %u "
+                            "steps or %u levels", which, (unsigned)MRC_YAML_MAX_STEPS,
+                            (unsigned)MRC_YAML_MAX_DEPTH);
     if (fail)
         return lp_error_set(err, LP_ERR_CORRUPT, "%s: missing or malformed settings", which);
     return LP_OK;
@@ -321,6 +416,7 @@ static lp_status compile(mrc_game *g, int slot, const char *name, lp_error *err)
         return lp_error_set(err, LP_ERR_CORRUPT, "%s: regex %s is missing", g->name, name);
     int code;
     PCRE2_SIZE off;
+    pcre2_code_free(g->regex[slot]);
     g->regex[slot] = pcre2_compile((PCRE2_SPTR)pat, PCRE2_ZERO_TERMINATED, PCRE2_DOLLAR_ENDONLY,
                                    &code, &off, NULL);
     if (!g->regex[slot]) {
@@ -336,8 +432,8 @@ lp_status mrc_data_finish(mrc_data *d, lp_error *err)
 {
     static const char *fs[] = {"Button", "Axis", "Pov", "Rotation", "Slider"};
     static const char *sws[] = {"Bind", "Joystick"};
-    d->fs2020.name = strdup("fs2020");
-    d->sws.name = strdup("sws");
+    set_str(&d->fs2020.name, "fs2020");
+    set_str(&d->sws.name, "sws");
     for (int i = 0; i < 5; i++)
         if (compile(&d->fs2020, i, fs[i], err))
             return err ? err->status : LP_ERR_CORRUPT;

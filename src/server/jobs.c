@@ -78,6 +78,8 @@ static void html_log(lp_strbuf *b, const mrc_log *log)
         lp_sb_html(b, log->lines[i]);
         lp_sb_puts(b, "</li>\n");
     }
+    if (log->dropped)
+        lp_sb_printf(b, "<li>%zu more log lines not shown</li>\n", log->dropped);
     lp_sb_puts(b, "</ul>\n</body></html>\n");
 }
 
@@ -88,6 +90,13 @@ static void json_log(lp_strbuf *b, const mrc_log *log)
         if (i)
             lp_sb_puts(b, ",");
         lp_sb_json(b, log->lines[i]);
+    }
+    if (log->dropped) {
+        char more[64];
+        snprintf(more, sizeof more, "%zu more log lines not shown", log->dropped);
+        if (log->count)
+            lp_sb_puts(b, ",");
+        lp_sb_json(b, more);
     }
     lp_sb_puts(b, "]}\n");
 }
@@ -232,9 +241,12 @@ static void leave(lp_server *s, lp_request *r)
 /* Parses the upload and builds the cards; asks idle workers to help render them. */
 static void start_job(lp_server *s, worker_ctx *w, lp_request *r)
 {
-    mrc_binds binds = {0};
+    /* the upload's limits, and its maps, strings and parser memory counted in its budget */
+    mrc_limits limits = {s->opts.max_xml_depth, s->opts.max_input_labels, s->opts.max_card_labels};
+    mrc_binds binds = {.limits = &limits};
     lp_error err = {0};
     bool fs = strcmp(r->game, "fs2020") == 0;
+    lp_mem *outer = mrc_mem_enter(r->mem);
     lp_status st = fs ? mrc_fs2020_parse(s->data, r->files, r->nfiles, &binds, &r->log, &err)
                       : mrc_sws_parse(s->data, r->files, r->nfiles, &binds, &r->log, &err);
     release_files(r);
@@ -242,6 +254,7 @@ static void start_job(lp_server *s, worker_ctx *w, lp_request *r)
         st = mrc_build_cards(s->data, fs ? &s->data->fs2020 : &s->data->sws, &binds, &r->cards,
                              &r->log, &err);
     mrc_binds_free(&binds);
+    mrc_mem_leave(outer);
     if (!st && !(r->results = calloc(r->cards.count ? r->cards.count : 1, sizeof *r->results)))
         st = lp_error_set(&err, LP_ERR_NOMEM, "out of memory");
     if (st) {

@@ -10,10 +10,11 @@
  * each context with its colour) whose font size is searched so that the row fits the box.
  *
  * Memory: an mrc_data is loaded once and then read-only (shared by every thread). Parsed
- * bindings (mrc_binds) and overlays (mrc_cards) belong to one request and are small (a few
- * kB per device); the big buffers (device images, the card canvas, the JPEG) are counted
- * in the request's lp_mem. Decoded device images are held by the data set's asset cache
- * (assets.c), decoded on first use under a per-entry pthread_once.
+ * bindings (mrc_binds) and overlays (mrc_cards) belong to one request, are counted in its
+ * budget (mrc_malloc below) and bounded by mrc_limits; the big buffers (device images,
+ * the card canvas, the JPEG) are counted in the request's lp_mem too. Decoded device
+ * images are held by the data set's asset cache (assets.c), decoded on first use under a
+ * per-entry pthread_once.
  */
 #ifndef LP_SERVER_MRC_H
 #define LP_SERVER_MRC_H
@@ -26,6 +27,24 @@
 
 #include "leanpix/leanpix.h"
 
+/* ---- counted allocation for what an upload makes (util.c) ----
+ * mrc_malloc & co charge the calling thread's current scope (NULL = uncounted): the server
+ * enters the request's lp_mem around parsing and card building, so the maps and strings
+ * made from an upload count against the budget and a refused charge fails the request
+ * (LP_ERR_NOMEM) instead of growing the process. Blocks remember their tracker and may be
+ * freed with mrc_free on any thread, inside or outside a scope, as long as the tracker
+ * lives: so nothing that outlives the request (the data set, process-wide contexts) may
+ * be allocated inside a scope (enter NULL around such work, as bindings.c does). */
+lp_mem *mrc_mem_enter(lp_mem *mem);  /* returns the previous scope, for mrc_mem_leave */
+void mrc_mem_leave(lp_mem *previous);
+void *mrc_malloc(size_t size);
+void *mrc_calloc(size_t n, size_t size);
+void *mrc_realloc(void *p, size_t size);
+void mrc_free(void *p);
+char *mrc_strdup(const char *s);
+char *mrc_strndup(const char *s, size_t n);
+uint64_t mrc_mem_live_blocks(void);  /* blocks not yet freed, process-wide (for tests) */
+
 /* ---- a small string-keyed hash map (keys copied, values owned by the caller) ---- */
 typedef struct mrc_map_entry {
     char *key;
@@ -36,11 +55,15 @@ typedef struct mrc_map {
     size_t cap, count;
 } mrc_map;
 void *mrc_map_get(const mrc_map *m, const char *key);
+typedef void (*mrc_free_fn)(void *);
 /* Inserts or replaces; returns the previous value (NULL if new) or sets *fail on OOM. */
 void *mrc_map_put(mrc_map *m, const char *key, void *value, bool *fail);
+/* Inserts or replaces, the map owning value: the value replaced is freed with free_value,
+ * and so is value itself when the map cannot take it (then *fail is set, false returned). */
+bool mrc_map_put_owned(mrc_map *m, const char *key, void *value, mrc_free_fn free_value,
+                       bool *fail);
 /* Keys sorted by strcmp, malloc'd array of pointers into the map (free() it). */
 const char **mrc_map_sorted_keys(const mrc_map *m, size_t *n);
-typedef void (*mrc_free_fn)(void *);
 void mrc_map_free(mrc_map *m, mrc_free_fn free_value);
 
 /* A tree of YAML mappings and scalars (the per-game input remapping tables). */
@@ -131,17 +154,30 @@ lp_status mrc_data_load(mrc_data **out, const char *dir, lp_mem *asset_mem, lp_e
 /* The built-in demo data set (demo.c): drawn images, a system font, one device. */
 lp_status mrc_data_load_demo(mrc_data **out, lp_mem *asset_mem, lp_error *err);
 void mrc_data_free(mrc_data *data);
-/* Parses YAML text into the data set's pieces (config.c; used by the demo too). */
+/* Parses YAML text into the data set's pieces (config.c; used by the demo too). Bounded
+ * like an upload parser (a fuzzing target): text over MRC_YAML_MAX_BYTES, nesting over
+ * MRC_YAML_MAX_DEPTH, more than MRC_YAML_MAX_NODES nodes, or aliases that would make the
+ * walk take more than MRC_YAML_MAX_STEPS steps fail with LP_ERR_LIMITS. The real data set
+ * is far below them (generatedDevices.yaml: 92 kB, depth 4, ~10,000 nodes). */
+#define MRC_YAML_MAX_BYTES (16u << 20)
+#define MRC_YAML_MAX_DEPTH 64
+#define MRC_YAML_MAX_NODES 1000000
+#define MRC_YAML_MAX_STEPS 4000000
 lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, size_t len,
                            lp_error *err);
 lp_status mrc_data_finish(mrc_data *d, lp_error *err);  /* compiles the regexes */
 mrc_data *mrc_data_new_empty(void);
 bool mrc_parse_colour(const char *hex, mrc_rgba *out);
 
-/* ---- a request's log (unsupported devices, unknown inputs) ---- */
+/* ---- a request's log (unsupported devices, unknown inputs) ----
+ * At most MRC_LOG_LINES lines of at most MRC_LOG_LINE_MAX bytes (longer ones are cut):
+ * lines quote upload strings, and a bounded log keeps an upload from multiplying itself. */
+#define MRC_LOG_LINES 10000
+#define MRC_LOG_LINE_MAX 512
 typedef struct mrc_log {
     char **lines;
     size_t count, cap;
+    size_t dropped;  /* lines not kept (the log was full, or no memory for them) */
 } mrc_log;
 void mrc_log_add(mrc_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mrc_log_free(mrc_log *log);
@@ -151,10 +187,22 @@ void mrc_log_free(mrc_log *log);
 typedef struct mrc_action_input {
     char *in[2];
 } mrc_action_input;
+/* Limits on what one upload may make; 0 in a field = its default. The defaults are
+ * LP_SERVE_DEFAULT_* in leanpix/server.h (the CLI's --help and docs/serve.md name them). */
+typedef struct mrc_limits {
+    unsigned max_xml_depth;     /* element nesting of an fs2020 file -> LP_ERR_LIMITS */
+    unsigned max_input_labels;  /* labels kept in one input's box; the rest are logged */
+    unsigned max_card_labels;   /* labels kept on one card; the rest are logged */
+} mrc_limits;
+unsigned mrc_limit_xml_depth(const mrc_limits *l);
+unsigned mrc_limit_input_labels(const mrc_limits *l);
+unsigned mrc_limit_card_labels(const mrc_limits *l);
+
 /* profile -> short name -> context -> action -> char*[2] (primary, secondary input) */
 typedef struct mrc_binds {
     mrc_map profiles;
     mrc_map contexts;   /* every context seen -> (void*)1 */
+    const mrc_limits *limits;  /* set by the caller before parsing; NULL = the defaults */
 } mrc_binds;
 void mrc_binds_free(mrc_binds *b);
 
@@ -195,6 +243,8 @@ typedef struct mrc_cards {
     const mrc_game *game;
     mrc_card *cards;   /* sorted by profile, then image name (the original's order) */
     size_t count;
+    uint64_t work;     /* steps taken building them (actions, labels, context lookups): a
+                          measure of the work that tests check grows linearly */
 } mrc_cards;
 
 #define MRC_PROFILE_DEFAULT "default_metarefcard"
