@@ -21,6 +21,7 @@
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,11 @@ void lp_server_options_default(lp_server_options *o)
     o->max_files = 64;
     o->timeout_s = 10;
     o->cache_bytes = 8u << 20;
+    o->header_timeout_s = 15;
+    o->body_timeout_s = 60;
+    o->max_connections = 512;
+    o->per_ip_connections = 16;
+    o->max_header = 64u << 10;
 }
 
 /* ---- responses ---- */
@@ -61,6 +67,7 @@ static enum MHD_Result send_buffer(lp_request *r, unsigned status, const char *c
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     r->status = status;
     r->state = REQ_ANSWERED;
+    lp_conn_set_phase(r->srv, r->client, LP_CONN_SENDING);
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -115,6 +122,7 @@ static enum MHD_Result send_result(lp_request *r)
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
     r->state = REQ_ANSWERED;
+    lp_conn_set_phase(r->srv, r->client, LP_CONN_SENDING);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -183,12 +191,17 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
                      (unsigned long long)atomic_load(&s->data->image_bytes),
                      (unsigned long long)atomic_load(&s->data->image_decodes),
                      (unsigned long long)lp_mem_current(s->budget));
-    char *grown = realloc(text, len + (size_t)n + 1);
-    if (grown) {
-        memcpy(grown + len, extra, (size_t)n + 1);
-        text = grown;
-        len += (size_t)n;
+    uint64_t upload_bytes, connections;
+    lp_clients_usage(s, &upload_bytes, &connections);
+    lp_strbuf b = {text, len, len + 1, false};
+    lp_sb_add(&b, extra, (size_t)n);
+    lp_metrics_render_clients(&b, &s->metrics, upload_bytes, s->upload_limit, connections);
+    if (b.failed) {
+        free(b.data);
+        return send_error(r, 503, "out of memory");
     }
+    text = b.data;
+    len = b.len;
     return send_buffer(r, 200, "text/plain; version=0.0.4", text, len, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -243,20 +256,51 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
+/* What the upload holds goes back as soon as it is refused: a client that keeps sending
+ * after its error holds a socket until its body deadline, never memory. */
+static void drop_upload(lp_request *r)
+{
+    if (r->pp) {
+        MHD_destroy_post_processor(r->pp);
+        r->pp = NULL;
+    }
+    for (size_t i = 0; i < r->nfiles; i++)
+        lp_mem_release(r->mem, (void *)r->files[i].data);
+    free(r->files);
+    r->files = NULL;
+    r->nfiles = r->files_cap = 0;
+    lp_upload_release(r->srv, r->client, r->upload_charged);
+    r->upload_charged = 0;
+}
+
+static const char *refusal_text(int why)
+{
+    return why == LP_REFUSE_IP_UPLOAD_MEM
+               ? "server busy: your address has too many uploads in progress, retry shortly"
+               : "server busy: too many uploads in progress, retry shortly";
+}
+
 static enum MHD_Result receive(lp_request *r, const char *data, size_t *size)
 {
     lp_server *s = r->srv;
     if (!r->err_status) {
         r->body_bytes += *size;
         atomic_fetch_add(&s->metrics.bytes_uploaded, *size);
+        int refused = -1;
         if (r->body_bytes > s->opts.max_body) {
             r->err_status = 413;
             snprintf(r->err_msg, sizeof r->err_msg, "request body over the limit of %llu bytes",
                      (unsigned long long)s->opts.max_body);
-        } else if (MHD_post_process(r->pp, data, *size) != MHD_YES && !r->err_status) {
+        } else if ((refused = lp_upload_charge(s, r->client, *size)) >= 0) {
+            r->err_status = 503;
+            snprintf(r->err_msg, sizeof r->err_msg, "%s", refusal_text(refused));
+        } else if ((r->upload_charged += *size,
+                    MHD_post_process(r->pp, data, *size) != MHD_YES) && !r->err_status) {
             r->err_status = 400;
             snprintf(r->err_msg, sizeof r->err_msg, "malformed multipart/form-data body");
         }
+        if (r->err_status)
+            drop_upload(r);
     }
     *size = 0;  /* after an error the rest of the body is read and dropped */
     return MHD_YES;
@@ -276,6 +320,7 @@ static enum MHD_Result finish_upload(lp_request *r)
         nonempty += r->files[i].size > 0;
     if (!nonempty)
         return send_error(r, 400, "no file: send one or more multipart fields named 'file'");
+    lp_conn_set_phase(r->srv, r->client, LP_CONN_WORKING);
     if (!lp_workers_submit(r->srv, r))
         return send_result(r);
     r->state = REQ_QUEUED;
@@ -331,18 +376,27 @@ static enum MHD_Result start_request(lp_server *s, struct MHD_Connection *conn, 
     r->start = now_s();
     r->route = classify(url, &r->game, &r->v1);
     r->is_post = strcmp(method, "POST") == 0;
+    r->client = lp_conn_of(conn);
     *con_cls = r;
     atomic_fetch_add(&s->metrics.in_flight, 1);
+    lp_conn_set_phase(s, r->client, LP_CONN_BODY);
     if (!r->game || !r->is_post)
         return MHD_YES;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > s->opts.max_body) {
+    unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+    if (announced > s->opts.max_body) {
         char msg[120];
         snprintf(msg, sizeof msg, "request body of %s bytes is over the limit of %llu bytes", cl,
                  (unsigned long long)s->opts.max_body);
         return send_error(r, 413, msg);
     }
+    /* refused before reading when the announced body cannot fit the client's share or the
+     * total (charged for real only as it arrives: a Content-Length may lie) */
+    int refused = announced ? lp_upload_charge(s, r->client, announced) : -1;
+    if (refused >= 0)
+        return send_error(r, 503, refusal_text(refused));
+    lp_upload_release(s, r->client, announced);
     r->mem = lp_mem_new(0, s->budget);
     r->pp = r->mem ? MHD_create_post_processor(conn, 16 * 1024, on_field, r) : NULL;
     if (!r->pp) {
@@ -405,17 +459,46 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     lp_metrics_record(&s->metrics, r->route, r->status ? r->status : 499, now_s() - r->start);
     atomic_fetch_sub(&s->metrics.in_flight, 1);
-    if (r->pp)
-        MHD_destroy_post_processor(r->pp);
-    for (size_t i = 0; i < r->nfiles; i++)
-        lp_mem_release(r->mem, (void *)r->files[i].data);
-    free(r->files);
+    drop_upload(r);
+    lp_conn_set_phase(s, r->client, LP_CONN_HEADERS);  /* a kept-alive connection's next request */
     lp_mem_unreserve(r->mem, r->reserved);
     lp_mem_free_tracker(r->mem);
     lp_mem_unreserve(s->budget, r->body_reserved);  /* an answer never handed over */
     free(r->body);
     free(r);
     *con_cls = NULL;
+}
+
+/* The listening socket, made here rather than by MHD so that a port in use is a clear
+ * error: MHD only says that it could not start. SO_REUSEADDR lets a restarted server bind
+ * past old connections in TIME_WAIT (it never lets two listeners share a port on Linux);
+ * SO_REUSEPORT, which does, only when asked. */
+static lp_status open_listener(const char *where, const struct sockaddr_in *addr,
+                               bool reuse_port, int *out, lp_error *err)
+{
+    *out = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return lp_error_set(err, LP_ERR_IO, "cannot listen on %s: %s", where, strerror(errno));
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+        int e = errno;
+        close(fd);
+        return lp_error_set(err, LP_ERR_IO, "cannot listen on %s: SO_REUSEPORT: %s", where,
+                            strerror(e));
+    }
+    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, 128) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE)
+            return lp_error_set(err, LP_ERR_IO,
+                                "cannot listen on %s: address in use (another server is "
+                                "listening there; --reuse-port shares it on purpose)", where);
+        return lp_error_set(err, LP_ERR_IO, "cannot listen on %s: %s", where, strerror(e));
+    }
+    *out = fd;
+    return LP_OK;
 }
 
 static lp_status parse_listen(const char *listen, struct sockaddr_in *addr, lp_error *err)
@@ -440,6 +523,28 @@ static lp_status parse_listen(const char *listen, struct sockaddr_in *addr, lp_e
     else if (inet_pton(AF_INET, host, &addr->sin_addr) != 1)
         return lp_error_set(err, LP_ERR_INVALID_ARG, "'%s' is not an IPv4 address", host);
     return LP_OK;
+}
+
+/* The upload shares, from the budget when not given: uploads together may hold half of
+ * what is outside the render pool (the other half stays for queued and finished
+ * requests, decoded images and cached cards), one address a quarter of that but at least
+ * one largest body. */
+static void resolve_client_limits(lp_server *s, uint64_t pool)
+{
+    uint64_t outside = s->opts.max_mem ? s->opts.max_mem - pool : UINT64_MAX / 4;
+    s->upload_limit = s->opts.upload_mem ? s->opts.upload_mem : outside / 2;
+    uint64_t ip = s->opts.per_ip_upload_mem ? s->opts.per_ip_upload_mem : s->upload_limit / 4;
+    if (!s->opts.per_ip_upload_mem && ip < s->opts.max_body)
+        ip = s->opts.max_body;
+    s->upload_limit_ip = ip < s->upload_limit ? ip : s->upload_limit;
+    if (!s->opts.max_connections)
+        s->opts.max_connections = 512;
+    if (!s->opts.header_timeout_s)
+        s->opts.header_timeout_s = 15;
+    if (!s->opts.body_timeout_s)
+        s->opts.body_timeout_s = 60;
+    if (!s->opts.max_header)
+        s->opts.max_header = 64u << 10;
 }
 
 lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_error *err)
@@ -480,26 +585,36 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
     if (!st)
+        resolve_client_limits(s, pool);
+    if (!st)
         st = lp_workers_start(s, err);
+    if (!st)
+        st = lp_clients_start(s, err);
+    int listen_fd = -1;
+    if (!st)
+        st = open_listener(s->opts.listen, &addr, s->opts.reuse_port, &listen_fd, err);
     if (!st) {
         s->daemon = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
-            NULL, answer, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+            NULL, answer, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.timeout_s,
             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
-        if (!s->daemon)
-            st = lp_error_set(err, LP_ERR_IO, "cannot listen on %s (in use or not allowed)",
-                              s->opts.listen);
+            MHD_OPTION_NOTIFY_CONNECTION, lp_conn_notify, s,
+            MHD_OPTION_CONNECTION_LIMIT, s->opts.max_connections,
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opts.max_header, MHD_OPTION_END);
+        if (!s->daemon) {
+            close(listen_fd);
+            st = lp_error_set(err, LP_ERR_IO, "cannot start the HTTP daemon on %s", s->opts.listen);
+        }
     }
     if (st) {
         lp_server_stop(s);
         return st;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : ntohs(addr.sin_port);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof bound;
+    s->port = getsockname(listen_fd, (struct sockaddr *)&bound, &blen) == 0 ? ntohs(bound.sin_port)
+                                                                          : ntohs(addr.sin_port);
     *out = s;
     return LP_OK;
 }
@@ -521,6 +636,7 @@ void lp_server_stop(lp_server *s)
         MHD_stop_daemon(s->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)  /* quiesce hands the socket to us */
         close(listen_fd);
+    lp_clients_stop(s);
     lp_card_cache_free(s->cache);
     mrc_data_free(s->data);
     lp_mem_free_tracker(s->budget);
