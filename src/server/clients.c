@@ -122,8 +122,8 @@ void lp_conn_set_phase(lp_server *s, lp_conn *c, int phase)
 
 static const char refuse_text[] =
     "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
-    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 50\r\n\r\n"
-    "503 too many connections from your address\n\n\n\n\n\n\n";
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 43\r\n\r\n"
+    "503 too many connections from your address\n";
 
 static void conn_started(lp_server *s, struct MHD_Connection *conn, void **ctx)
 {
