@@ -300,7 +300,7 @@ static void *slow_headers(void *p)
 {
     attack *a = p;
     static const char head[] = "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ";
-    while (now_s() < a->until)
+    for (; now_s() < a->until; nap(0.2))  /* paced: an attack, not a CPU benchmark */
         trickle(a, head, strlen(head), "a", HEADER_TIMEOUT_S);
     return NULL;
 }
@@ -333,7 +333,7 @@ static void make_slow_body(void)
 static void *slow_body(void *p)
 {
     attack *a = p;
-    while (now_s() < a->until)
+    for (; now_s() < a->until; nap(0.2))
         trickle(a, slow_body_msg, SLOW_SENT, "x", BODY_TIMEOUT_S);
     return NULL;
 }
@@ -345,7 +345,7 @@ static void *length_lies(void *p)
     attack *a = p;
     char head[512];
     upload_head("/v1/cards/sws", 100000, head, sizeof head);
-    while (now_s() < a->until) {
+    for (; now_s() < a->until; nap(0.2)) {
         trickle(a, head, strlen(head), "y", BODY_TIMEOUT_S);
         int fd = lpt_http_connect_from(a->src, a->port);
         if (fd < 0)
@@ -377,26 +377,31 @@ static void *many_connections(void *p)
         int fds[N];
         for (int i = 0; i < N; i++)
             fds[i] = lpt_http_connect_from(a->src, a->port);
-        nap(0.3);
+        /* the refused ones get 503 and EOF at once; the admitted ones hear nothing until
+         * their header deadline (2 s): watch for 1.5 s, the server may be busy */
         int refused = 0;
-        for (int i = 0; i < N; i++) {
-            if (fds[i] < 0) {
-                refused++;
-                continue;
+        bool seen[N] = {false};
+        for (double end = now_s() + 1.5; now_s() < end && refused < N - 16; nap(0.05)) {
+            for (int i = 0; i < N; i++) {
+                if (seen[i])
+                    continue;
+                char buf[256];
+                ssize_t n = fds[i] < 0 ? 0 : recv(fds[i], buf, sizeof buf - 1, MSG_DONTWAIT);
+                if (n == 0 || (n > 0 && strncmp(buf, "HTTP/1.1 503", 12) == 0) ||
+                    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                    seen[i] = true;
+                    refused++;
+                }
             }
-            char buf[256];
-            ssize_t n = recv(fds[i], buf, sizeof buf - 1, MSG_DONTWAIT);
-            if (n == 0 || (n > 0 && strncmp(buf, "HTTP/1.1 503", 12) == 0))
-                refused++;
         }
         atomic_fetch_add(&a->tries, N);
         atomic_fetch_add(&a->refused, refused);
         if (refused < N - 16)
             wrong(a, "only %d of 100 connections from one address refused", refused);
-        nap(0.5);
         for (int i = 0; i < N; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
+        nap(0.5);
     }
     return NULL;
 }
@@ -408,7 +413,7 @@ static void *oversized(void *p)
     enum { BIG = 5 << 20 };
     char *body = malloc(BIG);
     memset(body, 'o', BIG);
-    while (now_s() < a->until) {
+    for (; now_s() < a->until; nap(0.2)) {
         lpt_http_response r;
         int st = lpt_http_from(a->src, a->port, "POST", "/v1/cards/sws",
                                "Content-Type: multipart/form-data; boundary=zz\r\n", body, BIG, &r);
