@@ -10,12 +10,18 @@
  * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics.
  *
  * A request's life: headers arrive -> an upload route checks Content-Length against the
- * body limit (413 at once) and starts a post processor; body chunks are parsed as they
- * come into per-file buffers counted in the request's lp_mem (body and file-count limits
- * -> 413, broken multipart -> 400); when the body is complete the request is handed to
- * the worker queue (full queue or memory budget -> 503 + Retry-After) and the connection
- * is suspended; the worker resumes it with the response ready. A client that sends
- * slowly only holds a socket (and is cut off by the connection timeout), never a worker.
+ * body limit (413 at once) and against what the client's address and all uploads may
+ * still hold (503 at once), and starts a post processor; body chunks are charged to those
+ * accounts (clients.c) and parsed as they come into per-file buffers counted in the
+ * request's lp_mem (body and file-count limits -> 413, a share used up -> 503, broken
+ * multipart -> 400; a refused upload's buffers are freed at once); when the body is
+ * complete the request is handed to the worker queue (full queue or memory budget -> 503
+ * + Retry-After) and the connection is suspended; the worker resumes it with the response
+ * ready. A client that sends slowly only holds a socket, never a worker, and only until
+ * its header or body deadline (clients.c).
+ *
+ * The listening socket is made here (open_listener) so that a port in use is reported as
+ * such; it is shared with another server only with reuse_port.
  */
 #define _GNU_SOURCE
 #include "server/http.h"
@@ -294,10 +300,12 @@ static enum MHD_Result receive(lp_request *r, const char *data, size_t *size)
         } else if ((refused = lp_upload_charge(s, r->client, *size)) >= 0) {
             r->err_status = 503;
             snprintf(r->err_msg, sizeof r->err_msg, "%s", refusal_text(refused));
-        } else if ((r->upload_charged += *size,
-                    MHD_post_process(r->pp, data, *size) != MHD_YES) && !r->err_status) {
-            r->err_status = 400;
-            snprintf(r->err_msg, sizeof r->err_msg, "malformed multipart/form-data body");
+        } else {
+            r->upload_charged += *size;
+            if (MHD_post_process(r->pp, data, *size) != MHD_YES && !r->err_status) {
+                r->err_status = 400;
+                snprintf(r->err_msg, sizeof r->err_msg, "malformed multipart/form-data body");
+            }
         }
         if (r->err_status)
             drop_upload(r);
