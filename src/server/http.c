@@ -502,7 +502,7 @@ static lp_status open_listener(const char *where, const struct sockaddr_in *addr
         if (e == EADDRINUSE)
             return lp_error_set(err, LP_ERR_IO,
                                 "cannot listen on %s: address in use (another server is "
-                                "listening there; --reuse-port shares it on purpose)", where);
+                                "listening there; a port is shared only on request)", where);
         return lp_error_set(err, LP_ERR_IO, "cannot listen on %s: %s", where, strerror(e));
     }
     *out = fd;

@@ -107,9 +107,8 @@ void lp_metrics_render_clients(lp_strbuf *b, const lp_metrics *m, uint64_t uploa
                                uint64_t upload_limit, uint64_t connections)
 {
     lp_sb_puts(b, "# HELP leanpix_refused_total Clients cut off or refused by a per-client limit: "
-                  "header_timeout/body_timeout/send_timeout (--header-timeout, --body-timeout), "
-                  "ip_connections (--per-ip-connections), ip_upload_memory "
-                  "(--per-ip-upload-mem), upload_memory (--upload-mem).\n"
+                  "past the header, body or send deadline; over the connections or upload bytes "
+                  "of one address; over the upload bytes of all requests.\n"
                   "# TYPE leanpix_refused_total counter\n");
     for (int i = 0; i < LP_REFUSE_COUNT; i++)
         lp_sb_printf(b, "leanpix_refused_total{reason=\"%s\"} %llu\n", refuse_names[i],
@@ -118,7 +117,7 @@ void lp_metrics_render_clients(lp_strbuf *b, const lp_metrics *m, uint64_t uploa
                  "# HELP leanpix_upload_held_bytes Body bytes of the requests in the server, charged "
                  "as they arrive and released when the request ends.\n"
                  "# TYPE leanpix_upload_held_bytes gauge\nleanpix_upload_held_bytes %llu\n"
-                 "# HELP leanpix_upload_limit_bytes Limit of leanpix_upload_held_bytes (--upload-mem).\n"
+                 "# HELP leanpix_upload_limit_bytes Limit of leanpix_upload_held_bytes.\n"
                  "# TYPE leanpix_upload_limit_bytes gauge\nleanpix_upload_limit_bytes %llu\n"
                  "# HELP leanpix_connections Open client connections.\n"
                  "# TYPE leanpix_connections gauge\nleanpix_connections %llu\n",
