@@ -8,7 +8,9 @@
  * libmicrohttpd's polling thread (slow clients cost a socket, not a worker); complete
  * requests go into a bounded queue served by a fixed pool of render workers. A request is
  * admitted only while the queue has room and the memory budget can hold its estimate;
- * beyond that it gets 503 with Retry-After. See docs/serve.md for the API.
+ * beyond that it gets 503 with Retry-After. Each client address gets a bounded share of
+ * connections and of upload bytes, and headers and bodies have total deadlines, so that
+ * slow or greedy clients cannot lock the others out. See docs/serve.md for the API.
  */
 #ifndef LEANPIX_SERVER_H
 #define LEANPIX_SERVER_H
