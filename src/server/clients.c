@@ -15,9 +15,11 @@
  *   releases everything it held. Requests waiting for or in a worker have no deadline.
  *   shutdown() happens under the list lock and a record leaves the list (in MHD's CLOSED
  *   notification) under it too, before MHD closes the fd, so the fd is never a reused one.
- * - Connections per address (--per-ip-connections): counted in a small hash table keyed
- *   by the IPv4 address (open addressing, backward-shift deletion; at most one live entry
- *   per connection, so twice the connection limit in slots never fills). A connection
+ * - Connections: in all (--max-connections; libmicrohttpd's own limit sits 16 above it,
+ *   so that we see, answer and count the refusals) and per address
+ *   (--per-ip-connections), counted in a small hash table keyed by the IPv4 address (open
+ *   addressing, backward-shift deletion; at most one live entry per connection, so twice
+ *   libmicrohttpd's limit in slots never fills). A connection
  *   over the share is answered 503 and shut down at once.
  * - Upload bytes: every body byte is charged as it arrives to its address's account
  *   (--per-ip-upload-mem) and to the total of all uploads in the server (--upload-mem,
@@ -124,6 +126,10 @@ static const char refuse_text[] =
     "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
     "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 43\r\n\r\n"
     "503 too many connections from your address\n";
+static const char full_text[] =
+    "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nConnection: close\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 40\r\n\r\n"
+    "503 the server has too many connections\n";
 
 static void conn_started(lp_server *s, struct MHD_Connection *conn, void **ctx)
 {
@@ -141,6 +147,7 @@ static void conn_started(lp_server *s, struct MHD_Connection *conn, void **ctx)
         c->ip = ntohl(((const struct sockaddr_in *)(const void *)ai->client_addr)->sin_addr.s_addr);
     pthread_mutex_lock(&s->clients_lock);
     lp_ip_slot *e = ip_slot(s, c->ip, true);
+    bool full = s->nconns >= s->opts.max_connections;
     bool over = !e || (s->opts.per_ip_connections && e->conns >= s->opts.per_ip_connections);
     if (e)
         e->conns++;
@@ -151,12 +158,13 @@ static void conn_started(lp_server *s, struct MHD_Connection *conn, void **ctx)
         s->conns->prev = c;
     s->conns = c;
     s->nconns++;
-    if (over) {  /* a short fixed answer into an empty socket buffer cannot block */
+    if (full || over) {  /* a short fixed answer into an empty socket buffer cannot block */
         c->cut = true;
-        ssize_t w = send(c->fd, refuse_text, sizeof refuse_text - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+        const char *text = full ? full_text : refuse_text;
+        ssize_t w = send(c->fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
         (void)w;
         shutdown(c->fd, SHUT_RDWR);
-        atomic_fetch_add(&s->metrics.refused[LP_REFUSE_IP_CONNECTIONS], 1);
+        atomic_fetch_add(&s->metrics.refused[full ? LP_REFUSE_CONNECTIONS : LP_REFUSE_IP_CONNECTIONS], 1);
     }
     pthread_mutex_unlock(&s->clients_lock);
     *ctx = c;
@@ -278,7 +286,7 @@ static void *reaper_main(void *p)
 lp_status lp_clients_start(lp_server *s, lp_error *err)
 {
     size_t cap = 16;
-    while (cap < 2 * (size_t)s->opts.max_connections + 2)
+    while (cap < 2 * ((size_t)s->opts.max_connections + 16))
         cap *= 2;
     s->ip_slots = calloc(cap, sizeof *s->ip_slots);
     if (!s->ip_slots)

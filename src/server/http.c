@@ -608,7 +608,7 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.timeout_s,
             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
             MHD_OPTION_NOTIFY_CONNECTION, lp_conn_notify, s,
-            MHD_OPTION_CONNECTION_LIMIT, s->opts.max_connections,
+            MHD_OPTION_CONNECTION_LIMIT, s->opts.max_connections + 16,  /* clients.c refuses first */
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opts.max_header, MHD_OPTION_END);
         if (!s->daemon) {
             close(listen_fd);

@@ -101,14 +101,15 @@ char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool
 
 static const char *const refuse_names[LP_REFUSE_COUNT] = {
     "header_timeout", "body_timeout", "send_timeout", "ip_connections", "ip_upload_memory",
-    "upload_memory"};
+    "upload_memory", "connections"};
 
 void lp_metrics_render_clients(lp_strbuf *b, const lp_metrics *m, uint64_t upload_bytes,
                                uint64_t upload_limit, uint64_t connections)
 {
     lp_sb_puts(b, "# HELP leanpix_refused_total Clients cut off or refused by a per-client limit: "
                   "past the header, body or send deadline; over the connections or upload bytes "
-                  "of one address; over the upload bytes of all requests.\n"
+                  "of one address; over the upload bytes of all requests or the connections "
+                  "in all.\n"
                   "# TYPE leanpix_refused_total counter\n");
     for (int i = 0; i < LP_REFUSE_COUNT; i++)
         lp_sb_printf(b, "leanpix_refused_total{reason=\"%s\"} %llu\n", refuse_names[i],

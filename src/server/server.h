@@ -18,7 +18,7 @@ enum { LP_ROUTE_INDEX, LP_ROUTE_PAGE, LP_ROUTE_API, LP_ROUTE_V1_POST, LP_ROUTE_V
 /* Why a client was cut off or refused by a per-client limit (leanpix_refused_total). */
 enum { LP_REFUSE_HEADER_TIMEOUT, LP_REFUSE_BODY_TIMEOUT, LP_REFUSE_SEND_TIMEOUT,
        LP_REFUSE_IP_CONNECTIONS, LP_REFUSE_IP_UPLOAD_MEM, LP_REFUSE_UPLOAD_MEM,
-       LP_REFUSE_COUNT };
+       LP_REFUSE_CONNECTIONS, LP_REFUSE_COUNT };
 typedef struct lp_metrics {
     atomic_ullong requests[LP_ROUTE_COUNT][6];  /* by route and status class: 2xx 3xx 4xx 413 503 5xx */
     atomic_ullong latency_bucket[LP_LATENCY_BUCKETS + 1];
