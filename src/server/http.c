@@ -545,14 +545,16 @@ static void resolve_client_limits(lp_server *s, uint64_t pool)
     if (!s->opts.per_ip_upload_mem && ip < s->opts.max_body)
         ip = s->opts.max_body;
     s->upload_limit_ip = ip < s->upload_limit ? ip : s->upload_limit;
+    lp_server_options d;  /* zeros from a caller that did not start from the defaults */
+    lp_server_options_default(&d);
     if (!s->opts.max_connections)
-        s->opts.max_connections = 512;
+        s->opts.max_connections = d.max_connections;
     if (!s->opts.header_timeout_s)
-        s->opts.header_timeout_s = 15;
+        s->opts.header_timeout_s = d.header_timeout_s;
     if (!s->opts.body_timeout_s)
-        s->opts.body_timeout_s = 60;
+        s->opts.body_timeout_s = d.body_timeout_s;
     if (!s->opts.max_header)
-        s->opts.max_header = 64u << 10;
+        s->opts.max_header = d.max_header;
 }
 
 lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_error *err)
