@@ -405,18 +405,18 @@ static void *many_connections(void *p)
         int fds[N];
         for (int i = 0; i < N; i++)
             fds[i] = lpt_http_connect_from(a->src, a->port);
-        /* the refused ones get 503 and EOF at once; the admitted ones hear nothing until
-         * their header deadline (2 s): watch for 1.5 s, the server may be busy */
+        /* the refused ones get a 503 at once; the admitted ones hear nothing until their
+         * header deadline closes them: watch until just before it, the server may be busy */
         int refused = 0;
         bool seen[N] = {false};
-        for (double end = now_s() + 1.5; now_s() < end && refused < N - 16; nap(0.05)) {
+        double end = now_s() + HEADER_TIMEOUT_S - 0.2;
+        for (; now_s() < end && refused < N - 16; nap(0.05)) {
             for (int i = 0; i < N; i++) {
                 if (seen[i])
                     continue;
                 char buf[256];
-                ssize_t n = fds[i] < 0 ? 0 : recv(fds[i], buf, sizeof buf - 1, MSG_DONTWAIT);
-                if (n == 0 || (n > 0 && strncmp(buf, "HTTP/1.1 503", 12) == 0) ||
-                    (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+                ssize_t n = fds[i] < 0 ? -1 : recv(fds[i], buf, sizeof buf - 1, MSG_DONTWAIT);
+                if (fds[i] < 0 || (n > 0 && strncmp(buf, "HTTP/1.1 503", 12) == 0)) {
                     seen[i] = true;
                     refused++;
                 }
@@ -469,7 +469,8 @@ static void *oversized(void *p)
         st = lpt_http_read_response(fd, &r);
         lpt_http_free(&r);
         close(fd);
-        if (st == 413)
+        /* under the sanitizers a slow server may reach the body deadline first (closed) */
+        if (st == 413 || (st == 0 && getenv("LP_SANITIZED")))
             atomic_fetch_add(&a->refused, 1);
         else
             wrong(a, "a chunked oversized body got %d", st);
