@@ -26,17 +26,17 @@ static void usage_client_limits(FILE *f)
     lp_server_options_default(&d);
     fprintf(f,
             "per-client limits (a slow or greedy client holds a bounded share; docs/serve.md):\n"
-            "  %-22s total time for a request's headers (default %u s); past it -> closed\n"
-            "  %-22s total time to receive a body, or to send an answer (default %u s) -> closed\n"
-            "  %-22s open connections in all (default %u)\n"
-            "  %-22s open connections per client address (default %u; 0 = no limit) -> 503\n"
-            "  %-22s body bytes of all requests in the server (default: half the budget\n"
-            "  %-22s outside the render pool) -> 503\n"
-            "  %-22s body bytes per client address (default: a quarter of --upload-mem,\n"
-            "  %-22s at least --max-body) -> 503\n"
-            "  %-22s request line and headers per connection (default %lluk) -> 431\n"
-            "  %-22s share the port with other servers (SO_REUSEPORT); without it a port\n"
-            "  %-22s in use is an error\n\n",
+            "  %-24s total time for a request's headers (default %u s); past it -> closed\n"
+            "  %-24s total time to receive a body, or to send an answer (default %u s) -> closed\n"
+            "  %-24s open connections in all (default %u) -> 503\n"
+            "  %-24s open connections per client address (default %u; 0 = no limit) -> 503\n"
+            "  %-24s body bytes of all requests in the server (default: half the budget\n"
+            "  %-24s outside the render pool) -> 503\n"
+            "  %-24s body bytes per client address (default: a quarter of --upload-mem,\n"
+            "  %-24s at least --max-body) -> 503\n"
+            "  %-24s request line and headers per connection (default %lluk) -> 431\n"
+            "  %-24s share the port with other servers (SO_REUSEPORT); without it a port\n"
+            "  %-24s in use is an error\n\n",
             "--header-timeout S", d.header_timeout_s, "--body-timeout S", d.body_timeout_s,
             "--max-connections N", d.max_connections, "--per-ip-connections N",
             d.per_ip_connections, "--upload-mem SIZE", "", "--per-ip-upload-mem SIZE", "",
