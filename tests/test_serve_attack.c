@@ -720,7 +720,8 @@ static void test_port_in_use_is_an_error(void **state)
     assert_true(start_server(&a, "--workers 1"));
     char out[1024];
     int rc = lpt_run_capture(out, sizeof out, "%s serve --listen 127.0.0.1:%u --workers 1 2>&1 & "
-                                              "p=$!; sleep 2; kill -TERM $p 2>/dev/null && echo STILL-RUNNING; wait $p",
+                                              "p=$!; for i in $(seq 100); do kill -0 $p 2>/dev/null || break; sleep 0.1; done; "
+                                              "kill -TERM $p 2>/dev/null && echo STILL-RUNNING; wait $p",
                              lpt_bin(), (unsigned)a.port);
     fprintf(stderr, "second server: exit %d: %s", rc, out);
     assert_null(strstr(out, "STILL-RUNNING"));

@@ -575,6 +575,9 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     pthread_cond_init(&s->qcond, NULL);
     struct sockaddr_in addr;
     lp_status st = parse_listen(s->opts.listen, &addr, err);
+    int listen_fd = -1;
+    if (!st)  /* first: a port in use is reported at once, not after loading the data */
+        st = open_listener(s->opts.listen, &addr, s->opts.reuse_port, &listen_fd, err);
     /* The budget is split: a fixed pool for the cards being rendered (one canvas and one
      * encoder per worker), so that a job a worker has started is never refused, and the
      * rest for what piles up under load (uploads, decoded images, cached cards). */
@@ -600,9 +603,6 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
         st = lp_workers_start(s, err);
     if (!st)
         st = lp_clients_start(s, err);
-    int listen_fd = -1;
-    if (!st)
-        st = open_listener(s->opts.listen, &addr, s->opts.reuse_port, &listen_fd, err);
     if (!st) {
         s->daemon = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
@@ -612,12 +612,12 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
             MHD_OPTION_NOTIFY_CONNECTION, lp_conn_notify, s,
             MHD_OPTION_CONNECTION_LIMIT, s->opts.max_connections + 16,  /* clients.c refuses first */
             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opts.max_header, MHD_OPTION_END);
-        if (!s->daemon) {
-            close(listen_fd);
+        if (!s->daemon)
             st = lp_error_set(err, LP_ERR_IO, "cannot start the HTTP daemon on %s", s->opts.listen);
-        }
     }
     if (st) {
+        if (listen_fd >= 0)  /* not handed to a daemon */
+            close(listen_fd);
         lp_server_stop(s);
         return st;
     }
