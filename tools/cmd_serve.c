@@ -162,7 +162,10 @@ int cmd_serve(int argc, char **argv)
     lp_server *server;
     lp_error err = {0};
     if (lp_server_start(&server, &o, &err) != LP_OK) {
-        cli_lp_error(o.data_dir ? o.data_dir : "serve", &err);
+        /* the data directory names what failed, unless it was the address (which the
+         * message names itself) */
+        bool listen_failed = strncmp(lp_error_message(&err), "cannot listen", 13) == 0;
+        cli_lp_error(o.data_dir && !listen_failed ? o.data_dir : "serve", &err);
         return LP_EXIT_FAILURE;
     }
     char host[64];
