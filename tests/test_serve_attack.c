@@ -86,6 +86,31 @@ typedef struct server {
     uint16_t port;
 } server;
 
+/* Servers still running, so that a failed assertion (which leaves the test function at
+ * once) does not leave them behind: the teardown kills what is listed here. */
+static server live[4];
+
+static void track(const server *sv, bool on)
+{
+    for (int i = 0; i < 4; i++)
+        if (on ? !live[i].pid : live[i].pid == sv->pid) {
+            live[i] = on ? *sv : (server){0};
+            return;
+        }
+}
+
+static int kill_leftovers(void **state)
+{
+    (void)state;
+    for (int i = 0; i < 4; i++)
+        if (live[i].pid > 0) {
+            kill((pid_t)live[i].pid, SIGKILL);
+            pclose(live[i].out);
+            live[i] = (server){0};
+        }
+    return 0;
+}
+
 static bool start_server(server *sv, const char *opts)
 {
     char cmd[2048];
@@ -99,6 +124,7 @@ static bool start_server(server *sv, const char *opts)
         const char *u = strstr(line, "http://127.0.0.1:");
         if (u) {
             sv->port = (uint16_t)atoi(u + strlen("http://127.0.0.1:"));
+            track(sv, true);
             return true;
         }
         if (!sv->pid)
@@ -115,6 +141,7 @@ static bool start_server(server *sv, const char *opts)
  * started; false when that has a sanitizer's report (a leak found at exit, say). */
 static bool stop_server(server *sv)
 {
+    track(sv, false);
     if (sv->pid > 0) {
         kill((pid_t)sv->pid, SIGTERM);
         for (int i = 0; i < 200 && kill((pid_t)sv->pid, 0) == 0; i++)
@@ -775,9 +802,9 @@ static void test_connection_limit(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_port_in_use_is_an_error),
-        cmocka_unit_test(test_connection_limit),
-        cmocka_unit_test(test_attacks_while_serving),
+        cmocka_unit_test_teardown(test_port_in_use_is_an_error, kill_leftovers),
+        cmocka_unit_test_teardown(test_connection_limit, kill_leftovers),
+        cmocka_unit_test_teardown(test_attacks_while_serving, kill_leftovers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
