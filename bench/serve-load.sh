@@ -16,7 +16,10 @@ mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "serve-load: build first ($BIN missing)" >&2; exit 1; }
 [ -d "$DATA" ] || { echo "serve-load: $DATA is absent" >&2; exit 1; }
 
-"$BIN" serve --listen 127.0.0.1:0 --data "$DATA" "$@" >"$OUT/serve.log" 2>&1 &
+# The bursts all come from 127.0.0.1: switch the per-address shares off (they are
+# measured by bench/serve-attack.sh) so that this measures the server, not one address.
+"$BIN" serve --listen 127.0.0.1:0 --data "$DATA" --per-ip-connections 0 \
+  --per-ip-upload-mem 1G "$@" >"$OUT/serve.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true' EXIT
 for _ in $(seq 50); do grep -q listening "$OUT/serve.log" && break; sleep 0.1; done

@@ -27,7 +27,7 @@ static void usage_parse_limits(FILE *f)
             "upload parsing limits:\n"
             "  %-22s element nesting of an fs2020 file (default %u) -> 413\n"
             "  %-22s labels drawn in one input's box (default %u); the rest are logged\n"
-            "  %-22s labels drawn on one card (default %u); the rest are logged\n",
+            "  %-22s labels drawn on one card (default %u); the rest are logged\n\n",
             "--max-xml-depth N", LP_SERVE_DEFAULT_XML_DEPTH, "--max-input-labels N",
             LP_SERVE_DEFAULT_INPUT_LABELS, "--max-card-labels N", LP_SERVE_DEFAULT_CARD_LABELS);
 }
@@ -44,6 +44,30 @@ static bool parse_limit_flag(const char *a, const char *v, lp_server_options *o,
     return field != NULL;
 }
 
+/* The per-client limits, their defaults read from lp_server_options_default. */
+static void usage_client_limits(FILE *f)
+{
+    lp_server_options d;
+    lp_server_options_default(&d);
+    fprintf(f,
+            "per-client limits (a slow or greedy client holds a bounded share; docs/serve.md):\n"
+            "  %-24s total time for a request's headers (default %u s); past it -> closed\n"
+            "  %-24s total time to receive a body, or to send an answer (default %u s) -> closed\n"
+            "  %-24s open connections in all (default %u) -> 503\n"
+            "  %-24s open connections per client address (default %u; 0 = no limit) -> 503\n"
+            "  %-24s body bytes of all requests in the server (default: half the budget\n"
+            "  %-24s outside the render pool) -> 503\n"
+            "  %-24s body bytes per client address (default: a quarter of --upload-mem,\n"
+            "  %-24s at least --max-body) -> 503\n"
+            "  %-24s request line and headers per connection (default %lluk) -> 431\n"
+            "  %-24s share the port with other servers (SO_REUSEPORT); without it a port\n"
+            "  %-24s in use is an error\n\n",
+            "--header-timeout S", d.header_timeout_s, "--body-timeout S", d.body_timeout_s,
+            "--max-connections N", d.max_connections, "--per-ip-connections N",
+            d.per_ip_connections, "--upload-mem SIZE", "", "--per-ip-upload-mem SIZE", "",
+            "--max-header SIZE", (unsigned long long)(d.max_header >> 10), "--reuse-port", "");
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
@@ -52,16 +76,13 @@ static void usage(FILE *f)
             "fixed worker pool, a bounded queue and a memory budget.\n\n"
             "options:\n"
             "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n"
-            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n\n"
-            "routes: GET / /fs2020 /sws /healthz /metrics /v1/cards/ID.jpg;\n"
-            "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON), multipart field 'file'\n"
-            "exit status: 0 stopped by a signal, 1 could not start, 2 bad command line\n",
+            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n\n",
             "--listen HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)",
             "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
             "--workers N", "render threads (default 2, at most the effective CPUs and what the budget holds)",
             "--queue N", "complete requests waiting for a worker (default 64); beyond -> 503",
             "--max-mem SIZE", "memory budget for counted memory (default 80M, at most " LP_DEFAULT_AVAILABLE_TEXT " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB); beyond -> 503",
-            "--max-body SIZE", "request body limit (default 8M) -> 413",
+            "--max-body SIZE", "request body limit (default 4M) -> 413",
             "--max-files N", "files per upload (default 64) -> 413",
             "--timeout S", "idle connection timeout in seconds (default 10)",
             "--cache SIZE", "rendered cards kept for GET /v1/cards/ID.jpg (default 8M)",
@@ -69,6 +90,12 @@ static void usage(FILE *f)
             "--mmap-threshold SIZE", "blocks from this size are mmap'd and unmapped when freed (default 256k; 0 = glibc's sliding default)",
             "-h, --help", "this text");
     usage_parse_limits(f);
+    usage_client_limits(f);
+    fprintf(f,
+            "routes: GET / /fs2020 /sws /healthz /metrics /v1/cards/ID.jpg;\n"
+            "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON), multipart field 'file'\n"
+            "exit status: 0 stopped by a signal, 1 could not start (e.g. address in use),\n"
+            "             2 bad command line\n");
 }
 
 static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *arenas,
@@ -81,6 +108,10 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *ar
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(LP_EXIT_OK);
+        }
+        if (strcmp(a, "--reuse-port") == 0) {
+            o->reuse_port = true;
+            continue;
         }
         if (!v) {
             cli_error(NULL, "serve: %s needs a value (or unknown option)", a);
@@ -106,6 +137,20 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *ar
             ok = cli_parse_uint(a, v, 1, 3600, &o->timeout_s);
         else if (strcmp(a, "--cache") == 0)
             ok = cli_parse_size(a, v, &o->cache_bytes);
+        else if (strcmp(a, "--header-timeout") == 0)
+            ok = cli_parse_uint(a, v, 1, 3600, &o->header_timeout_s);
+        else if (strcmp(a, "--body-timeout") == 0)
+            ok = cli_parse_uint(a, v, 1, 86400, &o->body_timeout_s);
+        else if (strcmp(a, "--max-connections") == 0)
+            ok = cli_parse_uint(a, v, 1, 100000, &o->max_connections);
+        else if (strcmp(a, "--per-ip-connections") == 0)
+            ok = cli_parse_uint(a, v, 0, 100000, &o->per_ip_connections);
+        else if (strcmp(a, "--upload-mem") == 0)
+            ok = cli_parse_size(a, v, &o->upload_mem);
+        else if (strcmp(a, "--per-ip-upload-mem") == 0)
+            ok = cli_parse_size(a, v, &o->per_ip_upload_mem);
+        else if (strcmp(a, "--max-header") == 0)
+            ok = cli_parse_size(a, v, &o->max_header);
         else if (strcmp(a, "--arenas") == 0)
             ok = cli_parse_uint(a, v, 0, 64, arenas);
         else if (strcmp(a, "--mmap-threshold") == 0)
@@ -160,7 +205,10 @@ int cmd_serve(int argc, char **argv)
     lp_server *server;
     lp_error err = {0};
     if (lp_server_start(&server, &o, &err) != LP_OK) {
-        cli_lp_error(o.data_dir ? o.data_dir : "serve", &err);
+        /* the data directory names what failed, unless it was the address (which the
+         * message names itself) */
+        bool listen_failed = strncmp(lp_error_message(&err), "cannot listen", 13) == 0;
+        cli_lp_error(o.data_dir && !listen_failed ? o.data_dir : "serve", &err);
         return LP_EXIT_FAILURE;
     }
     char host[64];

@@ -8,11 +8,14 @@
  * libmicrohttpd's polling thread (slow clients cost a socket, not a worker); complete
  * requests go into a bounded queue served by a fixed pool of render workers. A request is
  * admitted only while the queue has room and the memory budget can hold its estimate;
- * beyond that it gets 503 with Retry-After. See docs/serve.md for the API.
+ * beyond that it gets 503 with Retry-After. Each client address gets a bounded share of
+ * connections and of upload bytes, and headers and bodies have total deadlines, so that
+ * slow or greedy clients cannot lock the others out. See docs/serve.md for the API.
  */
 #ifndef LEANPIX_SERVER_H
 #define LEANPIX_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "leanpix/status.h"
 
@@ -32,7 +35,7 @@ typedef struct lp_server_options {
     unsigned queue;         /* complete requests waiting for a worker (default 64) */
     uint64_t max_mem;       /* budget for counted memory: decoded images, uploads, canvases,
                                encoded cards, estimates of queued jobs (default 80 MiB) */
-    uint64_t max_body;      /* request body limit in bytes (default 8 MiB) -> 413 */
+    uint64_t max_body;      /* request body limit in bytes (default 4 MiB) -> 413 */
     unsigned max_files;     /* files per upload (default 64) -> 413 */
     unsigned timeout_s;     /* idle connection timeout, headers and body (default 10 s) */
     uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 8 MiB) */
@@ -41,6 +44,22 @@ typedef struct lp_server_options {
     unsigned max_xml_depth;     /* 0 = LP_SERVE_DEFAULT_XML_DEPTH; deeper uploads -> 413 */
     unsigned max_input_labels;  /* 0 = LP_SERVE_DEFAULT_INPUT_LABELS; the rest are logged */
     unsigned max_card_labels;   /* 0 = LP_SERVE_DEFAULT_CARD_LABELS; the rest are logged */
+    /* Per-client limits: what one slow or greedy client can hold (docs/serve.md). */
+    unsigned header_timeout_s;   /* total time for a request's headers, counted from the
+                                    connection's start or the previous answer (default 15 s) */
+    unsigned body_timeout_s;     /* total time to receive a body, and to send an answer
+                                    (default 60 s); past it the connection is closed */
+    unsigned max_connections;    /* open connections in all (default 512) */
+    unsigned per_ip_connections; /* open connections per client address (default 16; 0 = no
+                                    limit) -> 503 and closed */
+    uint64_t upload_mem;         /* body bytes of all requests in the server (0 = half the
+                                    budget outside the render pool) -> 503 */
+    uint64_t per_ip_upload_mem;  /* body bytes per client address (0 = a quarter of
+                                    upload_mem, at least max_body) -> 503 */
+    uint64_t max_header;         /* memory per connection for the request line and headers
+                                    (default 64 KiB) -> 431 */
+    bool reuse_port;             /* share the port with other sockets (SO_REUSEPORT); without
+                                    it a port in use is an error (default false) */
 } lp_server_options;
 
 void lp_server_options_default(lp_server_options *opts);

@@ -10,17 +10,24 @@
  * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics.
  *
  * A request's life: headers arrive -> an upload route checks Content-Length against the
- * body limit (413 at once) and starts a post processor; body chunks are parsed as they
- * come into per-file buffers counted in the request's lp_mem (body and file-count limits
- * -> 413, broken multipart -> 400); when the body is complete the request is handed to
- * the worker queue (full queue or memory budget -> 503 + Retry-After) and the connection
- * is suspended; the worker resumes it with the response ready. A client that sends
- * slowly only holds a socket (and is cut off by the connection timeout), never a worker.
+ * body limit (413 at once) and against what the client's address and all uploads may
+ * still hold (503 at once), and starts a post processor; body chunks are charged to those
+ * accounts (clients.c) and parsed as they come into per-file buffers counted in the
+ * request's lp_mem (body and file-count limits -> 413, a share used up -> 503, broken
+ * multipart -> 400; a refused upload's buffers are freed at once); when the body is
+ * complete the request is handed to the worker queue (full queue or memory budget -> 503
+ * + Retry-After) and the connection is suspended; the worker resumes it with the response
+ * ready. A client that sends slowly only holds a socket, never a worker, and only until
+ * its header or body deadline (clients.c).
+ *
+ * The listening socket is made here (open_listener) so that a port in use is reported as
+ * such; it is shared with another server only with reuse_port.
  */
 #define _GNU_SOURCE
 #include "server/http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +54,11 @@ void lp_server_options_default(lp_server_options *o)
     o->max_files = 64;
     o->timeout_s = 10;
     o->cache_bytes = 8u << 20;
+    o->header_timeout_s = 15;
+    o->body_timeout_s = 60;
+    o->max_connections = 512;
+    o->per_ip_connections = 16;
+    o->max_header = 64u << 10;
 }
 
 /* Budget kept beside the render pool for uploads and cached images, at the least. */
@@ -70,6 +82,7 @@ static enum MHD_Result send_buffer(lp_request *r, unsigned status, const char *c
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     r->status = status;
     r->state = REQ_ANSWERED;
+    lp_conn_set_phase(r->srv, r->client, LP_CONN_SENDING);
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -124,6 +137,7 @@ static enum MHD_Result send_result(lp_request *r)
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
     r->state = REQ_ANSWERED;
+    lp_conn_set_phase(r->srv, r->client, LP_CONN_SENDING);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -204,12 +218,17 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
                      (unsigned long long)lp_mem_current(s->budget),
                      o ? "# TYPE leanpix_budget_info gauge\nleanpix_budget_info{source=\"" : "", source,
                      o ? "\"} 1\n" : "");
-    char *grown = realloc(text, len + (size_t)n + 1);
-    if (grown) {
-        memcpy(grown + len, extra, (size_t)n + 1);
-        text = grown;
-        len += (size_t)n;
+    uint64_t upload_bytes, connections;
+    lp_clients_usage(s, &upload_bytes, &connections);
+    lp_strbuf b = {text, len, len + 1, false};
+    lp_sb_add(&b, extra, (size_t)n);
+    lp_metrics_render_clients(&b, &s->metrics, upload_bytes, s->upload_limit, connections);
+    if (b.failed) {
+        free(b.data);
+        return send_error(r, 503, "out of memory");
     }
+    text = b.data;
+    len = b.len;
     return send_buffer(r, 200, "text/plain; version=0.0.4", text, len, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -264,20 +283,53 @@ static enum MHD_Result on_field(void *cls, enum MHD_ValueKind kind, const char *
     return MHD_YES;
 }
 
+/* What the upload holds goes back as soon as it is refused: a client that keeps sending
+ * after its error holds a socket until its body deadline, never memory. */
+static void drop_upload(lp_request *r)
+{
+    if (r->pp) {
+        MHD_destroy_post_processor(r->pp);
+        r->pp = NULL;
+    }
+    for (size_t i = 0; i < r->nfiles; i++)
+        lp_mem_release(r->mem, (void *)r->files[i].data);
+    free(r->files);
+    r->files = NULL;
+    r->nfiles = r->files_cap = 0;
+    lp_upload_release(r->srv, r->client, r->upload_charged);
+    r->upload_charged = 0;
+}
+
+static const char *refusal_text(int why)
+{
+    return why == LP_REFUSE_IP_UPLOAD_MEM
+               ? "server busy: your address has too many uploads in progress, retry shortly"
+               : "server busy: too many uploads in progress, retry shortly";
+}
+
 static enum MHD_Result receive(lp_request *r, const char *data, size_t *size)
 {
     lp_server *s = r->srv;
     if (!r->err_status) {
         r->body_bytes += *size;
         atomic_fetch_add(&s->metrics.bytes_uploaded, *size);
+        int refused = -1;
         if (r->body_bytes > s->opts.max_body) {
             r->err_status = 413;
             snprintf(r->err_msg, sizeof r->err_msg, "request body over the limit of %llu bytes",
                      (unsigned long long)s->opts.max_body);
-        } else if (MHD_post_process(r->pp, data, *size) != MHD_YES && !r->err_status) {
-            r->err_status = 400;
-            snprintf(r->err_msg, sizeof r->err_msg, "malformed multipart/form-data body");
+        } else if ((refused = lp_upload_charge(s, r->client, *size)) >= 0) {
+            r->err_status = 503;
+            snprintf(r->err_msg, sizeof r->err_msg, "%s", refusal_text(refused));
+        } else {
+            r->upload_charged += *size;
+            if (MHD_post_process(r->pp, data, *size) != MHD_YES && !r->err_status) {
+                r->err_status = 400;
+                snprintf(r->err_msg, sizeof r->err_msg, "malformed multipart/form-data body");
+            }
         }
+        if (r->err_status)
+            drop_upload(r);
     }
     *size = 0;  /* after an error the rest of the body is read and dropped */
     return MHD_YES;
@@ -297,6 +349,7 @@ static enum MHD_Result finish_upload(lp_request *r)
         nonempty += r->files[i].size > 0;
     if (!nonempty)
         return send_error(r, 400, "no file: send one or more multipart fields named 'file'");
+    lp_conn_set_phase(r->srv, r->client, LP_CONN_WORKING);
     if (!lp_workers_submit(r->srv, r))
         return send_result(r);
     r->state = REQ_QUEUED;
@@ -352,18 +405,27 @@ static enum MHD_Result start_request(lp_server *s, struct MHD_Connection *conn, 
     r->start = now_s();
     r->route = classify(url, &r->game, &r->v1);
     r->is_post = strcmp(method, "POST") == 0;
+    r->client = lp_conn_of(conn);
     *con_cls = r;
     atomic_fetch_add(&s->metrics.in_flight, 1);
+    lp_conn_set_phase(s, r->client, LP_CONN_BODY);
     if (!r->game || !r->is_post)
         return MHD_YES;
     const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > s->opts.max_body) {
+    unsigned long long announced = cl ? strtoull(cl, NULL, 10) : 0;
+    if (announced > s->opts.max_body) {
         char msg[120];
         snprintf(msg, sizeof msg, "request body of %s bytes is over the limit of %llu bytes", cl,
                  (unsigned long long)s->opts.max_body);
         return send_error(r, 413, msg);
     }
+    /* refused before reading when the announced body cannot fit the client's share or the
+     * total (charged for real only as it arrives: a Content-Length may lie) */
+    int refused = announced ? lp_upload_charge(s, r->client, announced) : -1;
+    if (refused >= 0)
+        return send_error(r, 503, refusal_text(refused));
+    lp_upload_release(s, r->client, announced);
     r->mem = lp_mem_new(0, s->budget);
     r->pp = r->mem ? MHD_create_post_processor(conn, 16 * 1024, on_field, r) : NULL;
     if (!r->pp) {
@@ -426,17 +488,46 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         return;
     lp_metrics_record(&s->metrics, r->route, r->status ? r->status : 499, now_s() - r->start);
     atomic_fetch_sub(&s->metrics.in_flight, 1);
-    if (r->pp)
-        MHD_destroy_post_processor(r->pp);
-    for (size_t i = 0; i < r->nfiles; i++)
-        lp_mem_release(r->mem, (void *)r->files[i].data);
-    free(r->files);
+    drop_upload(r);
+    lp_conn_set_phase(s, r->client, LP_CONN_HEADERS);  /* a kept-alive connection's next request */
     lp_mem_unreserve(r->mem, r->reserved);
     lp_mem_free_tracker(r->mem);
     lp_mem_unreserve(s->budget, r->body_reserved);  /* an answer never handed over */
     free(r->body);
     free(r);
     *con_cls = NULL;
+}
+
+/* The listening socket, made here rather than by MHD so that a port in use is a clear
+ * error: MHD only says that it could not start. SO_REUSEADDR lets a restarted server bind
+ * past old connections in TIME_WAIT (it never lets two listeners share a port on Linux);
+ * SO_REUSEPORT, which does, only when asked. */
+static lp_status open_listener(const char *where, const struct sockaddr_in *addr,
+                               bool reuse_port, int *out, lp_error *err)
+{
+    *out = -1;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return lp_error_set(err, LP_ERR_IO, "cannot listen on %s: %s", where, strerror(errno));
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
+        int e = errno;
+        close(fd);
+        return lp_error_set(err, LP_ERR_IO, "cannot listen on %s: SO_REUSEPORT: %s", where,
+                            strerror(e));
+    }
+    if (bind(fd, (const struct sockaddr *)addr, sizeof *addr) != 0 || listen(fd, 128) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE)
+            return lp_error_set(err, LP_ERR_IO,
+                                "cannot listen on %s: address in use (another server is "
+                                "listening there; a port is shared only on request)", where);
+        return lp_error_set(err, LP_ERR_IO, "cannot listen on %s: %s", where, strerror(e));
+    }
+    *out = fd;
+    return LP_OK;
 }
 
 static lp_status parse_listen(const char *listen, struct sockaddr_in *addr, lp_error *err)
@@ -463,6 +554,30 @@ static lp_status parse_listen(const char *listen, struct sockaddr_in *addr, lp_e
     return LP_OK;
 }
 
+/* The upload shares, from the budget when not given: uploads together may hold half of
+ * what is outside the render pool (the other half stays for queued and finished
+ * requests, decoded images and cached cards), one address a quarter of that but at least
+ * one largest body. */
+static void resolve_client_limits(lp_server *s, uint64_t pool)
+{
+    uint64_t outside = s->opts.max_mem ? s->opts.max_mem - pool : UINT64_MAX / 4;
+    s->upload_limit = s->opts.upload_mem ? s->opts.upload_mem : outside / 2;
+    uint64_t ip = s->opts.per_ip_upload_mem ? s->opts.per_ip_upload_mem : s->upload_limit / 4;
+    if (!s->opts.per_ip_upload_mem && ip < s->opts.max_body)
+        ip = s->opts.max_body;
+    s->upload_limit_ip = ip < s->upload_limit ? ip : s->upload_limit;
+    lp_server_options d;  /* zeros from a caller that did not start from the defaults */
+    lp_server_options_default(&d);
+    if (!s->opts.max_connections)
+        s->opts.max_connections = d.max_connections;
+    if (!s->opts.header_timeout_s)
+        s->opts.header_timeout_s = d.header_timeout_s;
+    if (!s->opts.body_timeout_s)
+        s->opts.body_timeout_s = d.body_timeout_s;
+    if (!s->opts.max_header)
+        s->opts.max_header = d.max_header;
+}
+
 lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_error *err)
 {
     *out = NULL;
@@ -481,6 +596,9 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     pthread_cond_init(&s->qcond, NULL);
     struct sockaddr_in addr;
     lp_status st = parse_listen(s->opts.listen, &addr, err);
+    int listen_fd = -1;
+    if (!st)  /* first: a port in use is reported at once, not after loading the data */
+        st = open_listener(s->opts.listen, &addr, s->opts.reuse_port, &listen_fd, err);
     /* The budget is split: a fixed pool for the cards being rendered (one canvas and one
      * encoder per worker), so that a job a worker has started is never refused, and the
      * rest for what piles up under load (uploads, decoded images, cached cards). */
@@ -501,26 +619,33 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
     if (!st)
+        resolve_client_limits(s, pool);
+    if (!st)
         st = lp_workers_start(s, err);
+    if (!st)
+        st = lp_clients_start(s, err);
     if (!st) {
         s->daemon = MHD_start_daemon(
             MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL,
-            NULL, answer, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+            NULL, answer, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opts.timeout_s,
             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
-            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)64 * 1024,
-            MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1, MHD_OPTION_END);
+            MHD_OPTION_NOTIFY_CONNECTION, lp_conn_notify, s,
+            MHD_OPTION_CONNECTION_LIMIT, s->opts.max_connections + 16,  /* clients.c refuses first */
+            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)s->opts.max_header, MHD_OPTION_END);
         if (!s->daemon)
-            st = lp_error_set(err, LP_ERR_IO, "cannot listen on %s (in use or not allowed)",
-                              s->opts.listen);
+            st = lp_error_set(err, LP_ERR_IO, "cannot start the HTTP daemon on %s", s->opts.listen);
     }
     if (st) {
+        if (listen_fd >= 0)  /* not handed to a daemon */
+            close(listen_fd);
         lp_server_stop(s);
         return st;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : ntohs(addr.sin_port);
+    struct sockaddr_in bound;
+    socklen_t blen = sizeof bound;
+    s->port = getsockname(listen_fd, (struct sockaddr *)&bound, &blen) == 0 ? ntohs(bound.sin_port)
+                                                                          : ntohs(addr.sin_port);
     *out = s;
     return LP_OK;
 }
@@ -542,6 +667,7 @@ void lp_server_stop(lp_server *s)
         MHD_stop_daemon(s->daemon);
     if (listen_fd != MHD_INVALID_SOCKET)  /* quiesce hands the socket to us */
         close(listen_fd);
+    lp_clients_stop(s);
     lp_card_cache_free(s->cache);
     mrc_data_free(s->data);
     lp_mem_free_tracker(s->budget);

@@ -10,6 +10,18 @@ typedef struct lp_server lp_server;
 
 enum { REQ_RECEIVING, REQ_QUEUED, REQ_ANSWERED };
 
+/* ---- clients.c: per-connection deadlines and per-address shares ---- */
+enum { LP_CONN_HEADERS, LP_CONN_BODY, LP_CONN_WORKING, LP_CONN_SENDING };
+typedef struct lp_conn {         /* one TCP connection (MHD's socket context) */
+    struct lp_conn *prev, *next; /* on lp_server.conns, under clients_lock */
+    int fd;
+    uint32_t ip;                 /* IPv4, host order */
+    int phase;                   /* LP_CONN_* */
+    double deadline;             /* monotonic seconds; 0 = none */
+    bool cut;                    /* shut down (refused or past its deadline) */
+} lp_conn;
+typedef struct lp_ip_slot lp_ip_slot;
+
 typedef struct lp_card_result {
     uint8_t *jpeg;
     size_t size;
@@ -32,6 +44,8 @@ typedef struct lp_request {
     mrc_file *files;
     size_t nfiles, files_cap;
     size_t body_bytes;
+    lp_conn *client;             /* its connection's record (NULL if none could be made) */
+    uint64_t upload_charged;     /* body bytes charged to the client's address and the total */
     bool new_file_pending;
     unsigned err_status;         /* set while receiving: answer this when the body is done */
     char err_msg[200];
@@ -72,11 +86,35 @@ struct lp_server {
     size_t qhead, qcount;
     lp_request *helpers;         /* requests whose cards more workers can render */
     bool stopping;
+    /* clients.c */
+    pthread_mutex_t clients_lock;
+    pthread_cond_t reaper_wake;
+    pthread_t reaper;
+    bool clients_ready, reaper_running, reaper_stop;
+    lp_conn *conns;
+    size_t nconns;
+    lp_ip_slot *ip_slots;
+    size_t ip_cap;               /* a power of two, at least 2 x max_connections */
+    uint64_t upload_bytes;       /* body bytes of all requests in the server */
+    uint64_t upload_limit, upload_limit_ip;  /* resolved --upload-mem, --per-ip-upload-mem */
 };
 
 void lp_request_fail(lp_request *r, unsigned status, const char *reason);
 lp_status lp_workers_start(lp_server *s, lp_error *err);
 void lp_workers_stop(lp_server *s);
 bool lp_workers_submit(lp_server *s, lp_request *r);
+
+lp_status lp_clients_start(lp_server *s, lp_error *err);
+void lp_clients_stop(lp_server *s);
+void lp_conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
+                    enum MHD_ConnectionNotificationCode code);
+lp_conn *lp_conn_of(struct MHD_Connection *conn);
+/* Moves a connection into a phase and sets that phase's deadline (c may be NULL). */
+void lp_conn_set_phase(lp_server *s, lp_conn *c, int phase);
+/* Charges body bytes to the client's address and the upload total: -1 when taken, or the
+ * LP_REFUSE_* reason it was refused for (nothing charged then, the refusal counted). */
+int lp_upload_charge(lp_server *s, lp_conn *c, uint64_t bytes);
+void lp_upload_release(lp_server *s, lp_conn *c, uint64_t bytes);
+void lp_clients_usage(lp_server *s, uint64_t *upload_bytes, uint64_t *connections);
 
 #endif

@@ -98,3 +98,30 @@ char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool
     *len = b.len;
     return b.data;
 }
+
+static const char *const refuse_names[LP_REFUSE_COUNT] = {
+    "header_timeout", "body_timeout", "send_timeout", "ip_connections", "ip_upload_memory",
+    "upload_memory", "connections"};
+
+void lp_metrics_render_clients(lp_strbuf *b, const lp_metrics *m, uint64_t upload_bytes,
+                               uint64_t upload_limit, uint64_t connections)
+{
+    lp_sb_puts(b, "# HELP leanpix_refused_total Clients cut off or refused by a per-client limit: "
+                  "past the header, body or send deadline; over the connections or upload bytes "
+                  "of one address; over the upload bytes of all requests or the connections "
+                  "in all.\n"
+                  "# TYPE leanpix_refused_total counter\n");
+    for (int i = 0; i < LP_REFUSE_COUNT; i++)
+        lp_sb_printf(b, "leanpix_refused_total{reason=\"%s\"} %llu\n", refuse_names[i],
+                     atomic_load(&m->refused[i]));
+    lp_sb_printf(b,
+                 "# HELP leanpix_upload_held_bytes Body bytes of the requests in the server, charged "
+                 "as they arrive and released when the request ends.\n"
+                 "# TYPE leanpix_upload_held_bytes gauge\nleanpix_upload_held_bytes %llu\n"
+                 "# HELP leanpix_upload_limit_bytes Limit of leanpix_upload_held_bytes.\n"
+                 "# TYPE leanpix_upload_limit_bytes gauge\nleanpix_upload_limit_bytes %llu\n"
+                 "# HELP leanpix_connections Open client connections.\n"
+                 "# TYPE leanpix_connections gauge\nleanpix_connections %llu\n",
+                 (unsigned long long)upload_bytes, (unsigned long long)upload_limit,
+                 (unsigned long long)connections);
+}

@@ -15,12 +15,17 @@
 enum { LP_ROUTE_INDEX, LP_ROUTE_PAGE, LP_ROUTE_API, LP_ROUTE_V1_POST, LP_ROUTE_V1_GET,
        LP_ROUTE_HEALTHZ, LP_ROUTE_METRICS, LP_ROUTE_OTHER, LP_ROUTE_COUNT };
 #define LP_LATENCY_BUCKETS 12
+/* Why a client was cut off or refused by a per-client limit (leanpix_refused_total). */
+enum { LP_REFUSE_HEADER_TIMEOUT, LP_REFUSE_BODY_TIMEOUT, LP_REFUSE_SEND_TIMEOUT,
+       LP_REFUSE_IP_CONNECTIONS, LP_REFUSE_IP_UPLOAD_MEM, LP_REFUSE_UPLOAD_MEM,
+       LP_REFUSE_CONNECTIONS, LP_REFUSE_COUNT };
 typedef struct lp_metrics {
     atomic_ullong requests[LP_ROUTE_COUNT][6];  /* by route and status class: 2xx 3xx 4xx 413 503 5xx */
     atomic_ullong latency_bucket[LP_LATENCY_BUCKETS + 1];
     atomic_ullong latency_sum_us, latency_count;
     atomic_llong in_flight, queued, running;
     atomic_ullong rejected_busy, rejected_mem, cards_rendered, bytes_uploaded;
+    atomic_ullong refused[LP_REFUSE_COUNT];
 } lp_metrics;
 extern const char *const lp_route_names[LP_ROUTE_COUNT];
 void lp_metrics_record(lp_metrics *m, int route, unsigned status, double seconds);
@@ -53,5 +58,10 @@ void lp_sb_printf(lp_strbuf *b, const char *fmt, ...) __attribute__((format(prin
 void lp_sb_html(lp_strbuf *b, const char *s);   /* escaped for HTML text and attributes */
 void lp_sb_json(lp_strbuf *b, const char *s);   /* a JSON string literal with quotes */
 void lp_sb_base64(lp_strbuf *b, const uint8_t *data, size_t n);
+
+/* metrics.c: appends the per-client limits (refusals by reason, upload bytes held,
+ * connections) to a /metrics page. */
+void lp_metrics_render_clients(lp_strbuf *b, const lp_metrics *m, uint64_t upload_bytes,
+                               uint64_t upload_limit, uint64_t connections);
 
 #endif

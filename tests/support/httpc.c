@@ -16,11 +16,24 @@
 
 int lpt_http_connect(uint16_t port)
 {
+    return lpt_http_connect_from(NULL, port);
+}
+
+int lpt_http_connect_from(const char *src, uint16_t port)
+{
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
         return -1;
     struct timeval tv = {30, 0};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (src) {
+        struct sockaddr_in s = {.sin_family = AF_INET};
+        if (inet_pton(AF_INET, src, &s.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&s, sizeof s) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
@@ -30,7 +43,7 @@ int lpt_http_connect(uint16_t port)
     return fd;
 }
 
-static int send_all(int fd, const void *data, size_t len)
+int lpt_send_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len) {
@@ -46,8 +59,15 @@ static int send_all(int fd, const void *data, size_t len)
 int lpt_http(uint16_t port, const char *method, const char *path, const char *extra_headers,
              const void *body, size_t body_len, lpt_http_response *resp)
 {
+    return lpt_http_from(NULL, port, method, path, extra_headers, body, body_len, resp);
+}
+
+int lpt_http_from(const char *src, uint16_t port, const char *method, const char *path,
+                  const char *extra_headers, const void *body, size_t body_len,
+                  lpt_http_response *resp)
+{
     memset(resp, 0, sizeof *resp);
-    int fd = lpt_http_connect(port);
+    int fd = lpt_http_connect_from(src, port);
     if (fd < 0)
         return 0;
     char head[2048];
@@ -56,8 +76,16 @@ int lpt_http(uint16_t port, const char *method, const char *path, const char *ex
                      "Content-Length: %zu\r\n\r\n",
                      method, path, extra_headers ? extra_headers : "", body_len);
     /* a server may answer (413) and close before the whole body is sent: ignore send errors */
-    if (send_all(fd, head, (size_t)n) == 0 && body_len)
-        send_all(fd, body, body_len);
+    if (lpt_send_all(fd, head, (size_t)n) == 0 && body_len)
+        lpt_send_all(fd, body, body_len);
+    int st = lpt_http_read_response(fd, resp);
+    close(fd);
+    return st;
+}
+
+int lpt_http_read_response(int fd, lpt_http_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
     size_t cap = 65536, len = 0;
     char *buf = malloc(cap);
     for (;;) {
@@ -68,7 +96,6 @@ int lpt_http(uint16_t port, const char *method, const char *path, const char *ex
             break;
         len += (size_t)got;
     }
-    close(fd);
     buf[len] = 0;
     char *end = strstr(buf, "\r\n\r\n");
     if (!end || sscanf(buf, "HTTP/1.%*d %d", &resp->status) != 1) {
@@ -138,10 +165,17 @@ void lpt_multipart(const char *field, const void *const *files, const size_t *si
 int lpt_http_upload(uint16_t port, const char *path, const void *const *files, const size_t *sizes,
                     size_t n, lpt_http_response *resp)
 {
+    return lpt_http_upload_from(NULL, port, path, files, sizes, n, resp);
+}
+
+int lpt_http_upload_from(const char *src, uint16_t port, const char *path,
+                         const void *const *files, const size_t *sizes, size_t n,
+                         lpt_http_response *resp)
+{
     char *body, ctype[200];
     size_t len;
     lpt_multipart("file", files, sizes, n, &body, &len, ctype, sizeof ctype);
-    int st = lpt_http(port, "POST", path, ctype, body, len, resp);
+    int st = lpt_http_from(src, port, "POST", path, ctype, body, len, resp);
     free(body);
     return st;
 }

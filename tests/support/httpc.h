@@ -35,4 +35,18 @@ int lpt_http_upload(uint16_t port, const char *path, const void *const *files, c
 /* Opens a raw connection (for slow-client tests); -1 on failure. */
 int lpt_http_connect(uint16_t port);
 
+/* The same from a chosen loopback source address (e.g. "127.0.0.2": all of 127/8 is
+ * local), so that a test's clients look like different addresses to per-IP limits. */
+int lpt_http_connect_from(const char *src, uint16_t port);
+int lpt_http_from(const char *src, uint16_t port, const char *method, const char *path,
+                  const char *extra_headers, const void *body, size_t body_len,
+                  lpt_http_response *resp);
+int lpt_http_upload_from(const char *src, uint16_t port, const char *path,
+                         const void *const *files, const size_t *sizes, size_t n,
+                         lpt_http_response *resp);
+/* Reads a response from fd until the server closes it (or the receive timeout). */
+int lpt_http_read_response(int fd, lpt_http_response *resp);
+/* Sends all of data; -1 when the connection fails. */
+int lpt_send_all(int fd, const void *data, size_t len);
+
 #endif
