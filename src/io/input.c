@@ -24,14 +24,16 @@
  * into the chunk buffer, as in READ mode, not pointers into the mapping: a decoder reading
  * the mapping itself could fault anywhere inside a codec library.
  *
- * Who installs the handler: the library, lazily and once (pthread_once), when the first
- * MMAP input is opened. A guarded copy is only safe if the handler is there, and an API
+ * Who installs the handler: the library, when an MMAP input is opened, in front of
+ * whatever handles SIGBUS then (normally once per process: later opens find it in place). A guarded copy is only safe if the handler is there, and an API
  * that is safe only after a separate "please install" call is unsafe by default for every
  * other caller (tests, server, future tools); the CLI would also have to know which inputs
  * use MMAP. Installing a signal handler is not printing, exiting or reading the
- * environment, and ours changes nothing for faults that are not its own (it chains). The
- * cost: a program that later replaces the SIGBUS handler without chaining to ours loses
- * the guard (a truncated mapped input then kills it, as before); READ mode needs none of it.
+ * environment, and ours changes nothing for faults that are not its own (it chains, and
+ * a chain that loops back to it ends in the default action). If a program replaces the
+ * handler while an input is open, the size check notices at the next chunk and reads
+ * that input with pread from then on, which cannot fault; only a replacement between the
+ * check and the copy of one chunk is unguarded. READ mode needs none of this.
  *
  * Memory inputs point at a caller's buffer.
  */
@@ -46,6 +48,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -61,6 +64,7 @@ struct lp_input {
     uint64_t map_size;     /* MMAP: the length mapped (size may shrink below it) */
     uint64_t size;
     uint64_t checked;      /* MMAP: the size was last checked for reads below this offset */
+    bool guarded;          /* MMAP: our SIGBUS handler was in place at that check */
     uint64_t dev, ino;     /* file inputs: what was opened */
     uint64_t pos;          /* consumed bytes */
     uint64_t dropped;      /* MMAP/READ: bytes before this offset were advised away */
@@ -74,14 +78,14 @@ struct lp_input {
  * loader allocate a TLS block from inside a signal handler. */
 typedef struct map_guard {
     volatile sig_atomic_t active;
+    volatile sig_atomic_t chaining;  /* passing a fault on: a loop back to us must end */
     uintptr_t lo, hi;      /* the source range of the copy in progress */
     sigjmp_buf jump;
 } map_guard;
 static _Thread_local map_guard guard __attribute__((tls_model("initial-exec")));
 
-static struct sigaction previous_sigbus;
-static pthread_once_t sigbus_once = PTHREAD_ONCE_INIT;
-static bool sigbus_ready;
+static pthread_mutex_t sigbus_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction previous_sigbus;  /* written under sigbus_lock */
 
 static void on_sigbus(int sig, siginfo_t *info, void *context)
 {
@@ -90,27 +94,49 @@ static void on_sigbus(int sig, siginfo_t *info, void *context)
         guard.active = 0;
         siglongjmp(guard.jump, 1);
     }
-    /* Not ours: what would have happened without us. */
-    if (previous_sigbus.sa_flags & SA_SIGINFO) {
+    /* Not ours: what would have happened without us. A handler that came after ours and
+     * passes faults back to us would loop; the second time round, the default action. */
+    bool loop = guard.chaining;
+    guard.chaining = 1;
+    if (!loop && (previous_sigbus.sa_flags & SA_SIGINFO)) {
         previous_sigbus.sa_sigaction(sig, info, context);
-    } else if (previous_sigbus.sa_handler != SIG_DFL && previous_sigbus.sa_handler != SIG_IGN) {
+    } else if (!loop && previous_sigbus.sa_handler != SIG_DFL &&
+               previous_sigbus.sa_handler != SIG_IGN) {
         previous_sigbus.sa_handler(sig);
-    } else if (previous_sigbus.sa_handler == SIG_DFL || info->si_code > 0) {
+    } else if (loop || previous_sigbus.sa_handler == SIG_DFL || info->si_code > 0) {
         /* the default action (a real fault cannot be ignored either): die by SIGBUS as
          * soon as the handler returns */
         signal(sig, SIG_DFL);
         raise(sig);
     }
+    guard.chaining = 0;
 }
 
-static void install_sigbus_handler(void)
+static bool guard_in_place(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_sigbus;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-    sigemptyset(&sa.sa_mask);
-    sigbus_ready = sigaction(SIGBUS, &sa, &previous_sigbus) == 0;
+    struct sigaction now;
+    return sigaction(SIGBUS, NULL, &now) == 0 && (now.sa_flags & SA_SIGINFO) &&
+           now.sa_sigaction == on_sigbus;
+}
+
+/* Puts our handler in front of whatever handles SIGBUS now (normally once per process;
+ * again if someone replaced it since, e.g. a test framework's per-test handlers). */
+static bool install_guard(void)
+{
+    if (guard_in_place())
+        return true;
+    pthread_mutex_lock(&sigbus_lock);
+    bool ok = guard_in_place();
+    if (!ok) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_sigbus;
+        sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+        sigemptyset(&sa.sa_mask);
+        ok = sigaction(SIGBUS, &sa, &previous_sigbus) == 0;
+    }
+    pthread_mutex_unlock(&sigbus_lock);
+    return ok;
 }
 
 /* Copies n bytes at src (inside the mapping); false when reading them faulted. */
@@ -134,14 +160,20 @@ static bool copy_from_mapping(void *dst, const uint8_t *src, size_t n)
     return true;
 }
 
-/* The file shrank? Then it ends at its new size, as a short pread would end it. */
+/* Once a window: the file shrank? Then it ends at its new size, as a short pread would
+ * end it. Is our handler still the one SIGBUS reaches? If someone replaced it, this
+ * window is read with pread, which cannot fault. */
 static void recheck_size(lp_input *in)
 {
     struct stat st;
     if (fstat(in->fd, &st) == 0 && (uint64_t)st.st_size < in->size)
         in->size = (uint64_t)st.st_size;
     in->checked = in->pos + LP_INPUT_CHUNK;
+    in->guarded = guard_in_place();
 }
+
+static lp_status pread_full(lp_input *in, uint8_t *buf, size_t want, uint64_t at, size_t *got,
+                            lp_error *err);
 
 /* Copies up to want bytes at offset at of a mapped input into buf. A fault past a new end
  * of file shortens the input; a fault anywhere else is an I/O error. */
@@ -154,6 +186,8 @@ static lp_status mapped_read(lp_input *in, uint8_t *buf, size_t want, uint64_t a
     for (int attempt = 0; attempt < 3; attempt++) {
         uint64_t left = at < in->size ? in->size - at : 0;
         size_t n = want < left ? want : (size_t)left;
+        if (n > 0 && !in->guarded)
+            return pread_full(in, buf, n, at, got, err);
         if (n == 0 || copy_from_mapping(buf, in->base + at, n)) {
             *got = n;
             return LP_OK;
@@ -211,8 +245,7 @@ lp_status lp_input_open_file(lp_input **out, const char *path, lp_io_mode mode,
     in->ino = (uint64_t)st.st_ino;
     in->name = name;
     if (mode == LP_IO_MMAP && in->size > 0) {
-        pthread_once(&sigbus_once, install_sigbus_handler);
-        if (!sigbus_ready) {
+        if (!install_guard()) {
             lp_input_close(in);
             return lp_error_set(err, LP_ERR_IO, "cannot map: the SIGBUS guard could not be installed");
         }

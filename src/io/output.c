@@ -191,12 +191,12 @@ static lp_status resolve_destination(const char *path, dest_kind *kind, char **w
             return st;
         cur = next;
     }
-    *where = cur;
     if (S_ISDIR(old->st_mode) || S_ISBLK(old->st_mode)) {
         free(cur);
         return lp_error_set(err, LP_ERR_IO, "is a %s: an image is not written over it",
                             S_ISDIR(old->st_mode) ? "directory" : "block device");
     }
+    *where = cur;
     /* A regular file reached through /proc is someone's open file (stdout redirected):
      * replacing its name would not reach the descriptor, so it is written in place. */
     *kind = S_ISREG(old->st_mode) && !in_proc(cur) ? DEST_REPLACE : DEST_DIRECT;
