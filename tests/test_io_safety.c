@@ -530,8 +530,6 @@ static void test_sigbus_outside_the_guard_is_passed_on(void **state)
 static void test_batch_mmap_input_truncated_while_read(void **state)
 {
     (void)state;
-    if (getenv("LP_SANITIZED"))
-        fprintf(stderr, "note: sanitized build: the job is slower, the cut comes earlier\n");
     const char *dir = dir_path("batchcut");
     char *in = join(dir, "in"), *out = join(dir, "out");
     assert_int_equal(mkdir(in, 0755), 0);
