@@ -5,7 +5,7 @@
  * input inside OUTDIR (issue 9, items 5, 8, 10a, 10d).
  *
  * Outputs: a symlink stays a link and its target is written (also dangling), the old mode
- * (and owner, as root) is kept, /dev/null, a FIFO and a pipe are written directly and stay
+ * (and owner, as root) is kept, a null device, a FIFO and a pipe are written directly and stay
  * what they were, a directory is refused, and writing in place over the input through
  * /proc is refused. Inputs: the file is truncated between two reads inside one checked
  * window (the SIGBUS guard itself), before a chunk (the size check), and in the middle of
@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -173,18 +174,26 @@ static void test_owner_kept_as_root(void **state)
     free(path);
 }
 
-static void test_dev_null_written_directly(void **state)
+/* A null device of the test's own when root may make one (mknod): a regression must not
+ * replace the machine's /dev/null (the old code did, as root). Without root /dev/null is
+ * used, which a regression could not replace anyway. */
+static void test_null_device_written_directly(void **state)
 {
     (void)state;
+    const char *dir = dir_path("device");
+    char *own = join(dir, "null.jpg");
+    const char *dev = mknod(own, S_IFCHR | 0666, makedev(1, 3)) == 0 ? own : "/dev/null";
     struct stat before, after;
-    assert_int_equal(stat("/dev/null", &before), 0);
+    assert_int_equal(stat(dev, &before), 0);
+    assert_true(S_ISCHR(before.st_mode));
     lp_error err = {0};
-    assert_int_equal(lp_write_file_atomic("/dev/null", "abc", 3, &err), LP_OK);
-    assert_int_equal(stat("/dev/null", &after), 0);
+    assert_int_equal(lp_write_file_atomic(dev, "abc", 3, &err), LP_OK);
+    assert_int_equal(stat(dev, &after), 0);
     assert_true(S_ISCHR(after.st_mode));
     assert_int_equal(after.st_rdev, before.st_rdev);
     assert_int_equal(after.st_ino, before.st_ino);
-    assert_int_equal(lpt_count_files("/dev", ".null.lp-"), 0);
+    assert_int_equal(lpt_count_files(dir, ".null.jpg.lp-"), 0);
+    free(own);
 }
 
 typedef struct fifo_reader {
@@ -226,7 +235,17 @@ static void test_fifo_written_directly(void **state)
     free(path);
 }
 
-/* "/dev/stdout" is /proc/self/fd/1: a link to "pipe:[...]", not to a path. */
+/* "/dev/stdout" is a link to /proc/self/fd/1, itself a link to "pipe:[...]", not to a
+ * path. The tests use a link of their own to /proc/self/fd/1, so that a regression
+ * replaces that link and not the machine's /dev/stdout (the old code did, as root). */
+static char *stdout_link(const char *dir)
+{
+    char *link = join(dir, "stdout");
+    unlink(link);
+    assert_int_equal(symlink("/proc/self/fd/1", link), 0);
+    return link;
+}
+
 static void test_pipe_through_proc_fd(void **state)
 {
     (void)state;
@@ -254,7 +273,8 @@ static void test_cli_stdout_through_a_pipe(void **state)
     char *jpg = join(dir, "small.jpg");
     make_jpeg(jpg, 64, 48, 90);
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "'%s' convert '%s' /dev/stdout --format webp", lpt_bin(), jpg);
+    char *link = stdout_link(dir);
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' '%s' --format webp", lpt_bin(), jpg, link);
     FILE *f = popen(cmd, "r");
     assert_non_null(f);
     uint8_t buf[65536];
@@ -262,10 +282,10 @@ static void test_cli_stdout_through_a_pipe(void **state)
     assert_int_equal(pclose(f), 0);
     assert_true(n > 12 && !memcmp(buf, "RIFF", 4) && !memcmp(buf + 8, "WEBP", 4));
     struct stat st;
-    assert_int_equal(lstat("/dev/stdout", &st), 0);
+    assert_int_equal(lstat(link, &st), 0);
     assert_true(S_ISLNK(st.st_mode));
-    assert_int_equal(lpt_count_files("/dev", ".stdout.lp-"), 0);
-    free(jpg);
+    assert_int_equal(lpt_count_files(dir, ".stdout.lp-"), 0);
+    free(jpg), free(link);
 }
 
 static void test_directory_and_input_itself_refused(void **state)
@@ -300,15 +320,16 @@ static void test_directory_and_input_itself_refused(void **state)
     close(fd);
     /* the CLI says so and leaves the input as it was */
     char msg[2048];
-    int rc = lpt_run_capture(msg, sizeof msg, "{ '%s' convert '%s' /dev/stdout --format png >> '%s'; }",
-                             lpt_bin(), jpg, jpg);
+    char *link = stdout_link(dir);
+    int rc = lpt_run_capture(msg, sizeof msg, "{ '%s' convert '%s' '%s' --format png >> '%s'; }",
+                             lpt_bin(), jpg, link, jpg);
     assert_int_equal(rc, 1);
     assert_non_null(strstr(msg, "input file itself"));
     size_t after_size;
     uint8_t *after = lpt_read_file(jpg, &after_size);
     assert_int_equal(after_size, before_size);
     assert_memory_equal(after, before, before_size);
-    free(before), free(after), free(jpg), free(sub);
+    free(before), free(after), free(jpg), free(sub), free(link);
 }
 
 static void test_remove_temps_for_signal_handlers(void **state)
@@ -594,6 +615,7 @@ static void interrupt_convert(int sig)
     if (pid == 0) {
         int fd = open(errfile, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 2);
+        signal(sig, SIG_DFL);  /* as a foreground command starts, whatever ran the tests */
         execl(lpt_bin(), "leanpix", "convert", jpg, avif, "--speed", "0", (char *)NULL);
         _exit(127);
     }
@@ -645,14 +667,29 @@ static void test_convert_interrupted_status_in_the_shell(void **state)
     const char *dir = dir_path("sigshell");
     char *jpg = join(dir, "big.jpg");
     make_jpeg(jpg, 2400, 1800, 90);
-    /* sh reports a child killed by SIGINT as 130 */
+    /* sh reports a child killed by SIGTERM as 143 (SIGINT cannot be shown this way: a
+     * script's background job starts with SIGINT ignored, and convert keeps it so) */
     int rc = lpt_run("cd '%s' && { '%s' convert big.jpg big.avif --speed 0 2>/dev/null & p=$!; "
                      "while ! ls -a | grep -q '^\\.big\\.avif\\.lp-'; do sleep 0.01; done; "
-                     "kill -INT $p; wait $p; exit $?; }",
+                     "kill -TERM $p; wait $p; exit $?; }",
                      dir, lpt_bin());
-    assert_int_equal(rc, 130);
+    assert_int_equal(rc, 143);
     assert_int_equal(lpt_count_files(dir, ".big.avif.lp-"), 0);
     free(jpg);
+}
+
+/* A script's background job starts with SIGINT ignored; convert must keep it so. */
+static void test_convert_keeps_an_ignored_sigint(void **state)
+{
+    (void)state;
+    const char *dir = dir_path("sigign");
+    char *jpg = join(dir, "small.jpg"), *out = join(dir, "small.webp");
+    make_jpeg(jpg, 640, 480, 90);
+    int rc = lpt_run("cd '%s' && { trap '' INT; '%s' convert small.jpg small.webp & p=$!; "
+                     "kill -INT $p; wait $p; exit $?; }", dir, lpt_bin());
+    assert_int_equal(rc, 0);
+    assert_true(lpt_file_exists(out));
+    free(jpg), free(out);
 }
 
 /* ---- batch: named inputs inside OUTDIR ---- */
@@ -700,7 +737,7 @@ int main(void)
         cmocka_unit_test(test_dangling_symlink_creates_its_target),
         cmocka_unit_test(test_mode_kept_and_new_files_follow_umask),
         cmocka_unit_test(test_owner_kept_as_root),
-        cmocka_unit_test(test_dev_null_written_directly),
+        cmocka_unit_test(test_null_device_written_directly),
         cmocka_unit_test(test_fifo_written_directly),
         cmocka_unit_test(test_pipe_through_proc_fd),
         cmocka_unit_test(test_cli_stdout_through_a_pipe),
@@ -715,6 +752,7 @@ int main(void)
         cmocka_unit_test(test_convert_sigint_leaves_no_temp),
         cmocka_unit_test(test_convert_sigterm_leaves_no_temp),
         cmocka_unit_test(test_convert_interrupted_status_in_the_shell),
+        cmocka_unit_test(test_convert_keeps_an_ignored_sigint),
         cmocka_unit_test(test_batch_named_input_inside_outdir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

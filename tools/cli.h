@@ -42,7 +42,8 @@ bool cli_parse_dims(const char *opt, const char *text, uint32_t *w, uint32_t *h)
 void cli_json_string(FILE *f, const char *s);
 
 /* SIGINT/SIGTERM from now on: remove the library's temp files, print "leanpix: SUBJECT:
- * interrupted by SIGINT: WHAT" and end by the signal (the shell reports 130 / 143). */
+ * interrupted by SIGINT: WHAT" and end by the signal (the shell reports 130 / 143). A
+ * signal that was ignored at start (a script's background job) stays ignored. */
 void cli_clean_up_on_interrupt(const char *subject, const char *what);
 
 /* Monotonic seconds. */
