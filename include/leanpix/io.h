@@ -9,8 +9,9 @@
  *
  * A file read with MMAP that shrinks while it is read (truncated by someone else) would
  * raise SIGBUS on the first access past its new end. Every read from the mapping is a copy
- * made under a SIGBUS guard (installed by the library, once, at the first MMAP input; it
- * passes every other SIGBUS on to the handler that was there before), and the size is
+ * made under a SIGBUS guard (a handler the library puts in front when an MMAP input is
+ * opened, normally once per process; it passes every other SIGBUS on to the handler that
+ * was there before, and an input whose guard was replaced is read with pread), and the size is
  * checked before each chunk, so a shrinking file ends early exactly as with READ (the
  * decoder then says "truncated ... at scanline N") instead of killing the process.
  *
@@ -38,7 +39,8 @@ extern "C" {
 
 typedef enum lp_io_mode {
     LP_IO_READ = 0,  /* pread into a 256 KiB buffer (default) */
-    LP_IO_MMAP       /* mmap + MADV_SEQUENTIAL + MADV_DONTNEED behind the cursor */
+    LP_IO_MMAP       /* mmap + MADV_SEQUENTIAL + MADV_DONTNEED behind the cursor; chunks are
+                        copied out under a SIGBUS guard (see above) */
 } lp_io_mode;
 
 #define LP_INPUT_CHUNK (256u * 1024u)
@@ -54,8 +56,9 @@ void lp_input_close(lp_input *in);
 
 /* Copies up to want bytes; *got = 0 only at end of input. */
 lp_status lp_input_read(lp_input *in, void *buf, size_t want, size_t *got, lp_error *err);
-/* Zero-copy: points *data at the next chunk (at most LP_INPUT_CHUNK bytes) and consumes it.
- * The chunk stays valid until the next call. *len = 0 at end of input. */
+/* Points *data at the next chunk (at most LP_INPUT_CHUNK bytes) and consumes it: the
+ * input's own buffer for files (READ and MMAP), the caller's bytes for memory inputs. The
+ * chunk stays valid until the next call. *len = 0 at end of input. */
 lp_status lp_input_next_chunk(lp_input *in, const uint8_t **data, size_t *len, lp_error *err);
 /* Copies the first len bytes without consuming them (for format sniffing). Must be
  * called before any read. Returns the count copied in *got. */

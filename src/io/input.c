@@ -68,7 +68,7 @@ struct lp_input {
     uint64_t dev, ino;     /* file inputs: what was opened */
     uint64_t pos;          /* consumed bytes */
     uint64_t dropped;      /* MMAP/READ: bytes before this offset were advised away */
-    uint8_t *buffer;       /* READ: chunk buffer */
+    uint8_t *buffer;       /* READ, MMAP: chunk buffer */
     char *name;
 };
 
@@ -78,7 +78,9 @@ struct lp_input {
  * loader allocate a TLS block from inside a signal handler. */
 typedef struct map_guard {
     volatile sig_atomic_t active;
-    volatile sig_atomic_t chaining;  /* passing a fault on: a loop back to us must end */
+    volatile sig_atomic_t chaining;  /* passing a fault on: a loop back to us must end
+                                        (left set if that handler jumps away: then the
+                                        next foreign fault on this thread gets the default) */
     uintptr_t lo, hi;      /* the source range of the copy in progress */
     sigjmp_buf jump;
 } map_guard;
