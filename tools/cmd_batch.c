@@ -15,8 +15,8 @@
  * inside OUTDIR are skipped (earlier outputs): quietly when found in a directory, with a
  * line and a --json record when named. Exit codes: 0 all done, 3 some images failed or a
  * named input was skipped, 1 the batch could not run (OUTDIR, space, list, nothing left
- * to do), 2 usage. Progress is one updating line on a terminal and nothing otherwise; --json FILE
- * writes a record per image and a summary as the batch goes.
+ * to do), 2 usage. Progress is one updating line on a terminal and nothing otherwise;
+ * --json FILE writes a record per image and a summary as the batch goes.
  *
  * Memory: per input, two paths, a plan and a result (~200 bytes); jobs hold the rest.
  */
