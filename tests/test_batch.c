@@ -151,7 +151,7 @@ static void test_shards_are_disjoint_and_cover(void **state)
         /* added in a scrambled order: the shard must not depend on it */
         for (int i = 0; i < N; i++) {
             snprintf(name, sizeof name, "img%03d.jpg", (i * 37 + (int)s * 11) % N);
-            lp_batch_item item = {strdup(name), strdup(name)};
+            lp_batch_item item = {strdup(name), strdup(name), true};
             if (list.count == list.capacity) {
                 list.capacity = list.capacity ? list.capacity * 2 : 16;
                 list.items = realloc(list.items, list.capacity * sizeof *list.items);

@@ -1,14 +1,24 @@
 /*
- * cli.c - helpers shared by the subcommands: error lines, option parsers, JSON strings.
+ * cli.c - helpers shared by the subcommands: error lines, option parsers, JSON strings,
+ * and removing temp files when SIGINT/SIGTERM ends a command.
+ *
+ * Signals: the handler may only call async-signal-safe functions, so the message is built
+ * beforehand and the temp paths are the library's own table (lp_output_remove_temps()).
+ * After cleaning up the process ends by the signal itself (default action, re-raised):
+ * the shell reports 130 or 143, and a calling shell script sees that its child was
+ * interrupted and stops too, which it would not do for an ordinary exit(130).
  */
+#define _GNU_SOURCE
 #include "cli.h"
 #include "convert_options.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 void cli_error(const char *subject, const char *fmt, ...)
 {
@@ -126,4 +136,41 @@ double cli_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static char interrupt_message[2][512];  /* [0] SIGINT, [1] SIGTERM */
+
+static void on_interrupt(int sig)
+{
+    int saved = errno;
+    lp_output_remove_temps();
+    const char *msg = interrupt_message[sig == SIGTERM];
+    ssize_t w = write(2, msg, strlen(msg));
+    (void)w;
+    errno = saved;
+    raise(sig);  /* SA_RESETHAND restored the default: delivered when we return */
+}
+
+void cli_clean_up_on_interrupt(const char *subject, const char *what)
+{
+    static const char *const names[2] = {"SIGINT", "SIGTERM"};
+    const char *clear = isatty(2) ? "\r\033[K" : "";  /* over a progress line */
+    for (int i = 0; i < 2; i++)
+        snprintf(interrupt_message[i], sizeof interrupt_message[i], "%sleanpix: %s: interrupted by %s: %s\n",
+                 clear, subject, names[i], what);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaddset(&sa.sa_mask, SIGTERM);
+    /* A signal ignored when we started stays ignored: a shell script's background job
+     * (`leanpix convert ... &`) must not be stopped by the Ctrl-C meant for the script. */
+    static const int signals[2] = {SIGINT, SIGTERM};
+    for (int i = 0; i < 2; i++) {
+        struct sigaction old;
+        if (sigaction(signals[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(signals[i], &sa, NULL);
+    }
 }

@@ -41,6 +41,11 @@ bool cli_parse_dims(const char *opt, const char *text, uint32_t *w, uint32_t *h)
 /* Writes s as a JSON string literal (with quotes). */
 void cli_json_string(FILE *f, const char *s);
 
+/* SIGINT/SIGTERM from now on: remove the library's temp files, print "leanpix: SUBJECT:
+ * interrupted by SIGINT: WHAT" and end by the signal (the shell reports 130 / 143). A
+ * signal that was ignored at start (a script's background job) stays ignored. */
+void cli_clean_up_on_interrupt(const char *subject, const char *what);
+
 /* Monotonic seconds. */
 double cli_now(void);
 

@@ -11,10 +11,12 @@
  * the budget is enforced on what is counted as well as planned from predictions.
  *
  * A bad image is reported ("leanpix: FILE: reason") and the batch goes on; running out of
- * space stops it (every later job would fail too) with the advice to --resume. Exit codes:
- * 0 all done, 3 some images failed, 1 the batch could not run (OUTDIR, space, list), 2
- * usage. Progress is one updating line on a terminal and nothing otherwise; --json FILE
- * writes a record per image and a summary as the batch goes.
+ * space stops it (every later job would fail too) with the advice to --resume. Inputs
+ * inside OUTDIR are skipped (earlier outputs): quietly when found in a directory, with a
+ * line and a --json record when named. Exit codes: 0 all done, 3 some images failed or a
+ * named input was skipped, 1 the batch could not run (OUTDIR, space, list, nothing left
+ * to do), 2 usage. Progress is one updating line on a terminal and nothing otherwise;
+ * --json FILE writes a record per image and a summary as the batch goes.
  *
  * Memory: per input, two paths, a plan and a result (~200 bytes); jobs hold the rest.
  */
@@ -90,6 +92,7 @@ typedef struct batch {
     size_t lean, alone;        /* succeeded in their leanest mode / alone */
     double megapixels_done;
     size_t interrupted;        /* jobs cancelled by SIGINT/SIGTERM */
+    size_t excluded;           /* named inputs skipped: inside OUTDIR */
     bool out_of_space;
     lp_batch_sched_stats sched;
 } batch;
@@ -118,8 +121,9 @@ static void usage(FILE *f)
     fprintf(f, "\nconvert options (as `leanpix convert`; --format defaults to avif):\n");
     convert_options_help(f);
     fprintf(f, "\nexit status: 0 every image done (or already done with --resume), 3 some images\n"
-               "failed (each is reported; the others were done), 1 the batch could not run\n"
-               "(OUTDIR not writable, out of space, unreadable list), 2 bad command line\n");
+               "failed or a named input was inside OUTDIR (each is reported; the others were\n"
+               "done), 1 the batch could not run (OUTDIR not writable, out of space, unreadable\n"
+               "list, every input inside OUTDIR: nothing to do), 2 bad command line\n");
 }
 
 static double mib(uint64_t bytes)
@@ -550,19 +554,46 @@ static bool collect_inputs(batch *b, const batch_args *a)
     return true;
 }
 
+/* A named input (an argument or a list line) skipped for being inside OUTDIR: said on
+ * stderr and in --json, and it makes the exit status 3 as a failed image does. */
+static void report_excluded(batch *b, const char *path)
+{
+    cli_error(path, "skipped: it is inside the output directory %s (inputs there are taken "
+                    "for outputs of an earlier run)", b->outdir);
+    b->excluded++;
+    if (!b->json)
+        return;
+    lp_batch_record rec = {
+        .input = path,
+        .in_format = lp_file_format_from_path(path),
+        .out_format = b->opts.encode.format,
+        .finished_at = cli_now() - b->start,
+        .status = "excluded",
+        .error = "inside the output directory",
+    };
+    lp_batch_json_record(b->json, &rec, b->json_first);
+    b->json_first = false;
+}
+
 /* Inputs inside OUTDIR are earlier outputs (`-o photos/out photos` run twice, or with
- * --format jpeg): converting them again would nest outputs without end. */
-static void drop_inputs_under_outdir(batch *b)
+ * --format jpeg): converting them again would nest outputs without end. Those found in a
+ * directory are dropped quietly (a note on a terminal); named ones are reported. Returns
+ * how many were dropped. */
+static size_t drop_inputs_under_outdir(batch *b)
 {
     char *root = realpath(b->outdir, NULL);
     if (!root)
-        return;
-    size_t len = strlen(root), kept = 0, dropped = 0;
+        return 0;
+    size_t len = strlen(root), kept = 0, dropped = 0, found = 0;
     for (size_t i = 0; i < b->list.count; i++) {
         char *real = realpath(b->list.items[i].path, NULL);
         bool inside = real && !strncmp(real, root, len) && (real[len] == '/' || len == 1);
         free(real);
         if (inside) {
+            if (b->list.items[i].named)
+                report_excluded(b, b->list.items[i].path);
+            else
+                found++;
             free(b->list.items[i].path);
             free(b->list.items[i].rel);
             dropped++;
@@ -571,10 +602,11 @@ static void drop_inputs_under_outdir(batch *b)
         }
     }
     b->list.count = kept;
-    if (dropped && b->progress)
+    if (found && b->progress)
         fprintf(stderr, "leanpix: batch: %zu input%s under %s skipped (outputs of an earlier run)\n",
-                dropped, dropped == 1 ? "" : "s", b->outdir);
+                found, found == 1 ? "" : "s", b->outdir);
     free(root);
+    return dropped;
 }
 
 static bool prepare(batch *b)
@@ -616,11 +648,6 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
 {
     if (!collect_inputs(b, a) || !check_outdir(b->outdir))
         return LP_EXIT_FAILURE;
-    drop_inputs_under_outdir(b);
-    if (!prepare(b))
-        return LP_EXIT_FAILURE;
-    if (a->resume && !remove_stale_temps(b))
-        return LP_EXIT_FAILURE;
     if (a->json_path) {
         b->json = fopen(a->json_path, "w");
         if (!b->json) {
@@ -629,6 +656,16 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
         }
         lp_batch_json_open(b->json);
     }
+    if (drop_inputs_under_outdir(b) && b->list.count == 0) {
+        cli_error("batch", "nothing to do: every input is inside the output directory %s",
+                  b->outdir);
+        write_summary(b);
+        return LP_EXIT_FAILURE;
+    }
+    if (!prepare(b))
+        return LP_EXIT_FAILURE;
+    if (a->resume && !remove_stale_temps(b))
+        return LP_EXIT_FAILURE;
     /* The budget is for the whole process: what the binary, its libraries and the input
      * list already hold is not available to jobs. */
     uint64_t idle = lp_process_current_rss();
@@ -671,7 +708,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     if (a->stats)
         fprintf(stderr, "leanpix: batch: budget %s; %u jobs (%s)\n", b->budget_why.why, b->jobs,
                 a->jobs ? "from -j" : "the effective CPUs");
-    return b->failed ? LP_EXIT_PARTIAL : LP_EXIT_OK;
+    return b->failed || b->excluded ? LP_EXIT_PARTIAL : LP_EXIT_OK;
 }
 
 int cmd_batch(int argc, char **argv)

@@ -4,7 +4,8 @@
  * Prints nothing on success unless asked (--stats for people, --json for programs);
  * shows a progress line on a terminal for long jobs; on failure prints one line naming
  * the file at fault and exits 1, leaving no output file behind (the library writes a temp
- * file and renames it only on success).
+ * file and renames it only on success). SIGINT/SIGTERM remove the temp file too, say so
+ * in one line and end the process by that signal (exit status 130 / 143 in the shell).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +47,8 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "--json", "print the same as one JSON object on stdout");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
     fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
-    fprintf(f, "\nexit status: 0 done, 1 the image could not be converted, 2 bad command line\n");
+    fprintf(f, "\nexit status: 0 done, 1 the image could not be converted, 2 bad command line,\n"
+               "130/143 interrupted by SIGINT/SIGTERM (OUT not written, no temp file left)\n");
 }
 
 static double mib(uint64_t bytes)
@@ -149,6 +151,9 @@ int cmd_convert(int argc, char **argv)
     progress_state ps = {.enabled = progress && !json, .start = cli_now()};
     opts.progress = show_progress;
     opts.progress_user = &ps;
+
+    /* Ctrl-C or a stop must not leave the hidden temp file behind. */
+    cli_clean_up_on_interrupt(paths[1], "not written");
 
     lp_convert_stats s;
     lp_error err = {0};

@@ -39,6 +39,7 @@ extern "C" {
 typedef struct lp_batch_item {
     char *path;  /* the input as it is opened */
     char *rel;   /* the relative path its output keeps under the output directory */
+    bool named;  /* given by name (an argument, a list line), not found in a directory */
 } lp_batch_item;
 
 typedef struct lp_batch_list {
@@ -198,7 +199,7 @@ typedef struct lp_batch_record {
     uint64_t counted_peak;     /* lp_mem peak of the job */
     uint64_t process_rss;      /* process RSS when the job ended */
     bool lean, alone, skipped;
-    const char *status;        /* "ok", "skipped", "failed" */
+    const char *status;        /* "ok", "skipped", "failed", "excluded" (inside the output dir) */
     const char *error;         /* NULL when none */
 } lp_batch_record;
 

@@ -33,7 +33,8 @@ void lp_batch_list_free(lp_batch_list *list)
     lp_batch_list_init(list);
 }
 
-static lp_status list_push(lp_batch_list *list, const char *path, const char *rel, lp_error *err)
+static lp_status list_push(lp_batch_list *list, const char *path, const char *rel, bool named,
+                           lp_error *err)
 {
     if (list->count == list->capacity) {
         size_t cap = list->capacity ? list->capacity * 2 : 64;
@@ -52,6 +53,7 @@ static lp_status list_push(lp_batch_list *list, const char *path, const char *re
     }
     list->items[list->count].path = p;
     list->items[list->count].rel = r;
+    list->items[list->count].named = named;
     list->count++;
     return LP_OK;
 }
@@ -105,9 +107,9 @@ static lp_status add_file(lp_batch_list *list, const char *path, lp_error *err)
         base = base ? base + 1 : path;
         if (!*base)
             return lp_error_set(err, LP_ERR_INVALID_ARG, "not a file name");
-        return list_push(list, path, base, err);
+        return list_push(list, path, base, true, err);
     }
-    lp_status st = list_push(list, path, rel, err);
+    lp_status st = list_push(list, path, rel, true, err);
     free(rel);
     return st;
 }
@@ -151,7 +153,7 @@ static lp_status add_dir(lp_batch_list *list, const char *dir, const char *rel_p
             else if (S_ISDIR(sb.st_mode))
                 st = add_dir(list, path, rel, depth + 1, err);
             else if ((S_ISREG(sb.st_mode) || S_ISLNK(sb.st_mode)) && is_image_name(e->d_name))
-                st = list_push(list, path, rel, err);
+                st = list_push(list, path, rel, false, err);
         }
         free(path);
         free(rel);

@@ -1,12 +1,29 @@
 /*
- * output.c - outputs that never leave a half-written file (see leanpix/io.h).
+ * output.c - outputs that never leave a half-written file and never destroy what was at
+ * the name (see leanpix/io.h).
  *
- * A file output is a hidden temp file beside the destination (same directory, so the
- * final rename is atomic on every POSIX file system): ".NAME.lp-XXXXXX". Writes are
- * buffered in 64 KiB; commit flushes, fsyncs the file, renames it over NAME and fsyncs
- * the directory so that the rename itself survives a crash. An output that is closed
- * without commit removes its temp file; a process killed with SIGKILL leaves only the
- * hidden temp, never a partial file under NAME (batch --resume cleans those up).
+ * Where the bytes go is decided once, at open, from what the name is now:
+ *   - nothing: a new regular file, created as a hidden temp beside it and renamed into
+ *     place (mode 0666 less the umask, as any program creating a file);
+ *   - a regular file: the same temp + rename, with the old file's mode, and its owner and
+ *     group when we may set them (root), put on the temp before the rename so the file
+ *     never appears with looser permissions;
+ *   - a symbolic link (or a chain of them, even dangling): followed by hand to its final
+ *     target, and the target is written as above, in the target's directory, so the link
+ *     stays a link. A link inside /proc (/dev/stdout -> /proc/self/fd/1 -> "pipe:[...]")
+ *     names an open file description, not a path: it is written directly;
+ *   - anything else (character device, FIFO, socket, a pipe behind /dev/stdout): opened
+ *     and written directly, no temp, no rename, nothing unlinked on failure. A block
+ *     device or a directory is refused: an image is never written over one.
+ *
+ * Temp + rename: ".NAME.lp-XXXXXX" in the destination's directory (same file system, so the
+ * rename is atomic). Writes are buffered in 64 KiB; commit flushes, fsyncs the file,
+ * renames it over NAME and fsyncs the directory so that the rename itself survives a
+ * crash. An output closed without commit removes its temp; a process killed with SIGKILL
+ * leaves only the hidden temp, never a partial file under NAME (batch --resume cleans those
+ * up). Every live temp path is also kept in a fixed table of slots that
+ * lp_output_remove_temps() walks without locks or allocation, so that a CLI's SIGINT or
+ * SIGTERM handler can remove them before the process ends (async-signal-safe).
  *
  * A memory output is a growable malloc'd buffer whose size is charged to an lp_mem.
  */
@@ -17,20 +34,30 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #define OUTPUT_BUFFER (64u * 1024u)
+#define MAX_LINK_HOPS 40       /* the kernel's own limit on symlinks in one lookup */
+#define PROC_FS_MAGIC 0x9fa0   /* statfs f_type of /proc (linux/magic.h PROC_SUPER_MAGIC) */
 
 struct lp_output {
     bool is_file;
+    bool direct;        /* written in place: no temp, no rename, nothing unlinked */
+    bool truncate;      /* direct to a regular file: cut it to what was written at commit */
     int fd;
-    char *final_path;
+    int slot;           /* temp_slots index, -1 when not tracked */
+    char *final_path;   /* the name renamed over: a symlink's target, not the link */
     char *temp_path;
+    dev_t dev;          /* direct: the file written (to refuse writing over the input) */
+    ino_t ino;
     bool committed;
     uint8_t *data;      /* file: write buffer; memory: the bytes */
     size_t used;
@@ -38,6 +65,49 @@ struct lp_output {
     uint64_t total;     /* bytes written through the output */
     lp_mem *mem;        /* memory outputs: where capacity is charged */
 };
+
+/* ---- live temp files, for signal handlers ---- */
+
+/* Each slot is free (0), being filled (1) or holds a live temp path (2). Paths are copied
+ * in, not pointed at, so a handler never reads memory another thread has freed. */
+typedef struct temp_slot {
+    _Atomic int state;
+    char path[PATH_MAX];
+} temp_slot;
+
+static temp_slot temp_slots[LP_OUTPUT_TRACKED_TEMPS];
+
+static int track_temp(const char *path)
+{
+    size_t len = strlen(path);
+    if (len >= PATH_MAX)
+        return -1;
+    for (int i = 0; i < LP_OUTPUT_TRACKED_TEMPS; i++) {
+        int expected = 0;
+        if (atomic_compare_exchange_strong(&temp_slots[i].state, &expected, 1)) {
+            memcpy(temp_slots[i].path, path, len + 1);
+            atomic_store(&temp_slots[i].state, 2);
+            return i;
+        }
+    }
+    return -1;
+}
+
+static void untrack_temp(lp_output *o)
+{
+    if (o->slot >= 0)
+        atomic_store(&temp_slots[o->slot].state, 0);
+    o->slot = -1;
+}
+
+void lp_output_remove_temps(void)
+{
+    for (int i = 0; i < LP_OUTPUT_TRACKED_TEMPS; i++)
+        if (atomic_load(&temp_slots[i].state) == 2)
+            unlink(temp_slots[i].path);
+}
+
+/* ---- where the bytes go ---- */
 
 static char *dir_of(const char *path)
 {
@@ -49,50 +119,198 @@ static char *dir_of(const char *path)
     return dir;
 }
 
+static bool in_proc(const char *path)
+{
+    char *dir = dir_of(path);
+    struct statfs fs;
+    bool proc = dir && statfs(dir, &fs) == 0 && (unsigned long)fs.f_type == PROC_FS_MAGIC;
+    free(dir);
+    return proc;
+}
+
+/* The path a symlink at link points to (relative targets are relative to its directory). */
+static lp_status follow_link(const char *link, char **next, lp_error *err)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlink(link, target, sizeof target);
+    if (n < 0)
+        return lp_error_set(err, LP_ERR_IO, "cannot read the symbolic link %s: %s", link,
+                            strerror(errno));
+    if ((size_t)n >= sizeof target)
+        return lp_error_set(err, LP_ERR_IO, "the symbolic link %s is too long", link);
+    target[n] = '\0';
+    if (target[0] == '/') {
+        *next = strdup(target);
+    } else {
+        char *dir = dir_of(link);
+        size_t need = dir ? strlen(dir) + (size_t)n + 2 : 0;
+        *next = dir ? malloc(need) : NULL;
+        if (*next)
+            snprintf(*next, need, "%s/%s", dir, target);
+        free(dir);
+    }
+    return *next ? LP_OK : lp_error_set(err, LP_ERR_NOMEM, "cannot allocate an output");
+}
+
+typedef enum dest_kind { DEST_NEW, DEST_REPLACE, DEST_DIRECT } dest_kind;
+
+/* Decides what writing to path means (see the header comment). *where (malloc'd) is the
+ * name to create, replace or open; *old is what is there now (DEST_REPLACE). */
+static lp_status resolve_destination(const char *path, dest_kind *kind, char **where,
+                                     struct stat *old, lp_error *err)
+{
+    char *cur = strdup(path);
+    if (!cur)
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate an output");
+    for (int hops = 0;; hops++) {
+        if (lstat(cur, old) != 0) {
+            if (errno != ENOENT) {
+                int e = errno;
+                free(cur);
+                return lp_error_set(err, LP_ERR_IO, "cannot look at the output: %s", strerror(e));
+            }
+            *kind = DEST_NEW;
+            *where = cur;
+            return LP_OK;
+        }
+        if (!S_ISLNK(old->st_mode))
+            break;
+        if (hops == MAX_LINK_HOPS || in_proc(cur)) {
+            /* A /proc link is followed by the kernel: stat what it opens. */
+            if (hops == MAX_LINK_HOPS || stat(cur, old) != 0) {
+                int e = hops == MAX_LINK_HOPS ? ELOOP : errno;
+                free(cur);
+                return lp_error_set(err, LP_ERR_IO, "cannot look at the output: %s", strerror(e));
+            }
+            break;
+        }
+        char *next;
+        lp_status st = follow_link(cur, &next, err);
+        free(cur);
+        if (st != LP_OK)
+            return st;
+        cur = next;
+    }
+    if (S_ISDIR(old->st_mode) || S_ISBLK(old->st_mode)) {
+        free(cur);
+        return lp_error_set(err, LP_ERR_IO, "is a %s: an image is not written over it",
+                            S_ISDIR(old->st_mode) ? "directory" : "block device");
+    }
+    *where = cur;
+    /* A regular file reached through /proc is someone's open file (stdout redirected):
+     * replacing its name would not reach the descriptor, so it is written in place. */
+    *kind = S_ISREG(old->st_mode) && !in_proc(cur) ? DEST_REPLACE : DEST_DIRECT;
+    return LP_OK;
+}
+
+/* Creates dir/.BASE.lp-XXXXXX exclusively with mode (less the umask). */
+static lp_status create_temp(const char *final, mode_t mode, int *fd, char **path, lp_error *err)
+{
+    static const char letters[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    char *dir = dir_of(final);
+    const char *base = strrchr(final, '/');
+    base = base ? base + 1 : final;
+    size_t need = dir ? strlen(dir) + strlen(base) + 16 : 0;
+    *path = dir ? malloc(need) : NULL;
+    if (!*path) {
+        free(dir);
+        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate an output");
+    }
+    int e = EEXIST;
+    *fd = -1;
+    for (int attempt = 0; attempt < 100 && *fd < 0 && e == EEXIST; attempt++) {
+        unsigned char r[6];
+        if (getrandom(r, sizeof r, 0) != (ssize_t)sizeof r)
+            for (size_t i = 0; i < sizeof r; i++)  /* no entropy: O_EXCL still keeps it safe */
+                r[i] = (unsigned char)(rand() ^ attempt);
+        snprintf(*path, need, "%s/.%s.lp-%c%c%c%c%c%c", dir, base, letters[r[0] % 62],
+                 letters[r[1] % 62], letters[r[2] % 62], letters[r[3] % 62], letters[r[4] % 62],
+                 letters[r[5] % 62]);
+        *fd = open(*path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+        e = *fd < 0 ? errno : 0;
+    }
+    free(dir);
+    if (*fd >= 0)
+        return LP_OK;
+    free(*path);
+    *path = NULL;
+    return lp_error_set(err, LP_ERR_IO, "cannot create a file in the output directory: %s",
+                        strerror(e));
+}
+
+/* The replaced file's owner, group and mode on the temp. Set-id bits are kept only with
+ * the owner and group they were given for. */
+static void copy_owner_and_mode(int fd, const struct stat *old)
+{
+    struct stat now;
+    bool same = fstat(fd, &now) == 0 && now.st_uid == old->st_uid && now.st_gid == old->st_gid;
+    if (!same)
+        same = fchown(fd, old->st_uid, old->st_gid) == 0;
+    if (!same)  /* not root: a member of the group may still keep the group */
+        (void)fchown(fd, (uid_t)-1, old->st_gid);
+    fchmod(fd, old->st_mode & (same ? 07777 : 0777));
+}
+
+static lp_status open_direct(lp_output *o, const char *path, lp_error *err)
+{
+    /* No O_TRUNC: a device is never truncated, and a regular file (only reached through
+     * /proc) is cut at commit, after the caller had the chance to refuse it. */
+    o->fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (o->fd < 0 || fstat(o->fd, &st) != 0)
+        return lp_error_set(err, LP_ERR_IO, "cannot open the output: %s", strerror(errno));
+    if (S_ISBLK(st.st_mode) || S_ISDIR(st.st_mode))
+        return lp_error_set(err, LP_ERR_IO, "is a block device: an image is not written over it");
+    o->direct = true;
+    o->truncate = S_ISREG(st.st_mode);
+    o->dev = st.st_dev;
+    o->ino = st.st_ino;
+    return LP_OK;
+}
+
 lp_status lp_output_open_file(lp_output **out, const char *final_path, lp_error *err)
 {
     *out = NULL;
-    char *copy = strdup(final_path);
-    char *dir = dir_of(final_path);
     lp_output *o = calloc(1, sizeof *o);
     uint8_t *buffer = malloc(OUTPUT_BUFFER);
-    if (!copy || !dir || !o || !buffer) {
-        free(copy);
-        free(dir);
+    if (!o || !buffer) {
         free(o);
         free(buffer);
         return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate an output");
     }
-    const char *base = strrchr(final_path, '/');
-    base = base ? base + 1 : final_path;
-    size_t need = strlen(dir) + strlen(base) + 16;
-    o->temp_path = malloc(need);
-    if (!o->temp_path) {
-        free(copy);
-        free(dir);
-        free(o);
-        free(buffer);
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate an output");
-    }
-    snprintf(o->temp_path, need, "%s/.%s.lp-XXXXXX", dir, base);
-    free(dir);
-    o->fd = mkostemp(o->temp_path, O_CLOEXEC);
-    if (o->fd < 0) {
-        int e = errno;
-        free(o->temp_path);
-        free(copy);
-        free(o);
-        free(buffer);
-        return lp_error_set(err, LP_ERR_IO, "cannot create a file in the output directory: %s",
-                            strerror(e));
-    }
-    fchmod(o->fd, 0644);  /* mkstemp makes 0600; outputs are ordinary files */
     o->is_file = true;
-    o->final_path = copy;
+    o->fd = -1;
+    o->slot = -1;
     o->data = buffer;
     o->capacity = OUTPUT_BUFFER;
+    dest_kind kind = DEST_NEW;
+    struct stat old;
+    lp_status st = resolve_destination(final_path, &kind, &o->final_path, &old, err);
+    if (st == LP_OK && kind == DEST_DIRECT) {
+        st = open_direct(o, o->final_path, err);
+    } else if (st == LP_OK) {
+        /* a replaced file's temp starts private and gets the old mode; a new file is
+         * created like any other, 0666 less the umask */
+        st = create_temp(o->final_path, kind == DEST_REPLACE ? 0600 : 0666, &o->fd,
+                         &o->temp_path, err);
+        if (st == LP_OK)
+            o->slot = track_temp(o->temp_path);
+        if (st == LP_OK && kind == DEST_REPLACE)
+            copy_owner_and_mode(o->fd, &old);
+    }
+    if (st != LP_OK) {
+        lp_output_close(o);
+        return st;
+    }
     *out = o;
     return LP_OK;
+}
+
+bool lp_output_overwrites(const lp_output *o, const lp_input *in)
+{
+    uint64_t dev, ino;
+    return o->is_file && o->direct && lp_input_file_id(in, &dev, &ino) && dev == (uint64_t)o->dev &&
+           ino == (uint64_t)o->ino;
 }
 
 lp_status lp_output_open_memory(lp_output **out, lp_mem *mem, lp_error *err)
@@ -101,11 +319,11 @@ lp_status lp_output_open_memory(lp_output **out, lp_mem *mem, lp_error *err)
     if (!o)
         return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate an output");
     o->fd = -1;
+    o->slot = -1;
     o->mem = mem;
     *out = o;
     return LP_OK;
 }
-
 static lp_status write_all(lp_output *o, const uint8_t *data, size_t size, lp_error *err)
 {
     while (size > 0) {
@@ -191,6 +409,14 @@ static void fsync_dir_of(const char *path)
     free(dir);
 }
 
+/* Direct outputs: a pipe, FIFO or terminal cannot be fsynced; that is not an error. */
+static bool sync_failed(const lp_output *o)
+{
+    if (fsync(o->fd) == 0)
+        return false;
+    return !(o->direct && (errno == EINVAL || errno == EROFS || errno == ENOTSUP));
+}
+
 lp_status lp_output_commit(lp_output *o, lp_error *err)
 {
     if (!o->is_file || o->committed)
@@ -198,16 +424,22 @@ lp_status lp_output_commit(lp_output *o, lp_error *err)
     lp_status st = flush_buffer(o, err);
     if (st != LP_OK)
         return st;
-    if (fsync(o->fd) != 0)
+    if (o->truncate && ftruncate(o->fd, (off_t)o->total) != 0)
+        return lp_error_set(err, LP_ERR_IO, "cannot truncate the output: %s", strerror(errno));
+    if (sync_failed(o))
         return lp_error_set(err, LP_ERR_IO, "fsync failed: %s", strerror(errno));
-    if (close(o->fd) != 0) {
-        o->fd = -1;
-        return lp_error_set(err, LP_ERR_IO, "close failed: %s", strerror(errno));
-    }
+    int closed = close(o->fd);
     o->fd = -1;
+    if (closed != 0)
+        return lp_error_set(err, LP_ERR_IO, "close failed: %s", strerror(errno));
+    if (o->direct) {
+        o->committed = true;
+        return LP_OK;
+    }
     if (rename(o->temp_path, o->final_path) != 0)
         return lp_error_set(err, LP_ERR_IO, "cannot rename into place: %s", strerror(errno));
     o->committed = true;
+    untrack_temp(o);  /* after the rename: a signal in between finds nothing to remove */
     fsync_dir_of(o->final_path);
     return LP_OK;
 }
@@ -244,8 +476,9 @@ void lp_output_close(lp_output *o)
     if (o->is_file) {
         if (o->fd >= 0)
             close(o->fd);
-        if (!o->committed)
-            unlink(o->temp_path);
+        if (!o->committed && o->temp_path)
+            unlink(o->temp_path);  /* never the final name: a direct output has no temp */
+        untrack_temp(o);
         free(o->temp_path);
         free(o->final_path);
         free(o->data);

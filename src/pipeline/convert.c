@@ -246,6 +246,12 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
         return st;
     lp_output *out;
     st = lp_output_open_file(&out, out_path, err);
+    if (st == LP_OK && lp_output_overwrites(out, in)) {
+        lp_output_close(out);
+        st = lp_error_set(err, LP_ERR_INVALID_ARG,
+                          "is the input file itself, open for writing in place: that would "
+                          "destroy the input (write to another name)");
+    }
     if (st != LP_OK) {
         lp_input_close(in);
         if (stats) {
