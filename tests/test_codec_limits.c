@@ -370,6 +370,16 @@ static void test_truncated_exif_dropped_for_avif(void **state)
     st = lp_convert_file(in, lpt_path("truncated_exif_grid.avif"), &opts, &stats, &err);
     if (st != LP_OK)
         fail_msg("grid: %s", lp_error_message(&err));
+    /* the CLI says so in one line and still succeeds; --json carries it */
+    char out[1024];
+    int rc = lpt_run_capture(out, sizeof out, "'%s' convert --speed 10 '%s' '%s' 2>&1", lpt_bin(),
+                             in, lpt_path("truncated_exif_cli.avif"));
+    if (rc != 0 || !strstr(out, "truncated_exif.jpg: warning: metadata left out: EXIF"))
+        fail_msg("convert: exit %d, said '%s'", rc, out);
+    rc = lpt_run_capture(out, sizeof out, "'%s' convert --json '%s' '%s' 2>&1", lpt_bin(), in,
+                         lpt_path("truncated_exif_cli.webp"));
+    if (rc != 0 || !strstr(out, "\"warning\":\"metadata left out: EXIF"))
+        fail_msg("convert --json: exit %d, said '%s'", rc, out);
     /* the source is where it is left out */
     lp_metadata meta;
     assert_int_equal(decode_jpeg(jpg, size, NULL, NULL, &meta, &err), LP_OK);

@@ -215,6 +215,7 @@ static void write_record(batch *b, size_t item)
         .skipped = r->skipped,
         .status = r->skipped ? "skipped" : ok ? "ok" : "failed",
         .error = ok ? NULL : lp_error_message(&r->error),
+        .warning = ok && s->warning[0] ? s->warning : NULL,
     };
     if (r->skipped) {
         struct stat sb;
@@ -263,6 +264,10 @@ static void finish_item(batch *b, size_t item)
         b->megapixels_done += (double)r->stats.in_width * r->stats.in_height / 1e6;
         b->lean += r->plan.lean;
         b->alone += r->plan.alone;
+        if (r->stats.warning[0]) {
+            clear_progress(b);
+            cli_error(b->list.items[item].path, "warning: %s", r->stats.warning);
+        }
         if (r->plan.alone && b->progress) {
             clear_progress(b);
             fprintf(stderr, "leanpix: %s: over the budget for a shared run: ran alone%s\n",

@@ -96,6 +96,8 @@ static void print_json(const char *in, const char *out, const lp_convert_stats *
     cli_json_string(stdout, s->chain);
     printf(",\"budget_bytes\":%llu,\"budget_source\":", (unsigned long long)budget->bytes);
     cli_json_string(stdout, budget->why);
+    printf(",\"warning\":");
+    cli_json_string(stdout, s->warning[0] ? s->warning : NULL);
     printf("}\n");
 }
 
@@ -165,6 +167,8 @@ int cmd_convert(int argc, char **argv)
         cli_lp_error(s.output_failed ? paths[1] : paths[0], &err);
         return LP_EXIT_FAILURE;
     }
+    if (s.warning[0] && !json)  /* written, but something of the input was left out */
+        cli_error(paths[0], "warning: %s", s.warning);
     if (stats)
         print_stats(paths[0], paths[1], &s, rss, &budget);
     return LP_EXIT_OK;

@@ -201,6 +201,7 @@ typedef struct lp_batch_record {
     bool lean, alone, skipped;
     const char *status;        /* "ok", "skipped", "failed", "excluded" (inside the output dir) */
     const char *error;         /* NULL when none */
+    const char *warning;       /* what a written image left out (metadata) and why, or NULL */
 } lp_batch_record;
 
 typedef struct lp_batch_summary {

@@ -56,6 +56,8 @@ void lp_batch_json_record(FILE *f, const lp_batch_record *r, bool first)
     json_string(f, r->status);
     fputs(", \"error\": ", f);
     json_string(f, r->error);
+    fputs(", \"warning\": ", f);
+    json_string(f, r->warning);
     fputs(", \"in_format\": ", f);
     json_string(f, format_name(r->in_format));
     fputs(", \"out_format\": ", f);

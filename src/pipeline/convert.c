@@ -228,14 +228,14 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
                           const lp_convert_options *opts, lp_convert_stats *stats,
                           lp_error *err)
 {
+    if (stats)  /* every early return below leaves defined stats (which file failed, too) */
+        memset(stats, 0, sizeof *stats);
     lp_convert_options resolved = *opts;
     if (resolved.encode.format == LP_FILE_UNKNOWN)
         resolved.encode.format = lp_file_format_from_path(out_path);
     if (resolved.encode.format == LP_FILE_UNKNOWN) {
-        if (stats) {
-            memset(stats, 0, sizeof *stats);
+        if (stats)
             stats->output_failed = true;
-        }
         return lp_error_set(err, LP_ERR_INVALID_ARG,
                             "cannot tell the output format from the name (use .avif, .jpg, .webp, "
                             ".png or --format)");
@@ -254,10 +254,8 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
     }
     if (st != LP_OK) {
         lp_input_close(in);
-        if (stats) {
-            memset(stats, 0, sizeof *stats);
+        if (stats)
             stats->output_failed = true;
-        }
         return st;
     }
     st = lp_convert_stream(in, out, &resolved, stats, err);
