@@ -6,12 +6,23 @@
 #   make test       build, run the suite, then again under ASan+UBSan and under TSan
 #   make test-tsan  only the ThreadSanitizer pass
 #   make bench      the benchmarks against avifenc/vips/ImageMagick (long; see docs/benchmarks.md)
+#   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks
+#                   some, e.g. FUZZ_TARGETS="jpeg_source png_source"); see docs/reliability.md
+#   make test-fuzz  only the fuzz step of `make test`: replay seeds and reproducers, short smoke runs
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 BUILD ?= build
+# The fuzz build (clang, libFuzzer + ASan + UBSan) and where `make fuzz` keeps its working
+# corpus (grows across runs; outside the repository).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CORPUS ?= $(FUZZ_BUILD)/corpus
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_TARGETS ?=
 
-.PHONY: all build deps deps-test deps-demo demo test test-plain test-asan test-tsan test-tsan-run bench clean
+.PHONY: all build deps deps-test deps-demo demo test test-plain test-asan test-tsan test-tsan-run \
+	bench clean fuzz fuzz-build test-fuzz test-fuzz-run
 
 all: build
 
@@ -33,6 +44,7 @@ test: deps-test
 	@$(MAKE) --no-print-directory test-plain
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan-run
+	@$(MAKE) --no-print-directory test-fuzz-run
 
 test-plain:
 	@cmake -S . -B build -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
@@ -53,6 +65,24 @@ test-tsan-run:
 	@cmake -S . -B build-tsan -DLP_WERROR=ON -DLP_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
 	@MAKEFLAGS= cmake --build build-tsan -j $(JOBS)
 	@cd build-tsan && LP_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# -Werror is off for the library and CLI in the fuzz build only (clang 14 warns where gcc
+# does not; the plain build keeps -Werror); the harnesses keep it (fuzz/CMakeLists.txt).
+fuzz-build:
+	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DLP_FUZZ=ON -DLP_BUILD_TESTS=OFF \
+		-DLP_WERROR=OFF $(CMAKE_FLAGS) >/dev/null
+	@MAKEFLAGS= cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all leanpix lp-mksample
+	@scripts/fuzz-seeds.sh $(FUZZ_BUILD) $(FUZZ_BUILD)/seeds >/dev/null
+
+fuzz: deps-test
+	@$(MAKE) --no-print-directory fuzz-build
+	@LP_FUZZ_CORPUS=$(FUZZ_CORPUS) fuzz/run.sh fuzz $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+test-fuzz: deps-test
+	@$(MAKE) --no-print-directory test-fuzz-run
+
+test-fuzz-run: fuzz-build
+	@fuzz/run.sh test $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 bench: build
 	@scripts/deps.sh bench

@@ -16,13 +16,20 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* A JSON real as a count: negatives read as 0, and reals past 2^64 (a hand-edited or
+ * hostile file) as UINT64_MAX, since converting them would be undefined behaviour. */
+static uint64_t real_u64(double d)
+{
+    return d > 0 ? d < 18446744073709551616.0 ? (uint64_t)d : UINT64_MAX : 0;
+}
+
 static uint64_t get_u64(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);
     if (json_is_integer(v))
         return json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
     if (json_is_real(v))
-        return json_real_value(v) > 0 ? (uint64_t)json_real_value(v) : 0;
+        return real_u64(json_real_value(v));
     return 0;
 }
 
@@ -52,8 +59,8 @@ static uint64_t array_u64(const json_t *arr, size_t i)
     const json_t *v = json_array_get(arr, i);
     if (json_is_integer(v) && json_integer_value(v) > 0)
         return (uint64_t)json_integer_value(v);
-    if (json_is_real(v) && json_real_value(v) > 0)
-        return (uint64_t)json_real_value(v);
+    if (json_is_real(v))
+        return real_u64(json_real_value(v));
     return 0;
 }
 

@@ -1,0 +1,18 @@
+/*
+ * fuzz_png_source.c - the PNG source as `leanpix convert` drives it: header (limits,
+ * chunk limits, metadata: iCCP, eXIf, XMP iTXt; tRNS, palette, 16-bit), then every strip,
+ * with and without a shrink-on-load request (a PNG source declines it: factor 1).
+ *
+ * Input: byte 0 picks the shrink (low 3 bits: 0 none, else 1/(n+1) of the size, the way
+ * convert asks for a smaller target); the rest is the file.
+ */
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    unsigned pick = data[0] & 7u;
+    lp_fuzz_decode(data + 1, size - 1, LP_FILE_PNG, pick ? pick + 1 : 1);
+    return 0;
+}
