@@ -101,7 +101,8 @@ static void usage(FILE *f)
 static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *arenas,
                        uint64_t *mmap_threshold)
 {
-    for (int i = 1; i < argc; i++) {
+    int i = 1;
+    while (i < argc) {  /* each option takes a value (i += 2) but --reuse-port (i += 1) */
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         bool ok = true;
@@ -111,6 +112,7 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *ar
         }
         if (strcmp(a, "--reuse-port") == 0) {
             o->reuse_port = true;
+            i++;
             continue;
         }
         if (!v) {
@@ -161,7 +163,7 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *ar
         }
         if (!ok)
             return false;
-        i++;
+        i += 2;
     }
     return true;
 }

@@ -94,6 +94,8 @@ typedef struct jpeg_source {
     uint8_t *icc;             /* assembled from icc_chunks at the end of the header */
     icc_chunks chunks;        /* APP2 ICC chunks as they arrive */
     uint64_t metadata_bytes;  /* counted metadata held, against limits.max_metadata_bytes */
+    uint8_t *filling;         /* a metadata buffer being read: a file that ends inside its
+                                 segment longjmps out of read_bytes, and destroy frees it */
     lp_limits limits;
     unsigned warnings;        /* tolerated warnings so far, against limits.max_warnings */
     struct jpeg_progress_mgr progress;
@@ -304,9 +306,11 @@ static void release_metadata(jpeg_source *s, uint8_t **buf, size_t size)
 static uint8_t *keep_payload(jpeg_source *s, size_t left, const char *what)
 {
     uint8_t *buf = left ? metadata_buffer(s, left, what) : NULL;
-    if (buf)
+    if (buf) {
+        s->filling = buf;
         read_bytes(s, buf, left);
-    else
+        s->filling = NULL;
+    } else
         s->src.skip_input_data(&s->cinfo, (long)left);
     return buf;
 }
@@ -652,6 +656,7 @@ static void jpeg_destroy_stage(lp_stage *self)
     lp_mem_release(self->mem, s->strip);
     lp_mem_release(self->mem, s->exif);
     lp_mem_release(self->mem, s->xmp);
+    lp_mem_release(self->mem, s->filling);
     lp_mem_unreserve(self->mem, s->reserved);
     lp_input_close(s->in);
     free(s);

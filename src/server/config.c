@@ -22,6 +22,7 @@
 #include "server/mrc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <pcre2.h>
 #include <stdio.h>
@@ -61,6 +62,7 @@ typedef struct ydoc {
     yaml_document_t doc;
     uint64_t steps;      /* pairs and nodes visited so far */
     bool over;           /* the step budget or the depth limit was hit */
+    const char *bad_number; /* the key of a number that is not finite or out of range */
 } ydoc;
 
 /* One step of the walk; false (and the document refused) once the budget is spent. */
@@ -99,10 +101,21 @@ static const char *yget_str(ydoc *y, yaml_node_t *map, const char *key)
     return yscalar(yget(y, map, key));
 }
 
+/* Every number of the data set is a coordinate in a 3840x2160 space, a size, a quality or a
+ * multiplier: anything beyond this is a mistake, and casting it to int would be undefined. */
+#define MRC_YAML_MAX_NUMBER 1e6
+
 static double yget_num(ydoc *y, yaml_node_t *map, const char *key, double dflt)
 {
     const char *s = yget_str(y, map, key);
-    return s ? strtod(s, NULL) : dflt;
+    if (!s)
+        return dflt;
+    double v = strtod(s, NULL);
+    if (!isfinite(v) || v > MRC_YAML_MAX_NUMBER || v < -MRC_YAML_MAX_NUMBER) {
+        y->bad_number = key;
+        return dflt;
+    }
+    return v;
 }
 
 static char *dupstr(const char *s)
@@ -402,6 +415,9 @@ lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, siz
         return lp_error_set(err, LP_ERR_LIMITS, "%s: YAML aliases expand past the limit of %u "
                             "steps or %u levels", which, (unsigned)MRC_YAML_MAX_STEPS,
                             (unsigned)MRC_YAML_MAX_DEPTH);
+    if (!fail && y.bad_number)
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s: setting '%s' is not a number within +-%g",
+                            which, y.bad_number, MRC_YAML_MAX_NUMBER);
     if (fail)
         return lp_error_set(err, LP_ERR_CORRUPT, "%s: missing or malformed settings", which);
     return LP_OK;
