@@ -15,31 +15,12 @@
  * - log lines quoting long upload strings are cut.
  */
 #include "testutil.h"
-#include "server/mrc.h"
+#include "mrcutil.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static mrc_data *demo(void)
-{
-    mrc_data *d = NULL;
-    lp_error err = {0};
-    lp_status st = mrc_data_load_demo(&d, NULL, &err);
-    if (st)
-        fprintf(stderr, "demo: %s\n", lp_error_message(&err));
-    assert_int_equal(st, LP_OK);
-    return d;
-}
-
-static bool logged(const mrc_log *log, const char *text)
-{
-    for (size_t i = 0; i < log->count; i++)
-        if (strstr(log->lines[i], text))
-            return true;
-    return false;
-}
 
 /* A growing text buffer for generated uploads. */
 typedef struct text {
@@ -84,7 +65,7 @@ static void warm_up(mrc_data *d)
 static void test_sws_nul_after_many_lines_frees_everything(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     text t = {0};
     for (int i = 0; i < 13500; i++)
         add(&t, "GstKeyBinding.IncomStarshipInputConcepts.ConceptAction%05d.0.axis %d\n", i, i);
@@ -120,7 +101,7 @@ static void test_sws_nul_after_many_lines_frees_everything(void **state)
 static void test_sws_budget_refusal_frees_everything(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     text t = {0};
     for (int i = 0; i < 5000; i++)
         add(&t, "GstKeyBinding.IncomStarshipInputConcepts.ConceptAction%05d.0.axis %d\n", i, i);
@@ -169,7 +150,7 @@ static lp_status parse_fs_counted(mrc_data *d, const char *xml, size_t len, lp_m
 static void test_xml_deep_nesting_is_refused_within_budget(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     size_t len;
     char *xml = nested(1300000, &len);  /* 3.9 MB */
     uint64_t rss_before = lp_process_current_rss();
@@ -210,7 +191,7 @@ static const char demo_xml[] =
 static void test_xml_depth_limit_is_an_option(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     mrc_log log = {0};
     lp_error err = {0};
     /* this one nests 5 deep (Device, Context, Action, Primary, KEY); the game's files 6 */
@@ -228,7 +209,7 @@ static void test_xml_depth_limit_is_an_option(void **state)
 static void test_fs2020_upload_memory_is_counted_and_returned(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     warm_up(d);
     uint64_t blocks_before = mrc_mem_live_blocks();
     lp_mem *mem = lp_mem_new(0, NULL);
@@ -364,7 +345,7 @@ static uint64_t build_work(mrc_data *d, size_t n, const mrc_limits *limits, mrc_
 static void test_many_contexts_on_one_button_is_linear(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     /* no label cap here, so that the cap cannot hide a quadratic step */
     mrc_limits unlimited = {.max_input_labels = 1u << 30, .max_card_labels = 1u << 30};
     uint64_t work[3];
@@ -391,7 +372,7 @@ static void test_many_contexts_on_one_button_is_linear(void **state)
 static void test_label_limits_keep_the_first_and_log_the_rest(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     /* the default per-input limit: 5000 contexts on Button1, 32 drawn, said in the log */
     mrc_cards cards;
     mrc_log log = {0};
@@ -403,7 +384,7 @@ static void test_label_limits_keep_the_first_and_log_the_rest(void **state)
     assert_int_equal(texts, 32);
     assert_string_equal(o->ctx[0].context, "CTX000000");  /* the first in sorted order */
     assert_string_equal(o->ctx[31].context, "CTX000031");
-    assert_true(logged(&log, "input DemoStick:1 has 5000 labels, the first 32 are drawn"));
+    assert_true(lpt_mrc_logged(&log, "input DemoStick:1 has 5000 labels, the first 32 are drawn"));
     mrc_cards_free(&cards);
     mrc_log_free(&log);
 
@@ -424,7 +405,7 @@ static void test_label_limits_keep_the_first_and_log_the_rest(void **state)
     }
     assert_int_equal(texts, 50);
     assert_int_equal(cards.cards[0].noverlays, 3);  /* 20 + 20 + 10 of the 4 buttons' 80 */
-    assert_true(logged(&log, "30 labels over the limit of 50 per card are not drawn"));
+    assert_true(lpt_mrc_logged(&log, "30 labels over the limit of 50 per card are not drawn"));
     mrc_binds_free(&b);
     mrc_cards_free(&cards);
     mrc_log_free(&log);
@@ -437,7 +418,7 @@ static void test_label_limits_keep_the_first_and_log_the_rest(void **state)
 static void test_log_lines_are_cut(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     text t = {0};
     add(&t, "<Device DeviceName=\"leanpix Demo Stick\"><Context ContextName=\"");
     for (int i = 0; i < 100000; i++)
@@ -454,7 +435,7 @@ static void test_log_lines_are_cut(void **state)
     lp_error err = {0};
     assert_int_equal(mrc_fs2020_parse(d, &f, 1, &b, &log, &err), LP_OK);
     assert_int_equal(mrc_build_cards(d, &d->fs2020, &b, &cards, &log, &err), LP_OK);
-    assert_true(logged(&log, "label not found"));
+    assert_true(lpt_mrc_logged(&log, "label not found"));
     for (size_t i = 0; i < log.count; i++)
         assert_true(strlen(log.lines[i]) < MRC_LOG_LINE_MAX);
     /* a full log counts what it could not keep (the server says so in the answer) */

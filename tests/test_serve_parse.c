@@ -7,30 +7,11 @@
  * context colours, and the font-size search.
  */
 #include "testutil.h"
-#include "server/mrc.h"
+#include "mrcutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static mrc_data *demo(void)
-{
-    mrc_data *d = NULL;
-    lp_error err = {0};
-    lp_status st = mrc_data_load_demo(&d, NULL, &err);
-    if (st)
-        fprintf(stderr, "demo: %s\n", lp_error_message(&err));
-    assert_int_equal(st, LP_OK);
-    return d;
-}
-
-static bool logged(const mrc_log *log, const char *text)
-{
-    for (size_t i = 0; i < log->count; i++)
-        if (strstr(log->lines[i], text))
-            return true;
-    return false;
-}
 
 static const mrc_overlay *find_box(const mrc_card *c, int x, int y)
 {
@@ -43,7 +24,7 @@ static const mrc_overlay *find_box(const mrc_card *c, int x, int y)
 static void test_config_values(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     assert_int_equal(d->jpeg_quality, 90);
     assert_true(d->pixel_multiplier == 0.5);
     assert_int_equal(d->ncolours, 12);
@@ -83,7 +64,7 @@ static void parse_fs(mrc_data *d, const char *const *texts, size_t n, mrc_cards 
 static void test_fs2020_bindings(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     /* no root element (as the game writes them), a BOM, profile names, two KEYs in one
      * Primary (the last wins), a lower-case POV, an R- axis and a slider */
     const char *a =
@@ -110,9 +91,9 @@ static void test_fs2020_bindings(void **state)
     const mrc_card *c = &cards.cards[0];
     assert_string_equal(c->profile, "Zed");
     assert_string_equal(c->image, "demostick");
-    assert_true(logged(&log, "FS2020 Unsupported device \"Mystery Yoke\""));
-    assert_true(logged(&log, "fs2020 label not found. KEY_NO_LABEL"));
-    assert_true(logged(&log, "could not find matching Action Wheel Z"));
+    assert_true(lpt_mrc_logged(&log, "FS2020 Unsupported device \"Mystery Yoke\""));
+    assert_true(lpt_mrc_logged(&log, "fs2020 label not found. KEY_NO_LABEL"));
+    assert_true(lpt_mrc_logged(&log, "could not find matching Action Wheel Z"));
     /* button 2 (layout 2500,560): CAMERA "Pause" then PLANE "Brakes", "Landing Gear" sorted */
     const mrc_overlay *o = find_box(c, 2500, 560);
     assert_non_null(o);
@@ -145,7 +126,7 @@ static void test_fs2020_bindings(void **state)
 static void test_sws_bindings(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     const char *p =
         "GstInput.JoystickDevice1 leanpix Demo Stick\r\n"
         "GstInput.JoystickDevice2 Unknown Pad\r\n"
@@ -170,9 +151,9 @@ static void test_sws_bindings(void **state)
     mrc_cards cards;
     assert_int_equal(mrc_build_cards(d, &d->sws, &b, &cards, &log, &err), LP_OK);
     assert_int_equal(cards.count, 1);
-    assert_true(logged(&log, "SWS Unknown device found Unknown Pad"));
-    assert_true(logged(&log, "action Odd"));
-    assert_false(logged(&log, "action Menu"));
+    assert_true(lpt_mrc_logged(&log, "SWS Unknown device found Unknown Pad"));
+    assert_true(lpt_mrc_logged(&log, "action Odd"));
+    assert_false(lpt_mrc_logged(&log, "action Menu"));
     const mrc_overlay *o = find_box(&cards.cards[0], 2500, 400);  /* button 1 */
     assert_non_null(o);
     assert_string_equal(o->ctx[0].context, "Starship");
@@ -192,7 +173,7 @@ static void test_sws_bindings(void **state)
 static void test_sws_hostile_input(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     size_t n = 200 * 4000;
     char *text = malloc(n + 1);
     size_t pos = 0;
@@ -222,7 +203,7 @@ static void test_sws_hostile_input(void **state)
 static void test_font_size_search(void **state)
 {
     (void)state;
-    mrc_data *d = demo();
+    mrc_data *d = lpt_mrc_demo();
     mrc_text *t = mrc_text_new();
     lp_error err = {0};
     int w20, w40, size;

@@ -7,7 +7,7 @@
  */
 #include "testutil.h"
 #include "ssim.h"
-#include "server/mrc.h"
+#include "mrcutil.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -333,14 +333,6 @@ static void test_fidelity_check_catches_a_missing_or_shifted_label(void **state)
     mrc_data_free(d);
 }
 
-static bool logged(const mrc_log *log, const char *text)
-{
-    for (size_t i = 0; i < log->count; i++)
-        if (strstr(log->lines[i], text))
-            return true;
-    return false;
-}
-
 /* The unsupported/ files name devices without an alias: reported, no card, no crash. PS4
  * is known (DualShock4) and still yields a card. */
 static void test_unsupported_devices_are_reported(void **state)
@@ -351,8 +343,8 @@ static void test_unsupported_devices_are_reported(void **state)
     mrc_cards cards;
     mrc_log log = {0};
     parse_game(d, "fs2020", "/unsupported", &cards, &log);
-    assert_true(logged(&log, "FS2020 Unsupported device \"Saitek Pro Flight Yoke\""));
-    assert_true(logged(&log, "FS2020 Unsupported device \"Mouse\""));
+    assert_true(lpt_mrc_logged(&log, "FS2020 Unsupported device \"Saitek Pro Flight Yoke\""));
+    assert_true(lpt_mrc_logged(&log, "FS2020 Unsupported device \"Mouse\""));
     size_t ncards = cards.count;
     mrc_cards_free(&cards);
     mrc_log_free(&log);
