@@ -49,7 +49,7 @@ fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-failed=0
+failed=0 npass=0 nfail=0
 for name in "$@"; do
   exe="$bin/fuzz_$name"
   [ -x "$exe" ] || { echo "run.sh: no harness $exe" >&2; failed=1; continue; }
@@ -67,11 +67,11 @@ for name in "$@"; do
     repro=()
     for f in "$regress"/*; do [ -f "$f" ] && repro+=("$f"); done
     if ! "$exe" "${common[@]}" -runs=0 "$seeds" > "$log" 2>&1; then
-      echo "FAIL fuzz_$name: a seed failed (log: $log)"; tail -30 "$log"; failed=1; continue
+      echo "FAIL fuzz_$name: a seed failed (log: $log)"; tail -30 "$log"; failed=1; nfail=$((nfail + 1)); continue
     fi
     if [ ${#repro[@]} -gt 0 ] && ! "$exe" "${common[@]}" "${repro[@]}" >> "$log" 2>&1; then
       echo "FAIL fuzz_$name: a reproducer in fuzz/regressions/$name failed (log: $log)"
-      tail -30 "$log"; failed=1; continue
+      tail -30 "$log"; failed=1; nfail=$((nfail + 1)); continue
     fi
     # 2. smoke: a short run from the seeds into a scratch corpus
     scratch=$(mktemp -d)
@@ -82,9 +82,10 @@ for name in "$@"; do
     stats=$(grep -E '^#[0-9]+.*(DONE|cov:)' "$log" | tail -1)
     if [ $rc -ne 0 ]; then
       echo "FAIL fuzz_$name: smoke run found something (exit $rc; log: $log, artifacts in $build/artifacts/$name)"
-      grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -5; failed=1; continue
+      grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -5; failed=1; nfail=$((nfail + 1)); continue
     fi
     echo "ok   fuzz_$name: ${#repro[@]} reproducers, $(ls "$seeds" | wc -l) seeds, smoke ${seconds}s: $stats"
+    npass=$((npass + 1))
     continue
   fi
 
@@ -109,4 +110,6 @@ for name in "$@"; do
     grep -E 'ERROR|SUMMARY|Test unit written' "$log" | head -5
   fi
 done
+# the plain closing line CI reads: harnesses whose replay and smoke run passed or failed
+[ "$mode" = test ] && echo "fuzz: $npass passed, $nfail failed"
 exit $failed
