@@ -212,6 +212,39 @@ static void test_demo_sws_upload(void **state)
     lp_server_stop(s);
 }
 
+/* Uploaded text reaches the HTML page only escaped, and every answer tells the browser not
+ * to sniff, run scripts or be framed. */
+static void test_pages_escape_uploads_and_forbid_scripts(void **state)
+{
+    (void)state;
+    lp_server *s = start(NULL, 1, 4, 0, 0);
+    uint16_t port = lp_server_port(s);
+    lpt_http_response r;
+    char value[200];
+    assert_int_equal(lpt_http(port, "GET", "/", NULL, NULL, 0, &r), 200);
+    assert_non_null(lpt_http_header(&r, "X-Content-Type-Options", value, sizeof value));
+    assert_string_equal(value, "nosniff");
+    assert_non_null(lpt_http_header(&r, "Content-Security-Policy", value, sizeof value));
+    assert_non_null(strstr(value, "default-src 'none'"));
+    lpt_http_free(&r);
+    assert_int_equal(lpt_http(port, "GET", "/healthz", NULL, NULL, 0, &r), 200);
+    assert_non_null(lpt_http_header(&r, "X-Content-Type-Options", value, sizeof value));
+    lpt_http_free(&r);
+
+    static const char hostile[] =
+        "GstInput.JoystickDevice1 <script>alert(1)</script>\n"
+        "GstKeyBinding.IncomStarshipInputConcepts.ConceptFire.0.button 22\n"
+        "GstKeyBinding.IncomStarshipInputConcepts.ConceptFire.0.deviceid 0\n";
+    const void *files[] = {hostile};
+    size_t sizes[] = {strlen(hostile)};
+    int st = lpt_http_upload(port, "/api/sws", files, sizes, 1, &r);
+    assert_true(st == 200 || st == 400);
+    if (strstr(r.body, "<script>"))
+        fail_msg("an uploaded name reached the page unescaped:\n%.400s", r.body);
+    lpt_http_free(&r);
+    lp_server_stop(s);
+}
+
 static void test_bad_uploads(void **state)
 {
     (void)state;
@@ -508,6 +541,7 @@ int main(void)
         cmocka_unit_test(test_routes),
         cmocka_unit_test(test_demo_fs2020_upload_draws_labels),
         cmocka_unit_test(test_demo_sws_upload),
+        cmocka_unit_test(test_pages_escape_uploads_and_forbid_scripts),
         cmocka_unit_test(test_bad_uploads),
         cmocka_unit_test(test_overload_answers_503),
         cmocka_unit_test(test_concurrent_requests),

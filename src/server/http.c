@@ -71,13 +71,26 @@ unsigned lp_server_workers_for(uint64_t max_mem)
 }
 
 /* ---- responses ---- */
+
+/* Headers every answer carries. Uploaded text (device names, log lines) is escaped into the
+ * pages; these say so to the browser too: no content sniffing, no scripts, no framing. */
+static void add_common_headers(struct MHD_Response *resp, const char *ctype)
+{
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    if (strncmp(ctype, "text/html", 9) == 0)
+        MHD_add_response_header(resp, "Content-Security-Policy",
+                                "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
+                                "form-action 'self'; frame-ancestors 'none'");
+}
+
 static enum MHD_Result send_buffer(lp_request *r, unsigned status, const char *ctype, void *body,
                                    size_t len, enum MHD_ResponseMemoryMode mode)
 {
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body, mode);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    add_common_headers(resp, ctype);
     if (status == 503)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     r->status = status;
@@ -135,7 +148,7 @@ static enum MHD_Result send_result(lp_request *r)
         free_counted_body(c);
         return MHD_NO;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->ctype);
+    add_common_headers(resp, r->ctype);
     r->state = REQ_ANSWERED;
     lp_conn_set_phase(r->srv, r->client, LP_CONN_SENDING);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
