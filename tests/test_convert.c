@@ -249,6 +249,8 @@ static void test_grid_off_refuses_oversize_frame(void **state)
     char args[1200];
     snprintf(args, sizeof args, "'%s' '%s' --grid off", lpt_path("wide.jpg"), lpt_path("wide.avif"));
     expect_failure(args, "wide.jpg", "level 6", lpt_path("wide.avif"));
+    /* the library states the fact, the CLI names the flags that help */
+    assert_non_null(strstr(last_stderr(), "(--grid auto or --grid WxH)"));
 }
 
 int main(void)

@@ -281,7 +281,8 @@ int convert_option_parse(lp_convert_options *opts, int argc, char **argv, int *i
     return 0;
 }
 
-/* Library messages state a limit but never name a flag; this maps them to the flag. */
+/* Library messages state a limit or a fact but never name a flag; this maps them to the
+ * flag that changes it (every command's errors pass through cli_lp_error). */
 const char *convert_option_hint(const lp_error *err)
 {
     static const struct {
@@ -291,8 +292,13 @@ const char *convert_option_hint(const lp_error *err)
         {"progressive scans, the limit", " (raise it with --max-scans)"},
         {"recoverable defects, the limit", " (raise it with --max-warnings)"},
         {"over the metadata limit", " (raise it with --max-metadata)"},
+        {"encode it as a grid", " (--grid auto or --grid WxH)"},
+        {"name the output .avif", " or use --format"},
+        {"a shard is I/N", " (--shard)"},
+        {"MiB is too small for", " (raise --max-mem or lower --workers)"},
+        {"or a data directory", " (--data DIR)"},
     };
-    if (!err || err->status != LP_ERR_LIMITS)
+    if (!err || err->status == LP_OK)
         return "";
     for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++)
         if (strstr(err->message, hints[k].phrase))

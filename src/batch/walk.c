@@ -258,12 +258,12 @@ lp_status lp_batch_parse_shard(const char *text, unsigned *index, unsigned *coun
     errno = 0;
     unsigned long i = strtoul(text, &end, 10);
     if (end == text || *end != '/' || errno)
-        return lp_error_set(err, LP_ERR_INVALID_ARG, "--shard wants I/N, not '%s'", text);
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "a shard is I/N, not '%s'", text);
     const char *n_text = end + 1;
     unsigned long n = strtoul(n_text, &end, 10);
     if (end == n_text || *end || errno || n == 0 || n > 1000000 || i >= n)
         return lp_error_set(err, LP_ERR_INVALID_ARG,
-                            "--shard wants I/N with 0 <= I < N, not '%s'", text);
+                            "a shard is I/N with 0 <= I < N, not '%s'", text);
     *index = (unsigned)i;
     *count = (unsigned)n;
     return LP_OK;

@@ -303,7 +303,7 @@ static lp_status avif_begin(lp_sink *self, const lp_image_info *info, lp_error *
     if (!lp_av1_frame_fits_level6(info->width, info->height))
         return lp_error_set(err, LP_ERR_TOO_BIG,
                             "%" PRIu32 "x%" PRIu32 " is over AV1 level 6 (16384x8704, 35.6 MP) for one frame, "
-                            "which decoders need not accept; use --grid", info->width, info->height);
+                            "which decoders need not accept: encode it as a grid", info->width, info->height);
     if (accept_format(self, info->format) != info->format)
         return lp_error_set(err, LP_ERR_INTERNAL, "avif-save was given %s pixels", lp_format_name(info->format));
     s->info = *info;

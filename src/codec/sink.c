@@ -34,6 +34,6 @@ lp_status lp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options 
     case LP_FILE_WEBP: return lp_webp_sink_new(out, output, opts, mem, err);
     case LP_FILE_AVIF: return lp_avif_sink_new(out, output, opts, mem, err);
     default:
-        return lp_error_set(err, LP_ERR_INVALID_ARG, "no output format (use a .avif/.jpg/.webp/.png name or --format)");
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "no output format was given (name the output .avif, .jpg, .webp or .png)");
     }
 }

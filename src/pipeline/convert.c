@@ -96,8 +96,8 @@ static lp_status open_avif_sink(lp_sink **sink, lp_output *out, lp_encode_option
         return lp_error_set(err, LP_ERR_TOO_BIG,
                             "%ux%u is over AV1 level 6 (16384x8704, 35.6 MP) for one frame, which "
                             "decoders need not accept (browsers stop at 16384 px; Debian 12's "
-                            "libaom 3.6.0 has written such frames that dav1d rejects); use --grid "
-                            "auto or --grid WxH",
+                            "libaom 3.6.0 has written such frames that dav1d rejects): encode it as "
+                            "a grid",
                             w, h);
     if (grid)
         return lp_avif_grid_sink_new(sink, out, enc, mem, err);
@@ -237,8 +237,8 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
         if (stats)
             stats->output_failed = true;
         return lp_error_set(err, LP_ERR_INVALID_ARG,
-                            "cannot tell the output format from the name (use .avif, .jpg, .webp, "
-                            ".png or --format)");
+                            "cannot tell the output format from the name (name the output .avif, "
+                            ".jpg, .webp or .png)");
     }
     lp_input *in;
     lp_status st = lp_input_open_file(&in, in_path, resolved.io, resolved.limits.max_file_bytes, err);

@@ -191,7 +191,7 @@ static lp_status add_font(mrc_data *d, lp_error *err)
     FILE *f = fopen(DEMO_FONT, "rb");
     if (!f)
         return lp_error_set(err, LP_ERR_IO, "the demo data set needs " DEMO_FONT
-                            " (Debian package fonts-dejavu-core), or pass --data DIR");
+                            " (Debian package fonts-dejavu-core), or a data directory");
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

@@ -618,7 +618,7 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     uint64_t pool = (uint64_t)s->opts.workers * LP_RENDER_SLOT;
     if (!st && s->opts.max_mem && s->opts.max_mem < pool + UPLOAD_RESERVE)
         st = lp_error_set(err, LP_ERR_INVALID_ARG,
-                          "--max-mem %llu MiB is too small for %u workers (at least %llu MiB)",
+                          "a budget of %llu MiB is too small for %u workers (at least %llu MiB)",
                           (unsigned long long)(s->opts.max_mem >> 20), s->opts.workers,
                           (unsigned long long)((pool + UPLOAD_RESERVE) >> 20));
     if (!st && (!(s->budget = lp_mem_new(s->opts.max_mem ? s->opts.max_mem - pool : 0, NULL)) ||
