@@ -518,7 +518,7 @@ static void test_444(void **state)
     lp_buffer_image_free(&img);
 }
 
-/* Past LP_GRID_SPILL_BYTES the compressed cells go to a temp file: same bytes out. */
+/* Past grid_spill_bytes the compressed cells go to a temp file: same bytes out. */
 static void test_spilled_cells_same_file(void **state)
 {
     (void)state;
@@ -528,11 +528,10 @@ static void test_spilled_cells_same_file(void **state)
     grid_options(&o, 128, 64);
     const char *mem_path = lpt_path("grid-inmem.avif"), *file_path = lpt_path("grid-spilled.avif");
     encode_ok(&img, &o, mem_path);
-    setenv("LP_GRID_SPILL_BYTES", "1500", 1);
+    o.grid_spill_bytes = 1500;
     lp_mem *mem = lp_mem_new(0, NULL);
     lp_error err = {0};
     lp_status st = encode_grid(&img, &o, file_path, mem, &err);
-    unsetenv("LP_GRID_SPILL_BYTES");
     assert_int_equal(st, LP_OK);
     size_t a_size, b_size;
     uint8_t *a = lpt_read_file(mem_path, &a_size), *b = lpt_read_file(file_path, &b_size);
@@ -567,7 +566,7 @@ static void test_cancelled_midway(void **state)
     lp_encode_options o;
     grid_options(&o, 64, 64);
     const char *path = lpt_path("grid-cancel.avif");
-    setenv("LP_GRID_SPILL_BYTES", "500", 1);
+    o.grid_spill_bytes = 500;
     lp_mem *mem = lp_mem_new(0, NULL);
     lp_error err = {0};
     lp_output *out;
@@ -580,7 +579,6 @@ static void test_cancelled_midway(void **state)
     lp_sink_destroy(sink);
     lp_output_close(out);
     lp_stage_destroy(src);
-    unsetenv("LP_GRID_SPILL_BYTES");
     assert_int_equal(lp_mem_current(mem), 0);
     assert_true(lp_mem_peak(mem) > 0);
     assert_false(lpt_file_exists(path));

@@ -720,7 +720,7 @@ int cmd_batch(int argc, char **argv)
 {
     batch b;
     memset(&b, 0, sizeof b);
-    lp_convert_options_default(&b.opts);
+    convert_options_init(&b.opts);
     b.opts.encode.format = LP_FILE_AVIF;
     batch_args a;
     memset(&a, 0, sizeof a);

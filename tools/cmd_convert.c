@@ -104,7 +104,7 @@ static void print_json(const char *in, const char *out, const lp_convert_stats *
 int cmd_convert(int argc, char **argv)
 {
     lp_convert_options opts;
-    lp_convert_options_default(&opts);
+    convert_options_init(&opts);
     const char *paths[2] = {NULL, NULL};
     int npaths = 0;
     bool stats = false, json = false, progress = isatty(2);

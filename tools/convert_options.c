@@ -6,6 +6,7 @@
  */
 #include "convert_options.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -279,6 +280,14 @@ int convert_option_parse(lp_convert_options *opts, int argc, char **argv, int *i
         return e->set(opts, e->name, value) ? 1 : -1;
     }
     return 0;
+}
+
+void convert_options_init(lp_convert_options *o)
+{
+    lp_convert_options_default(o);
+    /* the library reads no environment: the CLI hands it what the user's shell says */
+    const char *tmp = getenv("TMPDIR");
+    o->encode.temp_dir = tmp && *tmp ? tmp : NULL;
 }
 
 /* Library messages state a limit or a fact but never name a flag; this maps them to the

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include "leanpix/leanpix.h"
 
+/* lp_convert_options_default plus what the CLI takes from its environment ($TMPDIR). */
+void convert_options_init(lp_convert_options *opts);
+
 /* Tries argv[*i] (and its value in argv[*i + 1]) as a convert option.
  * Returns 1 when consumed (advancing *i past the value), 0 when argv[*i] is not a convert
  * option, -1 after printing a one-line usage error. */

@@ -62,6 +62,10 @@ typedef struct lp_encode_options {
     unsigned threads;     /* encoder threads; 0 = 1 */
     lp_grid_mode grid;    /* AVIF */
     uint32_t grid_cell_width, grid_cell_height;
+    uint64_t grid_spill_bytes; /* AVIF grid: compressed cells past this many bytes move from
+                                  memory to a temp file (0 = the default, 8 MiB) */
+    const char *temp_dir;      /* where that temp file is made (NULL = /var/tmp); the CLI
+                                  passes $TMPDIR */
 } lp_encode_options;
 
 void lp_encode_options_default(lp_encode_options *opts, lp_file_format format);

@@ -644,10 +644,9 @@ lp_status lp_avif_grid_sink_new(lp_sink **out, lp_output *output, const lp_encod
     s->base.mem = mem;
     s->output = output;
     s->opts = *opts;
-    /* LP_GRID_SPILL_BYTES: where compressed cells move from memory to a temp file (tests
-     * set it low to exercise the file path) */
-    const char *spill = getenv("LP_GRID_SPILL_BYTES");
-    lp_cell_store_init(&s->store, mem, spill && *spill ? strtoull(spill, NULL, 10) : LP_CELL_STORE_SPILL_BYTES);
+    lp_cell_store_init(&s->store, mem,
+                       opts->grid_spill_bytes ? opts->grid_spill_bytes : LP_CELL_STORE_SPILL_BYTES,
+                       opts->temp_dir);
     *out = &s->base;
     return LP_OK;
 }

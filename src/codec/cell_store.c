@@ -18,19 +18,17 @@
 
 #define COPY_CHUNK (1u << 20)
 
-void lp_cell_store_init(lp_cell_store *store, lp_mem *mem, uint64_t threshold)
+void lp_cell_store_init(lp_cell_store *store, lp_mem *mem, uint64_t threshold, const char *dir)
 {
     memset(store, 0, sizeof *store);
     store->mem = mem;
     store->threshold = threshold;
     store->fd = -1;
+    store->dir = dir && *dir ? dir : LP_CELL_STORE_SPILL_DIR;
 }
 
-static int open_spill_file(void)
+static int open_spill_file(const char *dir)
 {
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = "/var/tmp";
     int fd = -1;
 #ifdef O_TMPFILE
     fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
@@ -63,7 +61,7 @@ static lp_status write_all(int fd, const uint8_t *p, size_t n, lp_error *err)
 /* Moves the in-memory bytes to a new temp file. */
 static lp_status spill(lp_cell_store *s, lp_error *err)
 {
-    s->fd = open_spill_file();
+    s->fd = open_spill_file(s->dir);
     if (s->fd < 0)
         return lp_error_set(err, LP_ERR_IO, "cannot create a temporary file for the grid's cells: %s",
                             strerror(errno));

@@ -18,9 +18,10 @@
 #include "leanpix/mem.h"
 #include "leanpix/status.h"
 
-/* Default threshold; LP_GRID_SPILL_BYTES in the environment overrides it (tests use a
- * small value to exercise the file path). */
+/* Default threshold (lp_encode_options.grid_spill_bytes overrides it; tests use a small
+ * value to exercise the file path) and directory of the temp file. */
 #define LP_CELL_STORE_SPILL_BYTES (8u << 20)
+#define LP_CELL_STORE_SPILL_DIR "/var/tmp"
 
 typedef struct lp_cell_store {
     lp_mem *mem;
@@ -29,9 +30,11 @@ typedef struct lp_cell_store {
     size_t buf_cap;
     uint64_t size;      /* total bytes appended */
     int fd;             /* -1 until spilled */
+    const char *dir;    /* where the temp file is made */
 } lp_cell_store;
 
-void lp_cell_store_init(lp_cell_store *store, lp_mem *mem, uint64_t threshold);
+/* dir NULL or "" = LP_CELL_STORE_SPILL_DIR; it must outlive the store. */
+void lp_cell_store_init(lp_cell_store *store, lp_mem *mem, uint64_t threshold, const char *dir);
 /* Appends data; *offset receives where it starts in the store. */
 lp_status lp_cell_store_append(lp_cell_store *store, const void *data, size_t size,
                                uint64_t *offset, lp_error *err);
