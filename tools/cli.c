@@ -131,13 +131,6 @@ void cli_json_string(FILE *f, const char *s)
     fputc('"', f);
 }
 
-double cli_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static char interrupt_message[2][512];  /* [0] SIGINT, [1] SIGTERM */
 
 static void on_interrupt(int sig)

@@ -46,8 +46,8 @@ void cli_json_string(FILE *f, const char *s);
  * signal that was ignored at start (a script's background job) stays ignored. */
 void cli_clean_up_on_interrupt(const char *subject, const char *what);
 
-/* Monotonic seconds. */
-double cli_now(void);
+/* Monotonic seconds: lp_monotonic_seconds() of core/clock.h, the one clock. */
+#include "core/clock.h"
 
 /* The subcommands (tools/cmd_*.c). */
 int cmd_convert(int argc, char **argv);

@@ -151,7 +151,7 @@ static void print_progress(batch *b, bool force)
 {
     if (!b->progress)
         return;
-    double now = cli_now();
+    double now = lp_monotonic_seconds();
     if (!force && now - b->last_progress < 0.25)
         return;
     b->last_progress = now;
@@ -206,7 +206,7 @@ static void write_record(batch *b, size_t item)
         .bytes_in = r->probe.file_bytes,
         .bytes_out = s->bytes_out,
         .seconds = r->seconds,
-        .finished_at = cli_now() - b->start,
+        .finished_at = lp_monotonic_seconds() - b->start,
         .predicted_peak = r->plan.predicted_peak,
         .counted_peak = s->mem_peak,
         .process_rss = lp_process_current_rss(),
@@ -285,7 +285,7 @@ static lp_status run_job(void *user, size_t spec, lp_error *err)
     batch *b = user;
     size_t item = b->spec_item[spec];
     job_result *r = &b->results[item];
-    double t0 = cli_now();
+    double t0 = lp_monotonic_seconds();
     lp_status st = lp_batch_make_parent_dirs(r->output, err);
     if (st != LP_OK) {
         r->stats.output_failed = true;
@@ -297,7 +297,7 @@ static lp_status run_job(void *user, size_t spec, lp_error *err)
         o.progress_user = b;
         st = lp_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
     }
-    r->seconds = cli_now() - t0;
+    r->seconds = lp_monotonic_seconds() - t0;
     return st;
 }
 
@@ -447,7 +447,7 @@ static void write_summary(batch *b)
         .failed = b->failed,
         .budget = b->budget,
         .jobs = b->jobs,
-        .seconds = cli_now() - b->start,
+        .seconds = lp_monotonic_seconds() - b->start,
         .megapixels = b->megapixels_done,
         .bytes_in = in,
         .bytes_out = out,
@@ -572,7 +572,7 @@ static void report_excluded(batch *b, const char *path)
         .input = path,
         .in_format = lp_file_format_from_path(path),
         .out_format = b->opts.encode.format,
-        .finished_at = cli_now() - b->start,
+        .finished_at = lp_monotonic_seconds() - b->start,
         .status = "excluded",
         .error = "inside the output directory",
     };
@@ -703,7 +703,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     }
     if (b->progress || b->failed || a->stats) {
         fprintf(stderr, "leanpix: batch: %zu done, %zu skipped, %zu failed in %.1f s, peak RSS %.0f MiB (budget %.0f MiB)",
-                b->done - b->failed - b->skipped, b->skipped, b->failed, cli_now() - b->start,
+                b->done - b->failed - b->skipped, b->skipped, b->failed, lp_monotonic_seconds() - b->start,
                 mib(lp_process_peak_rss()), mib(b->budget));
         if (b->lean || b->alone)
             fprintf(stderr, "; %zu in leanest mode (AVIF grid), %zu alone (over the budget)",
@@ -755,7 +755,7 @@ int cmd_batch(int argc, char **argv)
     b.shard_text = a.shard;
     b.progress = a.progress;
     b.json_first = true;
-    b.start = cli_now();
+    b.start = lp_monotonic_seconds();
     int rc = outdir ? run_batch(&b, &a, tune) : LP_EXIT_FAILURE;
     cleanup(&b);
     free(outdir);

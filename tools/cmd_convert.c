@@ -24,7 +24,7 @@ typedef struct progress_state {
 static bool show_progress(void *user, uint32_t done, uint32_t total)
 {
     progress_state *p = user;
-    double now = cli_now();
+    double now = lp_monotonic_seconds();
     if (p->enabled && (now - p->last > 0.25 || done == total) && now - p->start > 0.5) {
         fprintf(stderr, "\rleanpix: convert: %3u%% (%u/%u rows)", (unsigned)(100.0 * done / total),
                 done, total);
@@ -150,7 +150,7 @@ int cmd_convert(int argc, char **argv)
     lp_budget budget;
     cli_budget(cli_machine(), LP_BUDGET_CONVERT, opts.max_mem, 0, &budget);
     opts.max_mem = budget.bytes;
-    progress_state ps = {.enabled = progress && !json, .start = cli_now()};
+    progress_state ps = {.enabled = progress && !json, .start = lp_monotonic_seconds()};
     opts.progress = show_progress;
     opts.progress_user = &ps;
 

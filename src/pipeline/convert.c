@@ -16,6 +16,7 @@
  * every stage; the stats report its peak and how much of it whole-image stages held.
  */
 #include "leanpix/convert.h"
+#include "core/clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -72,13 +73,6 @@ void lp_convert_target_size(const lp_convert_options *opts, uint32_t in_w, uint3
 static bool orientation_transposes(int orientation)
 {
     return orientation >= 5 && orientation <= 8;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Decides single frame or grid for AVIF and creates the sink. */
@@ -169,7 +163,7 @@ lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_optio
     lp_convert_stats stats;
     memset(&stats, 0, sizeof stats);
     stats.shrink_on_load = 1;
-    double t0 = now_seconds();
+    double t0 = lp_monotonic_seconds();
     stats.bytes_in = lp_input_size(in);
 
     lp_mem *mem = lp_mem_new(opts->max_mem, opts->parent_mem);
@@ -217,7 +211,7 @@ done:
     lp_stage_destroy(chain);
     stats.bytes_out = lp_output_bytes(out);
     stats.mem_peak = lp_mem_peak(mem);
-    stats.seconds = now_seconds() - t0;
+    stats.seconds = lp_monotonic_seconds() - t0;
     lp_mem_free_tracker(mem);
     if (stats_out)
         *stats_out = stats;

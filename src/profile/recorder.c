@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include "leanpix/profile.h"
+#include "core/clock.h"
 #include "profile/procfs.h"
 
 #include <ctype.h>
@@ -77,13 +78,6 @@ struct lp_prof_recorder {
     bool members_changed;   /* a fork, exit or exec: sharing changed, PSS must be read */
     size_t cap_order;
 };
-
-static double now_clock(clockid_t id)
-{
-    struct timespec ts;
-    clock_gettime(id, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void lp_prof_options_default(lp_prof_options *opt)
 {
@@ -289,8 +283,8 @@ lp_status lp_prof_recorder_new(const lp_prof_options *opt, int root_pid, const c
         copy_text(run->host, sizeof run->host, u.nodename);
         copy_text(run->kernel, sizeof run->kernel, u.release);
     }
-    rec->t0 = now_clock(CLOCK_MONOTONIC);
-    rec->cpu0 = now_clock(CLOCK_PROCESS_CPUTIME_ID);
+    rec->t0 = lp_monotonic_seconds();
+    rec->cpu0 = lp_process_cpu_seconds();
     rec->last_snapshot_t = -1e9;
     lp_procfs_sys_open(&rec->sys);
     lp_procfs_sys_read(&rec->sys, &rec->sys0);
@@ -345,7 +339,7 @@ static lp_status take_snapshot(lp_prof_recorder *rec, const lp_prof_sample *s, l
     lp_prof_run *run = rec->run;
     lp_prof_snapshot *snap = &run->peak;
     snap->count = 0;
-    double cpu_before = now_clock(CLOCK_THREAD_CPUTIME_ID);  /* rate-limited, not budgeted */
+    double cpu_before = lp_thread_cpu_seconds();  /* rate-limited, not budgeted */
     bool *picked = lp_mem_calloc(rec->opt.mem, rec->nmembers + 1, "snapshot choice", err);
     if (!picked)
         return LP_ERR_NOMEM;
@@ -364,7 +358,7 @@ static lp_status take_snapshot(lp_prof_recorder *rec, const lp_prof_sample *s, l
                              &rec->cap_maps, err);
     }
     lp_mem_release(rec->opt.mem, picked);
-    rec->snapshot_cpu_s += now_clock(CLOCK_THREAD_CPUTIME_ID) - cpu_before;
+    rec->snapshot_cpu_s += lp_thread_cpu_seconds() - cpu_before;
     if (st)
         return st;
     if (snap->count > 0)  /* the process may have gone before its smaps was read */
@@ -523,9 +517,9 @@ static uint32_t read_pss(lp_prof_recorder *rec, double t, size_t nlive, bool exa
             estimated += stale;
             continue;
         }
-        double c0 = now_clock(CLOCK_THREAD_CPUTIME_ID);
+        double c0 = lp_thread_cpu_seconds();
         bool ok = lp_procfs_read_rollup(&m->fds, &m->now.mem);
-        rec->pss_allowance -= now_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
+        rec->pss_allowance -= lp_thread_cpu_seconds() - c0;
         if (ok) {
             /* faults from before the read: if the process moved during it, it stays
              * stale and is read again as soon as the budget allows */
@@ -652,7 +646,7 @@ static void fill_counters(lp_prof_recorder *rec, lp_prof_sample *s)
 lp_status lp_prof_recorder_sample(lp_prof_recorder *rec, lp_error *err)
 {
     lp_prof_run *run = rec->run;
-    double t = now_clock(CLOCK_MONOTONIC) - rec->t0;
+    double t = lp_monotonic_seconds() - rec->t0;
     lp_status st = discover(rec, t, false, err);
     if (st)
         return st;
@@ -733,8 +727,8 @@ lp_status lp_prof_recorder_finish(lp_prof_recorder *rec, int exit_status, lp_pro
         s->sys_pswpin = rec->sys_last.pswpin - rec->sys0.pswpin;
         s->sys_pswpout = rec->sys_last.pswpout - rec->sys0.pswpout;
     }
-    run->wall_s = now_clock(CLOCK_MONOTONIC) - rec->t0;
-    run->profiler_cpu_s = now_clock(CLOCK_PROCESS_CPUTIME_ID) - rec->cpu0;
+    run->wall_s = lp_monotonic_seconds() - rec->t0;
+    run->profiler_cpu_s = lp_process_cpu_seconds() - rec->cpu0;
     run->snapshot_cpu_s = rec->snapshot_cpu_s;
     for (size_t i = 0; i < rec->nmembers; i++)
         if (!rec->members[i].live)

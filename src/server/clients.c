@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include "server/http.h"
+#include "core/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -46,13 +47,6 @@ struct lp_ip_slot {
     unsigned conns;
     uint64_t bytes;
 };
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static size_t ip_hash(uint32_t ip, size_t mask)
 {
@@ -115,7 +109,7 @@ void lp_conn_set_phase(lp_server *s, lp_conn *c, int phase)
 {
     if (!c)
         return;
-    double now = mono_now();
+    double now = lp_monotonic_seconds();
     pthread_mutex_lock(&s->clients_lock);
     c->phase = phase;
     c->deadline = phase_deadline(s, phase, now);
@@ -152,7 +146,7 @@ static void conn_started(lp_server *s, struct MHD_Connection *conn, void **ctx)
     if (e)
         e->conns++;
     c->phase = LP_CONN_HEADERS;
-    c->deadline = phase_deadline(s, LP_CONN_HEADERS, mono_now());
+    c->deadline = phase_deadline(s, LP_CONN_HEADERS, lp_monotonic_seconds());
     c->next = s->conns;
     if (s->conns)
         s->conns->prev = c;
@@ -277,7 +271,7 @@ static void *reaper_main(void *p)
             ts.tv_nsec -= 1000000000;
         }
         pthread_cond_timedwait(&s->reaper_wake, &s->clients_lock, &ts);
-        reap(s, mono_now());
+        reap(s, lp_monotonic_seconds());
     }
     pthread_mutex_unlock(&s->clients_lock);
     return NULL;

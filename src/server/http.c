@@ -25,6 +25,7 @@
  */
 #define _GNU_SOURCE
 #include "server/http.h"
+#include "core/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -35,13 +36,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void lp_server_options_default(lp_server_options *o)
 {
@@ -415,7 +409,7 @@ static enum MHD_Result start_request(lp_server *s, struct MHD_Connection *conn, 
         return MHD_NO;
     r->srv = s;
     r->conn = conn;
-    r->start = now_s();
+    r->start = lp_monotonic_seconds();
     r->route = classify(url, &r->game, &r->v1);
     r->is_post = strcmp(method, "POST") == 0;
     r->client = lp_conn_of(conn);
@@ -499,7 +493,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     lp_request *r = *con_cls;
     if (!r)
         return;
-    lp_metrics_record(&s->metrics, r->route, r->status ? r->status : 499, now_s() - r->start);
+    lp_metrics_record(&s->metrics, r->route, r->status ? r->status : 499, lp_monotonic_seconds() - r->start);
     atomic_fetch_sub(&s->metrics.in_flight, 1);
     drop_upload(r);
     lp_conn_set_phase(s, r->client, LP_CONN_HEADERS);  /* a kept-alive connection's next request */
