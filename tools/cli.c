@@ -112,25 +112,6 @@ bool cli_parse_dims(const char *opt, const char *text, uint32_t *w, uint32_t *h)
     return true;
 }
 
-void cli_json_string(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c == '\n')
-            fputs("\\n", f);
-        else if (c == '\t')
-            fputs("\\t", f);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
-}
-
 static char interrupt_message[2][512];  /* [0] SIGINT, [1] SIGTERM */
 
 static void on_interrupt(int sig)

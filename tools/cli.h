@@ -38,8 +38,6 @@ bool cli_parse_size(const char *opt, const char *text, uint64_t *out);
 /* "640x480", "640x" or "x480" (0 for a missing side). */
 bool cli_parse_dims(const char *opt, const char *text, uint32_t *w, uint32_t *h);
 
-/* Writes s as a JSON string literal (with quotes). */
-void cli_json_string(FILE *f, const char *s);
 
 /* SIGINT/SIGTERM from now on: remove the library's temp files, print "leanpix: SUBJECT:
  * interrupted by SIGINT: WHAT" and end by the signal (the shell reports 130 / 143). A
@@ -48,6 +46,7 @@ void cli_clean_up_on_interrupt(const char *subject, const char *what);
 
 /* Monotonic seconds: lp_monotonic_seconds() of core/clock.h, the one clock. */
 #include "core/clock.h"
+#include "core/json.h"  /* lp_json_string: the one JSON string writer */
 
 /* The subcommands (tools/cmd_*.c). */
 int cmd_convert(int argc, char **argv);

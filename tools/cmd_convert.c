@@ -76,13 +76,13 @@ static void print_json(const char *in, const char *out, const lp_convert_stats *
                        const lp_budget *budget, const lp_error *err)
 {
     printf("{\"input\":");
-    cli_json_string(stdout, in);
+    lp_json_string(stdout, in);
     printf(",\"output\":");
-    cli_json_string(stdout, out);
+    lp_json_string(stdout, out);
     printf(",\"status\":\"%s\"", err->status == LP_OK ? "ok" : "error");
     if (err->status != LP_OK) {
         printf(",\"error\":");
-        cli_json_string(stdout, lp_error_message(err));
+        lp_json_string(stdout, lp_error_message(err));
     }
     printf(",\"input_format\":\"%s\",\"output_format\":\"%s\","
            "\"input_width\":%u,\"input_height\":%u,\"output_width\":%u,\"output_height\":%u,"
@@ -93,11 +93,11 @@ static void print_json(const char *in, const char *out, const lp_convert_stats *
            (unsigned long long)s->bytes_in, (unsigned long long)s->bytes_out, s->seconds,
            (unsigned long long)s->mem_peak, (unsigned long long)s->whole_image_bytes,
            (unsigned long long)rss);
-    cli_json_string(stdout, s->chain);
+    lp_json_string(stdout, s->chain);
     printf(",\"budget_bytes\":%llu,\"budget_source\":", (unsigned long long)budget->bytes);
-    cli_json_string(stdout, budget->why);
+    lp_json_string(stdout, budget->why);
     printf(",\"warning\":");
-    cli_json_string(stdout, s->warning[0] ? s->warning : NULL);
+    lp_json_string(stdout, s->warning[0] ? s->warning : NULL);
     printf("}\n");
 }
 

@@ -10,29 +10,7 @@
 
 #include <inttypes.h>
 
-static void json_string(FILE *f, const char *s)
-{
-    if (!s) {
-        fputs("null", f);
-        return;
-    }
-    fputc('"', f);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        switch (*p) {
-        case '"': fputs("\\\"", f); break;
-        case '\\': fputs("\\\\", f); break;
-        case '\n': fputs("\\n", f); break;
-        case '\r': fputs("\\r", f); break;
-        case '\t': fputs("\\t", f); break;
-        default:
-            if (*p < 0x20)
-                fprintf(f, "\\u%04x", *p);
-            else
-                fputc(*p, f);
-        }
-    }
-    fputc('"', f);
-}
+#include "core/json.h"
 
 static const char *format_name(lp_file_format f)
 {
@@ -49,19 +27,19 @@ void lp_batch_json_record(FILE *f, const lp_batch_record *r, bool first)
 {
     fputs(first ? "  {" : ",\n  {", f);
     fputs("\"input\": ", f);
-    json_string(f, r->input);
+    lp_json_string(f, r->input);
     fputs(", \"output\": ", f);
-    json_string(f, r->output);
+    lp_json_string(f, r->output);
     fputs(", \"status\": ", f);
-    json_string(f, r->status);
+    lp_json_string(f, r->status);
     fputs(", \"error\": ", f);
-    json_string(f, r->error);
+    lp_json_string(f, r->error);
     fputs(", \"warning\": ", f);
-    json_string(f, r->warning);
+    lp_json_string(f, r->warning);
     fputs(", \"in_format\": ", f);
-    json_string(f, format_name(r->in_format));
+    lp_json_string(f, format_name(r->in_format));
     fputs(", \"out_format\": ", f);
-    json_string(f, format_name(r->out_format));
+    lp_json_string(f, format_name(r->out_format));
     fprintf(f,
             ", \"in_width\": %" PRIu32 ", \"in_height\": %" PRIu32 ", \"out_width\": %" PRIu32
             ", \"out_height\": %" PRIu32 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
@@ -88,9 +66,9 @@ void lp_batch_json_close(FILE *f, const lp_batch_summary *s)
             s->megapixels, s->seconds > 0 ? (double)(s->succeeded) / s->seconds : 0.0,
             s->seconds > 0 ? s->megapixels / s->seconds : 0.0, s->bytes_in, s->bytes_out,
             s->max_running_predicted, s->process_peak_rss, s->ran_alone);
-    json_string(f, s->shard);
+    lp_json_string(f, s->shard);
     fputs(", \"budget_source\": ", f);
-    json_string(f, s->budget_source);
+    lp_json_string(f, s->budget_source);
     fputs("}}\n", f);
     fflush(f);
 }

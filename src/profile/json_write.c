@@ -14,19 +14,12 @@
 #include <math.h>
 #include <string.h>
 
+#include "core/json.h"
+
+/* names from /proc may be missing: the schema has strings, so "" then */
 static void json_str(FILE *f, const char *s)
 {
-    fputc('"', f);
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            fprintf(f, "\\%c", c);
-        else if (c < 0x20)
-            fprintf(f, "\\u%04x", c);
-        else
-            fputc(c, f);
-    }
-    fputc('"', f);
+    lp_json_string(f, s ? s : "");
 }
 
 static void json_num(FILE *f, double v)

@@ -4,6 +4,7 @@
  * ignored, so callers check once at the end. The caller owns `data` (free()).
  */
 #include "server/server.h"
+#include "core/json.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,21 +79,14 @@ void lp_sb_html(lp_strbuf *b, const char *s)
     }
 }
 
+static void emit_sb(void *ctx, const char *bytes, size_t n)
+{
+    lp_sb_add(ctx, bytes, n);
+}
+
 void lp_sb_json(lp_strbuf *b, const char *s)
 {
-    lp_sb_add(b, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            lp_sb_add(b, e, 2);
-        } else if (c < 0x20) {
-            lp_sb_printf(b, "\\u%04x", c);
-        } else {
-            lp_sb_add(b, s, 1);
-        }
-    }
-    lp_sb_add(b, "\"", 1);
+    lp_json_string_to(s, emit_sb, b);
 }
 
 void lp_sb_base64(lp_strbuf *b, const uint8_t *d, size_t n)
