@@ -178,6 +178,16 @@ void mrc_assets_trim(const mrc_data *d, uint64_t keep)
     pthread_mutex_unlock(&dm->asset_lock);
 }
 
+lp_status mrc_reserve_or_trim(const mrc_data *d, lp_mem *mem, uint64_t bytes, const char *what,
+                              lp_error *err)
+{
+    if (lp_mem_reserve(mem, bytes, what, err) == LP_OK)
+        return LP_OK;
+    mrc_assets_trim(d, 0);
+    lp_error_clear(err);
+    return lp_mem_reserve(mem, bytes, what, err);
+}
+
 static lp_status load_image(const mrc_data *d, mrc_asset *a, const char *kind, const char *name,
                             lp_error *err)
 {

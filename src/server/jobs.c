@@ -125,11 +125,8 @@ static void render_cards(lp_server *s, worker_ctx *w, lp_request *r)
         if (!st)
             st = mrc_encode_jpeg(s->data, &w->canvas, w->mem, &res->jpeg, &res->size, &e);
         /* the finished card leaves the pool and is held by the request until answered */
-        if (!st && lp_mem_reserve(r->mem, res->size, "finished card", &e) != LP_OK) {
-            mrc_assets_trim(s->data, 0);  /* the image cache yields to finished work */
-            lp_error_clear(&e);
-            st = lp_mem_reserve(r->mem, res->size, "finished card", &e);
-        }
+        if (!st)  /* the image cache yields to finished work */
+            st = mrc_reserve_or_trim(s->data, r->mem, res->size, "finished card", &e);
         if (st) {
             free(res->jpeg);
             res->jpeg = NULL;
@@ -209,12 +206,7 @@ static void finish_request(lp_server *s, lp_request *r)
         /* the answer waits in memory until the client has read it: counted in the budget
          * until libmicrohttpd frees it (http.c) */
         lp_error e = {0};
-        bool held = lp_mem_reserve(s->budget, r->body_len, "answer", &e) == LP_OK;
-        if (!held) {  /* the image cache yields first */
-            mrc_assets_trim(s->data, 0);
-            lp_error_clear(&e);
-            held = lp_mem_reserve(s->budget, r->body_len, "answer", &e) == LP_OK;
-        }
+        bool held = mrc_reserve_or_trim(s->data, s->budget, r->body_len, "answer", &e) == LP_OK;
         if (held)
             r->body_reserved = r->body_len;
         else
@@ -383,9 +375,7 @@ bool lp_workers_submit(lp_server *s, lp_request *r)
     if (s->stopping || s->qcount >= s->opts.queue) {
         atomic_fetch_add(&s->metrics.rejected_busy, 1);
         lp_request_fail(r, 503, "server busy: the render queue is full, retry shortly");
-    } else if (lp_mem_reserve(r->mem, estimate, "queued job", &err) != LP_OK &&
-               (mrc_assets_trim(s->data, 0),
-                lp_mem_reserve(r->mem, estimate, "queued job", &err) != LP_OK)) {
+    } else if (mrc_reserve_or_trim(s->data, r->mem, estimate, "queued job", &err) != LP_OK) {
         atomic_fetch_add(&s->metrics.rejected_mem, 1);
         lp_request_fail(r, 503, "server busy: the memory budget is taken, retry shortly");
     } else {

@@ -314,6 +314,10 @@ lp_status mrc_asset_image_into(const mrc_data *d, const char *kind, const char *
 /* Frees unused decoded images until at most keep bytes remain (the cache yields to
  * requests when the budget is short). */
 void mrc_assets_trim(const mrc_data *d, uint64_t keep);
+/* Charges bytes to mem; when the budget refuses, the decoded-image cache (which only saves
+ * time) drops every unused image and the charge is tried once more. */
+lp_status mrc_reserve_or_trim(const mrc_data *d, lp_mem *mem, uint64_t bytes, const char *what,
+                              lp_error *err);
 /* The font file's bytes, read once (FreeType faces are per thread in mrc_text). */
 lp_status mrc_asset_font(const mrc_data *d, const char *file, const uint8_t **bytes,
                          size_t *size, lp_error *err);
