@@ -1,6 +1,6 @@
 # bench/lib.sh - shared by the bench scripts: run a command under /usr/bin/time -v and
 # record peak RSS (MiB) and wall seconds; PSNR of a decoded output against a reference.
-# Source it; it defines measure, psnr_db, mib.
+# Source it; it defines measure, psnr_db, mib, start_serve.
 
 # measure NAME CMD... -> sets MEAS_RSS_MIB, MEAS_WALL_S; keeps the time log in $BENCH_OUT/NAME.time
 measure() {
@@ -21,3 +21,16 @@ psnr_db() {  # compare exits 1 when the images differ, which is the normal case 
 
 bytes() { stat -c %s "$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "NA" || a == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
+
+# start_serve LOG BIN [SERVE OPTIONS...] -> starts `BIN serve --listen 127.0.0.1:0 ...` in the
+# background with its output in LOG, waits (5 s at most) for its "listening" line and sets
+# SERVE_PID and SERVE_PORT; on no port it prints LOG and returns 1 (the server may still be
+# starting: the caller's EXIT trap kills SERVE_PID).
+start_serve() {
+  local log=$1 bin=$2; shift 2
+  "$bin" serve --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
+  SERVE_PID=$!
+  for _ in $(seq 50); do grep -q listening "$log" && break; sleep 0.1; done
+  SERVE_PORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\).*|\1|p' "$log")
+  [ -n "$SERVE_PORT" ] || { cat "$log" >&2; return 1; }
+}

@@ -13,6 +13,7 @@
 # per-client limits: LP_BIN=/tmp/old/build/leanpix bench/serve-attack.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BIN=${LP_BIN:-build/leanpix}
 OUT=${BENCH_OUT:-/tmp/leanpix-serve-attack}
 DURATION=${DURATION:-30}
@@ -21,12 +22,9 @@ TRICKLE=${TRICKLE:-5}
 mkdir -p "$OUT"
 [ -x "$BIN" ] || { echo "serve-attack: build first ($BIN missing)" >&2; exit 1; }
 
-"$BIN" serve --listen 127.0.0.1:0 "$@" >"$OUT/serve.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q listening "$OUT/serve.log" && break; sleep 0.1; done
-PORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\).*|\1|p' "$OUT/serve.log")
-[ -n "$PORT" ] || { cat "$OUT/serve.log" >&2; exit 1; }
+trap 'kill ${SERVE_PID:-} 2>/dev/null || true' EXIT
+start_serve "$OUT/serve.log" "$BIN" "$@" || exit 1
+PID=$SERVE_PID PORT=$SERVE_PORT
 
 python3 - "$PORT" "$PID" "$DURATION" "$SLOW" "$TRICKLE" <<'PY'
 import socket, statistics, sys, threading, time

@@ -14,6 +14,7 @@
 #   CONTEXTS (default "2500 10000 32000"), NUL_REQUESTS (default 30).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BIN=${LP_BIN:-build/leanpix}
 SHARED=${LP_SHARED_DIR:-../shared}
 DATA=$SHARED/metarefcard
@@ -45,11 +46,9 @@ lines = "".join("GstKeyBinding.IncomStarshipInputConcepts.ConceptAction%05d.0.ax
 sys.stdout.buffer.write(lines.encode() + b"\0\n")
 EOF
 
-"$BIN" serve --listen 127.0.0.1:0 --data "$DATA" --max-body 16M "$@" >"$OUT/serve.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q listening "$OUT/serve.log" && break; sleep 0.1; done
-PORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\).*|\1|p' "$OUT/serve.log")
+trap 'kill ${SERVE_PID:-} 2>/dev/null || true' EXIT
+start_serve "$OUT/serve.log" "$BIN" --data "$DATA" --max-body 16M "$@" || exit 1
+PID=$SERVE_PID PORT=$SERVE_PORT
 URL=http://127.0.0.1:$PORT
 C() { curl --noproxy '*' -s --max-time 300 "$@"; }
 rss_mib() { awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' /proc/$PID/status; }

@@ -8,6 +8,7 @@
 #   LP_BIN (default build/leanpix), LP_SHARED_DIR (default ../shared), BENCH_OUT (scratch).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BIN=${LP_BIN:-build/leanpix}
 SHARED=${LP_SHARED_DIR:-../shared}
 DATA=$SHARED/metarefcard
@@ -18,12 +19,10 @@ mkdir -p "$OUT"
 
 # The bursts all come from 127.0.0.1: switch the per-address shares off (they are
 # measured by bench/serve-attack.sh) so that this measures the server, not one address.
-"$BIN" serve --listen 127.0.0.1:0 --data "$DATA" --per-ip-connections 0 \
-  --per-ip-upload-mem 1G "$@" >"$OUT/serve.log" 2>&1 &
-PID=$!
-trap 'kill $PID 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q listening "$OUT/serve.log" && break; sleep 0.1; done
-PORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\).*|\1|p' "$OUT/serve.log")
+trap 'kill ${SERVE_PID:-} 2>/dev/null || true; kill $SAMPLER 2>/dev/null || true' EXIT
+start_serve "$OUT/serve.log" "$BIN" --data "$DATA" --per-ip-connections 0 \
+  --per-ip-upload-mem 1G "$@" || exit 1
+PID=$SERVE_PID PORT=$SERVE_PORT
 URL=http://127.0.0.1:$PORT
 C() { curl --noproxy '*' -s "$@"; }
 
