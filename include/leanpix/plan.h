@@ -1,0 +1,59 @@
+/*
+ * leanpix/plan.h - one planner for a re-encoding job, shared by convert and batch.
+ *
+ * A job is planned from its header alone, before any pixel is decoded: the output size
+ * (in display orientation), the decoder's shrink-on-load, the format's own choices (AVIF:
+ * one frame or a grid, the cell size, encoder threads) and the predicted peak bytes. The
+ * batch plans every job from a cheap probe (small preads) to admit it under the budget;
+ * convert plans from the same facts taken from its opened decoder and runs exactly that
+ * plan, so the batch's prediction is the plan that runs (tests/test_plan.c checks it).
+ *
+ * The memory model's terms come from the format descriptors (src/formats/), each next to
+ * the measurement that gave its constants; docs/memory.md explains them.
+ */
+#ifndef LEANPIX_PLAN_H
+#define LEANPIX_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "leanpix/image.h"
+#include "leanpix/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Header facts of an input: what the planner needs, nothing decoded. */
+typedef struct lp_probe {
+    lp_file_format format;
+    uint32_t width, height;   /* as stored */
+    unsigned components;      /* 1..4 */
+    unsigned bit_depth;       /* 8 or 16 (PNG 1..16) */
+    bool progressive;         /* JPEG progressive/multi-scan, PNG Adam7: decoder holds more */
+    double samples_per_pixel; /* JPEG: sum over components of Hc*Vc/(Hmax*Vmax) (1.5 for 4:2:0) */
+    int orientation;          /* EXIF orientation 1..8 when the probe read it, else 1 */
+    uint64_t file_bytes;
+} lp_probe;
+
+/* Reads the header facts of the file at path with small preads (no decoder). */
+lp_status lp_probe_file(const char *path, lp_probe *probe, lp_error *err);
+
+typedef struct lp_plan {
+    uint32_t decode_width, decode_height;  /* after shrink-on-load */
+    uint32_t out_width, out_height;        /* as stored (before any rotation) */
+    unsigned shrink;                       /* decoder shrink factor (1 = none) */
+    bool orient;                           /* pixels turned to display orientation */
+    lp_file_format out_format;
+    bool grid;                             /* AVIF written as a grid */
+    unsigned threads;                      /* encoder threads the job runs with */
+    uint32_t cell_width, cell_height;      /* grid cells */
+    uint64_t predicted_peak;               /* bytes: the whole job, codec state included */
+    bool lean;                             /* the leanest mode was chosen to fit the budget */
+    bool alone;                            /* over the budget even so: runs with nothing else */
+} lp_plan;
+
+#ifdef __cplusplus
+}
+#endif
+#endif
