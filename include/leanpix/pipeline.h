@@ -102,7 +102,7 @@ typedef bool (*lp_progress_fn)(void *user, uint32_t rows_done, uint32_t rows_tot
 lp_status lp_pipeline_run(lp_stage *last, lp_sink *sink, lp_progress_fn progress,
                           void *progress_user, lp_error *err);
 
-/* ---- images in memory (src/pipeline/memory.c) ---- */
+/* ---- images in memory (src/core/buffer_image.c) ---- */
 
 /* A whole image held in one buffer, for tests, templates and compositing. */
 typedef struct lp_buffer_image {

@@ -20,7 +20,7 @@
  * tall as the tallest upstream strip seen, both counted in upstream->mem. Nothing else is
  * held. When the formats are equal the stage passes upstream strips through untouched.
  */
-#include "leanpix/leanpix.h"
+#include "leanpix/ops.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

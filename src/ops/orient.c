@@ -25,7 +25,7 @@
  * reset to 1) is owned by the stage and freed with it; it is small (at most 64 KiB in
  * JPEG) and comes from libexif's malloc, so it is not counted.
  */
-#include "leanpix/leanpix.h"
+#include "leanpix/ops.h"
 
 #include <inttypes.h>
 #include <stdlib.h>

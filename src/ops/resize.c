@@ -32,7 +32,7 @@
  * 6 * in + out floats an axis for Lanczos 3) and a 16-row output strip: 0.9 MiB for the
  * example above. Equal sizes pass strips through untouched.
  */
-#include "leanpix/leanpix.h"
+#include "leanpix/ops.h"
 
 #include <inttypes.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /*
- * memory.c - whole images in memory as pipeline ends: a buffer source and a buffer sink.
+ * buffer_image.c - whole images in memory as pipeline ends: a buffer source and a buffer sink.
  *
  * These exist for the places that really want a whole image (a template the server draws
  * on, test fixtures); the buffer is allocated from the job's lp_mem, so holding a whole
@@ -149,7 +149,7 @@ lp_status lp_buffer_sink_new(lp_sink **out, lp_buffer_image *img, lp_mem *mem, l
 
 lp_status lp_pipeline_to_buffer(lp_stage *last, lp_buffer_image *img, lp_mem *mem, lp_error *err)
 {
-    lp_sink *sink;
+    lp_sink *sink = NULL;  /* set when lp_buffer_sink_new succeeds; GCC cannot see it */
     lp_status st = lp_buffer_sink_new(&sink, img, mem, err);
     if (st != LP_OK)
         return st;
