@@ -20,7 +20,7 @@
  */
 #include "fuzz_util.h"
 
-#include "leanpix/server.h"
+#include "server/serve.h"
 #include "server/http.h"
 
 #include <arpa/inet.h>

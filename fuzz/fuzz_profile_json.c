@@ -5,7 +5,7 @@
  */
 #include "fuzz_util.h"
 
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 
 #include <unistd.h>
 

@@ -12,6 +12,7 @@
  * writer is checked against the schema rather than against itself.
  */
 #include "testutil.h"
+#include "profile/profile.h"
 
 #include <jansson.h>
 #include <libgen.h>

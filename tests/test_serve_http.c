@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 #include "httpc.h"
+#include "server/serve.h"
 
 #include <dirent.h>
 #include <pthread.h>

@@ -15,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "profile/profile.h"
 
 #include <errno.h>
 #include <signal.h>

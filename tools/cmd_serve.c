@@ -19,6 +19,7 @@
 
 #include "budget.h"
 #include "cli.h"
+#include "server/serve.h"
 
 /* The upload-parsing limits (docs/serve.md, "Upload parsing limits"). */
 static void usage_parse_limits(FILE *f)

@@ -19,8 +19,6 @@
 #include "leanpix/ops.h"
 #include "leanpix/convert.h"
 #include "leanpix/batch.h"
-#include "leanpix/server.h"
-#include "leanpix/profile.h"
 #include "leanpix/machine.h"
 
 #endif

@@ -3,7 +3,7 @@
  * processes, with fault rates and system-wide figures), followed by one "process" row per
  * live process of that sample. Streams; sizes in bytes, times in seconds.
  */
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 #include "profile/profile_internal.h"
 
 #include <inttypes.h>

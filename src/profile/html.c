@@ -9,7 +9,7 @@
  * rates (minor and major apart: they differ by orders of magnitude). Two runs share one
  * time axis and one memory scale; the second is drawn dashed.
  */
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 #include "profile/profile_internal.h"
 
 #include <inttypes.h>

@@ -7,7 +7,7 @@
  * wrong type in a required field (samples, processes) is an error naming the field.
  * Files over 2 GiB are refused before parsing (the tree would take several times that).
  */
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 #include "profile/profile_internal.h"
 
 #include <errno.h>

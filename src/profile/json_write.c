@@ -7,7 +7,7 @@
  * given once in "process_sample_fields", which keeps a long recording about half the
  * size of keyed objects.
  */
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 #include "profile/profile_internal.h"
 
 #include <inttypes.h>

@@ -11,7 +11,7 @@
 #define LP_PROFILE_PROCFS_H
 
 #include <stdbool.h>
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 
 typedef struct lp_procfds {
     int pid;

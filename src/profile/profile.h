@@ -1,5 +1,5 @@
 /*
- * leanpix/profile.h - record where a process tree's memory goes, over time.
+ * profile/profile.h - record where a process tree's memory goes, over time.
  *
  * A recorder follows one process and all its descendants (children started later
  * included, exited ones kept in the record). Each sample reads, per live process,
@@ -22,8 +22,8 @@
  * timeline or a self-contained HTML report, and JSON can be read back for re-rendering
  * and comparison. All sizes are bytes, all times seconds. The library never prints.
  */
-#ifndef LEANPIX_PROFILE_H
-#define LEANPIX_PROFILE_H
+#ifndef LP_PROFILE_PROFILE_H
+#define LP_PROFILE_PROFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>

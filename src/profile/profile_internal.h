@@ -7,7 +7,7 @@
 #ifndef LP_PROFILE_INTERNAL_H
 #define LP_PROFILE_INTERNAL_H
 
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 
 #define LP_PROF_MEM_FIELDS 11
 

@@ -19,7 +19,7 @@
  * is not recorded; the recording is about the tree, so it stops when the root is gone.
  */
 #define _GNU_SOURCE
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 #include "core/clock.h"
 #include "profile/procfs.h"
 

@@ -7,7 +7,7 @@
  * name, and no copy of the output is held in memory (only stdio's buffer).
  */
 #define _GNU_SOURCE
-#include "leanpix/profile.h"
+#include "profile/profile.h"
 #include "leanpix/io.h"
 #include "profile/profile_internal.h"
 

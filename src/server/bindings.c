@@ -13,7 +13,7 @@
 #include <pcre2.h>
 #include <pthread.h>
 
-#include "leanpix/server.h"
+#include "server/serve.h"
 #include <stdlib.h>
 #include <string.h>
 

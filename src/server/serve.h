@@ -1,5 +1,5 @@
 /*
- * leanpix/server.h - `leanpix serve`: reference cards (a device image with the game's
+ * server/serve.h - `leanpix serve`: reference cards (a device image with the game's
  * bindings drawn as labels in its input boxes) rendered on the fly over HTTP, in bounded
  * memory.
  *
@@ -12,8 +12,8 @@
  * connections and of upload bytes, and headers and bodies have total deadlines, so that
  * slow or greedy clients cannot lock the others out. See docs/serve.md for the API.
  */
-#ifndef LEANPIX_SERVER_H
-#define LEANPIX_SERVER_H
+#ifndef LP_SERVER_SERVE_H
+#define LP_SERVER_SERVE_H
 
 #include <stdbool.h>
 #include <stdint.h>

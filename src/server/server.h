@@ -8,7 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "leanpix/server.h"
+#include "server/serve.h"
 #include "server/mrc.h"
 
 /* ---- metrics.c ---- */
