@@ -3,7 +3,10 @@
 #
 #   make            build (RelWithDebInfo, -Werror) into build/
 #   make demo       generate a photo-like sample, convert it to AVIF, print what happened
-#   make test       build, run the suite, then again under ASan+UBSan and under TSan
+#   make test       build, run the suite, build Release (-O3) with GCC and a build with clang
+#                   (all targets, -Werror; their fast unit tests run), then the suite again
+#                   under ASan+UBSan and under TSan, then the fuzz smoke runs
+#   make test-builds  only the Release and clang builds of `make test`
 #   make test-tsan  only the ThreadSanitizer pass
 #   make bench      the benchmarks against avifenc/vips/ImageMagick (long; see docs/benchmarks.md)
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks
@@ -20,9 +23,15 @@ FUZZ_CORPUS ?= $(FUZZ_BUILD)/corpus
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_TARGETS ?=
+# What the Release and clang builds of `make test` run: the unit tests that take seconds
+# (the whole suite runs in the plain and sanitizer builds).
+FAST_TESTS ?= ^test_(core|ops|machine|png|layers|symbols)$$
+# cmake --build with a fresh MAKEFLAGS (no -j or jobserver from this make) that keeps the
+# generated makefiles from printing "Entering directory" for each of their sub-makes.
+CMAKE_BUILD = MAKEFLAGS=--no-print-directory cmake --build
 
-.PHONY: all build deps deps-test deps-demo demo test test-plain test-asan test-tsan test-tsan-run \
-	bench clean fuzz fuzz-build test-fuzz test-fuzz-run
+.PHONY: all build deps deps-test deps-demo demo test test-plain test-builds test-builds-run \
+	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run
 
 all: build
 
@@ -35,26 +44,40 @@ deps-demo:
 
 build: deps
 	@cmake -S . -B $(BUILD) -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
-	@MAKEFLAGS= cmake --build $(BUILD) -j $(JOBS)
+	@$(CMAKE_BUILD) $(BUILD) -j $(JOBS)
 
 demo: deps-demo build
 	@scripts/demo.sh $(BUILD)/leanpix
 
 test: deps-test
 	@$(MAKE) --no-print-directory test-plain
+	@$(MAKE) --no-print-directory test-builds-run
 	@$(MAKE) --no-print-directory test-asan
 	@$(MAKE) --no-print-directory test-tsan-run
 	@$(MAKE) --no-print-directory test-fuzz-run
 
 test-plain:
 	@cmake -S . -B build -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
-	@MAKEFLAGS= cmake --build build -j $(JOBS)
+	@$(CMAKE_BUILD) build -j $(JOBS)
 	@cd build && ctest --output-on-failure -j $(JOBS)
+
+# The builds packagers and other compilers make: Release (-O3, where GCC's flow analysis
+# warns more) and clang, both warning-free with -Werror.
+test-builds: deps-test
+	@$(MAKE) --no-print-directory test-builds-run
+
+test-builds-run:
+	@cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@$(CMAKE_BUILD) build-release -j $(JOBS)
+	@cd build-release && ctest --output-on-failure -j $(JOBS) -R '$(FAST_TESTS)'
+	@cmake -S . -B build-clang -DCMAKE_C_COMPILER=clang -DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
+	@$(CMAKE_BUILD) build-clang -j $(JOBS)
+	@cd build-clang && ctest --output-on-failure -j $(JOBS) -R '$(FAST_TESTS)'
 
 # Sanitizer runs set LP_SANITIZED so that tests can keep big inputs for the plain run.
 test-asan:
 	@cmake -S . -B build-asan -DLP_WERROR=ON -DLP_SANITIZE=address,undefined $(CMAKE_FLAGS) >/dev/null
-	@MAKEFLAGS= cmake --build build-asan -j $(JOBS)
+	@$(CMAKE_BUILD) build-asan -j $(JOBS)
 	@cd build-asan && LP_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		ctest --output-on-failure -j $(JOBS)
 
@@ -63,14 +86,14 @@ test-tsan: deps-test
 
 test-tsan-run:
 	@cmake -S . -B build-tsan -DLP_WERROR=ON -DLP_SANITIZE=thread $(CMAKE_FLAGS) >/dev/null
-	@MAKEFLAGS= cmake --build build-tsan -j $(JOBS)
+	@$(CMAKE_BUILD) build-tsan -j $(JOBS)
 	@cd build-tsan && LP_SANITIZED=1 TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
 # The fuzz build is clang's: -Werror there too, so that clang's own warnings are kept out.
 fuzz-build:
 	@cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DLP_FUZZ=ON -DLP_BUILD_TESTS=OFF \
 		-DLP_WERROR=ON $(CMAKE_FLAGS) >/dev/null
-	@MAKEFLAGS= cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all leanpix lp-mksample
+	@$(CMAKE_BUILD) $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all leanpix lp-mksample
 	@scripts/fuzz-seeds.sh $(FUZZ_BUILD) $(FUZZ_BUILD)/seeds >/dev/null
 
 fuzz: deps-test
@@ -88,4 +111,4 @@ bench: build
 	@bench/run-all.sh $(BUILD)/leanpix
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-release build-clang

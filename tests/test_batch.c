@@ -43,7 +43,7 @@ static void write_ppm(const char *path, uint32_t w, uint32_t h, uint32_t seed)
 static void make_jpeg(const char *path, uint32_t w, uint32_t h, uint32_t seed, const char *flags)
 {
     char ppm[1024];
-    snprintf(ppm, sizeof ppm, "%s.ppm", path);
+    assert_true(snprintf(ppm, sizeof ppm, "%s.ppm", path) < (int)sizeof ppm);
     write_ppm(ppm, w, h, seed);
     assert_int_equal(lpt_run("cjpeg %s -quality 90 -outfile '%s' '%s'", flags, path, ppm), 0);
     unlink(ppm);
