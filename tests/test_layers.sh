@@ -10,9 +10,10 @@
 # (or tools/), a bare "X.h" is the including file's own directory. A file in a directory
 # or a public header missing from the table is an error too (add a row or a header to it).
 #
-# Usage: test_layers.sh [SOURCE_DIR]   (default: the directory above this script)
+# Usage: test_layers.sh [SOURCE_DIR]   (default: $LP_SOURCE_DIR, else the directory above
+# this script)
 set -u
-root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+root=${1:-${LP_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}}
 cd "$root" || exit 2
 table=docs/design.md
 

@@ -11,9 +11,10 @@
 # Names beginning with '_' belong to the toolchain (_init, sanitizer runtimes) and are not
 # looked at; no public name begins with one.
 #
-# Usage: test_symbols.sh LIBLEANPIX_SO LIBLEANPIX_A SOURCE_DIR
+# Usage: test_symbols.sh [LIBLEANPIX_SO LIBLEANPIX_A SOURCE_DIR]; ctest passes them in
+# LP_LIBLEANPIX_SO, LP_LIBLEANPIX_A and LP_SOURCE_DIR (tests/CMakeLists.txt).
 set -u
-so=$1 archive=$2 root=$3
+so=${1:-${LP_LIBLEANPIX_SO:?}} archive=${2:-${LP_LIBLEANPIX_A:?}} root=${3:-${LP_SOURCE_DIR:?}}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
