@@ -19,8 +19,10 @@ typedef bool (*option_setter)(lp_convert_options *o, const char *opt, const char
 static bool set_format(lp_convert_options *o, const char *opt, const char *v)
 {
     o->encode.format = lp_file_format_from_name(v);
-    if (o->encode.format == LP_FILE_UNKNOWN) {
-        cli_error(NULL, "%s wants avif, jpeg, webp or png, not '%s'", opt, v);
+    if (!lp_file_format_writable(o->encode.format)) {
+        char names[128];
+        lp_file_format_list(names, sizeof names, true, NULL);
+        cli_error(NULL, "%s wants %s, not '%s'", opt, names, v);
         return false;
     }
     return true;
