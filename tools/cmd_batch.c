@@ -99,17 +99,20 @@ typedef struct batch {
 
 static void usage(FILE *f)
 {
+    char in[128];
+    lp_file_format_list(in, sizeof in, false, NULL);
     fprintf(f,
             "usage: leanpix batch -o OUTDIR [options] INPUTS...\n"
             "       leanpix batch -o OUTDIR [options] --from-list FILE\n\n"
-            "Re-encodes many JPEG/PNG images (directories are recursed; each output keeps its\n"
-            "relative path under OUTDIR, with the format's extension) on threads, admitting a\n"
-            "job only while the predicted peaks of the running jobs fit --max-mem. A job too\n"
-            "big for the budget on its own runs alone in its leanest mode (AVIF grid of small\n"
-            "cells). Outputs appear only when complete (temp file, fsync, rename).\n\n"
-            "batch options:\n");
+            "Re-encodes many images (%s; directories are recursed for those\n"
+            "extensions). Each output keeps its input's relative path under OUTDIR with the\n"
+            "format's extension. Jobs run on threads, each admitted only while the predicted\n"
+            "peaks of the running jobs fit --max-mem; a job too big for the budget on its own\n"
+            "runs alone in its leanest mode (AVIF grid of small cells). Outputs appear only\n"
+            "when complete (temp file, fsync, rename).\n\n"
+            "batch options:\n", in);
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
-    fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota)");
+    fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
     fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default: " LP_DEFAULT_AVAILABLE_TEXT ")");
     fprintf(f, "  %-22s %s\n", "--stats", "print the summary and the budget used (and why) to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
@@ -118,8 +121,10 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "--shard I/N", "take share I of N of the sorted inputs (0 <= I < N)");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
     fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
-    fprintf(f, "\nconvert options (as `leanpix convert`; --format defaults to avif):\n");
-    convert_options_help(f);
+    fprintf(f, "  %-22s %s\n", "-f, --format V", "output format, one for the whole batch (default avif)");
+    fprintf(f, "\nconvert options (as `leanpix convert`):\n");
+    static const char *const own[] = {"--format", "--max-mem", NULL};
+    convert_options_help(f, own);
     fprintf(f, "\nexit status: 0 every image done (or already done with --resume), 3 some images\n"
                "failed or a named input was inside OUTDIR (each is reported; the others were\n"
                "done), 1 the batch could not run (OUTDIR not writable, out of space, unreadable\n"
@@ -465,6 +470,7 @@ static void write_summary(batch *b)
 
 typedef struct batch_args {
     const char *outdir, *list_file, *json_path, *shard;
+    unsigned shard_index, shard_count;  /* parsed from shard */
     bool resume, progress, stats;
     unsigned jobs;
     const char **inputs;
@@ -497,8 +503,13 @@ static int parse_args(int argc, char **argv, batch_args *a, lp_convert_options *
                 goto missing;
             a->json_path = v, i++;
         } else if (!strcmp(s, "--shard")) {
+            lp_error err = {0};
             if (!v)
                 goto missing;
+            if (lp_batch_parse_shard(v, &a->shard_index, &a->shard_count, &err) != LP_OK) {
+                cli_lp_error("batch", &err);  /* a bad command line: exit status 2 */
+                return -1;
+            }
             a->shard = v, i++;
         } else if (!strcmp(s, "--resume")) {
             a->resume = true;
@@ -550,9 +561,7 @@ static bool collect_inputs(batch *b, const batch_args *a)
         return false;
     }
     if (a->shard) {
-        unsigned index, count;
-        if (lp_batch_parse_shard(a->shard, &index, &count, &err) != LP_OK ||
-            lp_batch_list_shard(&b->list, index, count, &err) != LP_OK) {
+        if (lp_batch_list_shard(&b->list, a->shard_index, a->shard_count, &err) != LP_OK) {
             cli_lp_error(NULL, &err);
             return false;
         }

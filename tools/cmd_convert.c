@@ -17,19 +17,26 @@
 
 typedef struct progress_state {
     bool enabled;
+    bool shown;  /* a line is on the terminal: clear it at the end */
     double last;
     double start;
 } progress_state;
 
+/* Rows as they are read; then, since a whole-frame encoder (one AVIF frame, WebP) does
+ * its work after the last row, a line saying so until the job ends. */
 static bool show_progress(void *user, uint32_t done, uint32_t total)
 {
     progress_state *p = user;
     double now = lp_monotonic_seconds();
-    if (p->enabled && (now - p->last > 0.25 || done == total) && now - p->start > 0.5) {
+    if (!p->enabled)
+        return true;
+    if (done == total) {
+        fprintf(stderr, "\r\033[Kleanpix: convert: %u rows read, encoding...", total);
+        p->shown = true;
+    } else if (now - p->last > 0.25 && now - p->start > 0.5) {
         fprintf(stderr, "\rleanpix: convert: %3u%% (%u/%u rows)", (unsigned)(100.0 * done / total),
                 done, total);
-        if (done == total)
-            fputs("\r\033[K", stderr);
+        p->shown = true;
         p->last = now;
     }
     return true;
@@ -37,12 +44,15 @@ static bool show_progress(void *user, uint32_t done, uint32_t total)
 
 static void usage(FILE *f)
 {
+    char in[128], out[128];
+    lp_file_format_list(in, sizeof in, false, NULL);
+    lp_file_format_list(out, sizeof out, true, NULL);
     fprintf(f, "usage: leanpix convert IN OUT [options]\n\n"
-               "Re-encodes one JPEG or PNG image to AVIF, JPEG, WebP or PNG (format from OUT's\n"
-               "extension or --format), decoding in strips, shrinking on load when resizing,\n"
-               "and writing OUT only when the whole job succeeded.\n\n"
-               "options:\n");
-    convert_options_help(f);
+               "Re-encodes one image (%s) to %s (format from OUT's extension\n"
+               "or --format), decoding in strips, shrinking on load when resizing, and writing\n"
+               "OUT only when the whole job succeeded.\n\n"
+               "options:\n", in, out);
+    convert_options_help(f, NULL);
     fprintf(f, "  %-22s %s\n", "--stats", "print what was done and the memory used to stderr");
     fprintf(f, "  %-22s %s\n", "--json", "print the same as one JSON object on stdout");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
@@ -146,6 +156,14 @@ int cmd_convert(int argc, char **argv)
         cli_error("convert", "needs an input and an output file (see leanpix convert --help)");
         return LP_EXIT_USAGE;
     }
+    if (opts.encode.format == LP_FILE_UNKNOWN &&
+        !lp_file_format_writable(lp_file_format_from_path(paths[1]))) {
+        char names[128];
+        lp_file_format_list(names, sizeof names, true, ".");
+        cli_error(paths[1], "cannot tell the output format from the name: name it %s, or use "
+                            "--format", names);
+        return LP_EXIT_USAGE;
+    }
     /* the counted budget: --max-mem, else a share of the container's (or machine's) memory */
     lp_budget budget;
     cli_budget(cli_machine(), LP_BUDGET_CONVERT, opts.max_mem, 0, &budget);
@@ -160,6 +178,8 @@ int cmd_convert(int argc, char **argv)
     lp_convert_stats s;
     lp_error err = {0};
     lp_status st = lp_convert_file(paths[0], paths[1], &opts, &s, &err);
+    if (ps.shown)
+        fputs("\r\033[K", stderr);
     uint64_t rss = lp_process_peak_rss();
     if (json)
         print_json(paths[0], paths[1], &s, rss, &budget, &err);

@@ -222,13 +222,13 @@ typedef struct option_entry {
 static const option_entry options[] = {
     {"--format", "-f", true, set_format, "avif|jpeg|webp|png (default: from the output's extension)"},
     {"--quality", "-q", true, set_quality, "0-100 (default: AVIF " LP_QUOTE(LP_AVIF_DEFAULT_QUALITY) ", JPEG " LP_QUOTE(LP_JPEG_DEFAULT_QUALITY) ", WebP " LP_QUOTE(LP_WEBP_DEFAULT_QUALITY) ")"},
-    {"--speed", NULL, true, set_speed, "AVIF encoder speed 0-10 (default " LP_QUOTE(LP_AVIF_DEFAULT_SPEED) "); WebP method = 6 - speed/2"},
+    {"--speed", "-s", true, set_speed, "AVIF encoder speed 0-10 (avifenc's -s; default " LP_QUOTE(LP_AVIF_DEFAULT_SPEED) "); WebP method = 6 - speed/2"},
     {"--chroma", NULL, true, set_chroma, "420|444 chroma subsampling for AVIF/JPEG/WebP (default 420)"},
     {"--depth", NULL, true, set_depth, "bits per sample: AVIF 8|10, PNG 8|16 (default 8 / as input)"},
     {"--progressive", NULL, false, set_progressive, "progressive JPEG output"},
     {"--lossless", NULL, false, set_lossless, "lossless WebP output"},
     {"--png-level", NULL, true, set_png_level, "PNG zlib level 0-9 (default 6)"},
-    {"--threads", "-t", true, set_threads, "encoder threads (default 1)"},
+    {"--threads", "-t", true, set_threads, "encoder threads of one image (what avifenc calls -j; default 1)"},
     {"--grid", NULL, true, set_grid, "AVIF: auto|off|WxH cell size (default auto: a grid when one frame is over AV1 level 6 or the budget)"},
     {"--resize", "-r", true, set_resize, "WxH: fit inside (either side may be omitted: 1920x, x1080)"},
     {"--max-dim", NULL, true, set_max_dim, "N: fit inside NxN"},
@@ -304,7 +304,7 @@ const char *convert_option_hint(const lp_error *err)
         {"recoverable defects, the limit", " (raise it with --max-warnings)"},
         {"over the metadata limit", " (raise it with --max-metadata)"},
         {"encode it as a grid", " (--grid auto or --grid WxH)"},
-        {"name the output .avif", " or use --format"},
+        {"cannot tell the output format", " (or use --format)"},
         {"a shard is I/N", " (--shard)"},
         {"MiB is too small for", " (raise --max-mem or lower --workers)"},
         {"or a data directory", " (--data DIR)"},
@@ -317,10 +317,15 @@ const char *convert_option_hint(const lp_error *err)
     return "";
 }
 
-void convert_options_help(FILE *f)
+void convert_options_help(FILE *f, const char *const *skip)
 {
     for (size_t k = 0; k < sizeof options / sizeof options[0]; k++) {
         const option_entry *e = &options[k];
+        bool skipped = false;
+        for (const char *const *s = skip; s && *s && !skipped; s++)
+            skipped = !strcmp(*s, e->name);
+        if (skipped)
+            continue;
         char left[48];
         snprintf(left, sizeof left, "%s%s%s%s", e->alias ? e->alias : "", e->alias ? ", " : "",
                  e->name, e->takes_value ? " V" : "");
