@@ -236,7 +236,7 @@ static const option_entry options[] = {
     {"--enlarge", NULL, false, set_enlarge, "allow outputs larger than the input (default: only shrink)"},
     {"--kernel", NULL, true, set_kernel, "lanczos3|lanczos2|cubic|linear|nearest (default lanczos3)"},
     {"--autorotate", NULL, false, set_autorotate, "rotate pixels by EXIF orientation (AVIF always keeps pixels and writes irot/imir)"},
-    {"--strip", NULL, false, set_strip, "drop ICC, EXIF and XMP metadata"},
+    {"--strip", NULL, false, set_strip, "drop ICC, EXIF and XMP metadata (pixels are then turned upright, as with --autorotate)"},
     {"--max-mem", NULL, true, set_max_mem, "SIZE: counted-memory budget of a job, e.g. 256M (convert's default: " LP_DEFAULT_AVAILABLE_TEXT
      " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB)"},
     {"--max-pixels", NULL, true, set_max_pixels, "MP: refuse inputs over this many megapixels (default 268.4)"},
