@@ -34,6 +34,7 @@
 #include "budget.h"
 #include "cli.h"
 #include "convert_options.h"
+#include "stdio_files.h"
 
 /* Set by SIGINT/SIGTERM (a Kubernetes pod being stopped, Ctrl-C) to the signal number and
  * by running out of space to -1: no new job starts and running ones are cancelled at their
@@ -117,7 +118,7 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "--stats", "print the summary and the budget used (and why) to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
     fprintf(f, "  %-22s %s\n", "--resume", "skip outputs that exist and are complete; remove stale temp files");
-    fprintf(f, "  %-22s %s\n", "--json FILE", "write a JSON record per image and a summary to FILE");
+    fprintf(f, "  %-22s %s\n", "--json FILE", "write a JSON record per image and a summary to FILE (- = stdout)");
     fprintf(f, "  %-22s %s\n", "--shard I/N", "take share I of N of the sorted inputs (0 <= I < N)");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
     fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
@@ -664,7 +665,8 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     if (!collect_inputs(b, a) || !check_outdir(b->outdir))
         return LP_EXIT_FAILURE;
     if (a->json_path) {
-        b->json = fopen(a->json_path, "w");
+        b->json = stdio_is_dash(a->json_path) ? fdopen(dup(STDOUT_FILENO), "w")
+                                               : fopen(a->json_path, "w");
         if (!b->json) {
             cli_error(a->json_path, "cannot write the report: %s", strerror(errno));
             return LP_EXIT_FAILURE;

@@ -14,6 +14,7 @@
 #include "budget.h"
 #include "cli.h"
 #include "convert_options.h"
+#include "stdio_files.h"
 
 typedef struct progress_state {
     bool enabled;
@@ -57,6 +58,8 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "--json", "print the same as one JSON object on stdout");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
     fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
+    fprintf(f, "\nIN '-' reads standard input (kept in an unlinked temp file in $TMPDIR, since some\n"
+               "decoders seek); OUT '-' writes standard output and needs --format.\n");
     fprintf(f, "\nexit status: 0 done, 1 the image could not be converted, 2 bad command line,\n"
                "130/143 interrupted by SIGINT/SIGTERM (OUT not written, no temp file left)\n");
 }
@@ -156,6 +159,16 @@ int cmd_convert(int argc, char **argv)
         cli_error("convert", "needs an input and an output file (see leanpix convert --help)");
         return LP_EXIT_USAGE;
     }
+    /* "-": standard input / output (the names in messages stay "-") */
+    const char *in_path = paths[0], *out_path = paths[1];
+    if (stdio_is_dash(out_path)) {
+        if (opts.encode.format == LP_FILE_UNKNOWN || json) {
+            cli_error("convert", json ? "--json prints on standard output: with OUT '-' use --stats"
+                                      : "writing to standard output (OUT '-') needs --format");
+            return LP_EXIT_USAGE;
+        }
+        out_path = STDIO_STDOUT_PATH;
+    }
     if (opts.encode.format == LP_FILE_UNKNOWN &&
         !lp_file_format_writable(lp_file_format_from_path(paths[1]))) {
         char names[128];
@@ -172,12 +185,24 @@ int cmd_convert(int argc, char **argv)
     opts.progress = show_progress;
     opts.progress_user = &ps;
 
+    char spooled[64];
+    int spool_fd = -1;
+    if (stdio_is_dash(in_path)) {
+        spool_fd = stdio_spool_stdin(opts.encode.temp_dir, opts.limits.max_file_bytes, spooled,
+                                     sizeof spooled);
+        if (spool_fd < 0)
+            return LP_EXIT_FAILURE;
+        in_path = spooled;
+    }
+
     /* Ctrl-C or a stop must not leave the hidden temp file behind. */
-    cli_clean_up_on_interrupt(paths[1], "not written");
+    cli_clean_up_on_interrupt(out_path, "not written");
 
     lp_convert_stats s;
     lp_error err = {0};
-    lp_status st = lp_convert_file(paths[0], paths[1], &opts, &s, &err);
+    lp_status st = lp_convert_file(in_path, out_path, &opts, &s, &err);
+    if (spool_fd >= 0)
+        close(spool_fd);
     if (ps.shown)
         fputs("\r\033[K", stderr);
     uint64_t rss = lp_process_peak_rss();
