@@ -161,16 +161,20 @@ static void print_progress(batch *b, bool force)
     if (!force && now - b->last_progress < 0.25)
         return;
     b->last_progress = now;
+    /* Counted as the final summary counts: converted, skipped and failed apart; rates
+     * from converted images only (a failure that ends at once is not throughput). */
     double elapsed = now - b->start;
-    size_t worked = b->done - b->skipped;
-    double ips = elapsed > 0 ? worked / elapsed : 0;
+    size_t converted = b->done - b->skipped - b->failed;
+    double ips = elapsed > 0 ? converted / elapsed : 0;
     double mps = elapsed > 0 ? b->megapixels_done / elapsed : 0;
     char eta[32];
     format_eta(eta, sizeof eta, ips > 0 ? (b->total - b->done) / ips : -1);
-    fprintf(stderr, "\r\033[Kleanpix: batch: %zu/%zu done", b->done, b->total);
+    fprintf(stderr, "\r\033[Kleanpix: batch: %zu/%zu: %zu converted", b->done, b->total, converted);
+    if (b->skipped)
+        fprintf(stderr, ", %zu skipped", b->skipped);
     if (b->failed)
         fprintf(stderr, ", %zu failed", b->failed);
-    fprintf(stderr, ", %.2f img/s, %.1f MP/s, ETA %s, RSS %.0f/%.0f MiB", ips, mps, eta,
+    fprintf(stderr, "; %.2f img/s, %.1f MP/s, ETA %s, RSS %.0f/%.0f MiB", ips, mps, eta,
             mib(lp_process_current_rss()), mib(b->budget));
 }
 
