@@ -6,6 +6,7 @@
  */
 #include "convert_options.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,29 @@ static bool set_autorotate(lp_convert_options *o, const char *opt, const char *v
     return true;
 }
 
+/* "white", "black", "#rrggbb", "rrggbb" or "R,G,B" (0-255 each). */
+static bool set_background(lp_convert_options *o, const char *opt, const char *v)
+{
+    unsigned r, g, b;
+    char end;
+    const char *hex = v[0] == '#' ? v + 1 : v;
+    if (!strcmp(v, "white"))
+        r = g = b = 255;
+    else if (!strcmp(v, "black"))
+        r = g = b = 0;
+    else if (strlen(hex) == 6 && strspn(hex, "0123456789abcdefABCDEF") == 6 &&
+             sscanf(hex, "%2x%2x%2x", &r, &g, &b) == 3)
+        ;
+    else if (sscanf(v, "%u,%u,%u%c", &r, &g, &b, &end) != 3 || r > 255 || g > 255 || b > 255) {
+        cli_error(NULL, "%s wants white, black, #rrggbb or R,G,B (0-255), not '%s'", opt, v);
+        return false;
+    }
+    o->background[0] = (uint8_t)r;
+    o->background[1] = (uint8_t)g;
+    o->background[2] = (uint8_t)b;
+    return true;
+}
+
 static bool set_enlarge(lp_convert_options *o, const char *opt, const char *v)
 {
     (void)opt, (void)v;
@@ -236,6 +260,7 @@ static const option_entry options[] = {
     {"--enlarge", NULL, false, set_enlarge, "allow outputs larger than the input (default: only shrink)"},
     {"--kernel", NULL, true, set_kernel, "lanczos3|lanczos2|cubic|linear|nearest (default lanczos3)"},
     {"--autorotate", NULL, false, set_autorotate, "rotate pixels by EXIF orientation (AVIF always keeps pixels and writes irot/imir)"},
+    {"--background", NULL, true, set_background, "COLOR under transparent pixels when the output has no alpha (JPEG): white|black|#rrggbb|R,G,B (default white)"},
     {"--strip", NULL, false, set_strip, "drop ICC, EXIF and XMP metadata (pixels are then turned upright, as with --autorotate)"},
     {"--max-mem", NULL, true, set_max_mem, "SIZE: counted-memory budget of a job, e.g. 256M (convert's default: " LP_DEFAULT_AVAILABLE_TEXT
      " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB)"},
