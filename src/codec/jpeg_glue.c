@@ -6,7 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-void jpeg_failure_raise(jpeg_failure *f, lp_status status, const char *fmt, ...)
+void lp_jpeg_failure_raise(lp_jpeg_failure *f, lp_status status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -17,7 +17,7 @@ void jpeg_failure_raise(jpeg_failure *f, lp_status status, const char *fmt, ...)
     longjmp(f->jump, 1);
 }
 
-lp_status jpeg_failure_report(const jpeg_failure *f, lp_error *err)
+lp_status lp_jpeg_failure_report(const lp_jpeg_failure *f, lp_error *err)
 {
     return lp_error_set(err, f->status, "%s", f->message);
 }

@@ -76,7 +76,7 @@ typedef struct jpeg_source {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_error_mgr jerr;
     struct jpeg_source_mgr src;
-    jpeg_failure failure;     /* libjpeg error_exit -> lp_status (jpeg_glue.h) */
+    lp_jpeg_failure failure;  /* libjpeg error_exit -> lp_status (jpeg_glue.h) */
     lp_input *in;
     bool cinfo_ready;         /* jpeg_create_decompress was called */
     bool started;             /* jpeg_start_decompress was called */
@@ -135,7 +135,7 @@ static void fail_with_libjpeg_message(j_common_ptr cinfo, lp_status status)
     cinfo->err->format_message(cinfo, text);
     if (text[0] && isupper((unsigned char)text[0]) && !isupper((unsigned char)text[1]))
         text[0] = (char)tolower((unsigned char)text[0]);
-    jpeg_failure_raise(&source_of(cinfo)->failure, status, "%s", text);
+    lp_jpeg_failure_raise(&source_of(cinfo)->failure, status, "%s", text);
 }
 
 static void on_error_exit(j_common_ptr cinfo)
@@ -160,13 +160,13 @@ static void on_emit_message(j_common_ptr cinfo, int msg_level)
     if (harmless_warning(cinfo->err->msg_code)) {
         if (!s->limits.max_warnings || ++s->warnings <= s->limits.max_warnings)
             return;  /* a warning we can live with, unless the stream is made of them */
-        jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
+        lp_jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
                            "JPEG data has more than %u recoverable defects, the limit",
                            s->limits.max_warnings);
     }
     if (s->ended || cinfo->err->msg_code == JWRN_JPEG_EOF) {
         j_decompress_ptr d = (j_decompress_ptr)cinfo;
-        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u", d->output_scanline,
+        lp_jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u", d->output_scanline,
              d->output_height);
     }
     fail_with_libjpeg_message(cinfo, LP_ERR_CORRUPT);
@@ -192,12 +192,12 @@ static void src_at_end(jpeg_source *s)
 {
     j_decompress_ptr cinfo = &s->cinfo;
     if (!s->header_read)
-        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG header");
+        lp_jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG header");
     bool rows_done = s->started && cinfo->output_scanline >= cinfo->output_height;
     if (!rows_done && s->multi_scan)
-        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data: the progressive scans are incomplete");
+        lp_jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data: the progressive scans are incomplete");
     if (!rows_done && cinfo->arith_code)
-        jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u",
+        lp_jpeg_failure_raise(&s->failure, LP_ERR_TRUNCATED, "truncated JPEG data at scanline %u of %u",
              cinfo->output_scanline, cinfo->output_height);
     s->ended = true;
     s->src.next_input_byte = FAKE_EOI;
@@ -211,7 +211,7 @@ static boolean src_fill(j_decompress_ptr cinfo)
     size_t len;
     lp_error e = {0};
     if (lp_input_next_chunk(s->in, &data, &len, &e) != LP_OK)
-        jpeg_failure_raise(&s->failure, e.status, "%s", lp_error_message(&e));
+        lp_jpeg_failure_raise(&s->failure, e.status, "%s", lp_error_message(&e));
     if (len == 0) {
         src_at_end(s);
         return TRUE;
@@ -361,7 +361,7 @@ static boolean read_app_segment(j_decompress_ptr cinfo)
     size_t length = next_byte(s) << 8;
     length |= next_byte(s);
     if (length < 2)
-        jpeg_failure_raise(&s->failure, LP_ERR_CORRUPT, "JPEG marker with a bad length (%zu)", length);
+        lp_jpeg_failure_raise(&s->failure, LP_ERR_CORRUPT, "JPEG marker with a bad length (%zu)", length);
     size_t left = length - 2;
     uint8_t head[sizeof XMP_HEADER];
     size_t want = s->header_read ? 0 : left < sizeof head ? left : sizeof head;
@@ -440,7 +440,7 @@ static void check_scans(j_common_ptr common)
     jpeg_source *s = source_of(common);
     j_decompress_ptr cinfo = (j_decompress_ptr)common;
     if (s->limits.max_scans && cinfo->input_scan_number > (int)s->limits.max_scans)
-        jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
+        lp_jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
                            "JPEG has more than %u progressive scans, the limit",
                            s->limits.max_scans);
 }
@@ -592,7 +592,7 @@ static lp_status fill_strip(jpeg_source *s, lp_strip *strip)
             rows[r - got] = s->strip + (size_t)r * s->row_bytes;
         JDIMENSION n = jpeg_read_scanlines(cinfo, rows, want - got);
         if (n == 0)  /* cannot happen with a source that never suspends */
-            jpeg_failure_raise(&s->failure, LP_ERR_INTERNAL, "libjpeg returned no scanline at %u", y + got);
+            lp_jpeg_failure_raise(&s->failure, LP_ERR_INTERNAL, "libjpeg returned no scanline at %u", y + got);
         got += n;
     }
     if (s->cmyk)
@@ -610,9 +610,9 @@ static lp_status jpeg_next(lp_stage *self, lp_strip *strip, lp_error *err)
 {
     jpeg_source *s = (jpeg_source *)self;
     if (s->failure.failed)
-        return jpeg_failure_report(&s->failure, err);
+        return lp_jpeg_failure_report(&s->failure, err);
     if (setjmp(s->failure.jump))
-        return jpeg_failure_report(&s->failure, err);
+        return lp_jpeg_failure_report(&s->failure, err);
     if (!s->started) {
         lp_status st = start(s, err);
         if (st != LP_OK) {
@@ -702,7 +702,7 @@ static void setup_libjpeg(jpeg_source *s)
 static lp_status open_header(jpeg_source *s, const lp_limits *limits, lp_error *err)
 {
     if (setjmp(s->failure.jump))
-        return jpeg_failure_report(&s->failure, err);
+        return lp_jpeg_failure_report(&s->failure, err);
     setup_libjpeg(s);
     jpeg_read_header(&s->cinfo, TRUE);
     s->header_read = true;

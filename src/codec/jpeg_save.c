@@ -55,7 +55,7 @@ typedef struct jpeg_sink {
     struct jpeg_compress_struct cinfo;
     struct jpeg_error_mgr jerr;
     struct jpeg_destination_mgr dest;
-    jpeg_failure failure;     /* libjpeg error_exit -> lp_status (jpeg_glue.h) */
+    lp_jpeg_failure failure;  /* libjpeg error_exit -> lp_status (jpeg_glue.h) */
     bool cinfo_ready;
     bool started;
     lp_output *output;
@@ -76,7 +76,7 @@ static void on_error_exit(j_common_ptr cinfo)
     if (text[0] && isupper((unsigned char)text[0]) && !isupper((unsigned char)text[1]))
         text[0] = (char)tolower((unsigned char)text[0]);
     lp_status st = cinfo->err->msg_code == JERR_OUT_OF_MEMORY ? LP_ERR_NOMEM : LP_ERR_CODEC;
-    jpeg_failure_raise(&sink_of(cinfo)->failure, st, "JPEG encoder: %s", text);
+    lp_jpeg_failure_raise(&sink_of(cinfo)->failure, st, "JPEG encoder: %s", text);
 }
 
 static void on_emit_message(j_common_ptr cinfo, int msg_level)
@@ -98,7 +98,7 @@ static void flush_bytes(jpeg_sink *s, size_t size)
 {
     lp_error e = {0};
     if (size && lp_output_write(s->output, s->buffer, size, &e) != LP_OK)
-        jpeg_failure_raise(&s->failure, e.status, "%s", lp_error_message(&e));
+        lp_jpeg_failure_raise(&s->failure, e.status, "%s", lp_error_message(&e));
 }
 
 static boolean dest_empty(j_compress_ptr cinfo)
@@ -227,7 +227,7 @@ static lp_status jpeg_begin(lp_sink *self, const lp_image_info *info, lp_error *
         return lp_error_set(err, LP_ERR_TOO_BIG, "%ux%u is over JPEG's limit of %u pixels a side",
                             info->width, info->height, (unsigned)JPEG_MAX_DIMENSION);
     if (setjmp(s->failure.jump))
-        return jpeg_failure_report(&s->failure, err);
+        return lp_jpeg_failure_report(&s->failure, err);
     configure(s, info);
     lp_status st = plan_coefficients(s, err);
     if (st != LP_OK)
@@ -245,7 +245,7 @@ static lp_status jpeg_write(lp_sink *self, const lp_strip *strip, lp_error *err)
         return lp_error_set(err, s->failure.failed ? s->failure.status : LP_ERR_INTERNAL, "%s",
                             s->failure.failed ? s->failure.message : "jpeg-save: write before begin");
     if (setjmp(s->failure.jump))
-        return jpeg_failure_report(&s->failure, err);
+        return lp_jpeg_failure_report(&s->failure, err);
     for (uint32_t r = 0; r < strip->rows; r++) {
         JSAMPROW row = (JSAMPROW)(strip->data + (size_t)r * strip->stride);
         jpeg_write_scanlines(&s->cinfo, &row, 1);
@@ -260,7 +260,7 @@ static lp_status jpeg_finish(lp_sink *self, lp_error *err)
         return lp_error_set(err, s->failure.failed ? s->failure.status : LP_ERR_INTERNAL, "%s",
                             s->failure.failed ? s->failure.message : "jpeg-save: finish before begin");
     if (setjmp(s->failure.jump))
-        return jpeg_failure_report(&s->failure, err);
+        return lp_jpeg_failure_report(&s->failure, err);
     jpeg_finish_compress(&s->cinfo);
     return LP_OK;
 }
@@ -306,7 +306,7 @@ lp_status lp_jpeg_sink_new(lp_sink **out, lp_output *output, const lp_encode_opt
         return err ? err->status : LP_ERR_NOMEM;
     }
     if (setjmp(s->failure.jump)) {
-        lp_status st = jpeg_failure_report(&s->failure, err);
+        lp_status st = lp_jpeg_failure_report(&s->failure, err);
         jpeg_destroy_sink(&s->base);
         return st;
     }
