@@ -343,7 +343,8 @@ static void test_a_new_game_is_served(void **state)
     lpt_http_free(&r);
     lpt_http_response jpeg;
     assert_int_equal(lpt_http(port, "GET", card, NULL, NULL, 0, &jpeg), 200);
-    assert_true(jpeg.body_len > 1000 && (uint8_t)jpeg.body[0] == 0xff && (uint8_t)jpeg.body[1] == 0xd8);
+    assert_true(jpeg.body_len > 1000);
+    assert_true((uint8_t)jpeg.body[0] == 0xff && (uint8_t)jpeg.body[1] == 0xd8);
     lpt_http_free(&jpeg);
     assert_int_equal(lpt_http_upload(port, "/api/toy", files, sizes, 1, &r), 200);
     assert_non_null(strstr(r.body, "data:image/jpeg;base64,"));

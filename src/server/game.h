@@ -74,8 +74,9 @@ LP_GAMES(LP_GAME_DECLARE)
 size_t lp_games_count(void);
 const lp_game *lp_games_at(size_t i);
 /* Whether g is a usable descriptor: a valid name that is not a fixed route (api, v1,
- * healthz, metrics) or another settings file (config, devices), the texts, a parser, demo settings, at most MRC_GAME_REGEXES
- * regexes. The table's games are checked by tests/test_serve_games.c. */
+ * healthz, metrics) or another settings file (config, devices), the texts, a parser, demo
+ * settings, at most MRC_GAME_REGEXES regexes. tests/test_serve_games.c checks the table's
+ * games with it. */
 lp_status lp_game_check(const lp_game *g, lp_error *err);
 /* For tests only: adds g to the table (checked as above, its name unused so far, at most
  * LP_GAMES_MAX games). Data sets made afterwards have it; not thread-safe, so call it
