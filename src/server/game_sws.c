@@ -7,7 +7,8 @@
  * .<field> VALUE. As in the original, fields of an action are collected first (later slots
  * overwrite earlier ones) and interpreted after the whole upload is read, so line order
  * does not matter. The device input is found from the axis/button numbers: sws.yaml's
- * InputMapping2 table, plus the original's fixed rules (buttons 22..39 are 1..18, 64..85
+ * InputMapping2 table (short -> axis -> "Axis": input, or "Button" -> number -> input),
+ * plus the original's fixed rules (buttons 22..39 are 1..18, 64..85
  * are 19..40, 86 is unbound). So the bindings hold the model's input names and the card
  * builder needs no input mapping from this game.
  *
