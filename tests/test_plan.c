@@ -183,10 +183,34 @@ static void test_registry(void **state)
     assert_non_null(strstr(list, " or ."));
 }
 
+/* A format's option checks run at planning, before any file is opened. */
+static void test_options_checked_when_planning(void **state)
+{
+    (void)state;
+    lp_probe p = {.format = LP_FILE_JPEG, .width = 640, .height = 480, .components = 3,
+                  .bit_depth = 8, .samples_per_pixel = 1.5, .orientation = 1};
+    lp_convert_options o, run;
+    lp_convert_options_default(&o);
+    lp_plan plan;
+    lp_error err = {0};
+    o.encode.format = LP_FILE_AVIF;
+    o.encode.bit_depth = 16;
+    assert_int_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_ERR_INVALID_ARG);
+    assert_non_null(strstr(lp_error_message(&err), "AVIF bit depth"));
+    o.encode.format = LP_FILE_PNG;
+    assert_int_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_OK);
+    o.encode.bit_depth = 10;
+    assert_int_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_ERR_INVALID_ARG);
+    o.encode.bit_depth = 0;
+    o.encode.format = LP_FILE_UNKNOWN;
+    assert_int_not_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_options_checked_when_planning),
         cmocka_unit_test(test_batch_prediction_is_the_plan_convert_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
