@@ -14,6 +14,7 @@
 #include "httpc.h"
 #include "mrcutil.h"
 #include "server/bindings.h"
+#include "server/serve.h"
 
 #include <ctype.h>
 #include <dirent.h>
