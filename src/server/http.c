@@ -26,6 +26,7 @@
 #define _GNU_SOURCE
 #include "server/http.h"
 #include "core/clock.h"
+#include "server/options.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,24 +37,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-void lp_server_options_default(lp_server_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->listen = "127.0.0.1:8080";
-    o->workers = 2;
-    o->queue = 64;
-    o->max_mem = 80u << 20;
-    o->max_body = 4u << 20;
-    o->max_files = 64;
-    o->timeout_s = 10;
-    o->cache_bytes = 8u << 20;
-    o->header_timeout_s = 15;
-    o->body_timeout_s = 60;
-    o->max_connections = 512;
-    o->per_ip_connections = 16;
-    o->max_header = 64u << 10;
-}
 
 /* Budget kept beside the render pool for uploads and cached images, at the least. */
 #define UPLOAD_RESERVE (16u << 20)
@@ -593,7 +576,7 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
         return lp_error_set(err, LP_ERR_NOMEM, "out of memory");
     s->opts = *opts;
     if (!s->opts.listen)
-        s->opts.listen = "127.0.0.1:8080";
+        s->opts.listen = lp_server_defaults()->listen;
     if (!s->opts.workers)
         s->opts.workers = 1;
     if (!s->opts.queue)
