@@ -48,6 +48,11 @@ typedef struct lp_server_options {
     uint64_t regex_heap;        /* heap bytes of one PCRE2 match; past it no match */
     unsigned max_log_lines;     /* log lines kept per request; the rest are counted */
     uint64_t max_log_line;      /* bytes of one log line; longer ones are cut */
+    /* What the data set's YAML files (read at start-up) may hold; beyond -> not started. */
+    uint64_t max_yaml_size;     /* bytes of one file */
+    unsigned max_yaml_depth;    /* nesting */
+    unsigned max_yaml_nodes;    /* nodes of one file */
+    unsigned max_yaml_steps;    /* steps of the walk over a loaded file (aliases expanded) */
     /* Per-client limits: what one slow or greedy client can hold (docs/serve.md). */
     unsigned header_timeout_s;   /* total time for a request's headers, counted from the
                                     connection's start or the previous answer */

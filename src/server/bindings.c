@@ -118,7 +118,36 @@ uint64_t mrc_limit_profile_line(const mrc_limits *l)
     return l && l->max_profile_line ? l->max_profile_line : lp_server_defaults()->max_profile_line;
 }
 
+mrc_limits mrc_limits_of(const lp_server_options *o)
+{
+    return (mrc_limits){.max_xml_depth = o->max_xml_depth,
+                        .max_input_labels = o->max_input_labels,
+                        .max_card_labels = o->max_card_labels,
+                        .max_profile_line = o->max_profile_line,
+                        .regex_match_limit = o->regex_match_limit,
+                        .regex_depth_limit = o->regex_depth_limit,
+                        .regex_heap = o->regex_heap,
+                        .max_yaml_size = o->max_yaml_size,
+                        .max_yaml_depth = o->max_yaml_depth,
+                        .max_yaml_nodes = o->max_yaml_nodes,
+                        .max_yaml_steps = o->max_yaml_steps};
+}
+
 static _Thread_local const mrc_limits *scope_limits;
+
+mrc_limits mrc_limits_of_scope(void)
+{
+    mrc_limits d = mrc_limits_of(lp_server_defaults());
+    const mrc_limits *l = scope_limits;
+    if (!l)
+        return d;
+#define PICK(f) .f = l->f ? l->f : d.f
+    return (mrc_limits){PICK(max_xml_depth),    PICK(max_input_labels),  PICK(max_card_labels),
+                        PICK(max_profile_line), PICK(regex_match_limit), PICK(regex_depth_limit),
+                        PICK(regex_heap),       PICK(max_yaml_size),     PICK(max_yaml_depth),
+                        PICK(max_yaml_nodes),   PICK(max_yaml_steps)};
+#undef PICK
+}
 
 const mrc_limits *mrc_limits_enter(const mrc_limits *l)
 {
@@ -170,16 +199,19 @@ static void make_limits(void)
     mrc_mem_leave(outer);
 }
 
-/* The scope's limits (0 = default) as numbers PCRE2 takes; true when they are not the
- * defaults that limits_ctx has. */
+/* The scope's limits as numbers PCRE2 takes; true when they are not the defaults that
+ * limits_ctx has. */
 static bool scope_regex_limits(uint32_t *steps, uint32_t *depth, uint32_t *heap_kib)
 {
     const lp_server_options *d = lp_server_defaults();
-    const mrc_limits *l = scope_limits;
-    *steps = l && l->regex_match_limit ? l->regex_match_limit : d->regex_match_limit;
-    *depth = l && l->regex_depth_limit ? l->regex_depth_limit : d->regex_depth_limit;
-    uint64_t heap = l && l->regex_heap ? l->regex_heap : d->regex_heap;
-    *heap_kib = heap >> 10 > UINT32_MAX ? UINT32_MAX : heap >> 10 ? (uint32_t)(heap >> 10) : 1;
+    if (!scope_limits)
+        return false;
+    mrc_limits l = mrc_limits_of_scope();
+    *steps = l.regex_match_limit;
+    *depth = l.regex_depth_limit;
+    *heap_kib = l.regex_heap >> 10 > UINT32_MAX ? UINT32_MAX
+                : l.regex_heap >> 10            ? (uint32_t)(l.regex_heap >> 10)
+                                                : 1;
     return *steps != d->regex_match_limit || *depth != d->regex_depth_limit ||
            *heap_kib != (uint32_t)(d->regex_heap >> 10);
 }

@@ -601,9 +601,12 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     if (!st && (!(s->budget = lp_mem_new(s->opts.max_mem ? s->opts.max_mem - pool : 0, NULL)) ||
                 !(s->render_pool = lp_mem_new(s->opts.max_mem ? pool : 0, NULL))))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
+    mrc_limits data_limits = mrc_limits_of(&s->opts);  /* the YAML's */
+    const mrc_limits *outer_limits = mrc_limits_enter(&data_limits);
     if (!st)
         st = s->opts.data_dir ? mrc_data_load(&s->data, s->opts.data_dir, s->budget, err)
                               : mrc_data_load_demo(&s->data, s->budget, err);
+    mrc_limits_leave(outer_limits);
     if (!st)  /* decoded images kept while unused: an eighth of the non-pool budget (7 MiB by default: one 1920x1080 image; more only thrashes under fs2020 uploads, which need 15) */
         s->data->image_cache_cap = s->opts.max_mem ? (s->opts.max_mem - pool) / 8 : 0;
     if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))

@@ -234,9 +234,7 @@ static void leave(lp_server *s, lp_request *r)
 static void start_job(lp_server *s, worker_ctx *w, lp_request *r)
 {
     /* the upload's limits, and its maps, strings and parser memory counted in its budget */
-    mrc_limits limits = {s->opts.max_xml_depth, s->opts.max_input_labels, s->opts.max_card_labels,
-                         s->opts.max_profile_line, s->opts.regex_match_limit,
-                         s->opts.regex_depth_limit, s->opts.regex_heap};
+    mrc_limits limits = mrc_limits_of(&s->opts);
     mrc_binds binds = {.limits = &limits};
     r->log.max_lines = s->opts.max_log_lines;
     r->log.max_line = s->opts.max_log_line;

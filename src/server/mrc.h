@@ -159,11 +159,13 @@ void mrc_data_free(mrc_data *data);
  * like an upload parser (a fuzzing target): text over MRC_YAML_MAX_BYTES, nesting over
  * MRC_YAML_MAX_DEPTH, more than MRC_YAML_MAX_NODES nodes, or aliases that would make the
  * walk take more than MRC_YAML_MAX_STEPS steps fail with LP_ERR_LIMITS. The real data set
- * is far below them (generatedDevices.yaml: 92 kB, depth 4, ~10,000 nodes). */
-#define MRC_YAML_MAX_BYTES (16u << 20)
-#define MRC_YAML_MAX_DEPTH 64
-#define MRC_YAML_MAX_NODES 1000000
-#define MRC_YAML_MAX_STEPS 4000000
+ * is far below them (generatedDevices.yaml: 92 kB, depth 4, ~10,000 nodes). The limits
+ * are the thread's (mrc_limits_enter: the server's max-yaml-* options), else the defaults;
+ * names kept so that the parser reads like it checks constants. */
+#define MRC_YAML_MAX_BYTES (mrc_limits_of_scope().max_yaml_size)
+#define MRC_YAML_MAX_DEPTH (mrc_limits_of_scope().max_yaml_depth)
+#define MRC_YAML_MAX_NODES (mrc_limits_of_scope().max_yaml_nodes)
+#define MRC_YAML_MAX_STEPS (mrc_limits_of_scope().max_yaml_steps)
 lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, size_t len,
                            lp_error *err);
 lp_status mrc_data_finish(mrc_data *d, lp_error *err);  /* compiles the regexes */
@@ -200,7 +202,12 @@ typedef struct mrc_limits {
     unsigned regex_match_limit; /* per PCRE2 match: backtracking steps, */
     unsigned regex_depth_limit; /* backtracking depth */
     uint64_t regex_heap;        /* and heap bytes; past one, no match */
+    /* the data set's YAML (mrc_config_parse), read at start-up: MRC_YAML_MAX_* */
+    uint64_t max_yaml_size;
+    unsigned max_yaml_depth, max_yaml_nodes, max_yaml_steps;
 } mrc_limits;
+/* The limits the server's options give (0 fields stay 0 = the defaults). */
+mrc_limits mrc_limits_of(const lp_server_options *o);
 unsigned mrc_limit_xml_depth(const mrc_limits *l);
 unsigned mrc_limit_input_labels(const mrc_limits *l);
 unsigned mrc_limit_card_labels(const mrc_limits *l);
@@ -211,6 +218,8 @@ uint64_t mrc_limit_profile_line(const mrc_limits *l);
  * game rules, which need not carry the limits through. Returns the previous ones. */
 const mrc_limits *mrc_limits_enter(const mrc_limits *l);
 void mrc_limits_leave(const mrc_limits *previous);
+/* The thread's current limits with every 0 replaced by its default. */
+mrc_limits mrc_limits_of_scope(void);
 
 /* profile -> short name -> context -> action -> char*[2] (primary, secondary input) */
 typedef struct mrc_binds {

@@ -19,6 +19,7 @@
 
 static const char SERVER[] = "options";
 static const char PARSE[] = "upload parsing limits (what one upload may make)";
+static const char DATA[] = "data set limits (its YAML files, read at start-up; past one, not started)";
 static const char CLIENTS[] = "per-client limits (what one slow or greedy client may hold)";
 
 const lp_option lp_server_option_table[] = {
@@ -63,6 +64,16 @@ const lp_option lp_server_option_table[] = {
      .max = 10000000, .help = "log lines kept for one request; the rest are counted"},
     {"max-log-line", PARSE, LP_OPTION_SIZE, FIELD(max_log_line), .def = 512, .min = 16,
      .max = 1 * MIB, .help = "bytes of one log line; longer ones are cut with \"...\""},
+
+    {"max-yaml-size", DATA, LP_OPTION_SIZE, FIELD(max_yaml_size), .def = 16 * MIB, .min = 1,
+     .max = UINT32_MAX, .help = "bytes of one YAML file of the data set"},
+    {"max-yaml-depth", DATA, LP_OPTION_COUNT, FIELD(max_yaml_depth), .def = 64, .min = 1,
+     .max = 100000, .help = "nesting of a YAML file of the data set"},
+    {"max-yaml-nodes", DATA, LP_OPTION_COUNT, FIELD(max_yaml_nodes), .def = 1000000, .min = 1,
+     .max = UINT32_MAX, .help = "nodes of one YAML file of the data set"},
+    {"max-yaml-steps", DATA, LP_OPTION_COUNT, FIELD(max_yaml_steps), .def = 4000000, .min = 1,
+     .max = UINT32_MAX,
+     .help = "steps of the walk over one loaded YAML file, aliases expanded (alias bombs)"},
 
     {"header-timeout", CLIENTS, LP_OPTION_SECONDS, FIELD(header_timeout_s), .def = 15, .min = 1,
      .max = 3600, .help = "total time for a request's headers; past it the connection is closed"},
