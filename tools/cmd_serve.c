@@ -31,9 +31,11 @@ typedef struct serve_process {
 
 static const char ALLOCATOR[] = "allocator (process-wide; docs/serve.md, \"Allocator settings\")";
 static const lp_option process_table[] = {
-    {"arenas", ALLOCATOR, LP_OPTION_COUNT, offsetof(serve_process, arenas), .def = 2, .max = 64,
+    {"arenas", ALLOCATOR, LP_OPTION_COUNT,
+     LP_OPTION_AT(serve_process, arenas, unsigned), .def = 2, .max = 64,
      .help = "glibc malloc arenas (0 = glibc's default)"},
-    {"mmap-threshold", ALLOCATOR, LP_OPTION_SIZE, offsetof(serve_process, mmap_threshold),
+    {"mmap-threshold", ALLOCATOR, LP_OPTION_SIZE,
+     LP_OPTION_AT(serve_process, mmap_threshold, uint64_t),
      .def = 256u << 10, .max = 32u << 20,
      .help = "blocks from this size are mmap'd and unmapped when freed (0 = glibc's sliding "
              "default)"},

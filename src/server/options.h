@@ -42,6 +42,12 @@ typedef struct lp_option {
     const char *help;      /* one line; {name} refers to another option */
 } lp_option;
 
+/* A field's offset for a table entry, checked at compile time to have the size of the
+ * kind's C type (an unsigned for COUNT and SECONDS, a uint64_t for SIZE, ...). */
+#define LP_OPTION_AT(type, field, ctype)                                                   \
+    (offsetof(type, field) +                                                               \
+     0 * sizeof(char[sizeof(((type *)0)->field) == sizeof(ctype) ? 1 : -1]))
+
 /* The options of lp_server_options, in the order help and docs list them. */
 extern const lp_option lp_server_option_table[];
 extern const size_t lp_server_option_count;
