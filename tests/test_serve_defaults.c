@@ -283,7 +283,8 @@ static void test_yaml_limits_are_options(void **state)
 }
 
 /* The CLI hands the new options to the server: a data set over --max-yaml-size is refused
- * at start-up (exit 1) with the file's name; a bad value is a usage error (exit 2). */
+ * at start-up (exit 1) with the file's name, and the CLI names the option (the library's
+ * message does not); a bad value is a usage error (exit 2). */
 static void test_cli_passes_the_options(void **state)
 {
     (void)state;
@@ -293,7 +294,7 @@ static void test_cli_passes_the_options(void **state)
                                      "timeout 30 %s serve --listen 127.0.0.1:0 --max-yaml-size 100",
                                      lpt_bin()),
                      1);
-    assert_non_null(strstr(out, "bytes of YAML, over the limit of 100"));
+    assert_non_null(strstr(out, "bytes of YAML, over the limit of 100 (raise it with --max-yaml-size)"));
     assert_int_equal(lpt_run_capture(out, sizeof out, "%s serve --max-log-line 3", lpt_bin()), 2);
     assert_int_equal(lpt_run_capture(out, sizeof out, "%s serve --regex-match-limit", lpt_bin()), 2);
 }

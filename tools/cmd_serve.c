@@ -201,6 +201,23 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, serve_proces
     return true;
 }
 
+/* The server's messages state a limit but name no flag; the option that changes it. */
+static const char *start_hint(const lp_error *err)
+{
+    static const struct {
+        const char *phrase, *hint;
+    } hints[] = {
+        {"bytes of YAML, over the limit", " (raise it with --max-yaml-size)"},
+        {"YAML nested deeper than", " (raise it with --max-yaml-depth)"},
+        {"YAML nodes at line", " (raise it with --max-yaml-nodes)"},
+        {"YAML aliases expand past the limit", " (--max-yaml-steps, --max-yaml-depth)"},
+    };
+    for (size_t k = 0; k < sizeof hints / sizeof *hints; k++)
+        if (strstr(lp_error_message(err), hints[k].phrase))
+            return hints[k].hint;
+    return NULL;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     lp_server_options o;
@@ -244,7 +261,12 @@ int cmd_serve(int argc, char **argv)
         /* the data directory names what failed, unless it was the address (which the
          * message names itself) */
         bool listen_failed = strncmp(lp_error_message(&err), "cannot listen", 13) == 0;
-        cli_lp_error(o.data_dir && !listen_failed ? o.data_dir : "serve", &err);
+        const char *subject = o.data_dir && !listen_failed ? o.data_dir : "serve";
+        const char *hint = start_hint(&err);
+        if (hint)
+            cli_error(subject, "%s%s", lp_error_message(&err), hint);
+        else
+            cli_lp_error(subject, &err);
         return LP_EXIT_FAILURE;
     }
     char host[64];
