@@ -22,7 +22,7 @@
 #define KIB ((uint64_t)1 << 10)
 #define MIB ((uint64_t)1 << 20)
 
-static const char SERVER[] = "options";
+static const char SERVER[] = "server";
 static const char PARSE[] = "upload parsing limits (what one upload may make)";
 static const char DATA[] = "data set limits (its YAML files, read at start-up; past one, not started)";
 static const char CLIENTS[] = "per-client limits (what one slow or greedy client may hold)";
