@@ -8,9 +8,14 @@
  *
  * Allocator: glibc gives each thread that allocates its own arena and keeps freed memory
  * in them; for a server whose threads render 6 MB canvases that is tens of MB that never
- * go back. M_ARENA_MAX caps the arenas (default 2), a fixed M_MMAP_THRESHOLD (256 kB)
- * makes canvases, uploads and encoded cards mmap'd so that freeing them unmaps them, and
- * the workers call malloc_trim(0) when the server goes idle (measured in docs/serve.md).
+ * go back. M_ARENA_MAX caps the arenas (--arenas), a fixed M_MMAP_THRESHOLD
+ * (--mmap-threshold) makes canvases, uploads and encoded cards mmap'd so that freeing them
+ * unmaps them, and the workers call malloc_trim(0) when the server goes idle (measured in
+ * docs/serve.md).
+ *
+ * Options: --help, --help-markdown and the parser iterate the server's option table
+ * (src/server/options.c) and this file's table of the allocator's; neither lists an
+ * option or a default by hand.
  */
 #include <malloc.h>
 #include <signal.h>
@@ -40,17 +45,14 @@ static const lp_option process_table[] = {
      .help = "blocks from this size are mmap'd and unmapped when freed (0 = glibc's sliding "
              "default)"},
 };
+static const size_t process_count = sizeof process_table / sizeof *process_table;
 
 /* Every option `serve` takes: the server's table, then the CLI's own. */
 static const struct {
     const lp_option *options;
-    size_t count;
-} tables[] = {{lp_server_option_table, 0}, {process_table, sizeof process_table / sizeof *process_table}};
-
-static size_t table_count(size_t t)
-{
-    return t == 0 ? lp_server_option_count : tables[t].count;
-}
+    const size_t *count;
+} tables[] = {{lp_server_option_table, &lp_server_option_count}, {process_table, &process_count}};
+#define NTABLES (sizeof tables / sizeof *tables)
 
 /* A help text with its {name} references spelled as this CLI spells options. */
 static void put_text(FILE *f, const char *text, bool markdown)
@@ -97,8 +99,8 @@ static void usage(FILE *f)
             "Renders controller reference cards (MetaRefCard data layout) over HTTP with a\n"
             "fixed worker pool, a bounded queue and a memory budget.\n");
     const char *section = NULL;
-    for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
-        for (size_t i = 0; i < table_count(t); i++) {
+    for (size_t t = 0; t < NTABLES; t++)
+        for (size_t i = 0; i < *tables[t].count; i++) {
             const lp_option *o = &tables[t].options[i];
             if (o->section != section)
                 fprintf(f, "\n%s:\n", section = o->section);
@@ -118,8 +120,8 @@ static void usage(FILE *f)
 static void usage_markdown(FILE *f)
 {
     const char *section = NULL;
-    for (size_t t = 0; t < sizeof tables / sizeof *tables; t++)
-        for (size_t i = 0; i < table_count(t); i++) {
+    for (size_t t = 0; t < NTABLES; t++)
+        for (size_t i = 0; i < *tables[t].count; i++) {
             const lp_option *o = &tables[t].options[i];
             char def[256];
             if (o->section != section) {
@@ -185,8 +187,8 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, serve_proces
         }
         const lp_option *opt = NULL;
         size_t t = 0;
-        for (; !opt && strncmp(a, "--", 2) == 0 && t < sizeof tables / sizeof *tables; t++)
-            opt = lp_option_find(tables[t].options, table_count(t), a + 2);
+        for (; !opt && strncmp(a, "--", 2) == 0 && t < NTABLES; t++)
+            opt = lp_option_find(tables[t].options, *tables[t].count, a + 2);
         if (!opt) {
             cli_error(NULL, "serve: unknown option %s (see --help)", a);
             return false;
@@ -223,7 +225,7 @@ int cmd_serve(int argc, char **argv)
     lp_server_options o;
     lp_server_options_default(&o);
     serve_process proc;
-    lp_option_set_defaults(process_table, sizeof process_table / sizeof *process_table, &proc);
+    lp_option_set_defaults(process_table, process_count, &proc);
     /* the fixed defaults, capped by what the container allows (leanpix/machine.h) */
     const uint64_t default_mem = o.max_mem;
     const unsigned default_workers = o.workers;
