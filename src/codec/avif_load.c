@@ -12,8 +12,8 @@
  * lp_limits before any AV1 data is decoded. The first next() decodes the primary image
  * (avifDecoderNextImage): libavif 0.11 decodes a grid's cells and assembles them into one
  * frame, with no way to get a cell row out earlier, so the YUV(A) frame is whole and held
- * by the decoder; its size and dav1d's state are an estimate (AVIF_DECODE_BYTES_PER_SAMPLE,
- * measured) reserved in the job's lp_mem at creation and reported in held_bytes.
+ * by the decoder; its size and dav1d's state are an estimate (AVIF_DECODE_BYTES_PER_FRAME_BYTE,
+ * measured; more for a grid) reserved in the job's lp_mem at creation and reported in held_bytes.
  *
  * Strips: each strip is converted from that YUV frame with avifImageYUVToRGB over a view
  * (avifImageSetViewRect) of the rows (or, for a quarter turn, the columns) it needs, plus
@@ -32,6 +32,7 @@
  * Output: RGB8/RGBA8 for 8-bit AVIF, RGB16/RGBA16 (full 16-bit range) for 10/12-bit;
  * monochrome (4:0:0) comes out as RGB. Alpha is straight (libavif un-premultiplies).
  */
+#include "codec/heif_boxes.h"
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
@@ -46,16 +47,18 @@
  * alignment for 4:2:0 and room. */
 #define AVIF_BAND_MARGIN 4u
 
-/* Bytes dav1d 1.0 and libavif 0.11 hold at their peak per stored sample while decoding the
- * primary image with maxThreads = 1: dav1d's picture (one byte a sample for 8-bit, two
- * above, plus its padding), its reference and context buffers, and for a grid libavif's
- * assembled frame beside the cells' pictures. Measured as the growth of VmHWM over the
- * decode of a 6000x4000 (24 MP) photo-like AVIF pulled strip by strip (docs/formats.md):
- *   8-bit 4:2:0 one frame: 47 MB = 1.96 bytes/pixel (1.31 a sample);
- *   8-bit 4:2:0 grid of 6x4 cells: 63 MB = 2.62 bytes/pixel (1.75 a sample);
- *   10-bit 4:2:0 one frame: 82 MB = 3.42 bytes/pixel (2.28 a sample).
- * Per sample (luma + chroma + alpha samples of the stored frame), times the sample size: */
-#define AVIF_DECODE_BYTES_PER_SAMPLE 1.9
+/* Bytes dav1d 1.0 and libavif 0.11 hold at their peak, per byte of the stored YUV(A)
+ * frame (samples x 1 or 2 bytes), while decoding the primary image with maxThreads = 1:
+ * dav1d's picture with its padding, its reference and context buffers, and libavif's copy
+ * of the compressed data; for a grid also the frame libavif assembles beside the cells'
+ * pictures. Measured as the growth of VmHWM over decoding a 6000x4000 (24 MP)
+ * photo-like AVIF (avifenc -s 10) and pulling every strip, with tests/helpers/decode_peak
+ * (docs/formats.md):
+ *   one frame, 8-bit 4:2:0  53.4 MB (1.48 a frame byte); 8-bit 4:4:4  89.6 MB (1.24);
+ *              10-bit 4:2:0 89.9 MB (1.25);
+ *   grid 6x4,  8-bit 4:2:0  99.4 MB (2.76);                8-bit 4:4:4 176.1 MB (2.45). */
+#define AVIF_DECODE_BYTES_PER_FRAME_BYTE 1.6
+#define AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE 3.0
 
 typedef struct avif_source {
     lp_stage base;
@@ -136,18 +139,6 @@ static lp_status avif_failure(avif_source *s, avifResult r, const char *where, l
 }
 
 /* ---- orientation ---- */
-
-/* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom
- * exchanged, 1: left and right) as the EXIF orientation that shows the same picture. */
-static int orientation_of(const avifImage *img)
-{
-    unsigned angle = img->transformFlags & AVIF_TRANSFORM_IROT ? img->irot.angle & 3u : 0;
-    bool mirror = (img->transformFlags & AVIF_TRANSFORM_IMIR) != 0;
-    if (mirror && img->imir.mode == 1)  /* left-right = a half turn, then top-bottom */
-        angle = (angle + 2) & 3u;
-    static const int plain[4] = {1, 8, 3, 6}, mirrored[4] = {4, 5, 2, 7};
-    return mirror ? mirrored[angle] : plain[angle];
-}
 
 static bool transposes(int orientation)
 {
@@ -265,11 +256,28 @@ static lp_status open_header(avif_source *s, lp_error *err)
     const avifImage *img = d->image;
     s->stored_w = img->width;
     s->stored_h = img->height;
-    s->orientation = orientation_of(img);
+    s->orientation = lp_heif_orientation(
+        img->transformFlags & AVIF_TRANSFORM_IROT ? img->irot.angle : 0,
+        (img->transformFlags & AVIF_TRANSFORM_IMIR) != 0, img->imir.mode);
     bool t = transposes(s->orientation);
     s->base.info.width = t ? img->height : img->width;
     s->base.info.height = t ? img->width : img->height;
     return lp_limits_check(&s->limits, s->base.info.width, s->base.info.height, err);
+}
+
+static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
+{
+    size_t got = 0;
+    return lp_input_read_at(user, at, buf, len, &got, NULL) == LP_OK && got == len;
+}
+
+/* libavif 0.11 does not say whether the primary image is a grid; the meta box does. When
+ * our reader cannot tell, the grid's (larger) estimate is the safe side. */
+static bool primary_is_grid(avif_source *s)
+{
+    lp_heif_header h;
+    return lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) != LP_OK ||
+           h.grid;
 }
 
 /* Formats, buffers and the decode reservation; once the limits passed. */
@@ -288,8 +296,10 @@ static lp_status plan_decode(avif_source *s, lp_error *err)
                     : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV422 ? 1.0
                     : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV420 ? 0.5
                                                                  : 0.0;
-    double samples = (double)s->stored_w * s->stored_h * (1.0 + chroma + (alpha ? 1.0 : 0.0));
-    uint64_t bytes = (uint64_t)(samples * AVIF_DECODE_BYTES_PER_SAMPLE * (deep ? 2.0 : 1.0));
+    double frame = (double)s->stored_w * s->stored_h * (1.0 + chroma + (alpha ? 1.0 : 0.0)) *
+                   (deep ? 2.0 : 1.0);
+    uint64_t bytes = (uint64_t)(frame * (primary_is_grid(s) ? AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE
+                                                            : AVIF_DECODE_BYTES_PER_FRAME_BYTE));
     lp_status st = lp_mem_reserve(s->base.mem, bytes, "AV1 decode (whole frame)", err);
     if (st != LP_OK)
         return st;

@@ -15,7 +15,7 @@
  * into libheif's image, 16-bit ones are scaled to the full 16-bit range in a strip
  * buffer. The stage is whole_image; what libheif allocates cannot go through our
  * allocator (1.15 has no allocator hook), so an estimate measured with VmHWM (see
- * HEIF_DECODE_BYTES_PER_PIXEL) is reserved in the job's lp_mem at creation, before
+ * HEIF_RGB_FACTOR) is reserved in the job's lp_mem at creation, before
  * anything is decoded, and reported in held_bytes.
  *
  * Orientation: HEIF says how to show an image with the irot, imir and clap properties of
@@ -32,6 +32,7 @@
  * into counted buffers under limits.max_metadata_bytes; what cannot be kept is dropped
  * with a reason in meta.dropped, it never fails the image.
  */
+#include "codec/heif_boxes.h"
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
@@ -43,18 +44,21 @@
 
 #define HEIF_STRIP_ROWS 16u
 
-/* Bytes libheif 1.15 (with libde265 1.0.11) holds at its peak per output pixel while it
- * decodes the primary image: the decoded YCbCr planes (1.5 bytes a pixel for 8-bit
- * 4:2:0; a grid's cells are copied into a canvas of that size), the interleaved RGB(A)
- * result it converts them into while they are still held, the HEVC decoder's picture
- * buffers, and a second copy of the planes when irot/imir turn the image. Measured as the
- * growth of VmHWM over the decode of a 6000x4000 (24 MP) photo-like HEIC written by
- * heif-enc (x265, 8-bit 4:2:0, a 512x512 grid as phones write), pulled strip by strip:
- *   RGB8  no rotation: 143 MB = 5.96 bytes/pixel; irot 90: 167 MB = 6.96 bytes/pixel;
- *   RGBA8 (alpha): 191 MB = 7.96 bytes/pixel; 10-bit to RGB16: 310 MB = 12.9 bytes/pixel.
- * (the figures and the command: docs/formats.md). The constant per output byte of a pixel
- * below covers these with a little room: 2.4 x pixel bytes + 2. */
-#define HEIF_DECODE_BYTES_PER_PIXEL(pixel_bytes) (2.4 * (double)(pixel_bytes) + 2.0)
+/* Bytes libheif 1.15 holds at its peak while it decodes the primary image: the decoded
+ * YCbCr planes (a grid's cells copied into a canvas of that size), the HEVC decoder's
+ * (libde265 1.0.11) or AV1 decoder's picture buffers, and the interleaved RGB(A) result it
+ * converts the planes into while they are still held. Measured as the growth of VmHWM
+ * over decoding a 6000x4000 (24 MP) photo-like image and pulling every strip, with
+ * tests/helpers/decode_peak (docs/formats.md):
+ *   HEIC (heif-enc, x265) 8-bit 4:2:0 -> RGB8        239.8 MB =  9.99 bytes/pixel
+ *   AVIF 8-bit 4:2:0 -> RGB8: one frame 174.7 MB = 7.28; grid 6x4 153.8 MB = 6.41
+ *   AVIF 8-bit 4:4:4 -> RGB8                          320.8 MB = 13.37
+ *   AVIF 10-bit 4:2:0 -> RGB16                        444.4 MB = 18.52
+ * So per pixel: HEIF_RGB_FACTOR bytes per byte of output pixel plus HEIF_YUV_FACTOR per
+ * byte of decoded YCbCr(A) (1.5 for 8-bit 4:2:0), which covers each case above
+ * (10.5, 16.5, 21 for the HEIC, 4:4:4 and 10-bit ones). */
+#define HEIF_RGB_FACTOR 1.5
+#define HEIF_YUV_FACTOR 4.0
 
 /* libheif's default security limit on either side of an image (heif_limits.h, 1.15). */
 #define HEIF_LIBRARY_MAX_SIDE 32768u
@@ -317,6 +321,25 @@ static lp_status open_header(heif_source *s, lp_error *err)
     return lp_limits_check(&s->limits, (uint32_t)w, (uint32_t)h, err);
 }
 
+static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
+{
+    size_t got = 0;
+    return lp_input_read_at(user, at, buf, len, &got, NULL) == LP_OK && got == len;
+}
+
+/* Bytes a pixel of the decoded YCbCr(A) planes, from the coded items' configuration;
+ * 4:4:4 when our meta reader cannot tell (the larger estimate). */
+static double yuv_bytes_per_pixel(heif_source *s)
+{
+    lp_heif_header h;
+    unsigned halves = 6;
+    if (lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) == LP_OK &&
+        h.chroma_samples)
+        halves = h.chroma_samples;
+    double samples = halves / 2.0 + (heif_image_handle_has_alpha_channel(s->handle) ? 1.0 : 0.0);
+    return samples * (s->bits > 8 ? 2.0 : 1.0);
+}
+
 /* Output format and the decode-time reservation; called once the limits passed. */
 static lp_status plan_decode(heif_source *s, lp_error *err)
 {
@@ -330,8 +353,9 @@ static lp_status plan_decode(heif_source *s, lp_error *err)
     info->source_bit_depth = s->bits > 8 ? 16 : 8;
     unsigned pixel_bytes = lp_format_pixel_bytes(info->format);
     s->row_bytes = (size_t)info->width * pixel_bytes;
-    double estimate = HEIF_DECODE_BYTES_PER_PIXEL(pixel_bytes) * (double)info->width *
-                      (double)info->height;
+    double estimate = ((double)pixel_bytes * HEIF_RGB_FACTOR + yuv_bytes_per_pixel(s) *
+                                                                 HEIF_YUV_FACTOR) *
+                      (double)info->width * (double)info->height;
     uint64_t bytes = (uint64_t)estimate;
     lp_status st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
     if (st != LP_OK)

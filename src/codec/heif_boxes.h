@@ -1,0 +1,41 @@
+/*
+ * heif_boxes.h - private: the few facts of a HEIF/AVIF file's primary image that memory
+ * planning needs, read from its meta box with small reads (no decoder): stored size
+ * (ispe), whether it is a grid, alpha, bit depth (pixi), irot/imir as an EXIF orientation.
+ * Used by the AVIF/HEIF sources (to reserve what their decoder will hold) and by the
+ * format descriptors' probes. The decoders themselves (libheif, libavif) remain the
+ * authority on the file: this reader only estimates, and fails on nothing it need not.
+ */
+#ifndef LP_HEIF_BOXES_H
+#define LP_HEIF_BOXES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "leanpix/status.h"
+
+/* The meta box is read whole into one buffer; beyond this it is refused (LP_ERR_LIMITS).
+ * Phones write a few kB; a 256x256-cell grid about 3 MB of item and property entries. */
+#define LP_HEIF_MAX_META_BYTES (4u << 20)
+
+typedef struct lp_heif_header {
+    uint32_t width, height;  /* ispe of the primary item: as stored, before irot */
+    bool grid;               /* the primary item is a 'grid' of coded cells */
+    bool alpha;              /* an auxiliary alpha image is there */
+    unsigned bit_depth;      /* pixi of the primary item (8 when absent) */
+    unsigned chroma_samples; /* 0 unknown; else samples per pixel x 2 (4:2:0 = 3, 4:4:4 = 6) */
+    int orientation;         /* irot/imir of the primary item as EXIF 1..8 */
+} lp_heif_header;
+
+/* Reads exactly len bytes at offset at into buf (false: error or end of file). */
+typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
+
+/* Fills h from the file's ftyp and meta boxes (size bytes in all). */
+lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, lp_heif_header *h,
+                              lp_error *err);
+
+/* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom
+ * exchanged, 1: left and right) as the EXIF orientation that shows the same picture. */
+int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode);
+
+#endif
