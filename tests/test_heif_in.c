@@ -179,6 +179,16 @@ static void exif_with_orientation(const char *path, int orientation)
     lpt_write_file(path, tiff, sizeof tiff);
 }
 
+/* A lasting copy of a path (lpt_path's buffers rotate through 8 slots). */
+static const char *keep_path(const char *path)
+{
+    static char kept[32][512];
+    static unsigned next;
+    char *slot = kept[next++ % 32];
+    snprintf(slot, sizeof kept[0], "%s", path);
+    return slot;
+}
+
 /* ---- HEIC ---- */
 
 static const char *make_heic(const char *name, uint32_t w, uint32_t h, lp_format format,
@@ -190,7 +200,7 @@ static const char *make_heic(const char *name, uint32_t w, uint32_t h, lp_format
     const char *out = lpt_path(name);
     if (lpt_run("heif-enc -q 90 %s -o '%s' '%s' >/dev/null 2>&1", extra ? extra : "", out, in) != 0)
         fail_msg("heif-enc failed on %s", in);
-    return out;
+    return keep_path(out);
 }
 
 static void check_against_heif_convert(const char *path, lp_format format, unsigned tolerance)
@@ -329,7 +339,7 @@ static const char *make_avif(const char *name, uint32_t w, uint32_t h, lp_format
     if (lpt_run("avifenc -s 10 --min 10 --max 20 %s '%s' '%s' >/dev/null 2>&1", extra ? extra : "",
                 in, out) != 0)
         fail_msg("avifenc failed on %s", in);
-    return out;
+    return keep_path(out);
 }
 
 static void check_against_avifdec(const char *path, lp_format format)
@@ -460,12 +470,12 @@ static void test_limits_from_header(void **state)
     (void)state;
     LPT_REQUIRE_TOOL("avifenc");
     const char *avif = make_avif("small.avif", 64, 64, LP_FORMAT_RGB8, NULL);
-    const char *big = lpt_path("big.avif");
+    const char *big = keep_path(lpt_path("big.avif"));
     forge_size(avif, big, 60000, 60000);
     const char *inputs[2] = {big, NULL};
     if (have_heic_encoder()) {
         const char *heic = make_heic("small.heic", 64, 64, LP_FORMAT_RGB8, NULL);
-        inputs[1] = lpt_path("big.heic");
+        inputs[1] = keep_path(lpt_path("big.heic"));
         forge_size(heic, inputs[1], 60000, 60000);
     }
     source_ctor ctors[2] = {lp_avif_source_new, lp_heif_source_new};
@@ -563,6 +573,94 @@ static void test_budget_refused_before_decoding(void **state)
     lp_mem_free_tracker(mem);
 }
 
+/* ---- the planner's probe and the CLI ---- */
+
+/* The probe (small preads of the meta box) states what the source yields, so that the
+ * batch plans the job convert runs; its decode estimate covers the source's reservation. */
+static void test_probe_agrees_with_source(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    const char *files[8] = {
+        make_avif("pg.avif", 512, 384, LP_FORMAT_RGB8, "--grid 2x2"),
+        make_avif("pr.avif", 96, 64, LP_FORMAT_RGB8, "--irot 1"),
+        make_avif("pa.avif", 90, 60, LP_FORMAT_RGBA16, "-d 10 -y 420"),
+    };
+    size_t n = 3;
+    if (have_heic_encoder()) {
+        files[n++] = make_heic("po.heic", 333, 211, LP_FORMAT_RGB8, NULL);
+        files[n++] = make_heic("pa.heic", 64, 48, LP_FORMAT_RGBA8, NULL);
+    }
+    for (size_t i = 0; i < n; i++) {
+        lp_probe probe;
+        lp_error err = {0};
+        if (lp_probe_file(files[i], &probe, &err) != LP_OK)
+            fail_msg("probe %s: %s", files[i], lp_error_message(&err));
+        lp_mem *mem = lp_mem_new(0, NULL);
+        lp_input *in;
+        lp_stage *src;
+        assert_int_equal(lp_input_open_file(&in, files[i], LP_IO_READ, 0, &err), LP_OK);
+        assert_int_equal(lp_source_open(&src, in, NULL, mem, &err), LP_OK);
+        assert_int_equal(probe.format, src->info.source_format);
+        assert_int_equal(probe.width, src->info.width);
+        assert_int_equal(probe.height, src->info.height);
+        assert_int_equal(probe.components, lp_format_channels(src->info.format));
+        assert_int_equal(probe.bit_depth, src->info.source_bit_depth);
+        assert_int_equal(probe.orientation, 1);
+        lp_stage_destroy(src);
+        lp_mem_free_tracker(mem);
+    }
+    lp_probe probe;
+    assert_int_equal(lp_probe_file(files[0], &probe, NULL), LP_OK);
+    assert_true(probe.progressive);  /* the AVIF grid: its decoder holds more */
+    assert_int_equal(lp_probe_file(files[1], &probe, NULL), LP_OK);
+    assert_false(probe.progressive);
+}
+
+static void test_cli_end_to_end(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    LPT_REQUIRE_TOOL("djpeg");
+    LPT_REQUIRE_TOOL("dwebp");
+    const char *dir = lpt_path("in");
+    mkdir(dir, 0755);
+    char avif[600], heic[600];
+    snprintf(avif, sizeof avif, "%s/b.avif", dir);
+    assert_int_equal(rename(make_avif("e2e.avif", 160, 100, LP_FORMAT_RGB8, "--irot 3"), avif), 0);
+    /* convert in.avif out.webp: displayed pixels (a quarter turn) */
+    const char *webp = lpt_path("e2e.webp");
+    assert_int_equal(lpt_run("'%s' convert '%s' '%s' 2>/dev/null", lpt_bin(), avif, webp), 0);
+    lp_buffer_image out, ref;
+    reference("dwebp", webp, &out);
+    must_decode(lp_avif_source_new, avif, &ref);
+    assert_int_equal(out.info.width, 100);
+    assert_true(lpt_psnr(&out, &ref) > 30.0);
+    lp_buffer_image_free(&out);
+    lp_buffer_image_free(&ref);
+    bool heic_too = have_heic_encoder();
+    if (heic_too) {
+        snprintf(heic, sizeof heic, "%s/a.HEIC", dir);
+        assert_int_equal(rename(make_heic("e2e.heic", 150, 90, LP_FORMAT_RGB8, NULL), heic), 0);
+        const char *jpg = lpt_path("e2e.jpg");
+        assert_int_equal(lpt_run("'%s' convert '%s' '%s' 2>/dev/null", lpt_bin(), heic, jpg), 0);
+        reference("djpeg", jpg, &out);
+        must_decode(lp_heif_source_new, heic, &ref);
+        assert_true(lpt_psnr(&out, &ref) > 30.0);
+        lp_buffer_image_free(&out);
+        lp_buffer_image_free(&ref);
+    }
+    /* batch over the directory: both found by their extensions, both converted */
+    const char *outdir = lpt_path("out");
+    assert_int_equal(lpt_run("'%s' batch -o '%s' -f jpeg --no-progress '%s' 2>/dev/null", lpt_bin(),
+                             outdir, dir), 0);
+    char path[700];
+    snprintf(path, sizeof path, "%s/b.jpg", outdir);
+    assert_true(lpt_file_exists(path));
+    snprintf(path, sizeof path, "%s/a.jpg", outdir);
+    assert_true(lpt_file_exists(path) == heic_too);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +676,8 @@ int main(void)
         cmocka_unit_test(test_limits_from_header),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_budget_refused_before_decoding),
+        cmocka_unit_test(test_probe_agrees_with_source),
+        cmocka_unit_test(test_cli_end_to_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -280,6 +280,15 @@ static bool primary_is_grid(avif_source *s)
            h.grid;
 }
 
+uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
+                                 unsigned bit_depth, unsigned chroma_samples, bool grid)
+{
+    double samples = (chroma_samples ? chroma_samples : 6) / 2.0 + (alpha ? 1.0 : 0.0);
+    double frame = (double)stored_width * stored_height * samples * (bit_depth > 8 ? 2.0 : 1.0);
+    return (uint64_t)(frame * (grid ? AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE
+                                    : AVIF_DECODE_BYTES_PER_FRAME_BYTE));
+}
+
 /* Formats, buffers and the decode reservation; once the limits passed. */
 static lp_status plan_decode(avif_source *s, lp_error *err)
 {
@@ -292,14 +301,12 @@ static lp_status plan_decode(avif_source *s, lp_error *err)
     s->pixel_bytes = lp_format_pixel_bytes(s->format);
     s->row_bytes = (size_t)s->base.info.width * s->pixel_bytes;
 
-    double chroma = img->yuvFormat == AVIF_PIXEL_FORMAT_YUV444   ? 2.0
-                    : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV422 ? 1.0
-                    : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV420 ? 0.5
-                                                                 : 0.0;
-    double frame = (double)s->stored_w * s->stored_h * (1.0 + chroma + (alpha ? 1.0 : 0.0)) *
-                   (deep ? 2.0 : 1.0);
-    uint64_t bytes = (uint64_t)(frame * (primary_is_grid(s) ? AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE
-                                                            : AVIF_DECODE_BYTES_PER_FRAME_BYTE));
+    unsigned halves = img->yuvFormat == AVIF_PIXEL_FORMAT_YUV444   ? 6
+                      : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV422 ? 4
+                      : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV420 ? 3
+                                                                   : 2;
+    uint64_t bytes = lp_avif_decode_estimate(s->stored_w, s->stored_h, alpha, img->depth, halves,
+                                             primary_is_grid(s));
     lp_status st = lp_mem_reserve(s->base.mem, bytes, "AV1 decode (whole frame)", err);
     if (st != LP_OK)
         return st;

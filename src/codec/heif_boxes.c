@@ -154,6 +154,13 @@ static void apply_property(const char type[4], span b, bool primary, lp_heif_hea
     } else if (!memcmp(type, "pixi", 4) && b.n >= 6 && b.p[4] > 0) {
         h->bit_depth = b.p[5];
         *have_pixi = true;
+    } else if (!memcmp(type, "clap", 4) && b.n >= 16) {
+        /* width and height as fractions N/D (the offsets do not change the size) */
+        uint32_t wn = be32(b.p), wd = be32(b.p + 4), hn = be32(b.p + 8), hd = be32(b.p + 12);
+        if (wd && hd) {
+            h->clap_width = wn / wd;
+            h->clap_height = hn / hd;
+        }
     } else if (!memcmp(type, "irot", 4) && b.n >= 1) {
         *irot = b.p[0] & 3u;
     } else if (!memcmp(type, "imir", 4) && b.n >= 1) {

@@ -25,6 +25,7 @@ typedef struct lp_heif_header {
     unsigned bit_depth;      /* pixi of the primary item (8 when absent) */
     unsigned chroma_samples; /* 0 unknown; else samples per pixel x 2 (4:2:0 = 3, 4:4:4 = 6) */
     int orientation;         /* irot/imir of the primary item as EXIF 1..8 */
+    uint32_t clap_width, clap_height;  /* clean aperture of the primary item, 0 when none */
 } lp_heif_header;
 
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */
@@ -33,6 +34,15 @@ typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
 /* Fills h from the file's ftyp and meta boxes (size bytes in all). */
 lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, lp_heif_header *h,
                               lp_error *err);
+
+/* What the decoders hold at their peak (the bytes the sources reserve, and what the
+ * format descriptors predict), from the header's facts; the constants and their
+ * measurements are next to each function: src/codec/heif_load.c, avif_load.c.
+ * chroma_samples as in lp_heif_header (0 = unknown: 4:4:4 assumed). */
+uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, unsigned bit_depth,
+                                 unsigned chroma_samples);
+uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
+                                 unsigned bit_depth, unsigned chroma_samples, bool grid);
 
 /* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom
  * exchanged, 1: left and right) as the EXIF orientation that shows the same picture. */

@@ -327,17 +327,23 @@ static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
     return lp_input_read_at(user, at, buf, len, &got, NULL) == LP_OK && got == len;
 }
 
-/* Bytes a pixel of the decoded YCbCr(A) planes, from the coded items' configuration;
- * 4:4:4 when our meta reader cannot tell (the larger estimate). */
-static double yuv_bytes_per_pixel(heif_source *s)
+uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, unsigned bit_depth,
+                                 unsigned chroma_samples)
+{
+    double sample_bytes = bit_depth > 8 ? 2.0 : 1.0;
+    double pixel_bytes = (alpha ? 4.0 : 3.0) * sample_bytes;
+    double yuv = ((chroma_samples ? chroma_samples : 6) / 2.0 + (alpha ? 1.0 : 0.0)) * sample_bytes;
+    return (uint64_t)((pixel_bytes * HEIF_RGB_FACTOR + yuv * HEIF_YUV_FACTOR) * (double)width *
+                      (double)height);
+}
+
+/* The coded items' chroma subsampling, 0 when our meta reader cannot tell. */
+static unsigned chroma_samples(heif_source *s)
 {
     lp_heif_header h;
-    unsigned halves = 6;
-    if (lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) == LP_OK &&
-        h.chroma_samples)
-        halves = h.chroma_samples;
-    double samples = halves / 2.0 + (heif_image_handle_has_alpha_channel(s->handle) ? 1.0 : 0.0);
-    return samples * (s->bits > 8 ? 2.0 : 1.0);
+    return lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) == LP_OK
+               ? h.chroma_samples
+               : 0;
 }
 
 /* Output format and the decode-time reservation; called once the limits passed. */
@@ -353,10 +359,8 @@ static lp_status plan_decode(heif_source *s, lp_error *err)
     info->source_bit_depth = s->bits > 8 ? 16 : 8;
     unsigned pixel_bytes = lp_format_pixel_bytes(info->format);
     s->row_bytes = (size_t)info->width * pixel_bytes;
-    double estimate = ((double)pixel_bytes * HEIF_RGB_FACTOR + yuv_bytes_per_pixel(s) *
-                                                                 HEIF_YUV_FACTOR) *
-                      (double)info->width * (double)info->height;
-    uint64_t bytes = (uint64_t)estimate;
+    uint64_t bytes = lp_heif_decode_estimate(info->width, info->height, alpha, s->bits,
+                                             chroma_samples(s));
     lp_status st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
     if (st != LP_OK)
         return st;
