@@ -507,6 +507,39 @@ static void test_limits_from_header(void **state)
                      LP_ERR_LIMITS);
 }
 
+/* A grid whose own output size (its ImageGrid data) is far over its ispe: libheif 1.15
+ * would allocate its canvas by the grid's size (gigabytes; found by fuzz_heif_source). The
+ * source refuses it from the header, before libheif decodes anything. */
+static void test_grid_larger_than_ispe(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    const char *path = make_avif("bg.avif", 512, 384, LP_FORMAT_RGB8, "--grid 2x2");
+    size_t size;
+    uint8_t *data = lpt_read_file(path, &size);
+    assert_non_null(data);
+    /* the ImageGrid: version 0, flags 0 (16-bit sizes), 2 rows, 2 columns, 512 x 384 */
+    static const uint8_t grid[8] = {0, 0, 1, 1, 0x02, 0x00, 0x01, 0x80};
+    uint8_t *g = NULL;
+    for (size_t i = 0; i + sizeof grid <= size && !g; i++)
+        if (!memcmp(data + i, grid, sizeof grid))
+            g = data + i;
+    assert_non_null(g);
+    g[4] = g[5] = g[6] = g[7] = 0xFF;  /* 65535 x 65535 */
+    const char *forged = keep_path(lpt_path("bg-forged.avif"));
+    lpt_write_file(forged, data, size);
+    free(data);
+    lp_mem *mem = lp_mem_new(0, NULL);
+    lp_buffer_image img;
+    lp_error err = {0};
+    lp_status st = decode_with(lp_heif_source_new, forged, NULL, mem, &img, NULL, &err);
+    if (st != LP_ERR_CORRUPT && st != LP_ERR_LIMITS)
+        fail_msg("forged grid: %s (%s)", lp_strerror(st), lp_error_message(&err));
+    assert_true(lp_mem_peak(mem) < 1024 * 1024);
+    assert_true(lp_process_peak_rss() < 1024ull * 1024 * 1024);
+    lp_mem_free_tracker(mem);
+}
+
 /* Every cut of a file fails with an error (never a crash, a hang or an image). */
 static void test_truncated(void **state)
 {
@@ -674,6 +707,7 @@ int main(void)
         cmocka_unit_test(test_orientation_as_displayed),
         cmocka_unit_test(test_avif_metadata),
         cmocka_unit_test(test_limits_from_header),
+        cmocka_unit_test(test_grid_larger_than_ispe),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_budget_refused_before_decoding),
         cmocka_unit_test(test_probe_agrees_with_source),

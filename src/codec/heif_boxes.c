@@ -56,7 +56,7 @@ static bool next_box(span *in, char type[4], span *body)
 typedef struct meta_facts {
     uint32_t primary;
     bool have_primary;
-    span ipco, ipma, iinf;
+    span ipco, ipma, iinf, iloc, idat;
 } meta_facts;
 
 static void scan_meta(span meta, meta_facts *f)
@@ -69,6 +69,10 @@ static void scan_meta(span meta, meta_facts *f)
             f->have_primary = true;
         } else if (!memcmp(type, "iinf", 4)) {
             f->iinf = body;
+        } else if (!memcmp(type, "iloc", 4)) {
+            f->iloc = body;
+        } else if (!memcmp(type, "idat", 4)) {
+            f->idat = body;
         } else if (!memcmp(type, "iprp", 4)) {
             span child;
             char t[4];
@@ -226,6 +230,108 @@ static void read_codec_config(const meta_facts *f, lp_heif_header *h, bool have_
     }
 }
 
+/* An unsigned big-endian field of n (0, 4 or 8) bytes at *at of s, advancing *at. */
+static bool field(span s, size_t *at, unsigned n, uint64_t *v)
+{
+    if (n != 0 && n != 4 && n != 8)
+        return false;
+    if (*at + n > s.n)
+        return false;
+    *v = 0;
+    for (unsigned i = 0; i < n; i++)
+        *v = *v << 8 | s.p[*at + i];
+    *at += n;
+    return true;
+}
+
+/* Where the primary item's first extent lies (iloc): in idat (*in_idat) or in the file,
+ * at *offset; false when it cannot be told. */
+static bool primary_extent(const meta_facts *f, bool *in_idat, uint64_t *offset)
+{
+    span l = f->iloc;
+    if (l.n < 8)
+        return false;
+    unsigned version = l.p[0];
+    unsigned offset_size = l.p[4] >> 4, length_size = l.p[4] & 15u;
+    unsigned base_size = l.p[5] >> 4, index_size = version >= 1 ? l.p[5] & 15u : 0;
+    size_t at = 6;
+    uint64_t count, v;
+    if (version < 2) {
+        count = be16(l.p + at);
+        at += 2;
+    } else if (!field(l, &at, 4, &count)) {
+        return false;
+    }
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t id;
+        if (version < 2) {
+            if (at + 2 > l.n)
+                return false;
+            id = be16(l.p + at);
+            at += 2;
+        } else if (!field(l, &at, 4, &id)) {
+            return false;
+        }
+        unsigned method = 0;
+        if (version >= 1) {
+            if (at + 2 > l.n)
+                return false;
+            method = be16(l.p + at) & 15u;
+            at += 2;
+        }
+        uint64_t base, extents;
+        at += 2;  /* data_reference_index */
+        if (at > l.n || !field(l, &at, base_size, &base) || at + 2 > l.n)
+            return false;
+        extents = be16(l.p + at);
+        at += 2;
+        for (uint64_t e = 0; e < extents; e++) {
+            uint64_t off, len;
+            if (!field(l, &at, index_size, &v) || !field(l, &at, offset_size, &off) ||
+                !field(l, &at, length_size, &len))
+                return false;
+            if (id == f->primary && e == 0) {
+                if (method > 1)
+                    return false;
+                *in_idat = method == 1;
+                *offset = base + off;
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* The output size of a grid primary item from its ImageGrid data (ISO 23008-12 6.6.2.3.2):
+ * version, flags (bit 0: 32-bit sizes), rows - 1, columns - 1, width, height. */
+static void read_grid_size(const meta_facts *f, lp_heif_read_fn read, void *user, uint64_t size,
+                           lp_heif_header *h)
+{
+    bool in_idat = false;
+    uint64_t offset = 0;
+    uint8_t g[12];
+    if (!primary_extent(f, &in_idat, &offset))
+        return;
+    if (in_idat) {
+        if (offset > f->idat.n || f->idat.n - offset < 8)
+            return;
+        size_t n = f->idat.n - offset < sizeof g ? (size_t)(f->idat.n - offset) : sizeof g;
+        memcpy(g, f->idat.p + offset, n);
+        if (n < sizeof g)
+            memset(g + n, 0, sizeof g - n);
+    } else {
+        if (offset > size || size - offset < 8)
+            return;
+        size_t n = size - offset < sizeof g ? (size_t)(size - offset) : sizeof g;
+        memset(g, 0, sizeof g);
+        if (!read(user, offset, g, n))
+            return;
+    }
+    bool wide = g[1] & 1u;
+    h->grid_width = wide ? be32(g + 4) : be16(g + 4);
+    h->grid_height = wide ? be32(g + 8) : be16(g + 6);
+}
+
 int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
 {
     unsigned angle = irot_angle & 3u;
@@ -297,6 +403,8 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, l
     bool have_pixi = false;
     if (f.have_primary) {
         h->grid = primary_is_grid(&f);
+        if (h->grid)
+            read_grid_size(&f, read, user, size, h);
         read_associations(&f, h, &have_pixi);
         read_codec_config(&f, h, have_pixi);
     }

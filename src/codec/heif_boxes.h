@@ -26,6 +26,9 @@ typedef struct lp_heif_header {
     unsigned chroma_samples; /* 0 unknown; else samples per pixel x 2 (4:2:0 = 3, 4:4:4 = 6) */
     int orientation;         /* irot/imir of the primary item as EXIF 1..8 */
     uint32_t clap_width, clap_height;  /* clean aperture of the primary item, 0 when none */
+    /* A grid's own output size (its ImageGrid data), 0 when not a grid or not found:
+     * libheif 1.15 sizes the canvas by it, not by ispe, so the sources check it too. */
+    uint32_t grid_width, grid_height;
 } lp_heif_header;
 
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */

@@ -337,13 +337,28 @@ uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, un
                       (double)height);
 }
 
-/* The coded items' chroma subsampling, 0 when our meta reader cannot tell. */
-static unsigned chroma_samples(heif_source *s)
+/* Our own reading of the meta box (src/codec/heif_boxes.c): the chroma subsampling for
+ * the estimate, and a grid's own output size, which libheif 1.15 allocates its canvas by
+ * without comparing it with ispe (a 64x64 image whose grid says 65535x65535 made it ask
+ * for gigabytes: found by fuzz_heif_source). A grid larger than its ispe is refused; the
+ * limits apply to it as to ispe. Files our reader cannot follow are left to libheif. */
+static lp_status check_meta(heif_source *s, unsigned *chroma, lp_error *err)
 {
     lp_heif_header h;
-    return lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) == LP_OK
-               ? h.chroma_samples
-               : 0;
+    *chroma = 0;
+    if (lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) != LP_OK)
+        return LP_OK;
+    *chroma = h.chroma_samples;
+    if (!h.grid_width)
+        return LP_OK;
+    lp_status st = lp_limits_check(&s->limits, h.grid_width, h.grid_height, err);
+    if (st != LP_OK)
+        return st;
+    if (h.grid_width > h.width || h.grid_height > h.height)
+        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid of %" PRIu32 "x%" PRIu32
+                            " is larger than its image (%" PRIu32 "x%" PRIu32 ")",
+                            h.grid_width, h.grid_height, h.width, h.height);
+    return LP_OK;
 }
 
 /* Output format and the decode-time reservation; called once the limits passed. */
@@ -359,9 +374,12 @@ static lp_status plan_decode(heif_source *s, lp_error *err)
     info->source_bit_depth = s->bits > 8 ? 16 : 8;
     unsigned pixel_bytes = lp_format_pixel_bytes(info->format);
     s->row_bytes = (size_t)info->width * pixel_bytes;
-    uint64_t bytes = lp_heif_decode_estimate(info->width, info->height, alpha, s->bits,
-                                             chroma_samples(s));
-    lp_status st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
+    unsigned chroma;
+    lp_status st = check_meta(s, &chroma, err);
+    if (st != LP_OK)
+        return st;
+    uint64_t bytes = lp_heif_decode_estimate(info->width, info->height, alpha, s->bits, chroma);
+    st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
     if (st != LP_OK)
         return st;
     s->reserved = bytes;
