@@ -276,7 +276,7 @@ static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
 static bool primary_is_grid(avif_source *s)
 {
     lp_heif_header h;
-    return lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) != LP_OK ||
+    return lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), s->limits.max_metadata_bytes, &h, NULL) != LP_OK ||
            h.grid;
 }
 

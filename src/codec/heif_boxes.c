@@ -3,7 +3,7 @@
  *
  * Top-level boxes are skipped by their headers (8 or 16 bytes each, at most
  * HEIF_MAX_TOP_BOXES of them) until 'meta', which is read whole into one buffer of at
- * most LP_HEIF_MAX_META_BYTES (malloc'd and freed before returning). Inside it: pitm
+ * most the caller's max_meta bytes (malloc'd and freed before returning). Inside it: pitm
  * (the primary item), iinf/infe (its type: 'grid' or a coded item), iprp/ipco (the
  * properties, numbered from 1) and ipma (which properties belong to which item): ispe,
  * pixi, irot, imir of the primary; auxC with an alpha URN on any item means alpha; the
@@ -375,8 +375,8 @@ static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint
     return lp_error_set(err, LP_ERR_CORRUPT, "HEIF file has no meta box");
 }
 
-lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, lp_heif_header *h,
-                              lp_error *err)
+lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
+                              lp_heif_header *h, lp_error *err)
 {
     memset(h, 0, sizeof *h);
     h->bit_depth = 8;
@@ -387,9 +387,10 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, l
         return st;
     if (len < 4)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF meta box is empty");
-    if (len > LP_HEIF_MAX_META_BYTES)
-        return lp_error_set(err, LP_ERR_LIMITS, "HEIF meta box of %llu bytes (the limit is %u)",
-                            (unsigned long long)len, LP_HEIF_MAX_META_BYTES);
+    if (max_meta && len > max_meta)
+        return lp_error_set(err, LP_ERR_LIMITS,
+                            "HEIF meta box of %llu bytes is over the metadata limit of %llu",
+                            (unsigned long long)len, (unsigned long long)max_meta);
     uint8_t *meta = malloc((size_t)len);
     if (!meta)
         return lp_error_set(err, LP_ERR_NOMEM, "cannot read a HEIF meta box of %llu bytes",

@@ -14,9 +14,6 @@
 #include <stdint.h>
 #include "leanpix/status.h"
 
-/* The meta box is read whole into one buffer; beyond this it is refused (LP_ERR_LIMITS).
- * Phones write a few kB; a 256x256-cell grid about 3 MB of item and property entries. */
-#define LP_HEIF_MAX_META_BYTES (4u << 20)
 
 typedef struct lp_heif_header {
     uint32_t width, height;  /* ispe of the primary item: as stored, before irot */
@@ -34,9 +31,13 @@ typedef struct lp_heif_header {
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */
 typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
 
-/* Fills h from the file's ftyp and meta boxes (size bytes in all). */
-lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, lp_heif_header *h,
-                              lp_error *err);
+/* Fills h from the file's ftyp and meta boxes (size bytes in all). The meta box is read
+ * whole into one buffer of at most max_meta bytes (0 = no limit), else LP_ERR_LIMITS:
+ * the sources pass limits.max_metadata_bytes (--max-metadata), the probes its default
+ * LP_DEFAULT_MAX_METADATA_BYTES (8 MiB). Phones write a few kB; a grid of 256x256 cells
+ * about 3 MB of item and property entries. */
+lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
+                              lp_heif_header *h, lp_error *err);
 
 /* What the decoders hold at their peak (the bytes the sources reserve, and what the
  * format descriptors predict), from the header's facts; the constants and their

@@ -346,7 +346,7 @@ static lp_status check_meta(heif_source *s, unsigned *chroma, lp_error *err)
 {
     lp_heif_header h;
     *chroma = 0;
-    if (lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), &h, NULL) != LP_OK)
+    if (lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), s->limits.max_metadata_bytes, &h, NULL) != LP_OK)
         return LP_OK;
     *chroma = h.chroma_samples;
     if (!h.grid_width)

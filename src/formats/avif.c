@@ -60,7 +60,7 @@ static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
 static lp_status avif_probe(int fd, uint64_t size, lp_probe *p, lp_error *err)
 {
     lp_heif_header h;
-    lp_status st = lp_heif_read_header(read_fd_at, &fd, size, &h, err);
+    lp_status st = lp_heif_read_header(read_fd_at, &fd, size, LP_DEFAULT_MAX_METADATA_BYTES, &h, err);
     if (st != LP_OK)
         return st;
     bool turned = h.orientation >= 5;
