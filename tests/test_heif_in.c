@@ -404,6 +404,10 @@ static void test_orientation_as_displayed(void **state)
     LPT_REQUIRE_TOOL("heif-convert");
     static const char *const variants[] = {"--irot 1", "--irot 2", "--irot 3", "--imir 0",
                                            "--imir 1", "--irot 1 --imir 0", "--irot 3 --imir 1"};
+    /* The EXIF orientation each shows (irot: anti-clockwise quarter turns, then imir mode
+     * 0 exchanges top and bottom, 1 left and right; HEIF 6.5.10-12), for avifdec's stored
+     * pixels turned by the test's own lpt_apply_orientation. */
+    static const int exif_of[] = {8, 3, 6, 4, 2, 5, 5};
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
         char name[32];
         snprintf(name, sizeof name, "o%zu.avif", i);
@@ -415,6 +419,16 @@ static void test_orientation_as_displayed(void **state)
         must_decode(lp_heif_source_new, path, &viaheif);
         assert_int_equal(ours.info.width, quarter ? 64 : 96);
         assert_int_equal(viaheif.info.width, ours.info.width);
+        lp_buffer_image stored, shown;
+        reference("avifdec", path, &stored);
+        lpt_to_rgb8(&stored, false);
+        lpt_apply_orientation(&stored, exif_of[i], &shown);
+        unsigned d = max_diff(&ours, &shown);  /* the same conversion, turned: identical */
+        if (d != 0)
+            fail_msg("%s: differs from avifdec's pixels turned by %d: %u", variants[i],
+                     exif_of[i], d);
+        lp_buffer_image_free(&stored);
+        lp_buffer_image_free(&shown);
         double p = lpt_psnr(&ours, &ref), q = lpt_psnr(&viaheif, &ref);
         if (p < 35.0 || q < 45.0)
             fail_msg("%s: PSNR against heif-convert %.1f (avif source), %.1f (heif source)",
