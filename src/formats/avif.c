@@ -251,6 +251,7 @@ const lp_format_desc lp_format_avif = {
     .probe = avif_probe,
     .decode_bytes = avif_decode_bytes,
     .default_quality = LP_AVIF_DEFAULT_QUALITY,
+    .check_options = lp_avif_check_options,
     .plan_output = avif_plan_output,
     .encode_bytes = avif_encode_bytes,
     .sink_new = avif_sink,
