@@ -60,8 +60,6 @@
 #define HEIF_RGB_FACTOR 1.5
 #define HEIF_YUV_FACTOR 4.0
 
-/* libheif's default security limit on either side of an image (heif_limits.h, 1.15). */
-#define HEIF_LIBRARY_MAX_SIDE 32768u
 
 typedef struct heif_source {
     lp_stage base;
@@ -301,11 +299,13 @@ static lp_status open_header(heif_source *s, lp_error *err)
     s->ctx = heif_context_alloc();
     if (!s->ctx)
         return lp_error_set(err, LP_ERR_NOMEM, "cannot create a HEIF decoder");
-    /* libheif refuses a side >= its limit; ours refuses a side > max_width/max_height. */
+    /* libheif refuses a side >= its limit (32768 by default in 1.15); ours refuses a side
+     * > max_width/max_height, so libheif gets ours + 1 (our limits are the authority; 0 =
+     * none: the largest it takes). */
     uint32_t side = s->limits.max_width > s->limits.max_height ? s->limits.max_width
                                                                : s->limits.max_height;
-    if (side == 0 || side >= HEIF_LIBRARY_MAX_SIDE)
-        side = HEIF_LIBRARY_MAX_SIDE - 1;
+    if (side == 0 || side >= INT_MAX)
+        side = INT_MAX - 1;
     heif_context_set_maximum_image_size_limit(s->ctx, (int)side + 1);
     /* Cells are decoded one after the other on this thread: one HEVC decoder at a time. */
     heif_context_set_max_decoding_threads(s->ctx, 0);
