@@ -357,7 +357,10 @@ static void widen(uint32_t lo, uint32_t hi, uint32_t size, uint32_t *from, uint3
     *to = hi + AVIF_BAND_MARGIN < size ? hi + AVIF_BAND_MARGIN : size;
 }
 
-static lp_status fill_strip(avif_source *s, uint32_t dy0, uint32_t rows, lp_error *err)
+/* Fills the strip of displayed rows [dy0, dy0 + rows); *data and *stride say where it
+ * is (the band itself when the image is shown as stored). */
+static lp_status fill_strip(avif_source *s, uint32_t dy0, uint32_t rows, const uint8_t **data,
+                            size_t *stride, lp_error *err)
 {
     uint32_t w = s->stored_w, h = s->stored_h, dw = s->base.info.width;
     int o = s->orientation;
@@ -375,6 +378,13 @@ static lp_status fill_strip(avif_source *s, uint32_t dy0, uint32_t rows, lp_erro
         return st;
     size_t band_stride = (size_t)(t ? to - from : w) * s->pixel_bytes;
     unsigned pb = s->pixel_bytes;
+    if (o == 1) {
+        *data = s->band + (size_t)(dy0 - from) * band_stride;
+        *stride = band_stride;
+        return LP_OK;
+    }
+    *data = s->strip;
+    *stride = s->row_bytes;
     for (uint32_t r = 0; r < rows; r++) {
         uint8_t *out = s->strip + (size_t)r * s->row_bytes;
         for (uint32_t dx = 0; dx < dw; dx++) {
@@ -415,7 +425,7 @@ static lp_status avif_next(lp_stage *self, lp_strip *strip, lp_error *err)
     strip->data = s->strip;
     if (rows == 0)
         return LP_OK;
-    lp_status st = fill_strip(s, s->next_row, rows, err);
+    lp_status st = fill_strip(s, s->next_row, rows, &strip->data, &strip->stride, err);
     if (st != LP_OK)
         return st;
     s->next_row += rows;
