@@ -115,10 +115,14 @@ function emit_options(c, ss,    b, o, ngroups, titled, t) {
         if (bkind[c, b] != "opts")
             continue
         t = btitle[c, b]
+        # options without a title after titled groups are the "other options"
+        if (t == "" && b > first_titled(c))
+            t = "other options"
         titled = t != "" && !(ngroups == 1 && t == "options")
         if (titled) {
-            gsub(/"/, "\\(dq", t)
-            emit(ss " \"" roff1(title_case(t)) "\"")
+            t = roff1(title_case(t))
+            gsub(/"/, "\\\\(dq", t)
+            emit(ss " \"" t "\"")
         }
         for (o = 0; o < nopt[c]; o++)
             if (oblock[c, o] == b) {
@@ -239,4 +243,12 @@ function read_extra(path,    line, insec, name, n) {
         extra[insec] = extra[insec] line "\n"
     }
     close(path)
+}
+
+# the first titled group of options of c (a block number; nblock + 1 when none)
+function first_titled(c,    b) {
+    for (b = 1; b <= nblock[c]; b++)
+        if (bkind[c, b] == "opts" && btitle[c, b] != "")
+            return b
+    return nblock[c] + 1
 }
