@@ -11,7 +11,8 @@
  *  - the bash completion, called as bash calls it (COMP_WORDS, COMP_CWORD), offers every
  *    command, every option of each command, the values a help line lists (avif|jpeg|...),
  *    paths for operands and FILE/DIR values, and commands after `profile --`;
- *  - zsh parses the zsh completion and it names every option;
+ *  - zsh parses the zsh completion and it names every option; zsh's completion system,
+ *    run in a pseudo-terminal, offers every command, option and listed value;
  *  - `cmake --install` puts them where man, bash-completion and zsh look.
  * BUILD is LP_BUILD_DIR, else the directory of LP_BIN.
  */
@@ -484,6 +485,66 @@ static void zsh_completion_parses_and_names_every_option(void **state)
     free(text);
 }
 
+/* What zsh's completion system offers for LINE + TAB (tests/helpers/zsh-complete.zsh runs
+ * an interactive zsh in a pseudo-terminal with build/completions in its fpath). */
+static char *zsh_complete(const char *line)
+{
+    char *out = malloc(BIG);
+    assert_non_null(out);
+    int rc = lpt_run_capture(out, BIG, "zsh -f '%s/tests/helpers/zsh-complete.zsh' '%s/completions' '%s' '%s'",
+                             src_dir(), build_dir, line, lpt_tmpdir());
+    if (rc == 2) {
+        fprintf(stderr, "SKIP: zsh has no zsh/zpty module\n");
+        free(out);
+        skip();
+    }
+    if (rc != 0)
+        fail_msg("zsh completion of '%s' did not run (exit %d): %s", line, rc, out);
+    return out;
+}
+
+static void zsh_completion_offers_every_option(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("zsh");
+    require_generated();
+    char line[256];
+    for (int i = 0; i < ncmds; i++) {
+        const char *sp = *cmds[i].path ? " " : "";
+        snprintf(line, sizeof line, "leanpix %.63s%s-", cmds[i].path, sp);
+        char *reply = zsh_complete(line);
+        for (int o = 0; o < cmds[i].nopts; o++)
+            if (!offers(reply, cmds[i].opts[o].name))
+                fail_msg("zsh: `%s<TAB>` does not offer %s; it offers:\n%s", line, cmds[i].opts[o].name, reply);
+        free(reply);
+        if (cmds[i].nsubs) {
+            snprintf(line, sizeof line, "leanpix %.63s%s", cmds[i].path, sp);
+            reply = zsh_complete(line);
+            for (int s = 0; s < cmds[i].nsubs; s++)
+                if (!offers(reply, cmds[i].subs[s]))
+                    fail_msg("zsh: `%s<TAB>` does not offer %s; it offers:\n%s", line, cmds[i].subs[s], reply);
+            free(reply);
+        }
+        for (int o = 0; o < cmds[i].nopts; o++) {
+            const help_option *opt = &cmds[i].opts[o];
+            if (!opt->values[0])
+                continue;
+            snprintf(line, sizeof line, "leanpix %.63s%s%.63s ", cmds[i].path, sp, opt->name);
+            reply = zsh_complete(line);
+            char values[256];
+            snprintf(values, sizeof values, "%s", opt->values);
+            for (char *v = strtok(values, " "); v; v = strtok(NULL, " "))
+                if (!offers(reply, v))
+                    fail_msg("zsh: `%s<TAB>` does not offer %s; it offers:\n%s", line, v, reply);
+            free(reply);
+        }
+    }
+    /* after `profile --`: a command line */
+    char *reply = zsh_complete("leanpix profile -o run.json -- zs");
+    assert_true(offers(reply, "zsh"));
+    free(reply);
+}
+
 static void install_puts_them_where_tools_look(void **state)
 {
     (void)state;
@@ -525,6 +586,7 @@ int main(void)
         cmocka_unit_test(bash_completion_offers_every_option),
         cmocka_unit_test(bash_completion_of_paths_and_commands),
         cmocka_unit_test(zsh_completion_parses_and_names_every_option),
+        cmocka_unit_test(zsh_completion_offers_every_option),
         cmocka_unit_test(install_puts_them_where_tools_look),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
