@@ -485,64 +485,84 @@ static void zsh_completion_parses_and_names_every_option(void **state)
     free(text);
 }
 
-/* What zsh's completion system offers for LINE + TAB (tests/helpers/zsh-complete.zsh runs
- * an interactive zsh in a pseudo-terminal with build/completions in its fpath). */
-static char *zsh_complete(const char *line)
+/* One command line for zsh's completion and the words it must offer. */
+typedef struct zsh_case {
+    char line[160];
+    char expect[4096];  /* words separated by spaces */
+} zsh_case;
+
+static void zsh_case_add(zsh_case *cases, int *n, int max, const char *line, const char *word)
 {
+    if (*n == 0 || strcmp(cases[*n - 1].line, line)) {
+        assert_true(*n < max);
+        snprintf(cases[*n].line, sizeof cases[*n].line, "%s", line);
+        cases[(*n)++].expect[0] = '\0';
+    }
+    zsh_case *c = &cases[*n - 1];
+    size_t used = strlen(c->expect);
+    snprintf(c->expect + used, sizeof c->expect - used, "%s%s", used ? " " : "", word);
+}
+
+/* zsh's completion system (tests/helpers/zsh-complete.zsh: one interactive zsh in a
+ * pseudo-terminal, build/completions first in its fpath) offers every option of each
+ * command, its subcommands, the values its help lists, and a command after `profile --`. */
+static void zsh_completion_offers_every_option(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("zsh");
+    require_generated();
+    static zsh_case cases[64];
+    int n = 0;
+    char line[160];
+    for (int i = 0; i < ncmds; i++) {
+        const char *sp = *cmds[i].path ? " " : "";
+        snprintf(line, sizeof line, "leanpix %.63s%s-", cmds[i].path, sp);
+        for (int o = 0; o < cmds[i].nopts; o++)
+            zsh_case_add(cases, &n, 64, line, cmds[i].opts[o].name);
+        snprintf(line, sizeof line, "leanpix %.63s%s", cmds[i].path, sp);
+        for (int s = 0; s < cmds[i].nsubs; s++)
+            zsh_case_add(cases, &n, 64, line, cmds[i].subs[s]);
+        for (int o = 0; o < cmds[i].nopts; o++) {
+            const help_option *opt = &cmds[i].opts[o];
+            if (!opt->values[0])
+                continue;
+            snprintf(line, sizeof line, "leanpix %.63s%s%.63s ", cmds[i].path, sp, opt->name);
+            zsh_case_add(cases, &n, 64, line, opt->values);
+        }
+    }
+    zsh_case_add(cases, &n, 64, "leanpix profile -o run.json -- zs", "zsh");
+
+    char cmd[8192];
+    int used = snprintf(cmd, sizeof cmd, "zsh -f '%s/tests/helpers/zsh-complete.zsh' '%s/completions' '%s'",
+                        src_dir(), build_dir, lpt_tmpdir());
+    for (int k = 0; k < n; k++)
+        used += snprintf(cmd + used, sizeof cmd - (size_t)used, " '%s'", cases[k].line);
+    assert_true(used < (int)sizeof cmd);
     char *out = malloc(BIG);
     assert_non_null(out);
-    int rc = lpt_run_capture(out, BIG, "zsh -f '%s/tests/helpers/zsh-complete.zsh' '%s/completions' '%s' '%s'",
-                             src_dir(), build_dir, line, lpt_tmpdir());
+    int rc = lpt_run_capture(out, BIG, "%s", cmd);
     if (rc == 2) {
         fprintf(stderr, "SKIP: zsh has no zsh/zpty module\n");
         free(out);
         skip();
     }
     if (rc != 0)
-        fail_msg("zsh completion of '%s' did not run (exit %d): %s", line, rc, out);
-    return out;
-}
-
-static void zsh_completion_offers_every_option(void **state)
-{
-    (void)state;
-    LPT_REQUIRE_TOOL("zsh");
-    require_generated();
-    char line[256];
-    for (int i = 0; i < ncmds; i++) {
-        const char *sp = *cmds[i].path ? " " : "";
-        snprintf(line, sizeof line, "leanpix %.63s%s-", cmds[i].path, sp);
-        char *reply = zsh_complete(line);
-        for (int o = 0; o < cmds[i].nopts; o++)
-            if (!offers(reply, cmds[i].opts[o].name))
-                fail_msg("zsh: `%s<TAB>` does not offer %s; it offers:\n%s", line, cmds[i].opts[o].name, reply);
-        free(reply);
-        if (cmds[i].nsubs) {
-            snprintf(line, sizeof line, "leanpix %.63s%s", cmds[i].path, sp);
-            reply = zsh_complete(line);
-            for (int s = 0; s < cmds[i].nsubs; s++)
-                if (!offers(reply, cmds[i].subs[s]))
-                    fail_msg("zsh: `%s<TAB>` does not offer %s; it offers:\n%s", line, cmds[i].subs[s], reply);
-            free(reply);
-        }
-        for (int o = 0; o < cmds[i].nopts; o++) {
-            const help_option *opt = &cmds[i].opts[o];
-            if (!opt->values[0])
-                continue;
-            snprintf(line, sizeof line, "leanpix %.63s%s%.63s ", cmds[i].path, sp, opt->name);
-            reply = zsh_complete(line);
-            char values[256];
-            snprintf(values, sizeof values, "%s", opt->values);
-            for (char *v = strtok(values, " "); v; v = strtok(NULL, " "))
-                if (!offers(reply, v))
-                    fail_msg("zsh: `%s<TAB>` does not offer %s; it offers:\n%s", line, v, reply);
-            free(reply);
-        }
+        fail_msg("zsh completion did not run (exit %d): %s", rc, out);
+    /* the candidates of each line, then "<<END>>" */
+    char *section = out;
+    for (int k = 0; k < n; k++) {
+        char *end = strstr(section, "<<END>>\n");
+        if (!end)
+            fail_msg("zsh: no answer for `%s<TAB>`: %s", cases[k].line, out);
+        *end = '\0';
+        char words[4096];
+        snprintf(words, sizeof words, "%s", cases[k].expect);
+        for (char *w = strtok(words, " "); w; w = strtok(NULL, " "))
+            if (!offers(section, w))
+                fail_msg("zsh: `%s<TAB>` does not offer %s; it offers:\n%s", cases[k].line, w, section);
+        section = end + strlen("<<END>>\n");
     }
-    /* after `profile --`: a command line */
-    char *reply = zsh_complete("leanpix profile -o run.json -- zs");
-    assert_true(offers(reply, "zsh"));
-    free(reply);
+    free(out);
 }
 
 static void install_puts_them_where_tools_look(void **state)
