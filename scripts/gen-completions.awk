@@ -86,7 +86,7 @@ function write_bash(f,    c, o, names, k) {
     print "    case $1 in" > f
     for (c = 0; c < ncmd; c++)
         if (operands[c] != "")
-            print "        \"" cpath[c] "\") REPLY=" operands[c] " ;;" > f
+            print "        \"" cpath[c] "\") REPLY=\"" operands[c] "\" ;;" > f
     print "        *) REPLY=\"\" ;;" > f
     print "    esac" > f
     print "}" > f

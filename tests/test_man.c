@@ -429,9 +429,11 @@ static void bash_completion_of_paths_and_commands(void **state)
     (void)state;
     require_generated();
     const char *dir = lpt_path("paths");
-    assert_int_equal(lpt_run("rm -rf '%s' && mkdir -p '%s/photos' && touch '%s/photo.jpg'", dir, dir, dir), 0);
+    assert_int_equal(lpt_run("rm -rf '%s' && mkdir -p '%s/photos' && touch '%s/photo.jpg' '%s/photo 2.jpg'",
+                             dir, dir, dir, dir), 0);
     char *reply = bash_complete(dir, "leanpix convert \"ph\"");
     assert_true(offers(reply, "photo.jpg"));
+    assert_true(offers(reply, "photo 2.jpg"));  /* one candidate, not "photo" and "2.jpg" */
     assert_true(offers(reply, "photos"));
     free(reply);
     reply = bash_complete(dir, "leanpix convert --format avif photo.jpg \"\"");
