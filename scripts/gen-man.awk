@@ -52,10 +52,10 @@ function roff1(s) {
 }
 
 # A usage line: the command's own words and options in bold, placeholders in italics.
-function synopsis(s,    n, w, k, out, lead, core, tail, ncmdwords) {
+function synopsis(s,    n, w, k, out, lead, core, tail, ncmdwords, pw) {
     n = split(s, w, " ")
     out = ""
-    ncmdwords = 1 + (cur_path == "" ? 0 : split(cur_path, tmpw, " "))
+    ncmdwords = 1 + (cur_path == "" ? 0 : split(cur_path, pw, " "))
     for (k = 1; k <= n; k++) {
         core = w[k]
         lead = ""; tail = ""
@@ -133,7 +133,7 @@ function emit_options(c, ss,    b, o, ngroups, titled, t) {
     }
 }
 
-function write_page(c,    name, file, k, s, b, j, sc, line, insec, i, body, u, sep, np) {
+function write_page(c,    name, file, k, s, b, sc, i, body, u, np) {
     name = page_name(c)
     file = outdir "/" name ".1"
     cur_path = cpath[c]
@@ -224,7 +224,7 @@ function write_page(c,    name, file, k, s, b, j, sc, line, insec, i, body, u, s
 }
 
 # The sections of a hand-written NAME.1.in (roff under .SH headings; comments before them).
-function read_extra(path,    line, insec, name, n) {
+function read_extra(path,    line, insec, name) {
     insec = ""
     while ((getline line < path) > 0) {
         if (line ~ /^\.SH /) {
