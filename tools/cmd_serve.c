@@ -76,7 +76,8 @@ static void usage(FILE *f)
             "fixed worker pool, a bounded queue and a memory budget.\n\n"
             "options:\n"
             "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n"
-            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n\n",
+            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n"
+            "  %-22s %s\n\n",
             "--listen HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)",
             "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
             "--workers N", "render threads (default 2, at most the effective CPUs and what the budget holds)",
@@ -86,6 +87,7 @@ static void usage(FILE *f)
             "--max-files N", "files per upload (default 64) -> 413",
             "--timeout S", "idle connection timeout in seconds (default 10)",
             "--cache SIZE", "rendered cards kept for GET /v1/cards/ID.jpg (default 8M)",
+            "--max-inline SIZE", "bytes of cards inline in one answer (HTML page, ?inline=1, multipart/mixed; default 16M) -> 413",
             "--arenas N", "glibc malloc arenas (default 2; 0 = glibc's default)",
             "--mmap-threshold SIZE", "blocks from this size are mmap'd and unmapped when freed (default 256k; 0 = glibc's sliding default)",
             "-h, --help", "this text");
@@ -93,7 +95,7 @@ static void usage(FILE *f)
     usage_client_limits(f);
     fprintf(f,
             "routes: GET / /fs2020 /sws /healthz /metrics /v1/cards/ID.jpg;\n"
-            "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON), multipart field 'file'\n"
+            "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON; ?inline=1 or Accept: multipart/mixed puts the cards in it), multipart field 'file'\n"
             "exit status: 0 stopped by a signal, 1 could not start (e.g. address in use),\n"
             "             2 bad command line\n");
 }
@@ -139,6 +141,8 @@ static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *ar
             ok = cli_parse_uint(a, v, 1, 3600, &o->timeout_s);
         else if (strcmp(a, "--cache") == 0)
             ok = cli_parse_size(a, v, &o->cache_bytes);
+        else if (strcmp(a, "--max-inline") == 0)
+            ok = cli_parse_size(a, v, &o->max_inline);
         else if (strcmp(a, "--header-timeout") == 0)
             ok = cli_parse_uint(a, v, 1, 3600, &o->header_timeout_s);
         else if (strcmp(a, "--body-timeout") == 0)

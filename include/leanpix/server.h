@@ -39,6 +39,8 @@ typedef struct lp_server_options {
     unsigned max_files;     /* files per upload (default 64) -> 413 */
     unsigned timeout_s;     /* idle connection timeout, headers and body (default 10 s) */
     uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 8 MiB) */
+    uint64_t max_inline;    /* bytes of cards put inline into one answer (the HTML page,
+                               ?inline=1 base64, multipart/mixed) (default 16 MiB) -> 413 */
     const char *budget_source; /* why max_mem is what it is (lp_budget's why), shown by
                                   /metrics as leanpix_budget_info; NULL = not shown */
     unsigned max_xml_depth;     /* 0 = LP_SERVE_DEFAULT_XML_DEPTH; deeper uploads -> 413 */

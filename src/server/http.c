@@ -6,7 +6,8 @@
  *
  * Routes: GET / (index), GET /{game} (upload pages), POST /api/{game} (multipart field
  * `file`, repeated; answers an HTML page with the cards inline and the log),
- * POST /v1/cards/{game} (same upload; answers JSON with one URL per card), GET
+ * POST /v1/cards/{game} (same upload; answers JSON with one URL per card, or with the
+ * cards inline: ?inline=1 or Accept: multipart/mixed, answer.c), GET
  * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics. The games
  * are those of the data set (the table in games.h); their names and pages come from their
  * descriptors (game.h).
@@ -50,6 +51,7 @@ void lp_server_options_default(lp_server_options *o)
     o->max_files = 64;
     o->timeout_s = 10;
     o->cache_bytes = 8u << 20;
+    o->max_inline = 16u << 20;
     o->header_timeout_s = 15;
     o->body_timeout_s = 60;
     o->max_connections = 512;
@@ -204,7 +206,10 @@ static enum MHD_Result send_card(lp_request *r, lp_server *s, const char *url)
     size_t size;
     uint8_t *jpeg = lp_card_cache_get(s->cache, key, &size);
     if (!jpeg)
-        return send_error(r, 404, "no such card (expired from the cache or never made)");
+        return send_error(r, 404, "no such card here (expired from this server's cache, made "
+                                  "by another instance, or never made); for cards that do not "
+                                  "depend on one server, upload with ?inline=1 or "
+                                  "Accept: multipart/mixed");
     return send_buffer(r, 200, "image/jpeg", jpeg, size, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -237,7 +242,7 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
                      o ? "\"} 1\n" : "");
     uint64_t upload_bytes, connections;
     lp_clients_usage(s, &upload_bytes, &connections);
-    lp_strbuf b = {text, len, len + 1, false};
+    lp_strbuf b = {.data = text, .len = len, .cap = len + 1};
     lp_sb_add(&b, extra, (size_t)n);
     lp_metrics_render_clients(&b, &s->metrics, upload_bytes, s->upload_limit, connections);
     if (b.failed) {
@@ -414,6 +419,7 @@ static enum MHD_Result start_request(lp_server *s, struct MHD_Connection *conn, 
     r->conn = conn;
     r->start = lp_monotonic_seconds();
     r->route = classify(s->data, url, &r->game, &r->v1);
+    r->answer = r->v1 ? lp_answer_negotiate(conn) : LP_ANSWER_HTML;
     r->is_post = strcmp(method, "POST") == 0;
     r->client = lp_conn_of(conn);
     *con_cls = r;
@@ -587,6 +593,8 @@ static void resolve_client_limits(lp_server *s, uint64_t pool)
         s->opts.body_timeout_s = d.body_timeout_s;
     if (!s->opts.max_header)
         s->opts.max_header = d.max_header;
+    if (!s->opts.max_inline)
+        s->opts.max_inline = d.max_inline;
 }
 
 lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_error *err)
