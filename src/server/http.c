@@ -220,30 +220,12 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
     char *text = lp_metrics_render(&s->metrics, s->budget, s->render_pool, bytes, count, &len);
     if (!text)
         return send_error(r, 503, "out of memory");
-    /* the budget's reason as an info metric; label values escape \\, " and newlines */
-    char source[1536];  /* a reason is one line of a few hundred bytes; longer is cut */
-    size_t o = 0;
-    for (const char *c = s->opts.budget_source; c && *c && o + 3 < sizeof source; c++) {
-        if (*c == '\\' || *c == '"' || *c == '\n')
-            source[o++] = '\\';
-        source[o++] = *c == '\n' ? 'n' : *c;
-    }
-    source[o] = 0;
-    char extra[400 + sizeof source];
-    int n = snprintf(extra, sizeof extra,
-                     "# TYPE leanpix_image_cache_bytes gauge\nleanpix_image_cache_bytes %llu\n"
-                     "# TYPE leanpix_image_decodes_total counter\nleanpix_image_decodes_total %llu\n"
-                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n"
-                     "%s%s%s",
-                     (unsigned long long)atomic_load(&s->data->image_bytes),
-                     (unsigned long long)atomic_load(&s->data->image_decodes),
-                     (unsigned long long)lp_mem_current(s->budget),
-                     o ? "# TYPE leanpix_budget_info gauge\nleanpix_budget_info{source=\"" : "", source,
-                     o ? "\"} 1\n" : "");
     uint64_t upload_bytes, connections;
     lp_clients_usage(s, &upload_bytes, &connections);
     lp_strbuf b = {.data = text, .len = len, .cap = len + 1};
-    lp_sb_add(&b, extra, (size_t)n);
+    lp_metrics_render_budget(&b, atomic_load(&s->data->image_bytes),
+                             atomic_load(&s->data->image_decodes), lp_mem_current(s->budget),
+                             s->opts.budget_source);
     lp_metrics_render_clients(&b, &s->metrics, upload_bytes, s->upload_limit, connections);
     if (b.failed) {
         free(b.data);

@@ -71,6 +71,10 @@ void lp_sb_html(lp_strbuf *b, const char *s);   /* escaped for HTML text and att
 void lp_sb_json(lp_strbuf *b, const char *s);   /* a JSON string literal with quotes */
 void lp_sb_base64(lp_strbuf *b, const uint8_t *data, size_t n);
 
+/* metrics.c: appends the data set's image cache, the budget and where the budget came
+ * from (an info metric; budget_source NULL or "" = not shown) to a /metrics page. */
+void lp_metrics_render_budget(lp_strbuf *b, uint64_t image_bytes, uint64_t image_decodes,
+                              uint64_t budget_bytes, const char *budget_source);
 /* metrics.c: appends the per-client limits (refusals by reason, upload bytes held,
  * connections) to a /metrics page. */
 void lp_metrics_render_clients(lp_strbuf *b, const lp_metrics *m, uint64_t upload_bytes,
