@@ -254,6 +254,7 @@ lp_status lp_workers_start(lp_server *s, lp_error *err)
     s->queue = calloc(s->opts.queue ? s->opts.queue : 1, sizeof *s->queue);
     if (!s->threads || !s->queue)
         return lp_error_set(err, LP_ERR_NOMEM, "out of memory starting workers");
+    mrc_text_init();
     for (unsigned i = 0; i < s->opts.workers; i++) {
         if (pthread_create(&s->threads[i], NULL, worker_main, s))
             return lp_error_set(err, LP_ERR_INTERNAL, "cannot start worker thread %u", i);

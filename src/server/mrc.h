@@ -265,6 +265,8 @@ void mrc_cards_free(mrc_cards *c);
 /* ---- text (text.c): FreeType + HarfBuzz, one context per thread ---- */
 typedef struct mrc_text mrc_text;
 mrc_text *mrc_text_new(void);
+/* Once, before threads make their mrc_text: HarfBuzz's lazily made process-wide state. */
+void mrc_text_init(void);
 void mrc_text_free(mrc_text *t);
 /* Advance width of text in whole pixels (rounded) at size px with font. */
 lp_status mrc_text_measure(mrc_text *t, const mrc_data *d, const char *font, int size,
