@@ -36,7 +36,7 @@ typedef struct lp_request {
     int route;
     const mrc_game *game;        /* the game an upload route is for (its settings in the
                                     data set; game->desc says what it is), else NULL */
-    bool v1;                     /* JSON answer with cache URLs */
+    bool v1;                     /* a /v1 route: a JSON answer (answer says which form) */
     int answer;                  /* LP_ANSWER_*: the form of the cards' answer (answer.c) */
     char ctype_buf[80];          /* a Content-Type made for this answer (multipart boundary) */
     bool is_post;
