@@ -435,6 +435,7 @@ static void *many_connections(void *p)
     enum { N = 100 };
     while (now_s() < a->until) {
         int fds[N];
+        double t0 = now_s();
         for (int i = 0; i < N; i++)
             fds[i] = lpt_http_connect_from(a->src, a->port);
         /* the refused ones get a 503 at once; the admitted ones hear nothing until their
@@ -461,9 +462,17 @@ static void *many_connections(void *p)
         }
         atomic_fetch_add(&a->tries, N);
         atomic_fetch_add(&a->refused, refused);
-        if (admitted > 16 || refused + admitted < N)
-            wrong(a, "of 100 connections from one address %d admitted, %d refused, %d unanswered",
-                  admitted, refused, N - refused - admitted);
+        /* At most 16 at once. The last admitted one closed a header deadline after it was
+         * accepted, so acceptances spread over took seconds; when the server accepts more
+         * slowly than the deadline (a loaded machine, the sanitizers), the first ones are
+         * closed while the last are accepted, and their places are taken again: 16 per
+         * deadline that passed. A quiet server accepts all at once: at most 16. */
+        double took = now_s() - t0 - HEADER_TIMEOUT_S;
+        int may = 16 * (1 + (took > 0 ? (int)(took / HEADER_TIMEOUT_S) : 0));
+        if (admitted > may || refused + admitted < N)
+            wrong(a, "of 100 connections from one address %d admitted (at most %d in %.1f s), "
+                  "%d refused, %d unanswered", admitted, may, took, refused,
+                  N - refused - admitted);
         for (int i = 0; i < N; i++)
             if (fds[i] >= 0)
                 close(fds[i]);
@@ -538,9 +547,10 @@ static void *oversized(void *p)
 }
 
 /* One upload of a hostile file (each attacker its own address, so that several run at
- * once), expecting one of the allowed statuses or a 503: when the queue or the budget is
- * full (a slow CI machine) shedding the hostile upload is a refusal too. What must never
- * happen is a normal client's upload answered otherwise than 200 (checked apart). */
+ * once), expecting one of the allowed statuses, a 503 or a close: when the queue or the
+ * budget is full, or the body deadline passes first (a slow CI machine), shedding the
+ * hostile upload is a refusal too. What must never happen is a normal client's upload
+ * answered otherwise than 200 (checked apart). */
 typedef struct hostile {
     const char *path;
     char *data;
@@ -558,7 +568,9 @@ static void hostile_uploads(attack *a, const hostile *h)
         int st = lpt_http_upload_from(a->src, a->port, h->path, files, sizes, 1, &r);
         lpt_http_free(&r);
         atomic_fetch_add(&a->tries, 1);
-        if (st == h->allowed[0] || st == h->allowed[1] || st == h->allowed[2] || st == 503)
+        /* 0: closed unanswered, when the body deadline passed first on a slow machine */
+        if (st == h->allowed[0] || st == h->allowed[1] || st == h->allowed[2] || st == 503 ||
+            st == 0)
             atomic_fetch_add(&a->refused, 1);
         else
             wrong(a, "got %d", st);

@@ -25,6 +25,7 @@
 
 #include "budget.h"
 #include "cli.h"
+#include "server/game.h"
 #include "server/options.h"
 #include "server/serve.h"
 
@@ -107,13 +108,21 @@ static void usage(FILE *f)
                 fprintf(f, "\n%s:\n", section = o->section);
             usage_option(f, o);
         }
-    fprintf(f,
-            "\n  %-26s this text\n  %-26s the options as docs/serve.md lists them\n\n"
-            "routes: GET / /fs2020 /sws /healthz /metrics /v1/cards/ID.jpg;\n"
-            "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON), multipart field 'file'\n"
-            "exit status: 0 stopped by a signal, 1 could not start (e.g. address in use),\n"
-            "             2 bad command line\n",
+    /* the routes of each game come from the table of games (src/server/games.c) */
+    char games[128] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < lp_games_count() && used < sizeof games; i++) {
+        int n = snprintf(games + used, sizeof games - used, "%s%s", i ? "," : "", lp_games_at(i)->name);
+        used += n > 0 ? (size_t)n : 0;
+    }
+    fprintf(f, "\n  %-26s this text\n  %-26s the options as docs/serve.md lists them\n\n",
             "-h, --help", "--help-markdown");
+    fprintf(f, "routes: GET / /{%s} /healthz /metrics /v1/cards/ID.jpg;\n"
+               "        POST /api/{%s} (HTML) and /v1/cards/{%s} (JSON; ?inline=1 or Accept: "
+               "multipart/mixed puts the cards in it), multipart field 'file'\n"
+               "exit status: 0 stopped by a signal, 1 could not start (e.g. address in use),\n"
+               "             2 bad command line\n",
+            games, games, games);
 }
 
 /* The options as Markdown tables, one per section: docs/serve.md holds this between its

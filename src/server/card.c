@@ -185,16 +185,21 @@ static void draw_image(lp_buffer_image *dst, const lp_buffer_image *src, uint32_
     }
 }
 
+void mrc_card_title(const mrc_data *d, const mrc_card *card, char *text, size_t size)
+{
+    const char *label = mrc_map_get(&d->labels_by_image, card->image);
+    if (strcmp(card->profile, MRC_PROFILE_DEFAULT) != 0)
+        snprintf(text, size, "%s (%s)", label ? label : card->image, card->profile);
+    else
+        snprintf(text, size, "%s", label ? label : card->image);
+}
+
 static lp_status draw_header(mrc_text *t, const mrc_data *d, const mrc_card *card, double pm,
                              double xoff, lp_buffer_image *img, lp_error *err)
 {
     const mrc_header_style *h = &d->header;
-    const char *label = mrc_map_get(&d->labels_by_image, card->image);
     char text[512];
-    if (strcmp(card->profile, MRC_PROFILE_DEFAULT) != 0)
-        snprintf(text, sizeof text, "%s (%s)", label ? label : card->image, card->profile);
-    else
-        snprintf(text, sizeof text, "%s", label ? label : card->image);
+    mrc_card_title(d, card, text, sizeof text);
     int size = (int)lround(h->font_size * pm);
     int target_w = (int)img->info.width - (int)lround(xoff + 2 * h->inset_x * pm);
     lp_status st = mrc_fit_font_size(t, d, h->font, text, target_w, size, d->input_min_font_size,

@@ -6,7 +6,8 @@
  *
  * Routes: GET / (index), GET /{game} (upload pages), POST /api/{game} (multipart field
  * `file`, repeated; answers an HTML page with the cards inline and the log),
- * POST /v1/cards/{game} (same upload; answers JSON with one URL per card), GET
+ * POST /v1/cards/{game} (same upload; answers JSON with one URL per card, or with the
+ * cards inline: ?inline=1 or Accept: multipart/mixed, answer.c), GET
  * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics. The games
  * are those of the data set (the table in games.h); their names and pages come from their
  * descriptors (game.h).
@@ -187,7 +188,10 @@ static enum MHD_Result send_card(lp_request *r, lp_server *s, const char *url)
     size_t size;
     uint8_t *jpeg = lp_card_cache_get(s->cache, key, &size);
     if (!jpeg)
-        return send_error(r, 404, "no such card (expired from the cache or never made)");
+        return send_error(r, 404, "no such card here (expired from this server's cache, made "
+                                  "by another instance, or never made); for cards that do not "
+                                  "depend on one server, upload with ?inline=1 or "
+                                  "Accept: multipart/mixed");
     return send_buffer(r, 200, "image/jpeg", jpeg, size, MHD_RESPMEM_MUST_FREE);
 }
 
@@ -198,30 +202,12 @@ static enum MHD_Result send_metrics(lp_request *r, lp_server *s)
     char *text = lp_metrics_render(&s->metrics, s->budget, s->render_pool, bytes, count, &len);
     if (!text)
         return send_error(r, 503, "out of memory");
-    /* the budget's reason as an info metric; label values escape \\, " and newlines */
-    char source[1536];  /* a reason is one line of a few hundred bytes; longer is cut */
-    size_t o = 0;
-    for (const char *c = s->opts.budget_source; c && *c && o + 3 < sizeof source; c++) {
-        if (*c == '\\' || *c == '"' || *c == '\n')
-            source[o++] = '\\';
-        source[o++] = *c == '\n' ? 'n' : *c;
-    }
-    source[o] = 0;
-    char extra[400 + sizeof source];
-    int n = snprintf(extra, sizeof extra,
-                     "# TYPE leanpix_image_cache_bytes gauge\nleanpix_image_cache_bytes %llu\n"
-                     "# TYPE leanpix_image_decodes_total counter\nleanpix_image_decodes_total %llu\n"
-                     "# TYPE leanpix_budget_bytes gauge\nleanpix_budget_bytes %llu\n"
-                     "%s%s%s",
-                     (unsigned long long)atomic_load(&s->data->image_bytes),
-                     (unsigned long long)atomic_load(&s->data->image_decodes),
-                     (unsigned long long)lp_mem_current(s->budget),
-                     o ? "# TYPE leanpix_budget_info gauge\nleanpix_budget_info{source=\"" : "", source,
-                     o ? "\"} 1\n" : "");
     uint64_t upload_bytes, connections;
     lp_clients_usage(s, &upload_bytes, &connections);
-    lp_strbuf b = {text, len, len + 1, false};
-    lp_sb_add(&b, extra, (size_t)n);
+    lp_strbuf b = {.data = text, .len = len, .cap = len + 1};
+    lp_metrics_render_budget(&b, atomic_load(&s->data->image_bytes),
+                             atomic_load(&s->data->image_decodes), lp_mem_current(s->budget),
+                             s->opts.budget_source);
     lp_metrics_render_clients(&b, &s->metrics, upload_bytes, s->upload_limit, connections);
     if (b.failed) {
         free(b.data);
@@ -397,6 +383,7 @@ static enum MHD_Result start_request(lp_server *s, struct MHD_Connection *conn, 
     r->conn = conn;
     r->start = lp_monotonic_seconds();
     r->route = classify(s->data, url, &r->game, &r->v1);
+    r->answer = r->v1 ? lp_answer_negotiate(conn) : LP_ANSWER_HTML;
     r->is_post = strcmp(method, "POST") == 0;
     r->client = lp_conn_of(conn);
     *con_cls = r;
@@ -570,6 +557,8 @@ static void resolve_client_limits(lp_server *s, uint64_t pool)
         s->opts.body_timeout_s = d.body_timeout_s;
     if (!s->opts.max_header)
         s->opts.max_header = d.max_header;
+    if (!s->opts.max_inline)
+        s->opts.max_inline = d.max_inline;
 }
 
 lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_error *err)

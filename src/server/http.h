@@ -25,6 +25,7 @@ typedef struct lp_ip_slot lp_ip_slot;
 typedef struct lp_card_result {
     uint8_t *jpeg;
     size_t size;
+    unsigned width, height;
     lp_status status;
     char message[LP_ERROR_MESSAGE_MAX];
 } lp_card_result;
@@ -35,7 +36,9 @@ typedef struct lp_request {
     int route;
     const mrc_game *game;        /* the game an upload route is for (its settings in the
                                     data set; game->desc says what it is), else NULL */
-    bool v1;                     /* JSON answer with cache URLs */
+    bool v1;                     /* a /v1 route: a JSON answer (answer says which form) */
+    int answer;                  /* LP_ANSWER_*: the form of the cards' answer (answer.c) */
+    char ctype_buf[80];          /* a Content-Type made for this answer (multipart boundary) */
     bool is_post;
     double start;
     int state;
@@ -99,6 +102,21 @@ struct lp_server {
     uint64_t upload_bytes;       /* body bytes of all requests in the server */
     uint64_t upload_limit, upload_limit_ip;  /* resolved --upload-mem, --per-ip-upload-mem */
 };
+
+/* ---- answer.c: the forms of an upload's answer ---- */
+enum {
+    LP_ANSWER_HTML,       /* POST /api/GAME: a page with every card inline (data: URLs) */
+    LP_ANSWER_URLS,       /* POST /v1/cards/GAME: JSON, one URL per card (this process's cache) */
+    LP_ANSWER_INLINE,     /* ... ?inline=1: JSON, every card as base64 */
+    LP_ANSWER_MULTIPART   /* ... Accept: multipart/mixed: the JSON, then every card as a part */
+};
+/* The form a /v1 upload asked for (query and Accept header). */
+int lp_answer_negotiate(struct MHD_Connection *conn);
+/* Writes the request's answer from its rendered cards into b (a counted buffer) and sets
+ * *ctype; the cards' JPEGs are handed over (into the page or the card cache) and freed.
+ * LP_ERR_LIMITS when the cards inline would pass max_inline. */
+lp_status lp_answer_build(lp_server *s, lp_request *r, lp_strbuf *b, const char **ctype,
+                          lp_error *err);
 
 void lp_request_fail(lp_request *r, unsigned status, const char *reason);
 lp_status lp_workers_start(lp_server *s, lp_error *err);

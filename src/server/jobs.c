@@ -62,45 +62,6 @@ static void release_files(lp_request *r)
     r->nfiles = 0;
 }
 
-static void html_head(lp_strbuf *b, const char *game)
-{
-    lp_sb_printf(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>leanpix reference "
-                    "cards (%s)</title><style>body{font-family:sans-serif;background:#e9ecef}"
-                    "img{max-width:100%%;display:block;margin:1em 0}</style></head><body>\n",
-                 game);
-}
-
-static void html_log(lp_strbuf *b, const mrc_log *log)
-{
-    lp_sb_puts(b, "<h2>Log</h2>\n<ul class=\"log\">\n");
-    for (size_t i = 0; i < log->count; i++) {
-        lp_sb_puts(b, "<li>");
-        lp_sb_html(b, log->lines[i]);
-        lp_sb_puts(b, "</li>\n");
-    }
-    if (log->dropped)
-        lp_sb_printf(b, "<li>%zu more log lines not shown</li>\n", log->dropped);
-    lp_sb_puts(b, "</ul>\n</body></html>\n");
-}
-
-static void json_log(lp_strbuf *b, const mrc_log *log)
-{
-    lp_sb_puts(b, "],\"log\":[");
-    for (size_t i = 0; i < log->count; i++) {
-        if (i)
-            lp_sb_puts(b, ",");
-        lp_sb_json(b, log->lines[i]);
-    }
-    if (log->dropped) {
-        char more[64];
-        snprintf(more, sizeof more, "%zu more log lines not shown", log->dropped);
-        if (log->count)
-            lp_sb_puts(b, ",");
-        lp_sb_json(b, more);
-    }
-    lp_sb_puts(b, "]}\n");
-}
-
 /* Renders the request's cards, taking the next card index until none is left; several
  * workers may run this for one request at once. */
 /* What a worker keeps between cards: its text renderer, its share of the render pool and
@@ -124,6 +85,8 @@ static void render_cards(lp_server *s, worker_ctx *w, lp_request *r)
                            : lp_error_set(&e, LP_ERR_NOMEM, "no text renderer");
         if (!st)
             st = mrc_encode_jpeg(s->data, &w->canvas, w->mem, &res->jpeg, &res->size, &e);
+        res->width = w->canvas.info.width;
+        res->height = w->canvas.info.height;
         /* the finished card leaves the pool and is held by the request until answered */
         if (!st)  /* the image cache yields to finished work */
             st = mrc_reserve_or_trim(s->data, r->mem, res->size, "finished card", &e);
@@ -141,50 +104,6 @@ static void render_cards(lp_server *s, worker_ctx *w, lp_request *r)
     }
 }
 
-/* Puts the rendered cards into the response body, in the original's order. */
-static lp_status assemble(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *err)
-{
-    if (atomic_load(&r->out_of_memory))
-        return lp_error_set(err, LP_ERR_NOMEM, "server busy: the memory budget is taken, retry shortly");
-    if (r->v1)
-        lp_sb_printf(b, "{\"game\":\"%s\",\"cards\":[", r->game->desc->name);
-    else
-        html_head(b, r->game->desc->name);
-    size_t n = 0;
-    for (size_t i = 0; i < r->cards.count; i++) {
-        lp_card_result *res = &r->results[i];
-        if (res->status) {
-            mrc_log_add(&r->log, "card %s: %s", r->cards.cards[i].image, res->message);
-            continue;
-        }
-        lp_mem_unreserve(r->mem, res->size);
-        if (r->v1) {
-            char id[33];
-            bool kept = lp_card_cache_put(s->cache, res->jpeg, res->size, id);
-            res->jpeg = NULL;
-            if (!kept)
-                return lp_error_set(err, LP_ERR_NOMEM, "the card cache cannot hold the cards");
-            lp_sb_printf(b, "%s{\"url\":\"/v1/cards/%s.jpg\",\"image\":", n++ ? "," : "", id);
-            lp_sb_json(b, r->cards.cards[i].image);
-            lp_sb_puts(b, ",\"profile\":");
-            lp_sb_json(b, r->cards.cards[i].profile);
-            lp_sb_puts(b, "}");
-        } else {
-            lp_sb_printf(b, "<div class=\"card\"><img alt=\"%s card %zu\" src=\"data:image/jpeg;base64,",
-                         r->game->desc->name, ++n);
-            lp_sb_base64(b, res->jpeg, res->size);
-            lp_sb_puts(b, "\"></div>\n");
-            free(res->jpeg);
-            res->jpeg = NULL;
-        }
-    }
-    if (r->v1)
-        json_log(b, &r->log);
-    else
-        html_log(b, &r->log);
-    return b->failed ? lp_error_set(err, LP_ERR_NOMEM, "out of memory building the response") : LP_OK;
-}
-
 static void resume(lp_request *r)
 {
     struct MHD_Connection *conn = r->conn;
@@ -195,22 +114,18 @@ static void resume(lp_request *r)
 /* The last worker done with a request's cards builds the response and resumes it. */
 static void finish_request(lp_server *s, lp_request *r)
 {
-    lp_strbuf b = {0};
+    /* the answer is counted in the budget while it is written (answer.c) and until
+     * libmicrohttpd has sent and freed it (http.c) */
+    lp_strbuf b = {.mem = s->budget, .trim = s->data};
     lp_error err = {0};
-    lp_status st = assemble(s, r, &b, &err);
+    const char *ctype = NULL;
+    lp_status st = lp_answer_build(s, r, &b, &ctype, &err);
     if (st) {
-        free(b.data);
+        lp_sb_free(&b);
         lp_request_fail(r, status_for(st), lp_error_message(&err));
     } else {
-        set_response(r, 200, r->v1 ? "application/json" : "text/html; charset=utf-8", &b);
-        /* the answer waits in memory until the client has read it: counted in the budget
-         * until libmicrohttpd frees it (http.c) */
-        lp_error e = {0};
-        bool held = mrc_reserve_or_trim(s->data, s->budget, r->body_len, "answer", &e) == LP_OK;
-        if (held)
-            r->body_reserved = r->body_len;
-        else
-            lp_request_fail(r, 503, "server busy: the memory budget cannot hold the answer, retry shortly");
+        r->body_reserved = b.charged;
+        set_response(r, 200, ctype, &b);
     }
     for (size_t i = 0; r->results && i < r->cards.count; i++)
         if (r->results[i].jpeg) {  /* not used (an error stopped the assembly) */
@@ -343,6 +258,7 @@ lp_status lp_workers_start(lp_server *s, lp_error *err)
     s->queue = calloc(s->opts.queue ? s->opts.queue : 1, sizeof *s->queue);
     if (!s->threads || !s->queue)
         return lp_error_set(err, LP_ERR_NOMEM, "out of memory starting workers");
+    mrc_text_init();
     for (unsigned i = 0; i < s->opts.workers; i++) {
         if (pthread_create(&s->threads[i], NULL, worker_main, s))
             return lp_error_set(err, LP_ERR_INTERNAL, "cannot start worker thread %u", i);

@@ -31,19 +31,33 @@ void lp_metrics_record(lp_metrics *m, int route, unsigned status, double seconds
     atomic_fetch_add(&m->latency_count, 1);
 }
 
+/* A family's HELP and TYPE lines, written before its samples (Prometheus text format
+ * 0.0.4: one group per family, HELP and TYPE first). */
+static void family(lp_strbuf *b, const char *name, const char *type, const char *help)
+{
+    lp_sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A family of one unlabelled sample. */
+static void single(lp_strbuf *b, const char *name, const char *type, const char *help,
+                   unsigned long long value)
+{
+    family(b, name, type, help);
+    lp_sb_printf(b, "%s %llu\n", name, value);
+}
+
 char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool,
                         size_t cache_bytes, size_t cache_count, size_t *len)
 {
     lp_strbuf b = {0};
-    lp_sb_puts(&b, "# HELP leanpix_http_requests_total HTTP requests by route and status class.\n"
-                   "# TYPE leanpix_http_requests_total counter\n");
+    family(&b, "leanpix_http_requests_total", "counter",
+           "HTTP requests by route and status class.");
     for (int r = 0; r < LP_ROUTE_COUNT; r++)
         for (int c = 0; c < 6; c++)
             lp_sb_printf(&b, "leanpix_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n",
                          lp_route_names[r], class_names[c], atomic_load(&m->requests[r][c]));
-    lp_sb_puts(&b, "# HELP leanpix_http_request_duration_seconds Time from request headers to "
-                   "the response being complete.\n"
-                   "# TYPE leanpix_http_request_duration_seconds histogram\n");
+    family(&b, "leanpix_http_request_duration_seconds", "histogram",
+           "Time from request headers to the response being complete.");
     unsigned long long cum = 0;
     for (int i = 0; i < LP_LATENCY_BUCKETS; i++) {
         cum += atomic_load(&m->latency_bucket[i]);
@@ -58,45 +72,80 @@ char *lp_metrics_render(const lp_metrics *m, lp_mem *budget, lp_mem *render_pool
                  atomic_load(&m->latency_count));
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    lp_sb_printf(&b,
-                 "# TYPE leanpix_http_in_flight gauge\nleanpix_http_in_flight %lld\n"
-                 "# TYPE leanpix_queue_depth gauge\nleanpix_queue_depth %lld\n"
-                 "# TYPE leanpix_workers_busy gauge\nleanpix_workers_busy %lld\n"
-                 "# TYPE leanpix_rejected_total counter\n"
-                 "leanpix_rejected_total{reason=\"queue_full\"} %llu\n"
-                 "leanpix_rejected_total{reason=\"memory_budget\"} %llu\n"
-                 "# TYPE leanpix_cards_rendered_total counter\nleanpix_cards_rendered_total %llu\n"
-                 "# TYPE leanpix_upload_bytes_total counter\nleanpix_upload_bytes_total %llu\n"
-                 "# TYPE leanpix_card_cache_bytes gauge\nleanpix_card_cache_bytes %zu\n"
-                 "# TYPE leanpix_card_cache_cards gauge\nleanpix_card_cache_cards %zu\n"
-                 "# HELP leanpix_memory_counted_bytes Counted memory: budget (uploads, images, cache, answers) plus render pool.\n"
-                 "# TYPE leanpix_memory_counted_bytes gauge\nleanpix_memory_counted_bytes %llu\n"
-                 "# TYPE leanpix_memory_counted_peak_bytes gauge\nleanpix_memory_counted_peak_bytes %llu\n"
-                 "# TYPE leanpix_memory_budget_bytes gauge\nleanpix_memory_budget_bytes %llu\n"
-                 "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %llu\n"
-                 "# TYPE leanpix_process_peak_rss_bytes gauge\nleanpix_process_peak_rss_bytes %llu\n"
-                 "# TYPE leanpix_page_faults_total counter\n"
-                 "leanpix_page_faults_total{kind=\"minor\"} %ld\n"
-                 "leanpix_page_faults_total{kind=\"major\"} %ld\n",
-                 atomic_load(&m->in_flight), atomic_load(&m->queued), atomic_load(&m->running),
-                 atomic_load(&m->rejected_busy), atomic_load(&m->rejected_mem),
-                 atomic_load(&m->cards_rendered), atomic_load(&m->bytes_uploaded), cache_bytes,
-                 cache_count,
-                 (unsigned long long)(lp_mem_current(budget) + lp_mem_current(render_pool)),
-                 (unsigned long long)(lp_mem_peak(budget) + lp_mem_peak(render_pool)),
-                 (unsigned long long)(lp_mem_limit(budget) + lp_mem_limit(render_pool)),
-                 (unsigned long long)lp_process_current_rss(),
-                 (unsigned long long)lp_process_peak_rss(), ru.ru_minflt, ru.ru_majflt);
-    lp_sb_printf(&b, "# TYPE leanpix_render_pool_bytes gauge\nleanpix_render_pool_bytes %llu\n"
-                     "# TYPE leanpix_render_pool_peak_bytes gauge\nleanpix_render_pool_peak_bytes %llu\n",
-                 (unsigned long long)lp_mem_current(render_pool),
-                 (unsigned long long)lp_mem_peak(render_pool));
+    family(&b, "leanpix_http_in_flight", "gauge", "Requests being received, queued, rendered or sent.");
+    lp_sb_printf(&b, "leanpix_http_in_flight %lld\n", atomic_load(&m->in_flight));
+    family(&b, "leanpix_queue_depth", "gauge", "Complete uploads waiting for a render worker.");
+    lp_sb_printf(&b, "leanpix_queue_depth %lld\n", atomic_load(&m->queued));
+    family(&b, "leanpix_workers_busy", "gauge", "Render workers working on a request.");
+    lp_sb_printf(&b, "leanpix_workers_busy %lld\n", atomic_load(&m->running));
+    family(&b, "leanpix_rejected_total", "counter",
+           "Uploads answered 503 because the render queue was full or the memory budget could "
+           "not hold them.");
+    lp_sb_printf(&b, "leanpix_rejected_total{reason=\"queue_full\"} %llu\n"
+                     "leanpix_rejected_total{reason=\"memory_budget\"} %llu\n",
+                 atomic_load(&m->rejected_busy), atomic_load(&m->rejected_mem));
+    single(&b, "leanpix_cards_rendered_total", "counter", "Cards rendered and encoded.",
+           atomic_load(&m->cards_rendered));
+    single(&b, "leanpix_upload_bytes_total", "counter", "Request body bytes received by the upload routes.",
+           atomic_load(&m->bytes_uploaded));
+    single(&b, "leanpix_card_cache_bytes", "gauge",
+           "JPEG bytes in the card cache (GET /v1/cards/ID.jpg).", cache_bytes);
+    single(&b, "leanpix_card_cache_cards", "gauge", "Cards in the card cache.", cache_count);
+    single(&b, "leanpix_memory_counted_bytes", "gauge",
+           "Counted memory: budget (uploads, images, cache, answers) plus render pool.",
+           (unsigned long long)(lp_mem_current(budget) + lp_mem_current(render_pool)));
+    single(&b, "leanpix_memory_counted_peak_bytes", "gauge",
+           "Peak of the budget plus peak of the render pool since start-up.",
+           (unsigned long long)(lp_mem_peak(budget) + lp_mem_peak(render_pool)));
+    single(&b, "leanpix_memory_budget_bytes", "gauge",
+           "Limit of leanpix_memory_counted_bytes (--max-mem); 0 = none.",
+           (unsigned long long)(lp_mem_limit(budget) + lp_mem_limit(render_pool)));
+    single(&b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           (unsigned long long)lp_process_current_rss());
+    single(&b, "leanpix_process_peak_rss_bytes", "gauge",
+           "Peak resident memory of the process (VmHWM).",
+           (unsigned long long)lp_process_peak_rss());
+    family(&b, "leanpix_page_faults_total", "counter", "Page faults of the process by kind.");
+    lp_sb_printf(&b, "leanpix_page_faults_total{kind=\"minor\"} %ld\n"
+                     "leanpix_page_faults_total{kind=\"major\"} %ld\n",
+                 ru.ru_minflt, ru.ru_majflt);
+    single(&b, "leanpix_render_pool_bytes", "gauge",
+           "Counted memory of the running cards (canvases, encoders).",
+           (unsigned long long)lp_mem_current(render_pool));
+    single(&b, "leanpix_render_pool_peak_bytes", "gauge", "Peak of leanpix_render_pool_bytes.",
+           (unsigned long long)lp_mem_peak(render_pool));
     if (b.failed) {
         free(b.data);
         return NULL;
     }
     *len = b.len;
     return b.data;
+}
+
+void lp_metrics_render_budget(lp_strbuf *b, uint64_t image_bytes, uint64_t image_decodes,
+                              uint64_t budget_bytes, const char *budget_source)
+{
+    single(b, "leanpix_image_cache_bytes", "gauge",
+           "Decoded device images and their compact copies kept by the data set.",
+           (unsigned long long)image_bytes);
+    single(b, "leanpix_image_decodes_total", "counter", "Device images decoded.",
+           (unsigned long long)image_decodes);
+    single(b, "leanpix_budget_bytes", "gauge",
+           "Counted memory outside the render pool: uploads, images, card cache, answers.",
+           (unsigned long long)budget_bytes);
+    if (!budget_source || !*budget_source)
+        return;
+    family(b, "leanpix_budget_info", "gauge", "Where the memory budget came from (always 1).");
+    lp_sb_puts(b, "leanpix_budget_info{source=\"");
+    /* a label value escapes \\, " and newlines; a reason is one line of a few hundred
+     * bytes: longer is cut */
+    size_t n = 0;
+    for (const char *c = budget_source; *c && n < 1500; c++, n++) {
+        if (*c == '\\' || *c == '"')
+            lp_sb_add(b, "\\", 1);
+        lp_sb_add(b, *c == '\n' ? "\\n" : c, *c == '\n' ? 2 : 1);
+    }
+    lp_sb_puts(b, "\"} 1\n");
 }
 
 static const char *const refuse_names[LP_REFUSE_COUNT] = {

@@ -288,6 +288,8 @@ void mrc_cards_free(mrc_cards *c);
 /* ---- text (text.c): FreeType + HarfBuzz, one context per thread ---- */
 typedef struct mrc_text mrc_text;
 mrc_text *mrc_text_new(void);
+/* Once, before threads make their mrc_text: HarfBuzz's lazily made process-wide state. */
+void mrc_text_init(void);
 void mrc_text_free(mrc_text *t);
 /* Advance width of text in whole pixels (rounded) at size px with font. */
 lp_status mrc_text_measure(mrc_text *t, const mrc_data *d, const char *font, int size,
@@ -323,6 +325,10 @@ typedef struct mrc_render_tweak {
 lp_status mrc_render_card(mrc_text *t, const mrc_data *d, const mrc_cards *cards, size_t index,
                           const mrc_render_tweak *tweak, lp_buffer_image *canvas, lp_mem *mem,
                           lp_error *err);
+/* What the card's header says: the device's label (DeviceLabelsByImage, else the image
+ * name), plus " (PROFILE)" for a named profile; cut to size - 1 bytes. Pages and answers
+ * name the card with it too. */
+void mrc_card_title(const mrc_data *d, const mrc_card *card, char *text, size_t size);
 /* The label boxes of a card in pixels (for the SSIM over boxes): malloc'd array. */
 size_t mrc_card_boxes(const mrc_data *d, const mrc_card *card, mrc_box **boxes);
 /* Encodes canvas as JPEG (data->jpeg_quality); *jpeg malloc'd (free()). */

@@ -46,12 +46,24 @@ bool lp_card_cache_put(lp_card_cache *c, uint8_t *jpeg, size_t size, char id[33]
 uint8_t *lp_card_cache_get(lp_card_cache *c, const char *id, size_t *size);
 void lp_card_cache_stats(lp_card_cache *c, size_t *bytes, size_t *count);
 
-/* ---- a growable text buffer ---- */
+/* ---- a growable text buffer ----
+ * With mem set, the buffer's capacity is charged to it as it grows (charged says how much;
+ * a refused charge fails the buffer like a failed allocation) and, with trim set, the
+ * data set's decoded images are dropped and the charge tried once more first. Answers
+ * are built this way, so that a page of inline cards is counted while it is written. */
 typedef struct lp_strbuf {
     char *data;
     size_t len, cap;
     bool failed;
+    lp_mem *mem;             /* NULL = uncounted */
+    const mrc_data *trim;    /* NULL = no image cache to make room in */
+    uint64_t charged;        /* bytes charged to mem (the capacity) */
 } lp_strbuf;
+/* Makes room for more bytes at once (one allocation and one charge for an answer whose
+ * size is known); false when failed. */
+bool lp_sb_reserve(lp_strbuf *b, size_t more);
+/* Frees the data and gives its charge back. */
+void lp_sb_free(lp_strbuf *b);
 void lp_sb_add(lp_strbuf *b, const char *s, size_t n);
 void lp_sb_puts(lp_strbuf *b, const char *s);
 void lp_sb_printf(lp_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -59,6 +71,10 @@ void lp_sb_html(lp_strbuf *b, const char *s);   /* escaped for HTML text and att
 void lp_sb_json(lp_strbuf *b, const char *s);   /* a JSON string literal with quotes */
 void lp_sb_base64(lp_strbuf *b, const uint8_t *data, size_t n);
 
+/* metrics.c: appends the data set's image cache, the budget and where the budget came
+ * from (an info metric; budget_source NULL or "" = not shown) to a /metrics page. */
+void lp_metrics_render_budget(lp_strbuf *b, uint64_t image_bytes, uint64_t image_decodes,
+                              uint64_t budget_bytes, const char *budget_source);
 /* metrics.c: appends the per-client limits (refusals by reason, upload bytes held,
  * connections) to a /metrics page. */
 void lp_metrics_render_clients(lp_strbuf *b, const lp_metrics *m, uint64_t upload_bytes,

@@ -1,7 +1,8 @@
 /*
  * strbuf.c - a growable text buffer for response bodies (HTML pages, JSON, metrics).
  * Memory: doubles as needed; a failed allocation sets `failed` and later appends are
- * ignored, so callers check once at the end. The caller owns `data` (free()).
+ * ignored, so callers check once at the end. The caller owns `data` (free(), or
+ * lp_sb_free() for a counted buffer, which also gives back its charge).
  */
 #include "server/server.h"
 #include "core/json.h"
@@ -10,6 +11,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Charges the growth from cap to new_cap when the buffer is counted. */
+static bool charge(lp_strbuf *b, size_t new_cap)
+{
+    if (!b->mem)
+        return true;
+    uint64_t more = new_cap - b->cap;
+    lp_error err = {0};
+    if (lp_mem_reserve(b->mem, more, "answer", &err) != LP_OK) {
+        if (!b->trim)
+            return false;
+        mrc_assets_trim(b->trim, 0);  /* decoded images are a cache: they make room */
+        lp_error_clear(&err);
+        if (lp_mem_reserve(b->mem, more, "answer", &err) != LP_OK)
+            return false;
+    }
+    b->charged += more;
+    return true;
+}
 
 static bool reserve(lp_strbuf *b, size_t more)
 {
@@ -20,14 +40,37 @@ static bool reserve(lp_strbuf *b, size_t more)
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + more + 1)
         cap *= 2;
+    if (!charge(b, cap)) {
+        b->failed = true;
+        return false;
+    }
     char *data = realloc(b->data, cap);
     if (!data) {
+        if (b->mem) {
+            lp_mem_unreserve(b->mem, cap - b->cap);
+            b->charged -= cap - b->cap;
+        }
         b->failed = true;
         return false;
     }
     b->data = data;
     b->cap = cap;
     return true;
+}
+
+bool lp_sb_reserve(lp_strbuf *b, size_t more)
+{
+    return reserve(b, more);
+}
+
+void lp_sb_free(lp_strbuf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+    if (b->mem)
+        lp_mem_unreserve(b->mem, b->charged);
+    b->charged = 0;
 }
 
 void lp_sb_add(lp_strbuf *b, const char *s, size_t n)

@@ -64,6 +64,15 @@ static void glyphs_clear(mrc_text *t)
     t->glyph_count = t->glyph_bytes = 0;
 }
 
+void mrc_text_init(void)
+{
+    /* HarfBuzz makes its default language (which hb_buffer_guess_segment_properties asks
+     * for) on first use and publishes it with its own atomics, which ThreadSanitizer
+     * cannot see in the uninstrumented library: made here, on one thread, it is there
+     * before two workers shape their first text at once. */
+    (void)hb_language_get_default();
+}
+
 mrc_text *mrc_text_new(void)
 {
     mrc_text *t = calloc(1, sizeof *t);

@@ -179,3 +179,26 @@ int lpt_http_upload_from(const char *src, uint16_t port, const char *path,
     free(body);
     return st;
 }
+
+uint8_t *lpt_base64_decode(const char *s, size_t n, size_t *out_len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    uint8_t *out = malloc(n / 4 * 3 + 3);
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; out && i < n && s[i] != '='; i++) {
+        const char *c = s[i] ? strchr(tab, s[i]) : NULL;
+        if (!c) {
+            free(out);
+            return NULL;
+        }
+        acc = acc << 6 | (uint32_t)(c - tab);
+        if ((bits += 6) >= 8) {
+            bits -= 8;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    *out_len = o;
+    return out;
+}

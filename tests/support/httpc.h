@@ -49,4 +49,8 @@ int lpt_http_read_response(int fd, lpt_http_response *resp);
 /* Sends all of data; -1 when the connection fails. */
 int lpt_send_all(int fd, const void *data, size_t len);
 
+/* Decodes standard base64 (RFC 4648, '=' padding) of n chars; NULL on a character outside
+ * the alphabet. *out_len set; the result is malloc'd. */
+uint8_t *lpt_base64_decode(const char *s, size_t n, size_t *out_len);
+
 #endif

@@ -1,0 +1,309 @@
+/*
+ * answer.c - what an upload's answer looks like, written by the last worker done with its
+ * cards. POST /api/GAME gets an HTML page with every card inline (data: URLs) and the log.
+ * POST /v1/cards/GAME gets JSON in one of three forms:
+ *   - by default, one URL per card: the JPEGs wait in this process's card cache (cache.c)
+ *     for GET /v1/cards/ID.jpg;
+ *   - with ?inline=1, every card in the JSON as base64 ("data");
+ *   - with Accept: multipart/mixed, a multipart/mixed body: the JSON first (each card
+ *     naming its part), then each card as an image/jpeg part, binary.
+ * The inline forms keep nothing in the server, so they work behind a load balancer that
+ * spreads requests over several instances, where a cache URL from one instance is unknown
+ * to the others (docs/serve.md says why this and not shared IDs). The cache stays the
+ * default's store and is only an optimisation for a single instance.
+ *
+ * Memory: the answer is written into a counted buffer (lp_strbuf.mem = the server's
+ * budget), sized once from the cards it inlines, so that a page of inline cards is counted
+ * while it is written; each finished card stays charged to the request until it is copied
+ * in and freed. The bytes inlined into one answer are bounded by max_inline (413 past it).
+ */
+#define _GNU_SOURCE
+#include "server/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+
+/* ---- negotiation ---- */
+
+/* Whether an Accept header lists type (case-insensitive) with a q-value other than 0. */
+static bool accepts(const char *accept, const char *type)
+{
+    size_t tlen = strlen(type);
+    for (const char *p = accept; *p;) {
+        p += strspn(p, " \t,");
+        const char *end = p + strcspn(p, ",");
+        const char *params = p + strcspn(p, ";,");
+        size_t n = (size_t)(params - p);
+        while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n == tlen && strncasecmp(p, type, tlen) == 0) {
+            const char *q = params;  /* "q=0", "q=0.0", ... refuse the type */
+            bool refused = false;
+            while (q < end && (q = memchr(q, ';', (size_t)(end - q)))) {
+                q++;
+                q += strspn(q, " \t");
+                if (end - q >= 2 && (q[0] == 'q' || q[0] == 'Q') && q[1] == '=')
+                    refused = strtod(q + 2, NULL) <= 0;
+            }
+            if (!refused)
+                return true;
+        }
+        p = end;
+    }
+    return false;
+}
+
+int lp_answer_negotiate(struct MHD_Connection *conn)
+{
+    const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "inline");
+    if (q && (strcmp(q, "1") == 0 || strcmp(q, "true") == 0 || strcmp(q, "yes") == 0))
+        return LP_ANSWER_INLINE;
+    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_ACCEPT);
+    if (accept && accepts(accept, "multipart/mixed"))
+        return LP_ANSWER_MULTIPART;
+    return LP_ANSWER_URLS;
+}
+
+/* ---- pieces ---- */
+
+static void html_head(lp_strbuf *b, const char *game)
+{
+    lp_sb_printf(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>leanpix reference "
+                    "cards (%s)</title><style>body{font-family:sans-serif;background:#e9ecef}"
+                    "img{max-width:100%%;display:block;margin:1em 0}</style></head><body>\n",
+                 game);
+}
+
+/* The log under its heading, and the page's end; no heading when there is nothing to say. */
+static void html_log(lp_strbuf *b, const mrc_log *log)
+{
+    if (log->count || log->dropped) {
+        lp_sb_puts(b, "<h2>Log</h2>\n<ul class=\"log\">\n");
+        for (size_t i = 0; i < log->count; i++) {
+            lp_sb_puts(b, "<li>");
+            lp_sb_html(b, log->lines[i]);
+            lp_sb_puts(b, "</li>\n");
+        }
+        if (log->dropped)
+            lp_sb_printf(b, "<li>%zu more log lines not shown</li>\n", log->dropped);
+        lp_sb_puts(b, "</ul>\n");
+    }
+    lp_sb_puts(b, "</body></html>\n");
+}
+
+static void json_log(lp_strbuf *b, const mrc_log *log)
+{
+    lp_sb_puts(b, "],\"log\":[");
+    for (size_t i = 0; i < log->count; i++) {
+        if (i)
+            lp_sb_puts(b, ",");
+        lp_sb_json(b, log->lines[i]);
+    }
+    if (log->dropped) {
+        char more[64];
+        snprintf(more, sizeof more, "%zu more log lines not shown", log->dropped);
+        if (log->count)
+            lp_sb_puts(b, ",");
+        lp_sb_json(b, more);
+    }
+    lp_sb_puts(b, "]}\n");
+}
+
+/* The fields every form gives a card: its image, profile, title (the header's text: the
+ * device's name and the profile), pixel size and JPEG bytes. */
+static void json_card_fields(lp_strbuf *b, const mrc_data *d, const mrc_card *card,
+                             const lp_card_result *res)
+{
+    char title[512];
+    mrc_card_title(d, card, title, sizeof title);
+    lp_sb_puts(b, "\"image\":");
+    lp_sb_json(b, card->image);
+    lp_sb_puts(b, ",\"profile\":");
+    lp_sb_json(b, card->profile);
+    lp_sb_puts(b, ",\"title\":");
+    lp_sb_json(b, title);
+    lp_sb_printf(b, ",\"width\":%u,\"height\":%u,\"bytes\":%zu", res->width, res->height,
+                 res->size);
+}
+
+/* The card's JPEG has been copied out: its charge and bytes go. */
+static void drop_jpeg(lp_request *r, lp_card_result *res)
+{
+    lp_mem_unreserve(r->mem, res->size);
+    free(res->jpeg);
+    res->jpeg = NULL;
+}
+
+/* A part boundary no card contains (128 random bits; checked anyway, it costs a scan). */
+static bool make_boundary(const lp_request *r, char out[48])
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        uint8_t rnd[16];
+        if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+            return false;
+        int o = snprintf(out, 48, "leanpix-");
+        for (int i = 0; i < 16; i++)
+            o += snprintf(out + o, 48 - (size_t)o, "%02x", rnd[i]);
+        bool clash = false;
+        for (size_t i = 0; i < r->cards.count && !clash; i++)
+            clash = r->results[i].jpeg &&
+                    memmem(r->results[i].jpeg, r->results[i].size, out, strlen(out)) != NULL;
+        if (!clash)
+            return true;
+    }
+    return false;
+}
+
+/* A file name for a card's part: its number and image name, outside [A-Za-z0-9._-] as _. */
+static void part_filename(char *out, size_t size, size_t n, const char *image)
+{
+    int o = snprintf(out, size, "%02zu-", n);
+    for (const char *c = image; *c && (size_t)o + 5 < size; c++)
+        out[o++] = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                           (*c >= '0' && *c <= '9') || *c == '.' || *c == '-' || *c == '_'
+                       ? *c
+                       : '_';
+    snprintf(out + o, size - (size_t)o, ".jpg");
+}
+
+/* ---- the forms ---- */
+
+static lp_status write_html(lp_server *s, lp_request *r, lp_strbuf *b)
+{
+    html_head(b, r->game->desc->name);
+    for (size_t i = 0; i < r->cards.count; i++) {
+        lp_card_result *res = &r->results[i];
+        if (res->status)
+            continue;
+        char title[512];
+        mrc_card_title(s->data, &r->cards.cards[i], title, sizeof title);
+        lp_sb_puts(b, "<div class=\"card\"><img alt=\"");
+        lp_sb_html(b, title);
+        lp_sb_printf(b, "\" width=\"%u\" height=\"%u\" src=\"data:image/jpeg;base64,", res->width,
+                     res->height);
+        lp_sb_base64(b, res->jpeg, res->size);
+        lp_sb_puts(b, "\"></div>\n");
+        drop_jpeg(r, res);
+    }
+    html_log(b, &r->log);
+    return LP_OK;
+}
+
+static lp_status write_json(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *err)
+{
+    lp_sb_printf(b, "{\"game\":\"%s\",\"cards\":[", r->game->desc->name);
+    size_t n = 0;
+    for (size_t i = 0; i < r->cards.count; i++) {
+        lp_card_result *res = &r->results[i];
+        if (res->status)
+            continue;
+        lp_sb_puts(b, n++ ? ",{" : "{");
+        if (r->answer == LP_ANSWER_URLS) {
+            char id[33];
+            lp_mem_unreserve(r->mem, res->size);  /* the cache charges it from here on */
+            bool kept = lp_card_cache_put(s->cache, res->jpeg, res->size, id);
+            res->jpeg = NULL;
+            if (!kept)
+                return lp_error_set(err, LP_ERR_NOMEM, "the card cache cannot hold the cards");
+            lp_sb_printf(b, "\"url\":\"/v1/cards/%s.jpg\",", id);
+            json_card_fields(b, s->data, &r->cards.cards[i], res);
+        } else if (r->answer == LP_ANSWER_INLINE) {
+            json_card_fields(b, s->data, &r->cards.cards[i], res);
+            lp_sb_puts(b, ",\"type\":\"image/jpeg\",\"data\":\"");
+            lp_sb_base64(b, res->jpeg, res->size);
+            lp_sb_puts(b, "\"");
+            drop_jpeg(r, res);
+        } else {  /* multipart: the card follows in its part */
+            lp_sb_printf(b, "\"part\":\"card-%zu\",", n);
+            json_card_fields(b, s->data, &r->cards.cards[i], res);
+        }
+        lp_sb_puts(b, "}");
+    }
+    json_log(b, &r->log);
+    return LP_OK;
+}
+
+static lp_status write_multipart(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *err)
+{
+    char boundary[48];
+    if (!make_boundary(r, boundary))
+        return lp_error_set(err, LP_ERR_INTERNAL, "cannot make a multipart boundary");
+    snprintf(r->ctype_buf, sizeof r->ctype_buf, "multipart/mixed; boundary=%s", boundary);
+    lp_sb_printf(b, "--%s\r\nContent-Type: application/json\r\n\r\n", boundary);
+    size_t json_at = b->len;
+    lp_status st = write_json(s, r, b, err);
+    if (st)
+        return st;
+    if (!b->failed && memmem(b->data + json_at, b->len - json_at, boundary, strlen(boundary)))
+        return lp_error_set(err, LP_ERR_INTERNAL, "the multipart boundary is in the answer");
+    size_t n = 0;
+    for (size_t i = 0; i < r->cards.count; i++) {
+        lp_card_result *res = &r->results[i];
+        if (res->status)
+            continue;
+        char name[96];
+        part_filename(name, sizeof name, ++n, r->cards.cards[i].image);
+        lp_sb_printf(b,
+                     "\r\n--%s\r\nContent-Type: image/jpeg\r\nContent-ID: <card-%zu>\r\n"
+                     "Content-Disposition: inline; filename=\"%s\"\r\n"
+                     "Content-Length: %zu\r\n\r\n",
+                     boundary, n, name, res->size);
+        lp_sb_add(b, (const char *)res->jpeg, res->size);
+        drop_jpeg(r, res);
+    }
+    lp_sb_printf(b, "\r\n--%s--\r\n", boundary);
+    return LP_OK;
+}
+
+lp_status lp_answer_build(lp_server *s, lp_request *r, lp_strbuf *b, const char **ctype,
+                          lp_error *err)
+{
+    if (atomic_load(&r->out_of_memory))
+        return lp_error_set(err, LP_ERR_NOMEM, "server busy: the memory budget is taken, retry shortly");
+    /* what goes inline, checked against the limit before anything is written */
+    size_t ok = 0;
+    uint64_t inline_bytes = 0;
+    for (size_t i = 0; i < r->cards.count; i++) {
+        lp_card_result *res = &r->results[i];
+        if (res->status) {
+            mrc_log_add(&r->log, "card %s: %s", r->cards.cards[i].image, res->message);
+            continue;
+        }
+        ok++;
+        inline_bytes += r->answer == LP_ANSWER_MULTIPART ? res->size : (res->size + 2) / 3 * 4;
+    }
+    if (r->answer == LP_ANSWER_URLS)
+        inline_bytes = 0;
+    if (inline_bytes > s->opts.max_inline)
+        return lp_error_set(err, LP_ERR_LIMITS,
+                            "the %zu cards of this upload are %llu bytes inline, over the limit "
+                            "of %llu bytes (max-inline): upload fewer files at once",
+                            ok, (unsigned long long)inline_bytes,
+                            (unsigned long long)s->opts.max_inline);
+    /* one allocation (and one charge) for the cards and their entries; the log may grow it */
+    if (!lp_sb_reserve(b, inline_bytes + ok * 2048 + 16384))
+        return lp_error_set(err, LP_ERR_NOMEM,
+                            "server busy: the memory budget cannot hold the answer, retry shortly");
+    lp_status st;
+    switch (r->answer) {
+    case LP_ANSWER_HTML:
+        *ctype = "text/html; charset=utf-8";
+        st = write_html(s, r, b);
+        break;
+    case LP_ANSWER_MULTIPART:
+        *ctype = r->ctype_buf;
+        st = write_multipart(s, r, b, err);
+        break;
+    default:
+        *ctype = "application/json";
+        st = write_json(s, r, b, err);
+    }
+    if (!st && b->failed)
+        st = lp_error_set(err, LP_ERR_NOMEM,
+                          "server busy: the memory budget cannot hold the answer, retry shortly");
+    return st;
+}
