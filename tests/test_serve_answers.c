@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "leanpix/server.h"
+#include "server/serve.h"
 
 /* A FS2020 binding file for the demo device, profile named by the caller (XML-escaped). */
 static char *demo_xml(const char *profile_xml, const char *device)

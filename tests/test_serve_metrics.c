@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "leanpix/server.h"
+#include "server/serve.h"
 
 #define FAMILIES_MAX 128
 

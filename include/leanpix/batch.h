@@ -25,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include "leanpix/export.h"
 #include "leanpix/convert.h"
 #include "leanpix/image.h"
 #include "leanpix/status.h"
@@ -47,31 +48,31 @@ typedef struct lp_batch_list {
     size_t capacity;
 } lp_batch_list;
 
-void lp_batch_list_init(lp_batch_list *list);
-void lp_batch_list_free(lp_batch_list *list);
+LP_API void lp_batch_list_init(lp_batch_list *list);
+LP_API void lp_batch_list_free(lp_batch_list *list);
 /* A file: kept under its path when that is relative and has no "..", else its base name.
  * A directory: recursed; the files of formats leanpix reads (by extension) kept under their path relative
  * to the directory. Symbolic links to directories are not followed. */
-lp_status lp_batch_list_add_path(lp_batch_list *list, const char *path, lp_error *err);
+LP_API lp_status lp_batch_list_add_path(lp_batch_list *list, const char *path, lp_error *err);
 /* One input path a line ("-" reads stdin); empty lines and lines starting with '#' skipped. */
-lp_status lp_batch_list_add_from_file(lp_batch_list *list, const char *list_path,
-                                      lp_error *err);
+LP_API lp_status lp_batch_list_add_from_file(lp_batch_list *list, const char *list_path,
+                                             lp_error *err);
 /* Sorts by relative path (byte order) and refuses two inputs with the same relative path
  * (their outputs would overwrite each other): LP_ERR_INVALID_ARG naming both. */
-lp_status lp_batch_list_sort(lp_batch_list *list, lp_error *err);
+LP_API lp_status lp_batch_list_sort(lp_batch_list *list, lp_error *err);
 /* Keeps the items whose position in the sorted list is index modulo count (0 <= index <
  * count). Every shard given the same inputs gets a disjoint share; together they cover all. */
-lp_status lp_batch_list_shard(lp_batch_list *list, unsigned index, unsigned count,
-                              lp_error *err);
+LP_API lp_status lp_batch_list_shard(lp_batch_list *list, unsigned index, unsigned count,
+                                     lp_error *err);
 /* Parses "I/N" (0 <= I < N). */
-lp_status lp_batch_parse_shard(const char *text, unsigned *index, unsigned *count,
-                               lp_error *err);
+LP_API lp_status lp_batch_parse_shard(const char *text, unsigned *index, unsigned *count,
+                                      lp_error *err);
 
 /* outdir/rel with the extension replaced by the format's (lp_file_format_extension).
  * Returns a malloc'd string (NULL on allocation failure). */
-char *lp_batch_output_path(const char *outdir, const char *rel, lp_file_format format);
+LP_API char *lp_batch_output_path(const char *outdir, const char *rel, lp_file_format format);
 /* mkdir -p of the directory part of path (the file itself is not created). */
-lp_status lp_batch_make_parent_dirs(const char *path, lp_error *err);
+LP_API lp_status lp_batch_make_parent_dirs(const char *path, lp_error *err);
 
 /* ---- planning ----
  * Each job is planned by lp_plan_job (leanpix/convert.h, the planner convert uses too)
@@ -118,9 +119,10 @@ typedef struct lp_batch_sched_stats {
  * is queued again, once, to run alone (done is called only for its last run). Returns
  * LP_OK when all jobs ran (whatever their own status), an error when threads could not
  * be created. */
-lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_batch_config *cfg,
-                       lp_batch_job_fn run, lp_batch_done_fn done, void *user,
-                       lp_batch_sched_stats *stats, lp_error *err);
+LP_API lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count,
+                              const lp_batch_config *cfg,
+                              lp_batch_job_fn run, lp_batch_done_fn done, void *user,
+                              lp_batch_sched_stats *stats, lp_error *err);
 
 /* ---- resume ---- */
 
@@ -128,16 +130,16 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
  * then its descriptor's check of the structure (JPEG SOI..EOI, PNG ending in IEND, RIFF
  * size of WebP, ISO-BMFF boxes of AVIF covering the file...). LP_FILE_UNKNOWN accepts any
  * format that has such a check. */
-bool lp_batch_output_complete(const char *path, lp_file_format expected);
+LP_API bool lp_batch_output_complete(const char *path, lp_file_format expected);
 /* Is name (a base name) a leanpix temp file ".NAME.lp-XXXXXX"? If so, *final_len is the
  * length of NAME and it starts at name + 1. */
-bool lp_batch_is_temp_name(const char *name, size_t *final_len);
+LP_API bool lp_batch_is_temp_name(const char *name, size_t *final_len);
 /* Walks dir recursively and removes the temp files of outputs for which mine(user, path
  * of the final output) returns true (NULL mine: all). *removed counts them. Shards that
  * share an output directory each remove only their own outputs' temps. */
-lp_status lp_batch_remove_stale_temps(const char *dir,
-                                      bool (*mine)(void *user, const char *final_path),
-                                      void *user, unsigned *removed, lp_error *err);
+LP_API lp_status lp_batch_remove_stale_temps(const char *dir,
+                                             bool (*mine)(void *user, const char *final_path),
+                                             void *user, unsigned *removed, lp_error *err);
 
 /* ---- JSON report ---- */
 
@@ -172,9 +174,9 @@ typedef struct lp_batch_summary {
 } lp_batch_summary;
 
 /* The report is {"images": [record, ...], "summary": {...}}: open, records, close. */
-void lp_batch_json_open(FILE *f);
-void lp_batch_json_record(FILE *f, const lp_batch_record *record, bool first);
-void lp_batch_json_close(FILE *f, const lp_batch_summary *summary);
+LP_API void lp_batch_json_open(FILE *f);
+LP_API void lp_batch_json_record(FILE *f, const lp_batch_record *record, bool first);
+LP_API void lp_batch_json_close(FILE *f, const lp_batch_summary *summary);
 
 /* ---- allocator hygiene (glibc) ---- */
 
@@ -182,9 +184,9 @@ void lp_batch_json_close(FILE *f, const lp_batch_summary *summary);
  * mmapped and unmapped at free, instead of the threshold drifting up after the first big
  * free) and caps the arenas at 2 per process. No-op on other C libraries. Process-wide:
  * call once at start (the CLI does; a library user decides). */
-void lp_batch_tune_allocator(void);
+LP_API void lp_batch_tune_allocator(void);
 /* Hands freed heap memory back to the kernel (glibc malloc_trim). */
-void lp_batch_release_memory(void);
+LP_API void lp_batch_release_memory(void);
 
 #ifdef __cplusplus
 }

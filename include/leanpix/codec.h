@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "leanpix/export.h"
 #include "leanpix/image.h"
 #include "leanpix/io.h"
 #include "leanpix/mem.h"
@@ -28,20 +29,20 @@ extern "C" {
 /* ---- decoders ---- */
 
 /* Sniffs the input's magic bytes and opens the matching source (JPEG or PNG). */
-lp_status lp_source_open(lp_stage **out, lp_input *in, const lp_limits *limits, lp_mem *mem,
-                         lp_error *err);
-lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
-                             lp_mem *mem, lp_error *err);
-lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
-                            lp_mem *mem, lp_error *err);
+LP_API lp_status lp_source_open(lp_stage **out, lp_input *in, const lp_limits *limits, lp_mem *mem,
+                                lp_error *err);
+LP_API lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                                    lp_mem *mem, lp_error *err);
+LP_API lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                                   lp_mem *mem, lp_error *err);
 /* HEIC/HEIF through libheif (src/codec/heif_load.c): the primary image, decoded whole
  * (counted), pixels as displayed (irot/imir/clap applied), meta.orientation 1. */
-lp_status lp_heif_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
-                             lp_mem *mem, lp_error *err);
+LP_API lp_status lp_heif_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                                    lp_mem *mem, lp_error *err);
 /* AVIF through libavif + dav1d (src/codec/avif_load.c): the primary image's YUV held by
  * the decoder (counted), converted to RGB strip by strip, pixels as displayed. */
-lp_status lp_avif_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
-                             lp_mem *mem, lp_error *err);
+LP_API lp_status lp_avif_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                                    lp_mem *mem, lp_error *err);
 
 /* ---- encoders ---- */
 
@@ -83,30 +84,30 @@ typedef struct lp_encode_options {
                                   passes $TMPDIR */
 } lp_encode_options;
 
-void lp_encode_options_default(lp_encode_options *opts, lp_file_format format);
+LP_API void lp_encode_options_default(lp_encode_options *opts, lp_file_format format);
 
 /* Dispatches on opts->format. */
-lp_status lp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                      lp_mem *mem, lp_error *err);
-lp_status lp_jpeg_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                           lp_mem *mem, lp_error *err);
-lp_status lp_png_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                          lp_mem *mem, lp_error *err);
+LP_API lp_status lp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                             lp_mem *mem, lp_error *err);
+LP_API lp_status lp_jpeg_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                                  lp_mem *mem, lp_error *err);
+LP_API lp_status lp_png_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                                 lp_mem *mem, lp_error *err);
 /* The checks the PNG and AVIF encoders make of their options (depth, level, speed),
  * callable before anything is opened (the planner does). */
-lp_status lp_png_check_options(const lp_encode_options *opts, lp_error *err);
-lp_status lp_avif_check_options(const lp_encode_options *opts, lp_error *err);
-lp_status lp_webp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                           lp_mem *mem, lp_error *err);
-lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                           lp_mem *mem, lp_error *err);
+LP_API lp_status lp_png_check_options(const lp_encode_options *opts, lp_error *err);
+LP_API lp_status lp_avif_check_options(const lp_encode_options *opts, lp_error *err);
+LP_API lp_status lp_webp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                                  lp_mem *mem, lp_error *err);
+LP_API lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                                  lp_mem *mem, lp_error *err);
 
 /* AV1 level 6 single-frame limits (width, height, pixels): beyond them Debian 12's
  * libaom 3.6.0 writes frames that dav1d cannot decode. */
 #define LP_AV1_MAX_FRAME_WIDTH 16384u
 #define LP_AV1_MAX_FRAME_HEIGHT 8704u
 #define LP_AV1_MAX_FRAME_PIXELS 35651584ull
-bool lp_av1_frame_fits_level6(uint32_t width, uint32_t height);
+LP_API bool lp_av1_frame_fits_level6(uint32_t width, uint32_t height);
 
 /* ---- AVIF grids (src/codec/avif_grid_save.c) ---- */
 
@@ -114,15 +115,15 @@ bool lp_av1_frame_fits_level6(uint32_t width, uint32_t height);
  * YUV, its cells are AV1-encoded (in parallel with opts->threads), only the compressed
  * cells are kept, and the HEIF container is written at finish. Cell size from
  * opts->grid_cell_width/height, or the default when 0. */
-lp_status lp_avif_grid_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                                lp_mem *mem, lp_error *err);
+LP_API lp_status lp_avif_grid_sink_new(lp_sink **out, lp_output *output,
+                                       const lp_encode_options *opts, lp_mem *mem, lp_error *err);
 /* The default cell size for an image (multiples of 64, at most 256x256 cells). */
-void lp_avif_grid_default_cell(uint32_t width, uint32_t height, uint32_t *cell_width,
-                               uint32_t *cell_height);
+LP_API void lp_avif_grid_default_cell(uint32_t width, uint32_t height, uint32_t *cell_width,
+                                      uint32_t *cell_height);
 /* Predicted peak bytes of a grid job (pixels + encoders + compressed output), from the
  * header alone; the batch scheduler admits jobs by it. */
-uint64_t lp_avif_grid_predict_peak(uint32_t width, uint32_t height, uint32_t cell_width,
-                                   uint32_t cell_height, unsigned threads, lp_format format);
+LP_API uint64_t lp_avif_grid_predict_peak(uint32_t width, uint32_t height, uint32_t cell_width,
+                                          uint32_t cell_height, unsigned threads, lp_format format);
 
 #ifdef __cplusplus
 }

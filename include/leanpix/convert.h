@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "leanpix/export.h"
 #include "leanpix/codec.h"
 #include "leanpix/io.h"
 #include "leanpix/ops.h"
@@ -39,7 +40,7 @@ typedef struct lp_convert_options {
     void *progress_user;
 } lp_convert_options;
 
-void lp_convert_options_default(lp_convert_options *opts);
+LP_API void lp_convert_options_default(lp_convert_options *opts);
 
 typedef struct lp_convert_stats {
     uint32_t in_width, in_height;
@@ -57,13 +58,13 @@ typedef struct lp_convert_stats {
                                   * EXIF block is truncated or not a TIFF stream") */
 } lp_convert_stats;
 
-lp_status lp_convert_file(const char *in_path, const char *out_path,
-                          const lp_convert_options *opts, lp_convert_stats *stats,
-                          lp_error *err);
+LP_API lp_status lp_convert_file(const char *in_path, const char *out_path,
+                                 const lp_convert_options *opts, lp_convert_stats *stats,
+                                 lp_error *err);
 /* For callers that own the streams (server, batch). Takes ownership of `in` (closed
  * whatever happens); `out` stays the caller's, to commit on success or close. */
-lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_options *opts,
-                            lp_convert_stats *stats, lp_error *err);
+LP_API lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_options *opts,
+                                   lp_convert_stats *stats, lp_error *err);
 
 /* The one planner (src/pipeline/plan.c; leanpix/plan.h says what a plan is): plans a job
  * with options opts (encode.format set) from its probe, for `jobs` jobs sharing budget
@@ -76,16 +77,16 @@ lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_optio
  * *run_opts receives the options that run exactly this plan (convert then makes the same
  * plan from them). Fails when the output cannot be written as asked (AV1 level 6 with the
  * grid off, an unsupported output). */
-lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uint64_t budget,
-                      unsigned jobs, lp_plan *plan, lp_convert_options *run_opts,
-                      lp_error *err);
+LP_API lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uint64_t budget,
+                             unsigned jobs, lp_plan *plan, lp_convert_options *run_opts,
+                             lp_error *err);
 /* The peak bytes of a plan (the model's sum; docs/memory.md gives each term). */
-uint64_t lp_predict_peak(const lp_probe *probe, const lp_plan *plan,
-                         const lp_encode_options *encode);
+LP_API uint64_t lp_predict_peak(const lp_probe *probe, const lp_plan *plan,
+                                const lp_encode_options *encode);
 
 /* Computes the output size the options ask for from the input size. */
-void lp_convert_target_size(const lp_convert_options *opts, uint32_t in_w, uint32_t in_h,
-                            uint32_t *out_w, uint32_t *out_h);
+LP_API void lp_convert_target_size(const lp_convert_options *opts, uint32_t in_w, uint32_t in_h,
+                                   uint32_t *out_w, uint32_t *out_h);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "leanpix/export.h"
 #include "leanpix/status.h"
 
 #ifdef __cplusplus
@@ -33,14 +34,14 @@ typedef enum lp_format {
     LP_FORMAT_COUNT
 } lp_format;
 
-unsigned lp_format_channels(lp_format f);         /* 1..4 */
-unsigned lp_format_sample_bytes(lp_format f);     /* 1 or 2 */
-unsigned lp_format_pixel_bytes(lp_format f);      /* channels * sample bytes */
-bool lp_format_has_alpha(lp_format f);
-bool lp_format_is_gray(lp_format f);
-const char *lp_format_name(lp_format f);          /* "RGB8" */
+LP_API unsigned lp_format_channels(lp_format f);         /* 1..4 */
+LP_API unsigned lp_format_sample_bytes(lp_format f);     /* 1 or 2 */
+LP_API unsigned lp_format_pixel_bytes(lp_format f);      /* channels * sample bytes */
+LP_API bool lp_format_has_alpha(lp_format f);
+LP_API bool lp_format_is_gray(lp_format f);
+LP_API const char *lp_format_name(lp_format f);          /* "RGB8" */
 /* The format with the given colour/alpha/depth traits. */
-lp_format lp_format_make(bool gray, bool alpha, bool sixteen_bit);
+LP_API lp_format lp_format_make(bool gray, bool alpha, bool sixteen_bit);
 
 /* File formats leanpix reads or writes; what each one is lives in its descriptor
  * (src/formats/NAME.c). */
@@ -53,18 +54,18 @@ typedef enum lp_file_format {
     LP_FILE_HEIF     /* HEIC/HEIF (HEVC in a HEIF container); input only */
 } lp_file_format;
 
-const char *lp_file_format_name(lp_file_format f);          /* "jpeg" */
-lp_file_format lp_file_format_from_name(const char *name);   /* "jpg"/"jpeg"/"png"/"webp"/"avif" */
-lp_file_format lp_file_format_from_path(const char *path);   /* by extension */
-lp_file_format lp_file_format_sniff(const uint8_t *head, size_t len); /* by magic bytes */
-const char *lp_file_format_extension(lp_file_format f);     /* "jpg": what an output gets */
+LP_API const char *lp_file_format_name(lp_file_format f);          /* "jpeg" */
+LP_API lp_file_format lp_file_format_from_name(const char *name); /* "jpg"/"jpeg"/"png"/"webp"/"avif" */
+LP_API lp_file_format lp_file_format_from_path(const char *path);   /* by extension */
+LP_API lp_file_format lp_file_format_sniff(const uint8_t *head, size_t len); /* by magic bytes */
+LP_API const char *lp_file_format_extension(lp_file_format f);     /* "jpg": what an output gets */
 /* Every format in the registry's order: i = 0, 1, ... until LP_FILE_UNKNOWN. */
-lp_file_format lp_file_format_at(size_t i);
-bool lp_file_format_readable(lp_file_format f);  /* leanpix decodes it */
-bool lp_file_format_writable(lp_file_format f);  /* leanpix encodes it */
+LP_API lp_file_format lp_file_format_at(size_t i);
+LP_API bool lp_file_format_readable(lp_file_format f);  /* leanpix decodes it */
+LP_API bool lp_file_format_writable(lp_file_format f);  /* leanpix encodes it */
 /* "jpeg, png, webp or avif": the writable (or readable) formats for messages, each name
  * after prefix ("." gives ".jpg, .png, ..." with the written extension instead). */
-void lp_file_format_list(char *buf, size_t size, bool writable, const char *prefix);
+LP_API void lp_file_format_list(char *buf, size_t size, bool writable, const char *prefix);
 
 typedef struct lp_metadata {
     const uint8_t *icc;  size_t icc_size;   /* ICC profile */
@@ -87,13 +88,13 @@ typedef struct lp_image_info {
 } lp_image_info;
 
 /* Parses the orientation tag out of an EXIF TIFF stream (libexif); 1 when absent/invalid. */
-int lp_exif_orientation(const uint8_t *exif, size_t size);
+LP_API int lp_exif_orientation(const uint8_t *exif, size_t size);
 /* Returns a malloc'd copy of exif with the orientation tag set to 1 (for outputs whose
  * pixels were rotated), or NULL when there is nothing to rewrite. Free with free(). */
-uint8_t *lp_exif_reset_orientation(const uint8_t *exif, size_t size, size_t *out_size);
+LP_API uint8_t *lp_exif_reset_orientation(const uint8_t *exif, size_t size, size_t *out_size);
 /* True when exif starts with a TIFF header ("II*\0"/"MM\0*") whose first IFD offset lies
  * inside the block: the least every EXIF writer (libavif, spng) insists on. */
-bool lp_exif_is_tiff(const uint8_t *exif, size_t size);
+LP_API bool lp_exif_is_tiff(const uint8_t *exif, size_t size);
 
 /* Limits checked from the header, before any pixel buffer exists. */
 typedef struct lp_limits {
@@ -114,10 +115,11 @@ typedef struct lp_limits {
 #define LP_DEFAULT_MAX_METADATA_MIB 8
 #define LP_DEFAULT_MAX_METADATA_BYTES ((uint64_t)LP_DEFAULT_MAX_METADATA_MIB << 20)
 
-void lp_limits_default(lp_limits *limits);
+LP_API void lp_limits_default(lp_limits *limits);
 /* LP_ERR_LIMITS with a message naming the dimension that is over, or LP_OK. Also refuses
  * zero sizes (LP_ERR_CORRUPT). */
-lp_status lp_limits_check(const lp_limits *limits, uint32_t width, uint32_t height, lp_error *err);
+LP_API lp_status lp_limits_check(const lp_limits *limits, uint32_t width, uint32_t height,
+                                 lp_error *err);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "leanpix/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -69,16 +70,16 @@ typedef struct lp_machine {
 
 /* Reads the limits of the calling process. Never fails: a file that is missing or holds
  * garbage gives no limit from it (the other figures still apply). */
-void lp_machine_read(lp_machine *m);
+LP_API void lp_machine_read(lp_machine *m);
 
 /* The same reading, with every /proc and /sys path prefixed by root ("" or NULL = the real
  * ones) and, when affinity_cpus is not 0, that CPU count instead of sched_getaffinity's
  * (tests build a fake tree). */
-void lp_machine_read_at(lp_machine *m, const char *root, unsigned affinity_cpus);
+LP_API void lp_machine_read_at(lp_machine *m, const char *root, unsigned affinity_cpus);
 
 /* One line saying where m->mem comes from, e.g. "cgroup v1 memory.limit_in_bytes 128 MiB
  * at /sys/fs/cgroup/memory/x" or "RAM 23.5 GiB (no cgroup memory limit)". */
-void lp_machine_describe_mem(const lp_machine *m, char *buf, size_t size);
+LP_API void lp_machine_describe_mem(const lp_machine *m, char *buf, size_t size);
 
 /* ---- default budgets ---- */
 
@@ -103,10 +104,11 @@ typedef struct lp_budget {
 /* The default budget of kind on machine m. cap: LP_BUDGET_SERVE's fixed default (0 = no
  * cap). "available" is LP_DEFAULT_CGROUP_SHARE % of a cgroup limit when one is below RAM,
  * else LP_DEFAULT_RAM_SHARE % of RAM. Never below 8 MiB. */
-void lp_budget_default(const lp_machine *m, lp_budget_kind kind, uint64_t cap, lp_budget *out);
+LP_API void lp_budget_default(const lp_machine *m, lp_budget_kind kind, uint64_t cap,
+                              lp_budget *out);
 
 /* Default worker/thread count: `wanted` (0 = one per CPU) capped by the effective CPUs. */
-unsigned lp_default_workers(const lp_machine *m, unsigned wanted);
+LP_API unsigned lp_default_workers(const lp_machine *m, unsigned wanted);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "leanpix/export.h"
 #include "leanpix/status.h"
 
 #ifdef __cplusplus
@@ -28,33 +29,33 @@ extern "C" {
 typedef struct lp_mem lp_mem;
 
 /* limit = 0 means unlimited. parent may be NULL. */
-lp_mem *lp_mem_new(uint64_t limit, lp_mem *parent);
-void lp_mem_free_tracker(lp_mem *mem);
+LP_API lp_mem *lp_mem_new(uint64_t limit, lp_mem *parent);
+LP_API void lp_mem_free_tracker(lp_mem *mem);
 
 /* Allocates size bytes (uninitialised) charged to mem. On failure returns NULL and sets
  * err to LP_ERR_NOMEM naming `what` ("JPEG strip buffer") and the sizes involved.
  * mem may be NULL: then the allocation is plain and uncounted (for tests and tools). */
-void *lp_mem_alloc(lp_mem *mem, size_t size, const char *what, lp_error *err);
-void *lp_mem_calloc(lp_mem *mem, size_t size, const char *what, lp_error *err);
+LP_API void *lp_mem_alloc(lp_mem *mem, size_t size, const char *what, lp_error *err);
+LP_API void *lp_mem_calloc(lp_mem *mem, size_t size, const char *what, lp_error *err);
 /* Grows or shrinks a block from lp_mem_alloc (ptr may be NULL). On failure the old block
  * stays valid and NULL is returned. */
-void *lp_mem_realloc(lp_mem *mem, void *ptr, size_t size, const char *what, lp_error *err);
-void lp_mem_release(lp_mem *mem, void *ptr);
+LP_API void *lp_mem_realloc(lp_mem *mem, void *ptr, size_t size, const char *what, lp_error *err);
+LP_API void lp_mem_release(lp_mem *mem, void *ptr);
 
 /* Charges / uncharges bytes that are held outside our allocator (codec state). */
-lp_status lp_mem_reserve(lp_mem *mem, uint64_t bytes, const char *what, lp_error *err);
-void lp_mem_unreserve(lp_mem *mem, uint64_t bytes);
+LP_API lp_status lp_mem_reserve(lp_mem *mem, uint64_t bytes, const char *what, lp_error *err);
+LP_API void lp_mem_unreserve(lp_mem *mem, uint64_t bytes);
 
-uint64_t lp_mem_current(const lp_mem *mem);
-uint64_t lp_mem_peak(const lp_mem *mem);
-uint64_t lp_mem_limit(const lp_mem *mem);
+LP_API uint64_t lp_mem_current(const lp_mem *mem);
+LP_API uint64_t lp_mem_peak(const lp_mem *mem);
+LP_API uint64_t lp_mem_limit(const lp_mem *mem);
 
 /* Process-wide figures from the kernel, for reports beside the counted peak. */
-uint64_t lp_process_peak_rss(void);    /* VmHWM in bytes, 0 if unknown */
-uint64_t lp_process_current_rss(void); /* VmRSS in bytes, 0 if unknown */
+LP_API uint64_t lp_process_peak_rss(void);    /* VmHWM in bytes, 0 if unknown */
+LP_API uint64_t lp_process_current_rss(void); /* VmRSS in bytes, 0 if unknown */
 
 /* Parses "256M", "1.5G", "512k", "1048576" (binary units) into bytes. */
-lp_status lp_parse_size(const char *text, uint64_t *bytes, lp_error *err);
+LP_API lp_status lp_parse_size(const char *text, uint64_t *bytes, lp_error *err);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,7 @@
 #define LEANPIX_OPS_H
 
 #include <stdint.h>
+#include "leanpix/export.h"
 #include "leanpix/pipeline.h"
 
 #ifdef __cplusplus
@@ -16,11 +17,11 @@ extern "C" {
 
 /* Converts between pixel formats: gray <-> RGB (Rec.601 luma), add/drop alpha (dropping
  * composites over white), 8 <-> 16 bit (x257 / rounding). Strip in, strip out. */
-lp_status lp_convert_format_new(lp_stage **out, lp_stage *upstream, lp_format to,
-                                lp_error *err);
+LP_API lp_status lp_convert_format_new(lp_stage **out, lp_stage *upstream, lp_format to,
+                                       lp_error *err);
 /* The same, compositing dropped alpha over background (8-bit R, G, B) instead of white. */
-lp_status lp_convert_format_over(lp_stage **out, lp_stage *upstream, lp_format to,
-                                 const uint8_t background[3], lp_error *err);
+LP_API lp_status lp_convert_format_over(lp_stage **out, lp_stage *upstream, lp_format to,
+                                        const uint8_t background[3], lp_error *err);
 
 typedef enum lp_kernel {
     LP_KERNEL_LANCZOS3 = 0,
@@ -30,16 +31,16 @@ typedef enum lp_kernel {
     LP_KERNEL_NEAREST
 } lp_kernel;
 
-lp_kernel lp_kernel_from_name(const char *name, bool *ok);
+LP_API lp_kernel lp_kernel_from_name(const char *name, bool *ok);
 
 /* Resamples to width x height with a separable filter, strip by strip: a ring of
  * horizontally resampled rows as tall as the vertical filter's support. */
-lp_status lp_resize_new(lp_stage **out, lp_stage *upstream, uint32_t width, uint32_t height,
-                        lp_kernel kernel, lp_error *err);
+LP_API lp_status lp_resize_new(lp_stage **out, lp_stage *upstream, uint32_t width, uint32_t height,
+                               lp_kernel kernel, lp_error *err);
 
 /* Applies an EXIF orientation (1..8) to the pixels and sets info.meta.orientation = 1.
  * Orientation 2 (mirror) works on strips; the others hold the whole image (counted). */
-lp_status lp_orient_new(lp_stage **out, lp_stage *upstream, int orientation, lp_error *err);
+LP_API lp_status lp_orient_new(lp_stage **out, lp_stage *upstream, int orientation, lp_error *err);
 
 #ifdef __cplusplus
 }

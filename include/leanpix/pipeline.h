@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "leanpix/export.h"
 #include "leanpix/image.h"
 #include "leanpix/mem.h"
 #include "leanpix/status.h"
@@ -60,14 +61,14 @@ struct lp_stage {
     bool whole_image;     /* true if it must hold the whole image */
 };
 
-lp_status lp_stage_next(lp_stage *stage, lp_strip *strip, lp_error *err);
-uint32_t lp_stage_shrink(lp_stage *source, uint32_t factor);
+LP_API lp_status lp_stage_next(lp_stage *stage, lp_strip *strip, lp_error *err);
+LP_API uint32_t lp_stage_shrink(lp_stage *source, uint32_t factor);
 /* Destroys stage and everything upstream of it. NULL is fine. */
-void lp_stage_destroy(lp_stage *stage);
+LP_API void lp_stage_destroy(lp_stage *stage);
 /* The first stage of the chain (the source). */
-lp_stage *lp_stage_source(lp_stage *stage);
+LP_API lp_stage *lp_stage_source(lp_stage *stage);
 /* "jpeg-load -> resize -> convert" into buf. */
-void lp_stage_describe(const lp_stage *stage, char *buf, size_t size);
+LP_API void lp_stage_describe(const lp_stage *stage, char *buf, size_t size);
 
 typedef struct lp_sink lp_sink;
 
@@ -90,8 +91,8 @@ struct lp_sink {
     bool whole_image;
 };
 
-lp_format lp_sink_accept(const lp_sink *sink, lp_format offered);
-void lp_sink_destroy(lp_sink *sink);
+LP_API lp_format lp_sink_accept(const lp_sink *sink, lp_format offered);
+LP_API void lp_sink_destroy(lp_sink *sink);
 
 /* Optional progress callback: rows delivered so far out of the total. Returning false
  * cancels the job (LP_ERR_CANCELLED). */
@@ -99,8 +100,8 @@ typedef bool (*lp_progress_fn)(void *user, uint32_t rows_done, uint32_t rows_tot
 
 /* Pulls every strip from last and hands it to sink: begin, write..., finish.
  * Inserts nothing: the caller built a chain whose format the sink accepts. */
-lp_status lp_pipeline_run(lp_stage *last, lp_sink *sink, lp_progress_fn progress,
-                          void *progress_user, lp_error *err);
+LP_API lp_status lp_pipeline_run(lp_stage *last, lp_sink *sink, lp_progress_fn progress,
+                                 void *progress_user, lp_error *err);
 
 /* ---- images in memory (src/core/buffer_image.c) ---- */
 
@@ -112,19 +113,21 @@ typedef struct lp_buffer_image {
     lp_mem *mem;       /* pixels were allocated from mem */
 } lp_buffer_image;
 
-lp_status lp_buffer_image_alloc(lp_buffer_image *img, uint32_t width, uint32_t height,
-                                lp_format format, lp_mem *mem, lp_error *err);
-void lp_buffer_image_free(lp_buffer_image *img);
+LP_API lp_status lp_buffer_image_alloc(lp_buffer_image *img, uint32_t width, uint32_t height,
+                                       lp_format format, lp_mem *mem, lp_error *err);
+LP_API void lp_buffer_image_free(lp_buffer_image *img);
 
 /* A source that yields img in strips of strip_rows (0 = 16). img must outlive it; its
  * metadata pointers are passed through. */
-lp_status lp_buffer_source_new(lp_stage **out, const lp_buffer_image *img, uint32_t strip_rows,
-                               lp_error *err);
+LP_API lp_status lp_buffer_source_new(lp_stage **out, const lp_buffer_image *img,
+                                      uint32_t strip_rows, lp_error *err);
 /* A sink that collects the image into *img (allocated at begin from mem). */
-lp_status lp_buffer_sink_new(lp_sink **out, lp_buffer_image *img, lp_mem *mem, lp_error *err);
+LP_API lp_status lp_buffer_sink_new(lp_sink **out, lp_buffer_image *img, lp_mem *mem,
+                                    lp_error *err);
 
 /* Runs the chain into a buffer image: decode a whole image when one is really wanted. */
-lp_status lp_pipeline_to_buffer(lp_stage *last, lp_buffer_image *img, lp_mem *mem, lp_error *err);
+LP_API lp_status lp_pipeline_to_buffer(lp_stage *last, lp_buffer_image *img, lp_mem *mem,
+                                       lp_error *err);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,7 @@
 #define LEANPIX_STATUS_H
 
 #include <stddef.h>
+#include "leanpix/export.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -43,19 +44,19 @@ typedef struct lp_error {
 } lp_error;
 
 /* Short fixed text for a status ("truncated input"). Never NULL. */
-const char *lp_strerror(lp_status status);
+LP_API const char *lp_strerror(lp_status status);
 
 /* Records status and a printf-style message in err (if err is not NULL); returns status so
  * that callers can write `return lp_error_set(err, LP_ERR_CORRUPT, "bad marker %d", m);`.
  * A message already recorded is kept: the first, most specific cause wins. */
-lp_status lp_error_set(lp_error *err, lp_status status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+LP_API lp_status lp_error_set(lp_error *err, lp_status status, const char *fmt, ...)
+           __attribute__((format(printf, 3, 4)));
 
 /* Clears err to LP_OK with an empty message. */
-void lp_error_clear(lp_error *err);
+LP_API void lp_error_clear(lp_error *err);
 
 /* The message, or lp_strerror(status) when no message was recorded. */
-const char *lp_error_message(const lp_error *err);
+LP_API const char *lp_error_message(const lp_error *err);
 
 #ifdef __cplusplus
 }
