@@ -25,7 +25,7 @@ FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_TARGETS ?=
 # What the Release and clang builds of `make test` run: the unit tests that take seconds
 # (the whole suite runs in the plain and sanitizer builds).
-FAST_TESTS ?= ^test_(core|ops|machine|png|layers|symbols)$$
+FAST_TESTS ?= ^test_(core|ops|machine|png|layers|symbols|install)$$
 # cmake --build with a fresh MAKEFLAGS (no -j or jobserver from this make) that keeps the
 # generated makefiles from printing "Entering directory" for each of their sub-makes.
 CMAKE_BUILD = MAKEFLAGS=--no-print-directory cmake --build
