@@ -401,6 +401,24 @@ lp_status lp_input_peek(lp_input *in, void *buf, size_t len, size_t *got, lp_err
     return LP_OK;
 }
 
+lp_status lp_input_read_at(lp_input *in, uint64_t offset, void *buf, size_t want, size_t *got,
+                           lp_error *err)
+{
+    *got = 0;
+    uint64_t left = offset < in->size ? in->size - offset : 0;
+    if (want > left)
+        want = (size_t)left;
+    if (want == 0)
+        return LP_OK;
+    if (in->kind == INPUT_READ)
+        return pread_full(in, buf, want, offset, got, err);
+    if (in->kind == INPUT_MMAP)
+        return mapped_read(in, buf, want, offset, got, err);
+    memcpy(buf, in->base + offset, want);
+    *got = want;
+    return LP_OK;
+}
+
 uint64_t lp_input_size(const lp_input *in) { return in->size; }
 uint64_t lp_input_position(const lp_input *in) { return in->pos; }
 const char *lp_input_name(const lp_input *in) { return in->name ? in->name : "(memory)"; }
