@@ -59,6 +59,8 @@ void lp_fuzz_decode(const uint8_t *data, size_t size, lp_file_format format, uns
     lp_stage *src = NULL;
     lp_status st = format == LP_FILE_JPEG ? lp_jpeg_source_new(&src, in, &limits, mem, &err)
                    : format == LP_FILE_PNG ? lp_png_source_new(&src, in, &limits, mem, &err)
+                   : format == LP_FILE_WEBP ? lp_webp_source_new(&src, in, &limits, mem, &err)
+                   : format == LP_FILE_TIFF ? lp_tiff_source_new(&src, in, &limits, mem, &err)
                                            : lp_source_open(&src, in, &limits, mem, &err);
     if (st == LP_OK && shrink > 1) {
         uint32_t tw = (src->info.width + shrink - 1) / shrink;
