@@ -214,7 +214,8 @@ static lp_status read_photometric(tiff_source *s, lp_error *err)
             return unsupported(err, "YCbCr samples without JPEG compression, compression",
                                compression);
         /* libjpeg converts to RGB; libtiff then sizes rows as RGB. */
-        TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB);
+        if (!TIFFSetField(t, TIFFTAG_JPEGCOLORMODE, JPEGCOLORMODE_RGB))
+            return tiff_failure(s, "YCbCr to RGB conversion", err);
         s->photometric = PHOTOMETRIC_RGB;
         s->colour_samples = 3;
         break;
@@ -436,6 +437,13 @@ static lp_status plan_buffers(tiff_source *s, lp_error *err)
     uint64_t raw_row = TIFFScanlineSize64(t);
     if (raw_row == 0)
         return tiff_failure(s, "the row size", err);
+    /* convert_row reads width x samples x bits: libtiff's rows must be exactly that (they
+     * are not, e.g., for subsampled YCbCr libjpeg did not convert) */
+    uint64_t bits_per_pixel = (uint64_t)s->spp * s->bps;
+    if (raw_row != ((uint64_t)info->width * bits_per_pixel + 7) / 8)
+        return lp_error_set(err, LP_ERR_UNSUPPORTED,
+                            "TIFF rows of %" PRIu64 " bytes for %" PRIu32 " pixels of %" PRIu64
+                            " bits are not supported", raw_row, info->width, bits_per_pixel);
     uint64_t unit;  /* decoded bytes of one strip or tile */
     uint64_t band_rows = 1;
     s->tiled = TIFFIsTiled(t);
@@ -447,6 +455,12 @@ static lp_status plan_buffers(tiff_source *s, lp_error *err)
         band_rows = s->tile_h < info->height ? s->tile_h : info->height;
         if (unit == 0)
             return tiff_failure(s, "the tile size", err);
+        uint64_t tile_row = ((uint64_t)s->tile_w * bits_per_pixel + 7) / 8;
+        if (TIFFTileRowSize64(t) != tile_row || unit < tile_row * s->tile_h ||
+            (uint64_t)s->tile_w * bits_per_pixel % 8)
+            return lp_error_set(err, LP_ERR_UNSUPPORTED,
+                                "TIFF tiles of %" PRIu32 "x%" PRIu32 " in %" PRIu64
+                                " bytes are not supported", s->tile_w, s->tile_h, unit);
     } else {
         uint32_t rps = info->height;
         TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &rps);
