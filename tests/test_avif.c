@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE  /* memmem */
 #include "testutil.h"
+#include "codec/aom_memory.h"
 
 #include <math.h>
 
@@ -504,7 +505,7 @@ static void test_memory_is_counted_and_budgeted(void **state)
     lp_encode_options opts;
     avif_options(&opts, 50, LP_CHROMA_420, 8);
     const uint64_t planes = 64 * 32 + 2 * (32 * 16) + 64 * 32;
-    const uint64_t libaom = 64 * 32 * 16;
+    const uint64_t libaom = 64 * 32 * LP_AOM_BYTES_PER_PIXEL + LP_AOM_FRAME_FIXED_BYTES;
 
     lp_mem *mem = lp_mem_new(0, NULL);
     lp_error err = {0};

@@ -186,9 +186,9 @@ static void test_probe_headers(void **state)
     LPT_REQUIRE_TOOL("cjpeg");
     const char *base = lpt_path("probe-base.jpg");
     make_jpeg(base, 333, 222, 1, "");
-    lp_batch_probe p;
+    lp_probe p;
     lp_error err = {0};
-    assert_int_equal(lp_batch_probe_file(base, &p, &err), LP_OK);
+    assert_int_equal(lp_probe_file(base, &p, &err), LP_OK);
     assert_int_equal(p.format, LP_FILE_JPEG);
     assert_int_equal(p.width, 333);
     assert_int_equal(p.height, 222);
@@ -199,7 +199,7 @@ static void test_probe_headers(void **state)
 
     const char *prog = lpt_path("probe-prog.jpg");
     make_jpeg(prog, 64, 48, 2, "-progressive -sample 1x1");
-    assert_int_equal(lp_batch_probe_file(prog, &p, &err), LP_OK);
+    assert_int_equal(lp_probe_file(prog, &p, &err), LP_OK);
     assert_true(p.progressive);
     assert_true(p.samples_per_pixel > 2.99 && p.samples_per_pixel < 3.01);  /* 4:4:4 */
 
@@ -207,7 +207,7 @@ static void test_probe_headers(void **state)
         const char *png = lpt_path("probe.png");
         write_ppm(lpt_path("probe.ppm"), 77, 55, 3);
         assert_int_equal(lpt_run("vips copy '%s' '%s'", lpt_path("probe.ppm"), png), 0);
-        assert_int_equal(lp_batch_probe_file(png, &p, &err), LP_OK);
+        assert_int_equal(lp_probe_file(png, &p, &err), LP_OK);
         assert_int_equal(p.format, LP_FILE_PNG);
         assert_int_equal(p.width, 77);
         assert_int_equal(p.height, 55);
@@ -220,18 +220,18 @@ static void test_probe_headers(void **state)
     free(data);
     lpt_write_file(lpt_path("junk.jpg"), "this is not an image at all", 27);
     lpt_write_file(lpt_path("empty.jpg"), "", 0);
-    assert_int_equal(lp_batch_probe_file(lpt_path("cut.jpg"), &p, &err), LP_ERR_TRUNCATED);
+    assert_int_equal(lp_probe_file(lpt_path("cut.jpg"), &p, &err), LP_ERR_TRUNCATED);
     lp_error_clear(&err);
-    assert_int_equal(lp_batch_probe_file(lpt_path("junk.jpg"), &p, &err), LP_ERR_UNSUPPORTED);
+    assert_int_equal(lp_probe_file(lpt_path("junk.jpg"), &p, &err), LP_ERR_UNSUPPORTED);
     lp_error_clear(&err);
-    assert_int_not_equal(lp_batch_probe_file(lpt_path("empty.jpg"), &p, &err), LP_OK);
+    assert_int_not_equal(lp_probe_file(lpt_path("empty.jpg"), &p, &err), LP_OK);
     lp_error_clear(&err);
-    assert_int_equal(lp_batch_probe_file(lpt_path("missing.jpg"), &p, &err), LP_ERR_IO);
+    assert_int_equal(lp_probe_file(lpt_path("missing.jpg"), &p, &err), LP_ERR_IO);
 }
 
-static lp_batch_probe jpeg_probe(uint32_t w, uint32_t h, bool progressive)
+static lp_probe jpeg_probe(uint32_t w, uint32_t h, bool progressive)
 {
-    lp_batch_probe p = {.format = LP_FILE_JPEG, .width = w, .height = h, .components = 3,
+    lp_probe p = {.format = LP_FILE_JPEG, .width = w, .height = h, .components = 3,
                         .bit_depth = 8, .progressive = progressive, .samples_per_pixel = 1.5};
     return p;
 }
@@ -242,13 +242,13 @@ static void test_model(void **state)
     lp_convert_options o, run;
     lp_convert_options_default(&o);
     o.encode.format = LP_FILE_AVIF;
-    lp_batch_plan small, big, prog;
-    lp_batch_probe p = jpeg_probe(2000, 1500, false);
-    lp_batch_plan_job(&p, &o, 0, 1, &small, &run);
+    lp_plan small, big, prog;
+    lp_probe p = jpeg_probe(2000, 1500, false);
+    lp_plan_job(&p, &o, 0, 1, &small, &run, NULL);
     p = jpeg_probe(4000, 3000, false);
-    lp_batch_plan_job(&p, &o, 0, 1, &big, &run);
+    lp_plan_job(&p, &o, 0, 1, &big, &run, NULL);
     p = jpeg_probe(4000, 3000, true);
-    lp_batch_plan_job(&p, &o, 0, 1, &prog, &run);
+    lp_plan_job(&p, &o, 0, 1, &prog, &run, NULL);
     /* AVIF single frame: ~18.5 B/px + 14 MiB; 12 MP => ~236 MB */
     assert_true(big.predicted_peak > 12000000ull * 17);
     assert_true(big.predicted_peak < 12000000ull * 21);
@@ -261,17 +261,17 @@ static void test_model(void **state)
     /* shrink-on-load: 4000x3000 -> 500x375 decodes at 1/8 */
     lp_convert_options r = o;
     r.max_dim = 500;
-    lp_batch_plan shrunk;
+    lp_plan shrunk;
     p = jpeg_probe(4000, 3000, false);
-    lp_batch_plan_job(&p, &r, 0, 1, &shrunk, &run);
+    lp_plan_job(&p, &r, 0, 1, &shrunk, &run, NULL);
     assert_int_equal(shrunk.shrink, 8);
     assert_int_equal(shrunk.out_width, 500);
     assert_true(shrunk.predicted_peak < big.predicted_peak / 8);
 
     /* over a 256 MB budget: leanest mode (a grid of small cells), alone */
     p = jpeg_probe(7000, 5000, false);  /* 35 MP: one AV1 frame would do, but not in 256 MB */
-    lp_batch_plan outlier;
-    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &outlier, &run);
+    lp_plan outlier;
+    lp_plan_job(&p, &o, 256ull << 20, 2, &outlier, &run, NULL);
     assert_true(outlier.lean);
     assert_true(outlier.alone);
     assert_true(outlier.grid);
@@ -284,8 +284,8 @@ static void test_model(void **state)
     /* 12 MP (~216 MB as one frame) with 2 workers under 256 MB: over its share, so it
      * goes lean to share the budget, and does not need to run alone */
     p = jpeg_probe(4000, 3000, false);
-    lp_batch_plan mid;
-    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &mid, &run);
+    lp_plan mid;
+    lp_plan_job(&p, &o, 256ull << 20, 2, &mid, &run, NULL);
     assert_true(mid.lean);
     assert_false(mid.alone);
     assert_true(mid.predicted_peak <= 128ull << 20);
@@ -294,18 +294,18 @@ static void test_model(void **state)
     /* WebP q80: whole YUV picture + libwebp's state, ~7.4 B/px; lossless far more */
     lp_convert_options wo = o;
     wo.encode.format = LP_FILE_WEBP;
-    lp_batch_plan webp, webpll;
+    lp_plan webp, webpll;
     p = jpeg_probe(4000, 3000, false);
-    lp_batch_plan_job(&p, &wo, 0, 1, &webp, &run);
+    lp_plan_job(&p, &wo, 0, 1, &webp, &run, NULL);
     assert_true(webp.predicted_peak > 12000000ull * 6 && webp.predicted_peak < 12000000ull * 9);
     wo.encode.lossless = true;
-    lp_batch_plan_job(&p, &wo, 0, 1, &webpll, &run);
+    lp_plan_job(&p, &wo, 0, 1, &webpll, &run, NULL);
     assert_true(webpll.predicted_peak > 3 * webp.predicted_peak);
 
     /* JPEG output: strips, a few MB whatever the height */
     o.encode.format = LP_FILE_JPEG;
-    lp_batch_plan jpeg;
-    lp_batch_plan_job(&p, &o, 256ull << 20, 2, &jpeg, &run);
+    lp_plan jpeg;
+    lp_plan_job(&p, &o, 256ull << 20, 2, &jpeg, &run, NULL);
     assert_false(jpeg.alone);
     assert_true(jpeg.predicted_peak < 32ull << 20);
 }

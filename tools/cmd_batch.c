@@ -55,8 +55,8 @@ static bool should_stop(void *user)
 }
 
 typedef struct job_result {
-    lp_batch_probe probe;
-    lp_batch_plan plan;
+    lp_probe probe;
+    lp_plan plan;
     lp_convert_options opts;   /* the options the job runs with (maybe its leanest mode) */
     lp_convert_stats stats;
     char *output;
@@ -412,16 +412,17 @@ static bool plan_jobs(batch *b, bool resume)
         r->plan.out_format = b->opts.encode.format;
         if (resume && lp_batch_output_complete(r->output, b->opts.encode.format)) {
             r->skipped = true;
-            lp_batch_probe_file(b->list.items[i].path, &r->probe, NULL);
+            lp_probe_file(b->list.items[i].path, &r->probe, NULL);
             finish_item(b, i);
             continue;
         }
-        if (lp_batch_probe_file(b->list.items[i].path, &r->probe, &r->error) != LP_OK) {
-            r->probe_failed = true;
+        if (lp_probe_file(b->list.items[i].path, &r->probe, &r->error) != LP_OK ||
+            lp_plan_job(&r->probe, &b->opts, b->job_budget, b->jobs, &r->plan, &r->opts,
+                        &r->error) != LP_OK) {
+            r->probe_failed = true;  /* or cannot be planned: reported like a failed job */
             finish_item(b, i);
             continue;
         }
-        lp_batch_plan_job(&r->probe, &b->opts, b->job_budget, b->jobs, &r->plan, &r->opts);
         b->specs[b->nspecs].predicted = r->plan.predicted_peak;
         b->specs[b->nspecs].alone = r->plan.alone;
         b->specs[b->nspecs].work = (double)r->plan.out_width * r->plan.out_height / 1e6 +

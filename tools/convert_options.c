@@ -19,8 +19,10 @@ typedef bool (*option_setter)(lp_convert_options *o, const char *opt, const char
 static bool set_format(lp_convert_options *o, const char *opt, const char *v)
 {
     o->encode.format = lp_file_format_from_name(v);
-    if (o->encode.format == LP_FILE_UNKNOWN) {
-        cli_error(NULL, "%s wants avif, jpeg, webp or png, not '%s'", opt, v);
+    if (!lp_file_format_writable(o->encode.format)) {
+        char names[128];
+        lp_file_format_list(names, sizeof names, true, NULL);
+        cli_error(NULL, "%s wants %s, not '%s'", opt, names, v);
         return false;
     }
     return true;
@@ -219,8 +221,8 @@ typedef struct option_entry {
 
 static const option_entry options[] = {
     {"--format", "-f", true, set_format, "avif|jpeg|webp|png (default: from the output's extension)"},
-    {"--quality", "-q", true, set_quality, "0-100 (default: AVIF 60, JPEG 85, WebP 80)"},
-    {"--speed", NULL, true, set_speed, "AVIF encoder speed 0-10 (default 6); WebP method = 6 - speed/2"},
+    {"--quality", "-q", true, set_quality, "0-100 (default: AVIF " LP_QUOTE(LP_AVIF_DEFAULT_QUALITY) ", JPEG " LP_QUOTE(LP_JPEG_DEFAULT_QUALITY) ", WebP " LP_QUOTE(LP_WEBP_DEFAULT_QUALITY) ")"},
+    {"--speed", NULL, true, set_speed, "AVIF encoder speed 0-10 (default " LP_QUOTE(LP_AVIF_DEFAULT_SPEED) "); WebP method = 6 - speed/2"},
     {"--chroma", NULL, true, set_chroma, "420|444 chroma subsampling for AVIF/JPEG/WebP (default 420)"},
     {"--depth", NULL, true, set_depth, "bits per sample: AVIF 8|10, PNG 8|16 (default 8 / as input)"},
     {"--progressive", NULL, false, set_progressive, "progressive JPEG output"},

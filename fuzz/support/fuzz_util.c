@@ -62,12 +62,8 @@ void lp_fuzz_decode(const uint8_t *data, size_t size, lp_file_format format, uns
                    : format == LP_FILE_WEBP ? lp_webp_source_new(&src, in, &limits, mem, &err)
                    : format == LP_FILE_TIFF ? lp_tiff_source_new(&src, in, &limits, mem, &err)
                                            : lp_source_open(&src, in, &limits, mem, &err);
-    if (st == LP_OK && shrink > 1) {
-        uint32_t tw = (src->info.width + shrink - 1) / shrink;
-        uint32_t th = (src->info.height + shrink - 1) / shrink;
-        if (tw < src->info.width && th < src->info.height)
-            lp_stage_shrink(src, tw, th);
-    }
+    if (st == LP_OK && shrink > 1)
+        lp_stage_shrink(src, shrink);
     uint64_t pixels = 0;
     while (st == LP_OK && pixels < LP_FUZZ_MAX_PIXELS) {
         lp_strip strip;

@@ -5,9 +5,8 @@
  *   - an input list: files and directories (recursed), or a list file, each input paired
  *     with the relative path its output keeps under the output directory, sorted so that
  *     every machine sees the same order, and cut into deterministic shards (--shard I/N);
- *   - a header probe and a memory model: the predicted peak bytes of one job from the
- *     input's header (dimensions, JPEG progressive/sampling) and the convert options,
- *     and the "leanest mode" of a job that does not fit the budget on its own;
+ *   - planning: every job planned from its header by the one planner (lp_plan_job, the
+ *     one convert uses), with its predicted peak and its leanest mode;
  *   - a scheduler: worker threads (never processes) that admit a job only while the
  *     predicted peaks of the running jobs plus the new one fit the budget; a job too big
  *     for the budget on its own runs alone, after the others;
@@ -51,7 +50,7 @@ typedef struct lp_batch_list {
 void lp_batch_list_init(lp_batch_list *list);
 void lp_batch_list_free(lp_batch_list *list);
 /* A file: kept under its path when that is relative and has no "..", else its base name.
- * A directory: recursed; its JPEG/PNG files (by extension) kept under their path relative
+ * A directory: recursed; the files of formats leanpix reads (by extension) kept under their path relative
  * to the directory. Symbolic links to directories are not followed. */
 lp_status lp_batch_list_add_path(lp_batch_list *list, const char *path, lp_error *err);
 /* One input path a line ("-" reads stdin); empty lines and lines starting with '#' skipped. */
@@ -68,62 +67,15 @@ lp_status lp_batch_list_shard(lp_batch_list *list, unsigned index, unsigned coun
 lp_status lp_batch_parse_shard(const char *text, unsigned *index, unsigned *count,
                                lp_error *err);
 
-/* outdir/rel with the extension replaced by the format's (".avif", ".jpg", ".webp", ".png").
+/* outdir/rel with the extension replaced by the format's (lp_file_format_extension).
  * Returns a malloc'd string (NULL on allocation failure). */
 char *lp_batch_output_path(const char *outdir, const char *rel, lp_file_format format);
 /* mkdir -p of the directory part of path (the file itself is not created). */
 lp_status lp_batch_make_parent_dirs(const char *path, lp_error *err);
 
-/* ---- header probe and memory model ---- */
-
-typedef struct lp_batch_probe {
-    lp_file_format format;
-    uint32_t width, height;
-    unsigned components;      /* 1..4 */
-    unsigned bit_depth;       /* 8 or 16 (PNG 1..16) */
-    bool progressive;         /* JPEG: progressive (or other multi-scan) coding */
-    double samples_per_pixel; /* JPEG: sum over components of Hc*Vc/(Hmax*Vmax) (1.5 for 4:2:0) */
-    uint64_t file_bytes;
-} lp_batch_probe;
-
-/* Reads only the header (JPEG markers up to SOF, PNG IHDR) with small preads. */
-lp_status lp_batch_probe_file(const char *path, lp_batch_probe *probe, lp_error *err);
-
-typedef struct lp_batch_plan {
-    uint32_t decode_width, decode_height;  /* after shrink-on-load */
-    uint32_t out_width, out_height;
-    unsigned shrink;                       /* JPEG DCT shrink factor (1 = none) */
-    lp_file_format out_format;
-    bool grid;                             /* AVIF written as a grid */
-    unsigned threads;                      /* encoder threads the job runs with */
-    uint32_t cell_width, cell_height;      /* grid cells */
-    uint64_t predicted_peak;               /* bytes: the whole job, codec state included */
-    bool lean;                             /* the leanest mode was chosen to fit the budget */
-    bool alone;                            /* over the budget even so: runs with nothing else */
-} lp_batch_plan;
-
-/* Predicts the peak of one job with options opts (encode.format must be set), for a batch
- * of `jobs` workers under budget bytes (0 = none):
- *   - within budget/jobs: as asked;
- *   - over budget/jobs but within the budget: AVIF goes to its leanest mode (a grid of
- *     small cells, one encoder thread) when that brings it within budget/jobs, so that it
- *     can share the budget; otherwise as asked (it waits until the budget has room);
- *   - over the budget: it runs alone (plan->alone), in its leanest mode, whose cells may
- *     use up to `jobs` encoder threads when the prediction still fits the budget.
- * A grid job whose options leave the encoder threads unset (0) encodes its cells with
- * `jobs` threads when that still fits its share: the longest jobs then finish with the
- * others instead of alone on one core.
- * *run_opts receives the options to run the job with. */
-void lp_batch_plan_job(const lp_batch_probe *probe, const lp_convert_options *opts,
-                       uint64_t budget, unsigned jobs, lp_batch_plan *plan,
-                       lp_convert_options *run_opts);
-/* The model's parts, for docs and tests: peak bytes of a job with the given decode and
- * output sizes (see docs/memory.md for the constants and how they were measured). */
-uint64_t lp_batch_predict_peak(const lp_batch_probe *probe, const lp_batch_plan *plan,
-                               const lp_encode_options *encode);
-/* Base bytes every job holds whatever its size (I/O buffers, codec tables, stacks;
- * measured: 0.5-1 MiB for JPEG/PNG jobs above an idle process, bench/batch-model.sh). */
-#define LP_BATCH_JOB_BASE_BYTES (2u * 1024u * 1024u)
+/* ---- planning ----
+ * Each job is planned by lp_plan_job (leanpix/convert.h, the planner convert uses too)
+ * from lp_probe_file's header facts (leanpix/plan.h), with the batch's budget and jobs. */
 
 /* ---- scheduler ---- */
 
@@ -172,9 +124,10 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
 
 /* ---- resume ---- */
 
-/* True when path exists and holds a complete file of the expected format (magic bytes and
- * structure: JPEG SOI..EOI, PNG ending in IEND, RIFF size of WebP, ISO-BMFF boxes of AVIF
- * covering the file with ftyp, meta and mdat). LP_FILE_UNKNOWN accepts any of them. */
+/* True when path exists and holds a complete file of the expected format: its magic bytes,
+ * then its descriptor's check of the structure (JPEG SOI..EOI, PNG ending in IEND, RIFF
+ * size of WebP, ISO-BMFF boxes of AVIF covering the file...). LP_FILE_UNKNOWN accepts any
+ * format that has such a check. */
 bool lp_batch_output_complete(const char *path, lp_file_format expected);
 /* Is name (a base name) a leanpix temp file ".NAME.lp-XXXXXX"? If so, *final_len is the
  * length of NAME and it starts at name + 1. */

@@ -53,10 +53,17 @@ typedef enum lp_grid_mode {
     LP_GRID_FIXED      /* cells of grid_cell_width x grid_cell_height */
 } lp_grid_mode;
 
+/* Defaults, defined once: the encoders, the planner's memory model and the CLI's help
+ * read these. */
+#define LP_JPEG_DEFAULT_QUALITY 85
+#define LP_WEBP_DEFAULT_QUALITY 80
+#define LP_AVIF_DEFAULT_QUALITY 60
+#define LP_AVIF_DEFAULT_SPEED 6
+
 typedef struct lp_encode_options {
     lp_file_format format;
-    int quality;          /* 0..100; -1 = the format's default (JPEG 85, WebP 80, AVIF 60) */
-    int speed;            /* AVIF: 0..10, default 6; WebP: method 0..6 = 6 - speed/2 */
+    int quality;          /* 0..100; -1 = the format's default (LP_*_DEFAULT_QUALITY) */
+    int speed;            /* AVIF: 0..10, default LP_AVIF_DEFAULT_SPEED; WebP: method 0..6 = 6 - speed/2 */
     lp_chroma chroma;
     unsigned bit_depth;   /* AVIF: 8 (default) or 10; PNG: 8 or 16 (0 = as the input) */
     bool progressive;     /* JPEG */

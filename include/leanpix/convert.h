@@ -14,6 +14,7 @@
 #include "leanpix/codec.h"
 #include "leanpix/io.h"
 #include "leanpix/ops.h"
+#include "leanpix/plan.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -42,6 +43,7 @@ typedef struct lp_convert_stats {
     uint32_t in_width, in_height;
     uint32_t out_width, out_height;
     uint32_t shrink_on_load;     /* DCT shrink factor applied by the decoder (1 = none) */
+    lp_plan plan;                /* the plan the job ran (lp_plan_job's) */
     lp_file_format in_format, out_format;
     uint64_t bytes_in, bytes_out;
     uint64_t mem_peak;           /* counted peak bytes of the job */
@@ -60,6 +62,24 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
  * whatever happens); `out` stays the caller's, to commit on success or close. */
 lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_options *opts,
                             lp_convert_stats *stats, lp_error *err);
+
+/* The one planner (src/pipeline/plan.c; leanpix/plan.h says what a plan is): plans a job
+ * with options opts (encode.format set) from its probe, for `jobs` jobs sharing budget
+ * bytes (0 = none; convert plans with its own budget and jobs = 1):
+ *   - within budget/jobs (its share): as asked;
+ *   - over its share but within the budget: the output format's leaner mode when that
+ *     brings it within its share (AVIF: a grid of small cells, one encoder thread),
+ *     else as asked (it waits until the budget has room);
+ *   - over the budget: it runs alone (plan->alone), in its leanest mode.
+ * *run_opts receives the options that run exactly this plan (convert then makes the same
+ * plan from them). Fails when the output cannot be written as asked (AV1 level 6 with the
+ * grid off, an unsupported output). */
+lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uint64_t budget,
+                      unsigned jobs, lp_plan *plan, lp_convert_options *run_opts,
+                      lp_error *err);
+/* The peak bytes of a plan (the model's sum; docs/memory.md gives each term). */
+uint64_t lp_predict_peak(const lp_probe *probe, const lp_plan *plan,
+                         const lp_encode_options *encode);
 
 /* Computes the output size the options ask for from the input size. */
 void lp_convert_target_size(const lp_convert_options *opts, uint32_t in_w, uint32_t in_h,

@@ -42,7 +42,8 @@ const char *lp_format_name(lp_format f);          /* "RGB8" */
 /* The format with the given colour/alpha/depth traits. */
 lp_format lp_format_make(bool gray, bool alpha, bool sixteen_bit);
 
-/* File formats leanpix reads or writes. */
+/* File formats leanpix reads or writes; what each one is lives in its descriptor
+ * (src/formats/NAME.c). */
 typedef enum lp_file_format {
     LP_FILE_UNKNOWN = 0,
     LP_FILE_JPEG,
@@ -56,6 +57,14 @@ const char *lp_file_format_name(lp_file_format f);          /* "jpeg" */
 lp_file_format lp_file_format_from_name(const char *name);   /* "jpg"/"jpeg"/"png"/"webp"/"avif" */
 lp_file_format lp_file_format_from_path(const char *path);   /* by extension */
 lp_file_format lp_file_format_sniff(const uint8_t *head, size_t len); /* by magic bytes */
+const char *lp_file_format_extension(lp_file_format f);     /* "jpg": what an output gets */
+/* Every format in the registry's order: i = 0, 1, ... until LP_FILE_UNKNOWN. */
+lp_file_format lp_file_format_at(size_t i);
+bool lp_file_format_readable(lp_file_format f);  /* leanpix decodes it */
+bool lp_file_format_writable(lp_file_format f);  /* leanpix encodes it */
+/* "jpeg, png, webp or avif": the writable (or readable) formats for messages, each name
+ * after prefix ("." gives ".jpg, .png, ..." with the written extension instead). */
+void lp_file_format_list(char *buf, size_t size, bool writable, const char *prefix);
 
 typedef struct lp_metadata {
     const uint8_t *icc;  size_t icc_size;   /* ICC profile */
@@ -72,6 +81,9 @@ typedef struct lp_image_info {
     lp_metadata meta;
     lp_file_format source_format;  /* what the pixels were decoded from */
     unsigned source_bit_depth;     /* 8 or 16 (PNG may be 1..16) */
+    /* How the source is coded, for the planner's memory model (leanpix/plan.h): */
+    bool source_progressive;          /* JPEG multi-scan, PNG Adam7: the decoder holds more */
+    double source_samples_per_pixel;  /* JPEG: sum of Hc*Vc/(Hmax*Vmax) (1.5 for 4:2:0); 0 = n/a */
 } lp_image_info;
 
 /* Parses the orientation tag out of an EXIF TIFF stream (libexif); 1 when absent/invalid. */

@@ -74,6 +74,9 @@ uint64_t lp_input_position(const lp_input *in);
 const char *lp_input_name(const lp_input *in);  /* path, or "(memory)" */
 /* File inputs: the device and inode read (false for memory inputs). */
 bool lp_input_file_id(const lp_input *in, uint64_t *dev, uint64_t *ino);
+/* The file descriptor of a file input (for preads that leave its position alone), or -1
+ * for a memory input. It stays the input's: do not close it. */
+int lp_input_fd(const lp_input *in);
 
 typedef struct lp_output lp_output;
 

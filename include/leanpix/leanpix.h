@@ -17,6 +17,7 @@
 #include "leanpix/pipeline.h"
 #include "leanpix/codec.h"
 #include "leanpix/ops.h"
+#include "leanpix/plan.h"
 #include "leanpix/convert.h"
 #include "leanpix/batch.h"
 #include "leanpix/server.h"

@@ -13,7 +13,7 @@
  *
  * To write a stage: embed lp_stage as the first member of your struct, fill ops and info,
  * and implement next(). A source (no upstream) may implement shrink() to decode smaller
- * (JPEG DCT scaling) when asked before the first next().
+ * (JPEG DCT scaling) by the factor the planner asks for, before the first next().
  */
 #ifndef LEANPIX_PIPELINE_H
 #define LEANPIX_PIPELINE_H
@@ -42,10 +42,10 @@ typedef struct lp_stage_ops {
     const char *name;
     /* Yields the next strip in *strip (rows = 0 after the last row). */
     lp_status (*next)(lp_stage *self, lp_strip *strip, lp_error *err);
-    /* Optional, sources only, before the first next(): decode smaller so that the image is
-     * still at least target_width x target_height. Updates self->info; returns the
-     * integer factor applied (1 when the source cannot shrink). */
-    uint32_t (*shrink)(lp_stage *self, uint32_t target_width, uint32_t target_height);
+    /* Optional, sources only, before the first next(): decode smaller by factor, the one
+     * the planner chose from the format descriptor's shrink_factor (JPEG DCT scaling:
+     * 2, 4 or 8). Updates self->info; returns the factor applied (1 when it cannot). */
+    uint32_t (*shrink)(lp_stage *self, uint32_t factor);
     /* Frees the stage's own resources (not upstream: lp_stage_destroy does that). */
     void (*destroy)(lp_stage *self);
 } lp_stage_ops;
@@ -61,7 +61,7 @@ struct lp_stage {
 };
 
 lp_status lp_stage_next(lp_stage *stage, lp_strip *strip, lp_error *err);
-uint32_t lp_stage_shrink(lp_stage *source, uint32_t target_width, uint32_t target_height);
+uint32_t lp_stage_shrink(lp_stage *source, uint32_t factor);
 /* Destroys stage and everything upstream of it. NULL is fine. */
 void lp_stage_destroy(lp_stage *stage);
 /* The first stage of the chain (the source). */

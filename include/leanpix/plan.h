@@ -36,8 +36,18 @@ typedef struct lp_probe {
     uint64_t file_bytes;
 } lp_probe;
 
-/* Reads the header facts of the file at path with small preads (no decoder). */
+/* Reads the header facts of the file at path with small preads (no decoder): its format
+ * by magic bytes, then that format's probe. */
 lp_status lp_probe_file(const char *path, lp_probe *probe, lp_error *err);
+/* The same on an open file of size bytes (read with pread; the offset is not moved). */
+lp_status lp_probe_fd(int fd, uint64_t size, lp_probe *probe, lp_error *err);
+/* The facts an opened decoder states (info of a source stage), for inputs that are not
+ * files (memory); file_bytes as known. */
+void lp_probe_from_info(const lp_image_info *info, uint64_t file_bytes, lp_probe *probe);
+
+/* Base bytes every job holds whatever its size (I/O buffers, codec tables, stacks;
+ * measured: 0.5-1 MiB for JPEG/PNG jobs above an idle process, bench/batch-model.sh). */
+#define LP_JOB_BASE_BYTES (2u * 1024u * 1024u)
 
 typedef struct lp_plan {
     uint32_t decode_width, decode_height;  /* after shrink-on-load */

@@ -3,16 +3,17 @@
  * temp files did a killed run leave behind (see leanpix/batch.h).
  *
  * Outputs are renamed into place only after fsync, so a file under an output's name was
- * complete when it got there; the checks here guard against outputs that came from
- * elsewhere (another tool, a copy cut short, a disk that lost data). They read the file's
- * first and last bytes and, for AVIF, walk the top-level ISO-BMFF boxes: enough to know the
- * file is whole without decoding it (a decode of 1,200 outputs would cost more than
- * re-encoding a few). Memory: a few small stack buffers; the directory walk holds one
+ * complete when it got there; the checks guard against outputs that came from elsewhere
+ * (another tool, a copy cut short, a disk that lost data). Each format's descriptor has
+ * its check (src/formats/): the file's first and last bytes, or for AVIF a walk of the
+ * top-level ISO-BMFF boxes: enough to know the file is whole without decoding it (a
+ * decode of 1,200 outputs would cost more than re-encoding a few). Memory: a few small stack buffers; the directory walk holds one
  * DIR handle per level.
  */
 #define _GNU_SOURCE
-#include "file_bytes.h"
 #include "leanpix/batch.h"
+#include "formats/format.h"
+#include "io/file_bytes.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -23,84 +24,21 @@
 #include <unistd.h>
 
 
-static bool jpeg_complete(int fd, uint64_t size)
-{
-    uint8_t tail[2];
-    /* EOI, possibly followed by a little padding some writers add. */
-    for (uint64_t back = 2; back <= 16 && back <= size; back++) {
-        if (!file_read_at(fd, size - back, tail, 2))
-            return false;
-        if (tail[0] == 0xFF && tail[1] == 0xD9)
-            return true;
-    }
-    return false;
-}
-
-static bool png_complete(int fd, uint64_t size)
-{
-    static const uint8_t iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
-    uint8_t tail[12];
-    return size >= 8 + 25 + 12 && file_read_at(fd, size - 12, tail, 12) && !memcmp(tail, iend, 12);
-}
-
-static bool webp_complete(int fd, uint64_t size)
-{
-    uint8_t head[12];
-    if (!file_read_at(fd, 0, head, 12))
-        return false;
-    uint64_t riff = file_le32(head + 4);
-    return riff + 8 == size || riff + 9 == size;  /* odd sizes may carry a pad byte */
-}
-
-/* Top-level boxes must tile the file exactly, with ftyp first and meta + mdat present. */
-static bool avif_complete(int fd, uint64_t size)
-{
-    bool meta = false, mdat = false;
-    uint64_t at = 0;
-    for (unsigned boxes = 0; at < size && boxes < 10000; boxes++) {
-        uint8_t head[16];
-        if (size - at < 8 || !file_read_at(fd, at, head, 8))
-            return false;
-        uint64_t len = file_be32(head);
-        if (len == 1) {
-            if (size - at < 16 || !file_read_at(fd, at + 8, head + 8, 8))
-                return false;
-            len = (uint64_t)file_be32(head + 8) << 32 | file_be32(head + 12);
-        } else if (len == 0) {
-            len = size - at;
-        }
-        if (len < 8 || len > size - at)
-            return false;
-        if (at == 0 && memcmp(head + 4, "ftyp", 4))
-            return false;
-        meta |= !memcmp(head + 4, "meta", 4);
-        mdat |= !memcmp(head + 4, "mdat", 4);
-        at += len;
-    }
-    return at == size && meta && mdat;
-}
-
 bool lp_batch_output_complete(const char *path, lp_file_format expected)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
     struct stat sb;
-    uint8_t magic[16];
+    uint8_t magic[LP_SNIFF_BYTES];
     bool ok = false;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 16 &&
-        file_read_at(fd, 0, magic, sizeof magic)) {
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 16) {
         uint64_t size = (uint64_t)sb.st_size;
-        lp_file_format f = lp_file_format_sniff(magic, sizeof magic);
-        if (expected == LP_FILE_UNKNOWN || f == expected) {
-            switch (f) {
-            case LP_FILE_JPEG: ok = jpeg_complete(fd, size); break;
-            case LP_FILE_PNG: ok = png_complete(fd, size); break;
-            case LP_FILE_WEBP: ok = webp_complete(fd, size); break;
-            case LP_FILE_AVIF: ok = avif_complete(fd, size); break;
-            default: ok = false; break;
-            }
-        }
+        size_t got = size < sizeof magic ? (size_t)size : sizeof magic;
+        const lp_format_desc *d =
+            lp_file_read_at(fd, 0, magic, got) ? lp_format_desc_sniff(magic, got) : NULL;
+        if (d && d->output_complete && (expected == LP_FILE_UNKNOWN || d->id == expected))
+            ok = d->output_complete(fd, size);
     }
     close(fd);
     return ok;

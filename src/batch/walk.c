@@ -93,10 +93,11 @@ static char *clean_relative(const char *path)
     return out;
 }
 
+/* A file of a format leanpix reads, by its extension (the content is checked when the
+ * job is probed). */
 static bool is_image_name(const char *name)
 {
-    lp_file_format f = lp_file_format_from_path(name);
-    return f == LP_FILE_JPEG || f == LP_FILE_PNG;
+    return lp_file_format_readable(lp_file_format_from_path(name));
 }
 
 static lp_status add_file(lp_batch_list *list, const char *path, lp_error *err)
@@ -269,30 +270,24 @@ lp_status lp_batch_parse_shard(const char *text, unsigned *index, unsigned *coun
     return LP_OK;
 }
 
-static const char *extension_of(lp_file_format f)
-{
-    switch (f) {
-    case LP_FILE_JPEG: return ".jpg";
-    case LP_FILE_PNG: return ".png";
-    case LP_FILE_WEBP: return ".webp";
-    case LP_FILE_AVIF: return ".avif";
-    default: return "";
-    }
-}
-
 char *lp_batch_output_path(const char *outdir, const char *rel, lp_file_format format)
 {
     size_t stem = stem_length(rel);
-    const char *ext = extension_of(format);
+    const char *ext = lp_file_format_extension(format);
+    ext = ext ? ext : "";
     size_t lo = strlen(outdir);
-    char *s = malloc(lo + 1 + stem + strlen(ext) + 1);
+    char *s = malloc(lo + 1 + stem + 1 + strlen(ext) + 1);
     if (!s)
         return NULL;
     memcpy(s, outdir, lo);
     if (lo && outdir[lo - 1] != '/')
         s[lo++] = '/';
     memcpy(s + lo, rel, stem);
-    strcpy(s + lo + stem, ext);
+    s[lo + stem] = '\0';
+    if (*ext) {
+        s[lo + stem] = '.';
+        strcpy(s + lo + stem + 1, ext);
+    }
     return s;
 }
 

@@ -5,7 +5,7 @@
  * Used by the AVIF grid writer (avif_grid_save.c); the planes are views into its cell-row
  * buffer, so encoding a cell copies no pixels. The compressed frame is allocated from the
  * job's lp_mem; libaom's own state is not (the caller reserves an estimate, see
- * LP_AV1_ENCODER_BYTES_PER_PIXEL).
+ * aom_memory.h).
  */
 #ifndef LP_AV1_CELL_ENCODER_H
 #define LP_AV1_CELL_ENCODER_H
@@ -15,12 +15,6 @@
 #include <stdint.h>
 #include "leanpix/mem.h"
 #include "leanpix/status.h"
-
-/* libaom 3.6 all-intra state per running encoder: VmHWM grows by 3.8, 8.2, 24.8 and
- * 58.0 MiB for one more encoder of 256, 512, 1024 and 2048 px square cells (speed 6,
- * 8-bit 4:2:0; docs/avif-grid.md). 20 bytes per pixel plus 5 MiB covers them all. */
-#define LP_AV1_ENCODER_BYTES_PER_PIXEL 20u
-#define LP_AV1_ENCODER_FIXED_BYTES (5u << 20)
 
 typedef struct lp_av1_cell_params {
     uint32_t width, height;  /* the cell (even sizes for 4:2:0) */

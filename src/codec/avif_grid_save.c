@@ -26,6 +26,7 @@
  * docs/avif-grid.md for the measured figures.
  */
 #include "leanpix/codec.h"
+#include "codec/aom_memory.h"
 #include "codec/av1_cell_encoder.h"
 #include "codec/cell_store.h"
 #include "codec/heif_writer.h"
@@ -36,7 +37,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_QUALITY 60
 #define DEFAULT_CELL 512u
 #define MAX_CELLS_PER_SIDE 256u
 
@@ -135,8 +135,8 @@ uint64_t lp_avif_grid_predict_peak(uint32_t width, uint32_t height, uint32_t cel
     uint64_t rowbuf = padded * cell_height * bps * 3 / 2 + (alpha ? padded * cell_height * bps : 0);
     /* libaom per running encoder */
     uint64_t cell_px = (uint64_t)cell_width * cell_height;
-    uint64_t encoders = threads * (cell_px * LP_AV1_ENCODER_BYTES_PER_PIXEL * bps +
-                                   LP_AV1_ENCODER_FIXED_BYTES);
+    uint64_t encoders = threads * (cell_px * LP_AOM_BYTES_PER_PIXEL * bps +
+                                   LP_AOM_CELL_FIXED_BYTES);
     /* compressed output: about 0.25 byte per pixel on photos at the default quality
      * (measured 0.21 on the 24 MP bench photo), held in memory up to the cell store's
      * spill threshold; plus one cell-row of fresh cells and the tables */
@@ -264,7 +264,7 @@ static lp_status grid_begin(lp_sink *self, const lp_image_info *info, lp_error *
     /* MIAF 7.3.11.4.2: a 4:2:0 grid must have an even output size, so odd-sized images are
      * written 4:4:4 (exact, decodable everywhere) rather than cropped or padded. */
     s->yuv444 = s->opts.chroma == LP_CHROMA_444 || (info->width % 2) || (info->height % 2);
-    int quality = s->opts.quality < 0 ? DEFAULT_QUALITY : s->opts.quality > 100 ? 100 : s->opts.quality;
+    int quality = s->opts.quality < 0 ? LP_AVIF_DEFAULT_QUALITY : s->opts.quality > 100 ? 100 : s->opts.quality;
     s->quantizer = ((100 - quality) * 63 + 50) / 100;
     s->speed = s->opts.speed;
     s->threads = s->opts.threads ? s->opts.threads : 1;
@@ -447,8 +447,8 @@ static lp_status run_workers(row_job *job, unsigned threads, lp_error *err)
 
 static uint64_t encoder_bytes(const grid_sink *s)
 {
-    return (uint64_t)s->cell_w * s->cell_h * LP_AV1_ENCODER_BYTES_PER_PIXEL * s->bps +
-           LP_AV1_ENCODER_FIXED_BYTES;
+    return (uint64_t)s->cell_w * s->cell_h * LP_AOM_BYTES_PER_PIXEL * s->bps +
+           LP_AOM_CELL_FIXED_BYTES;
 }
 
 static void release_row_cells(grid_sink *s)

@@ -34,6 +34,7 @@
  * strip_metadata; with an ICC profile libavif writes colr 'prof' besides the AV1 nclx.
  */
 #include "leanpix/codec.h"
+#include "codec/aom_memory.h"
 
 #include <avif/avif.h>
 #include <inttypes.h>
@@ -41,9 +42,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AVIF_DEFAULT_QUALITY 60
-#define AVIF_DEFAULT_SPEED 6
-#define LIBAOM_BYTES_PER_PIXEL 16u
 
 typedef struct avif_sink avif_sink;
 /* Converts `rows` rows of pixels starting at image row y (even for 4:2:0 unless they are
@@ -73,13 +71,19 @@ struct avif_sink {
     uint32_t next_y;           /* first image row not yet converted */
 };
 
+bool lp_av1_frame_fits_level6(uint32_t width, uint32_t height)
+{
+    return width <= LP_AV1_MAX_FRAME_WIDTH && height <= LP_AV1_MAX_FRAME_HEIGHT &&
+           (uint64_t)width * height <= LP_AV1_MAX_FRAME_PIXELS;
+}
+
 /* ---- options ---- */
 
 /* libavif 0.11.1 has no quality knob: quality maps linearly onto quantizers 63..0. */
 static int quality_to_quantizer(int quality)
 {
     if (quality < 0)
-        quality = AVIF_DEFAULT_QUALITY;
+        quality = LP_AVIF_DEFAULT_QUALITY;
     if (quality > 100)
         quality = 100;
     return ((100 - quality) * 63 + 50) / 100;
@@ -403,8 +407,9 @@ static avifEncoder *make_encoder(const avif_sink *s)
 
 static lp_status encode_frame(avif_sink *s, avifRWData *out, lp_error *err)
 {
-    uint64_t estimate = (uint64_t)s->info.width * s->info.height * LIBAOM_BYTES_PER_PIXEL;
-    lp_status st = lp_mem_reserve(s->base.mem, estimate, "libaom encoder state (16 B/pixel)", err);
+    uint64_t estimate = (uint64_t)s->info.width * s->info.height * LP_AOM_BYTES_PER_PIXEL +
+                        LP_AOM_FRAME_FIXED_BYTES;
+    lp_status st = lp_mem_reserve(s->base.mem, estimate, "libaom encoder state", err);
     if (st != LP_OK)
         return st;
     avifEncoder *enc = make_encoder(s);
@@ -479,7 +484,7 @@ lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_opt
     s->base.whole_image = true;
     s->output = output;
     s->quantizer = quality_to_quantizer(opts->quality);
-    s->speed = opts->speed < 0 ? AVIF_DEFAULT_SPEED : opts->speed;
+    s->speed = opts->speed < 0 ? LP_AVIF_DEFAULT_SPEED : opts->speed;
     s->threads = opts->threads;
     s->depth = depth;
     s->want_444 = opts->chroma == LP_CHROMA_444;

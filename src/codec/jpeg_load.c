@@ -491,6 +491,17 @@ static lp_status choose_output(jpeg_source *s, lp_error *err)
 }
 
 /* Everything after jpeg_read_header that may fail without libjpeg jumping. */
+/* Stored samples per pixel over all components (1.5 for 4:2:0 YCbCr, 3 for 4:4:4): what a
+ * multi-scan decode keeps as coefficients, and what the planner's probe reads. */
+static double samples_per_pixel(j_decompress_ptr cinfo)
+{
+    double sum = 0;
+    for (int c = 0; c < cinfo->num_components; c++)
+        sum += (double)cinfo->comp_info[c].h_samp_factor * cinfo->comp_info[c].v_samp_factor /
+               ((double)cinfo->max_h_samp_factor * cinfo->max_v_samp_factor);
+    return sum;
+}
+
 static lp_status read_header(jpeg_source *s, const lp_limits *limits, lp_error *err)
 {
     j_decompress_ptr cinfo = &s->cinfo;
@@ -507,6 +518,8 @@ static lp_status read_header(jpeg_source *s, const lp_limits *limits, lp_error *
     s->base.info.height = cinfo->image_height;
     s->base.info.source_format = LP_FILE_JPEG;
     s->base.info.source_bit_depth = 8;
+    s->base.info.source_progressive = jpeg_has_multiple_scans(cinfo);
+    s->base.info.source_samples_per_pixel = samples_per_pixel(cinfo);
     uint64_t coefficients = coefficient_bytes(cinfo);
     if (coefficients) {
         st = lp_mem_reserve(s->base.mem, coefficients, "JPEG coefficient buffer (progressive)", err);
@@ -621,28 +634,24 @@ static lp_status jpeg_next(lp_stage *self, lp_strip *strip, lp_error *err)
     return LP_OK;
 }
 
-static uint32_t jpeg_shrink(lp_stage *self, uint32_t target_width, uint32_t target_height)
+/* Applies the DCT scale the planner chose (formats/jpeg.c decides it from the header). */
+static uint32_t jpeg_shrink(lp_stage *self, uint32_t factor)
 {
     jpeg_source *s = (jpeg_source *)self;
     if (s->started || s->failure.failed)
         return 1;
     if (setjmp(s->failure.jump)) {
         s->failure.failed = false;  /* calc_output_dimensions only complains about state: keep 1:1 */
+        s->cinfo.scale_denom = 1;
         return 1;
     }
-    static const unsigned denoms[] = {8, 4, 2, 1};
-    for (size_t i = 0; i < sizeof denoms / sizeof denoms[0]; i++) {
-        s->cinfo.scale_num = 1;
-        s->cinfo.scale_denom = denoms[i];
-        jpeg_calc_output_dimensions(&s->cinfo);
-        if (denoms[i] == 1 || (s->cinfo.output_width >= target_width &&
-                               s->cinfo.output_height >= target_height)) {
-            self->info.width = s->cinfo.output_width;
-            self->info.height = s->cinfo.output_height;
-            return denoms[i];
-        }
-    }
-    return 1;
+    unsigned denom = factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1;
+    s->cinfo.scale_num = 1;
+    s->cinfo.scale_denom = denom;
+    jpeg_calc_output_dimensions(&s->cinfo);
+    self->info.width = s->cinfo.output_width;
+    self->info.height = s->cinfo.output_height;
+    return denom;
 }
 
 static void jpeg_destroy_stage(lp_stage *self)

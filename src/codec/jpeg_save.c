@@ -6,7 +6,7 @@
  * pointers into the strip, without a copy; libjpeg's destination manager fills a 64 KiB
  * buffer that is written to the lp_output whenever it is full.
  *
- * Options: quality (85 when -1), chroma 4:2:0 (default) or 4:4:4, progressive.
+ * Options: quality (LP_JPEG_DEFAULT_QUALITY when -1), chroma 4:2:0 (default) or 4:4:4, progressive.
  *
  * Huffman optimisation (optimal tables instead of the standard ones: 8% smaller on a noisy
  * 27 MP photo, 29% on our synthetic test photo) is a second pass over a whole-image buffer
@@ -158,7 +158,7 @@ static void configure(jpeg_sink *s, const lp_image_info *info)
     cinfo->input_components = gray ? 1 : 3;
     cinfo->in_color_space = gray ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_set_defaults(cinfo);
-    int quality = s->opts.quality < 0 ? 85 : s->opts.quality > 100 ? 100 : s->opts.quality;
+    int quality = s->opts.quality < 0 ? LP_JPEG_DEFAULT_QUALITY : s->opts.quality > 100 ? 100 : s->opts.quality;
     jpeg_set_quality(cinfo, quality, TRUE);
     if (!gray) {
         int luma = s->opts.chroma == LP_CHROMA_444 ? 1 : 2;

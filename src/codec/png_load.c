@@ -589,6 +589,7 @@ lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limit
         s->base.info.height = s->ihdr.height;
         s->base.info.format = output_format(&s->ihdr, s->has_trns);
         s->base.info.source_bit_depth = s->ihdr.bit_depth;
+        s->base.info.source_progressive = s->ihdr.interlace_method != 0;
         st = plan_buffers(s, err);
     }
     if (st != LP_OK) {

@@ -46,7 +46,6 @@
 #define WEBP_LOSSLESS_BYTES_PER_PIXEL 28u
 #define WEBP_FIXED_BYTES (1ull << 20)
 #define WEBP_LOSSLESS_FIXED_BYTES (8ull << 20)
-#define WEBP_DEFAULT_QUALITY 80
 
 typedef struct webp_sink {
     lp_sink base;
@@ -230,7 +229,7 @@ static const char *encode_error_text(WebPEncodingError code)
 
 static lp_status setup_config(const webp_sink *s, WebPConfig *config, lp_error *err)
 {
-    int quality = s->opts.quality < 0 ? WEBP_DEFAULT_QUALITY : s->opts.quality;
+    int quality = s->opts.quality < 0 ? LP_WEBP_DEFAULT_QUALITY : s->opts.quality;
     int method = 6 - s->opts.speed / 2;
     if (!WebPConfigInit(config))
         return lp_error_set(err, LP_ERR_CODEC, "libwebp version mismatch");

@@ -1,14 +1,12 @@
 /*
- * image.c - pixel format traits, file format names and sniffing, input limits.
+ * image.c - pixel format traits and input limits. (File formats: src/formats/registry.c.)
  *
  * Pure functions over small tables; no state.
  */
 #include "leanpix/image.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
-#include <strings.h>
 
 typedef struct format_traits {
     const char *name;
@@ -43,55 +41,6 @@ lp_format lp_format_make(bool gray, bool alpha, bool sixteen_bit)
         {{LP_FORMAT_G8, LP_FORMAT_G16}, {LP_FORMAT_GA8, LP_FORMAT_GA16}},
     };
     return table[gray][alpha][sixteen_bit];
-}
-
-const char *lp_file_format_name(lp_file_format f)
-{
-    switch (f) {
-    case LP_FILE_JPEG: return "jpeg";
-    case LP_FILE_PNG: return "png";
-    case LP_FILE_WEBP: return "webp";
-    case LP_FILE_AVIF: return "avif";
-    default: return "unknown";
-    }
-}
-
-lp_file_format lp_file_format_from_name(const char *name)
-{
-    if (!name)
-        return LP_FILE_UNKNOWN;
-    if (!strcasecmp(name, "jpg") || !strcasecmp(name, "jpeg") || !strcasecmp(name, "jpe"))
-        return LP_FILE_JPEG;
-    if (!strcasecmp(name, "png"))
-        return LP_FILE_PNG;
-    if (!strcasecmp(name, "webp"))
-        return LP_FILE_WEBP;
-    if (!strcasecmp(name, "avif"))
-        return LP_FILE_AVIF;
-    return LP_FILE_UNKNOWN;
-}
-
-lp_file_format lp_file_format_from_path(const char *path)
-{
-    if (!path)
-        return LP_FILE_UNKNOWN;
-    const char *slash = strrchr(path, '/');
-    const char *dot = strrchr(slash ? slash : path, '.');
-    return dot ? lp_file_format_from_name(dot + 1) : LP_FILE_UNKNOWN;
-}
-
-lp_file_format lp_file_format_sniff(const uint8_t *head, size_t len)
-{
-    if (len >= 3 && head[0] == 0xFF && head[1] == 0xD8 && head[2] == 0xFF)
-        return LP_FILE_JPEG;
-    if (len >= 8 && !memcmp(head, "\x89PNG\r\n\x1a\n", 8))
-        return LP_FILE_PNG;
-    if (len >= 12 && !memcmp(head, "RIFF", 4) && !memcmp(head + 8, "WEBP", 4))
-        return LP_FILE_WEBP;
-    if (len >= 12 && !memcmp(head + 4, "ftyp", 4) &&
-        (!memcmp(head + 8, "avif", 4) || !memcmp(head + 8, "avis", 4)))
-        return LP_FILE_AVIF;
-    return LP_FILE_UNKNOWN;
 }
 
 void lp_limits_default(lp_limits *limits)

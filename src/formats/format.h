@@ -59,11 +59,16 @@ typedef struct lp_format_desc {
      * flag names); NULL = all accepted. */
     lp_status (*check_options)(const lp_encode_options *opts, lp_error *err);
     /* The format's own planning choices (AVIF: one frame or a grid, the cell size, the
-     * encoder threads) for an output of plan->out_width x out_height within share bytes
-     * (0 = no budget). Sets plan->grid, cells, threads, lean; may refuse (LP_ERR_TOO_BIG)
-     * what cannot be written. NULL = nothing to choose. */
-    lp_status (*plan_output)(const lp_probe *probe, lp_plan *plan, const lp_encode_options *opts,
-                             uint64_t share, unsigned jobs, lp_error *err);
+     * encoder threads) for an output of plan->out_width x out_height. rest_bytes is what the
+     * job holds besides the encoder (decoder, resampler, rotation, base); the job should
+     * fit budget / jobs (its share) to run beside others, and must fit the budget (0 = no
+     * budget) to run at all. Sets plan->grid, cells, threads, lean, alone and
+     * predicted_peak, and writes the choices into *opts so that the encoder does exactly
+     * the plan; may refuse (LP_ERR_TOO_BIG) what cannot be written. NULL = the encoder
+     * has nothing to choose (the planner then adds encode_bytes). */
+    lp_status (*plan_output)(const lp_probe *probe, lp_plan *plan, lp_encode_options *opts,
+                             uint64_t rest_bytes, uint64_t budget, unsigned jobs,
+                             lp_error *err);
     /* Peak bytes the encoder holds for this plan. */
     uint64_t (*encode_bytes)(const lp_probe *probe, const lp_plan *plan,
                              const lp_encode_options *opts);
@@ -88,5 +93,9 @@ const lp_format_desc *lp_format_desc_by_path(const char *path);
 const lp_format_desc *lp_format_desc_sniff(const uint8_t *head, size_t len);
 /* Iteration: i = 0.. until NULL. */
 const lp_format_desc *lp_format_desc_at(size_t i);
+/* The error for an input that no descriptor reads (d NULL: unknown magic bytes). */
+lp_status lp_format_unreadable(const lp_format_desc *d, lp_error *err);
+/* The error for an output format that cannot be written (d NULL: none was given). */
+lp_status lp_format_unwritable(const lp_format_desc *d, lp_error *err);
 
 #endif

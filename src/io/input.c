@@ -423,6 +423,11 @@ uint64_t lp_input_size(const lp_input *in) { return in->size; }
 uint64_t lp_input_position(const lp_input *in) { return in->pos; }
 const char *lp_input_name(const lp_input *in) { return in->name ? in->name : "(memory)"; }
 
+int lp_input_fd(const lp_input *in)
+{
+    return in->kind == INPUT_MEMORY ? -1 : in->fd;
+}
+
 bool lp_input_file_id(const lp_input *in, uint64_t *dev, uint64_t *ino)
 {
     *dev = in->dev;

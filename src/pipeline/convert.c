@@ -1,30 +1,26 @@
 /*
- * convert.c - one re-encoding job, planned from the header and pulled in strips.
+ * convert.c - one re-encoding job: planned from the header, then pulled in strips.
  *
- * Plan: open the source (header only), work out the output size in display orientation
- * (what the user sees), map it back to stored orientation, ask the decoder to shrink on
- * load (JPEG DCT scaling) as far as it can while staying at or above that size, then
- * resample the rest. Rotation, when asked for, comes after resizing because it holds the
- * whole image: it is cheaper on the smaller one. The encoder says which pixel format it
- * takes and a conversion stage is added only when needed.
- *
- * AVIF output picks between one frame and a grid here, where the size is known: a grid
- * when asked for, or (auto) when one AV1 frame would be over level 6 or over the job's
- * memory budget; `--grid off` on a frame over level 6 fails before decoding anything.
+ * The plan is lp_plan_job's (src/pipeline/plan.c), the same the batch makes to admit the
+ * job: the probe is read from the file with the format's own probe (as the batch does),
+ * or taken from the opened decoder for inputs that are not files; the decoder's
+ * orientation, which it read in full, refines it. Then the chain does exactly the plan:
+ * the decoder shrinks on load by the planned factor, the resampler does the rest,
+ * rotation (when planned) comes after resizing because it holds the whole image, the
+ * output format's encoder is the one the plan chose (AVIF: frame or grid), and a
+ * conversion stage is added only when the encoder wants another pixel format.
  *
  * Memory: the job's lp_mem (child of an optional batch-wide one) counts every buffer of
- * every stage; the stats report its peak and how much of it whole-image stages held.
+ * every stage; the stats report its peak, the plan's prediction, and how much of it
+ * whole-image stages held.
  */
 #include "leanpix/convert.h"
 #include "core/clock.h"
+#include "formats/format.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
-
-/* libaom's all-intra state for one frame, per pixel (measured: ~400 MB at 24 MP). */
-#define AVIF_FRAME_BYTES_PER_PIXEL 17u
 
 void lp_convert_options_default(lp_convert_options *opts)
 {
@@ -70,71 +66,32 @@ void lp_convert_target_size(const lp_convert_options *opts, uint32_t in_w, uint3
         *out_h = opts->resize_height;
 }
 
-static bool orientation_transposes(int orientation)
+/* The planner's facts for this input: the file's own probe when it is a file (what the
+ * batch read), else the decoder's; the orientation is the decoder's (it read all of EXIF). */
+static void probe_input(lp_input *in, const lp_stage *source, lp_probe *probe)
 {
-    return orientation >= 5 && orientation <= 8;
+    int fd = lp_input_fd(in);
+    if (fd < 0 || lp_probe_fd(fd, lp_input_size(in), probe, NULL) != LP_OK ||
+        probe->format != source->info.source_format || probe->width != source->info.width ||
+        probe->height != source->info.height)
+        lp_probe_from_info(&source->info, lp_input_size(in), probe);
+    probe->orientation = source->info.meta.orientation > 0 ? source->info.meta.orientation : 1;
 }
 
-/* Decides single frame or grid for AVIF and creates the sink. */
-static lp_status open_avif_sink(lp_sink **sink, lp_output *out, lp_encode_options *enc,
-                                uint32_t w, uint32_t h, uint64_t budget, lp_mem *mem,
-                                lp_error *err)
-{
-    bool fits = lp_av1_frame_fits_level6(w, h);
-    bool grid = enc->grid == LP_GRID_FIXED;
-    if (enc->grid == LP_GRID_AUTO) {
-        uint64_t frame_bytes = (uint64_t)w * h * AVIF_FRAME_BYTES_PER_PIXEL;
-        grid = !fits || (budget && frame_bytes > budget);
-    }
-    if (enc->grid == LP_GRID_OFF && !fits)
-        return lp_error_set(err, LP_ERR_TOO_BIG,
-                            "%ux%u is over AV1 level 6 (16384x8704, 35.6 MP) for one frame, which "
-                            "decoders need not accept (browsers stop at 16384 px; Debian 12's "
-                            "libaom 3.6.0 has written such frames that dav1d rejects): encode it as "
-                            "a grid",
-                            w, h);
-    if (grid)
-        return lp_avif_grid_sink_new(sink, out, enc, mem, err);
-    return lp_avif_sink_new(sink, out, enc, mem, err);
-}
-
-static lp_status build_chain(lp_stage **chain, const lp_convert_options *opts,
-                             lp_file_format out_format, lp_convert_stats *stats, lp_error *err)
+static lp_status build_chain(lp_stage **chain, const lp_plan *plan, const lp_convert_options *opts,
+                             lp_convert_stats *stats, lp_error *err)
 {
     lp_stage *s = *chain;
-    const lp_image_info *in = &s->info;
-    int orientation = in->meta.orientation;
-    bool transposed = orientation_transposes(orientation);
-    /* targets are about what the viewer sees: plan in display orientation */
-    uint32_t disp_w = transposed ? in->height : in->width;
-    uint32_t disp_h = transposed ? in->width : in->height;
-    uint32_t tw, th;
-    lp_convert_target_size(opts, disp_w, disp_h, &tw, &th);
-    if (transposed) {
-        uint32_t t = tw;
-        tw = th;
-        th = t;
-    }
-    if (tw != in->width || th != in->height) {
-        if (tw < in->width && th < in->height)
-            stats->shrink_on_load = lp_stage_shrink(s, tw, th);
-        if (tw != s->info.width || th != s->info.height) {
-            lp_status st = lp_resize_new(&s, s, tw, th, opts->kernel, err);
-            if (st != LP_OK) {
-                *chain = NULL;
-                return st;
-            }
-        }
-    }
-    if (opts->autorotate && out_format != LP_FILE_AVIF && orientation > 1) {
-        lp_status st = lp_orient_new(&s, s, orientation, err);
-        if (st != LP_OK) {
-            *chain = NULL;
-            return st;
-        }
-    }
-    *chain = s;
-    return LP_OK;
+    int orientation = s->info.meta.orientation;
+    if (plan->shrink > 1)
+        stats->shrink_on_load = lp_stage_shrink(s, plan->shrink);
+    lp_status st = LP_OK;
+    if (plan->out_width != s->info.width || plan->out_height != s->info.height)
+        st = lp_resize_new(&s, s, plan->out_width, plan->out_height, opts->kernel, err);
+    if (st == LP_OK && plan->orient)
+        st = lp_orient_new(&s, s, orientation, err);
+    *chain = st == LP_OK ? s : NULL;
+    return st;
 }
 
 static lp_status adapt_format(lp_stage **chain, const lp_sink *sink, lp_error *err)
@@ -179,20 +136,20 @@ lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_optio
     stats.in_width = chain->info.width;
     stats.in_height = chain->info.height;
     stats.in_format = chain->info.source_format;
-
-    lp_encode_options enc = opts->encode;
-    stats.out_format = enc.format;
-    if (chain->info.meta.dropped && !enc.strip_metadata)
+    stats.out_format = opts->encode.format;
+    if (chain->info.meta.dropped && !opts->encode.strip_metadata)
         snprintf(stats.warning, sizeof stats.warning, "metadata left out: %s",
                  chain->info.meta.dropped);
-    st = build_chain(&chain, opts, enc.format, &stats, err);
+    lp_probe probe;
+    probe_input(in, chain, &probe);
+    lp_convert_options run;
+    st = lp_plan_job(&probe, opts, opts->max_mem, 1, &stats.plan, &run, err);
     if (st != LP_OK)
         goto done;
-    if (enc.format == LP_FILE_AVIF)
-        st = open_avif_sink(&sink, out, &enc, chain->info.width, chain->info.height, opts->max_mem,
-                            mem, err);
-    else
-        st = lp_sink_new(&sink, out, &enc, mem, err);
+    st = build_chain(&chain, &stats.plan, opts, &stats, err);
+    if (st != LP_OK)
+        goto done;
+    st = lp_format_desc_of(run.encode.format)->sink_new(&sink, out, &run.encode, &stats.plan, mem, err);
     if (st != LP_OK)
         goto done;
     st = adapt_format(&chain, sink, err);
@@ -230,9 +187,11 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
     if (resolved.encode.format == LP_FILE_UNKNOWN) {
         if (stats)
             stats->output_failed = true;
+        char names[128];
+        lp_file_format_list(names, sizeof names, true, ".");
         return lp_error_set(err, LP_ERR_INVALID_ARG,
-                            "cannot tell the output format from the name (name the output .avif, "
-                            ".jpg, .webp or .png)");
+                            "cannot tell the output format from the name (name the output %s)",
+                            names);
     }
     lp_input *in;
     lp_status st = lp_input_open_file(&in, in_path, resolved.io, resolved.limits.max_file_bytes, err);

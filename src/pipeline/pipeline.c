@@ -18,11 +18,11 @@ lp_status lp_stage_next(lp_stage *stage, lp_strip *strip, lp_error *err)
     return stage->ops->next(stage, strip, err);
 }
 
-uint32_t lp_stage_shrink(lp_stage *source, uint32_t target_width, uint32_t target_height)
+uint32_t lp_stage_shrink(lp_stage *source, uint32_t factor)
 {
-    if (!source || source->upstream || !source->ops->shrink)
+    if (!source || source->upstream || !source->ops->shrink || factor <= 1)
         return 1;
-    return source->ops->shrink(source, target_width, target_height);
+    return source->ops->shrink(source, factor);
 }
 
 void lp_stage_destroy(lp_stage *stage)

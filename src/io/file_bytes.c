@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <unistd.h>
 
-bool file_read_at(int fd, uint64_t at, void *buf, size_t len)
+bool lp_file_read_at(int fd, uint64_t at, void *buf, size_t len)
 {
     size_t done = 0;
     while (done < len) {
