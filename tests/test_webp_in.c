@@ -59,7 +59,7 @@ static lp_stage *open_webp(const char *path, const lp_limits *limits, lp_mem *me
     return src;
 }
 
-/* Decodes with ours; shrink_to > 0 asks for shrink-on-load to about 1/shrink_to. */
+/* Decodes with ours; shrink_to > 1 asks for shrink-on-load by that factor. */
 static lp_status decode_ours(const char *path, unsigned shrink_to, lp_buffer_image *img,
                              unsigned *factor, lp_error *err)
 {
@@ -68,7 +68,7 @@ static lp_status decode_ours(const char *path, unsigned shrink_to, lp_buffer_ima
     if (!src)
         return err->status;
     if (shrink_to > 1) {
-        unsigned f = lp_stage_shrink(src, src->info.width / shrink_to, src->info.height / shrink_to);
+        unsigned f = lp_stage_shrink(src, shrink_to);
         if (factor)
             *factor = f;
     }

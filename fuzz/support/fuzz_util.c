@@ -45,6 +45,7 @@ size_t lp_fuzz_split(const uint8_t *data, size_t size, const char *sep, const ui
     return n;
 }
 
+#include "formats/format.h"
 #include "leanpix/codec.h"
 
 void lp_fuzz_decode(const uint8_t *data, size_t size, lp_file_format format, unsigned shrink)
@@ -57,11 +58,9 @@ void lp_fuzz_decode(const uint8_t *data, size_t size, lp_file_format format, uns
     lp_limits_default(&limits);
     lp_mem *mem = lp_mem_new(LP_FUZZ_MEM_BUDGET, NULL);
     lp_stage *src = NULL;
-    lp_status st = format == LP_FILE_JPEG ? lp_jpeg_source_new(&src, in, &limits, mem, &err)
-                   : format == LP_FILE_PNG ? lp_png_source_new(&src, in, &limits, mem, &err)
-                   : format == LP_FILE_WEBP ? lp_webp_source_new(&src, in, &limits, mem, &err)
-                   : format == LP_FILE_TIFF ? lp_tiff_source_new(&src, in, &limits, mem, &err)
-                                           : lp_source_open(&src, in, &limits, mem, &err);
+    const lp_format_desc *d = lp_format_desc_of(format);
+    lp_status st = d && d->source_new ? d->source_new(&src, in, &limits, mem, &err)
+                                      : lp_source_open(&src, in, &limits, mem, &err);
     if (st == LP_OK && shrink > 1)
         lp_stage_shrink(src, shrink);
     uint64_t pixels = 0;

@@ -284,6 +284,7 @@ static lp_status read_layout(tiff_source *s, lp_error *err)
     bool sixteen = s->bps == 16;
     s->base.info.format = lp_format_make(gray, s->alpha_index >= 0, sixteen);
     s->base.info.source_bit_depth = sixteen ? 16 : 8;
+    s->base.info.source_samples_per_pixel = s->spp;
     unsigned out_channels = lp_format_channels(s->base.info.format);
     s->same_layout = (s->bps == 8 || s->bps == 16) && s->spp == out_channels && !s->assoc_alpha &&
                      (s->photometric == PHOTOMETRIC_MINISBLACK || s->photometric == PHOTOMETRIC_RGB);
@@ -447,6 +448,7 @@ static lp_status plan_buffers(tiff_source *s, lp_error *err)
     uint64_t unit;  /* decoded bytes of one strip or tile */
     uint64_t band_rows = 1;
     s->tiled = TIFFIsTiled(t);
+    s->base.info.source_progressive = s->tiled;  /* what lp_tiff_probe_fd says too */
     if (s->tiled) {
         if (!TIFFGetField(t, TIFFTAG_TILEWIDTH, &s->tile_w) ||
             !TIFFGetField(t, TIFFTAG_TILELENGTH, &s->tile_h) || !s->tile_w || !s->tile_h)

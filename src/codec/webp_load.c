@@ -27,12 +27,12 @@
  * pixel) while it decodes, whatever the output size.
  */
 #include "codec/webp_load.h"
+#include "io/file_bytes.h"
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <webp/decode.h>
 #include <webp/demux.h>
 
@@ -240,6 +240,8 @@ static lp_status read_header(webp_source *s, lp_error *err)
     info->height = (uint32_t)s->features.height;
     info->format = s->features.has_alpha ? LP_FORMAT_RGBA8 : LP_FORMAT_RGB8;
     info->source_bit_depth = 8;
+    info->source_progressive = s->features.format == 2;  /* lossless: the ARGB image is held */
+    info->source_samples_per_pixel = lp_format_channels(info->format);
     s->base.whole_image = true;
     return LP_OK;
 }
@@ -338,13 +340,14 @@ static lp_status webp_next(lp_stage *self, lp_strip *strip, lp_error *err)
     return LP_OK;
 }
 
-static uint32_t webp_shrink(lp_stage *self, uint32_t target_w, uint32_t target_h)
+/* Applies the factor the planner chose (formats/webp.c: lp_webp_shrink_factor). */
+static uint32_t webp_shrink(lp_stage *self, uint32_t factor)
 {
     webp_source *s = (webp_source *)self;
     if (s->started)
         return 1;
     uint32_t w = (uint32_t)s->features.width, h = (uint32_t)s->features.height;
-    unsigned f = lp_webp_shrink_factor(w, h, target_w, target_h);
+    unsigned f = factor >= 8 ? 8 : factor >= 4 ? 4 : factor >= 2 ? 2 : 1;
     if (f == 1)
         return 1;
     s->config.options.use_scaling = 1;
@@ -415,20 +418,7 @@ lp_status lp_webp_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
 
 /* ---- the probe: chunk headers with small preads ---- */
 
-static bool pread_all(int fd, uint64_t at, void *buf, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(at + done));
-        if (r <= 0)
-            return false;
-        done += (size_t)r;
-    }
-    return true;
-}
-
 static uint32_t le24(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16; }
-static uint32_t le32(const uint8_t *p) { return le24(p) | (uint32_t)p[3] << 24; }
 
 /* EXIF orientation from a chunk of up to 64 KiB (the tag sits in IFD0, near the start). */
 static int probe_orientation(int fd, uint64_t at, uint32_t size)
@@ -436,7 +426,7 @@ static int probe_orientation(int fd, uint64_t at, uint32_t size)
     size_t n = size < 65536u ? size : 65536u;
     uint8_t *buf = malloc(n ? n : 1);
     int orientation = 1;
-    if (buf && pread_all(fd, at, buf, n)) {
+    if (buf && lp_file_read_at(fd, at, buf, n)) {
         const uint8_t *p = buf;
         if (n > 6 && !memcmp(p, "Exif\0\0", 6))
             p += 6, n -= 6;
@@ -449,7 +439,7 @@ static int probe_orientation(int fd, uint64_t at, uint32_t size)
 lp_status lp_webp_probe_fd(int fd, uint64_t size, lp_probe *p, lp_error *err)
 {
     uint8_t head[30];
-    if (size < sizeof head || !pread_all(fd, 0, head, sizeof head))
+    if (size < sizeof head || !lp_file_read_at(fd, 0, head, sizeof head))
         return lp_error_set(err, LP_ERR_TRUNCATED, "WebP ends before its header");
     if (memcmp(head, "RIFF", 4) || memcmp(head + 8, "WEBP", 4))
         return lp_error_set(err, LP_ERR_CORRUPT, "not a WebP file (bad signature)");
@@ -462,9 +452,9 @@ lp_status lp_webp_probe_fd(int fd, uint64_t size, lp_probe *p, lp_error *err)
     for (unsigned chunks = 0; chunks < 64 && at + 8 <= size; chunks++) {
         uint8_t h[18];
         size_t want = at + sizeof h <= size ? sizeof h : 8;
-        if (!pread_all(fd, at, h, want))
+        if (!lp_file_read_at(fd, at, h, want))
             break;
-        uint32_t len = le32(h + 4);
+        uint32_t len = lp_le32(h + 4);
         if (!memcmp(h, "VP8X", 4) && want == sizeof h && len >= 10) {
             alpha = h[8] & 0x10;
             p->width = le24(h + 12) + 1;
@@ -481,14 +471,14 @@ lp_status lp_webp_probe_fd(int fd, uint64_t size, lp_probe *p, lp_error *err)
             uint8_t frame[30];
             size_t n = len < sizeof frame ? len : sizeof frame;
             int w = 0, hh = 0;
-            bool read = pread_all(fd, at + 8, frame, n);
+            bool read = lp_file_read_at(fd, at + 8, frame, n);
             if (!have_size && WebPGetInfo(head, sizeof head, &w, &hh)) {
                 p->width = (uint32_t)w;
                 p->height = (uint32_t)hh;
                 have_size = true;
             }
             if (lossless && read && n >= 5)
-                alpha = alpha || ((le32(frame + 1) >> 28) & 1);  /* VP8L alpha_is_used */
+                alpha = alpha || ((lp_le32(frame + 1) >> 28) & 1);  /* VP8L alpha_is_used */
             p->progressive = lossless;  /* its decoder holds the whole ARGB image */
             have_kind = true;
         }

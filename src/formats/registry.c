@@ -14,12 +14,14 @@
 #include <strings.h>
 
 extern const lp_format_desc lp_format_jpeg, lp_format_png, lp_format_webp, lp_format_avif;
+extern const lp_format_desc lp_format_tiff;
 
 static const lp_format_desc *const registry[] = {
     &lp_format_jpeg,
     &lp_format_png,
     &lp_format_webp,
     &lp_format_avif,
+    &lp_format_tiff,
 };
 enum { REGISTRY_SIZE = sizeof registry / sizeof registry[0] };
 
