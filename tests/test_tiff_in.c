@@ -295,6 +295,100 @@ static void test_metadata_carried(void **state)
     lp_stage_destroy(s);
 }
 
+/* The batch's probe (small reads, no decoder) states what the opened source does, so
+ * that the batch's plan is the plan convert runs. */
+static void test_probe_agrees_with_the_source(void **state)
+{
+    (void)state;
+    REQUIRE_IMAGEMAGICK();
+    const char *variants[] = {"-compress lzw", "-define tiff:tile-geometry=32x32",
+                              "-depth 16 -colorspace cmyk", "-type palette -colors 9",
+                              "-colorspace gray -orient bottom-right",
+                              "-alpha set -define tiff:alpha=unassociated"};
+    const char *src = make_source(50, 30, LP_FORMAT_RGB8, 0);
+    for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+        const char *tif = lpt_path("probe.tif");
+        assert_int_equal(lpt_run(IM " '%s' %s '%s'", src, variants[v], tif), 0);
+        lp_probe probe, from_info;
+        lp_error err = {0};
+        if (lp_probe_file(tif, &probe, &err) != LP_OK)
+            fail_msg("%s: %s", variants[v], lp_error_message(&err));
+        lp_stage *s = open_tiff(tif, NULL, NULL, &err);
+        assert_non_null(s);
+        lp_probe_from_info(&s->info, probe.file_bytes, &from_info);
+        assert_int_equal(probe.format, LP_FILE_TIFF);
+        assert_int_equal(probe.width, from_info.width);
+        assert_int_equal(probe.height, from_info.height);
+        if (probe.components != from_info.components)
+            fail_msg("%s: probe says %u components, the source yields %u", variants[v],
+                     probe.components, from_info.components);
+        assert_int_equal(probe.bit_depth, from_info.bit_depth);
+        assert_int_equal(probe.progressive, from_info.progressive);
+        assert_true(probe.samples_per_pixel == from_info.samples_per_pixel);
+        assert_int_equal(probe.orientation, from_info.orientation);
+        lp_stage_destroy(s);
+    }
+}
+
+/* The CLI reads TIFF through the registry: convert to JPEG (orientation applied, ICC
+ * kept) and to AVIF; batch picks .tif files out of a directory. */
+static void test_cli_convert_and_batch(void **state)
+{
+    (void)state;
+    REQUIRE_IMAGEMAGICK();
+    const char *icc = "/usr/share/color/icc/sRGB.icc";
+    bool have_icc = access(icc, R_OK) == 0;
+    const char *src = make_source(64, 40, LP_FORMAT_RGB8, 0);
+    char dir[512], tif[600], jpg[600], avif[600], out[600];
+    snprintf(dir, sizeof dir, "%s", lpt_path("cli"));
+    snprintf(tif, sizeof tif, "%s/in.tif", dir);
+    snprintf(jpg, sizeof jpg, "%s/out.jpg", lpt_tmpdir());
+    snprintf(avif, sizeof avif, "%s/out.avif", lpt_tmpdir());
+    snprintf(out, sizeof out, "%s/batch-out", lpt_tmpdir());
+    assert_int_equal(lpt_run("rm -rf '%s' '%s' && mkdir -p '%s'", dir, out, dir), 0);
+    assert_int_equal(lpt_run(IM " '%s' %s%s%s -orient right-top -compress lzw '%s'", src,
+                             have_icc ? "-profile '" : "", have_icc ? icc : "",
+                             have_icc ? "'" : "", tif), 0);
+    assert_int_equal(lpt_run("'%s' convert '%s' '%s' --autorotate --no-progress", lpt_bin(), tif,
+                             jpg), 0);
+    lp_input *in;
+    assert_int_equal(lp_input_open_file(&in, jpg, LP_IO_READ, 0, NULL), LP_OK);
+    lp_stage *s;
+    assert_int_equal(lp_jpeg_source_new(&s, in, NULL, NULL, NULL), LP_OK);
+    assert_int_equal(s->info.width, 40);  /* turned: orientation 6 */
+    assert_int_equal(s->info.height, 64);
+    if (have_icc) {
+        size_t icc_size;
+        uint8_t *bytes = lpt_read_file(icc, &icc_size);
+        assert_int_equal(s->info.meta.icc_size, icc_size);
+        assert_memory_equal(s->info.meta.icc, bytes, icc_size);
+        free(bytes);
+    }
+    lp_stage_destroy(s);
+
+    assert_int_equal(lpt_run("'%s' convert '%s' '%s' --speed 10 --no-progress", lpt_bin(), tif,
+                             avif), 0);
+    if (lpt_have_tool("avifdec")) {
+        lp_buffer_image ours, back;
+        lp_error err = {0};
+        assert_int_equal(decode_ours(tif, &ours, NULL, &err), LP_OK);
+        assert_true(lpt_decode_external("avifdec", avif, &back));
+        lpt_to_rgb8(&back, false);
+        assert_true(lpt_psnr(&ours, &back) > 30);
+        lp_buffer_image_free(&ours);
+        lp_buffer_image_free(&back);
+    }
+
+    assert_int_equal(lpt_run(IM " '%s' -define tiff:tile-geometry=32x32 '%s/tiled.tiff'", src, dir), 0);
+    assert_int_equal(lpt_run("'%s' batch -o '%s' --format png '%s' >/dev/null 2>&1", lpt_bin(), out,
+                             dir), 0);
+    char made[700];
+    snprintf(made, sizeof made, "%s/in.png", out);
+    assert_true(lpt_file_exists(made));
+    snprintf(made, sizeof made, "%s/tiled.png", out);
+    assert_true(lpt_file_exists(made));
+}
+
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
 
@@ -448,6 +542,8 @@ int main(void)
         cmocka_unit_test(test_variants_match_imagemagick),
         cmocka_unit_test(test_ycbcr_jpeg_from_vips),
         cmocka_unit_test(test_metadata_carried),
+        cmocka_unit_test(test_probe_agrees_with_the_source),
+        cmocka_unit_test(test_cli_convert_and_batch),
         cmocka_unit_test(test_huge_header_refused_before_allocation),
         cmocka_unit_test(test_truncated_and_damaged_give_errors),
         cmocka_unit_test(test_memory_is_a_few_rows),

@@ -220,6 +220,93 @@ static void test_metadata_from_webpmux(void **state)
     lp_stage_destroy(s);
 }
 
+/* The batch's probe (chunk headers by small reads) states what the opened source does. */
+static void test_probe_agrees_with_the_source(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cwebp");
+    LPT_REQUIRE_TOOL("webpmux");
+    static const struct {
+        lp_format f;
+        const char *args;
+    } cases[] = {{LP_FORMAT_RGB8, "-q 80"}, {LP_FORMAT_RGB8, "-lossless"},
+                 {LP_FORMAT_RGBA8, "-q 80"}, {LP_FORMAT_RGBA8, "-lossless"}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char webp[512], with_exif[600];
+        snprintf(webp, sizeof webp, "%s", make_webp("probe.webp", 45, 33, cases[i].f, cases[i].args));
+        snprintf(with_exif, sizeof with_exif, "%s", lpt_path("probe-exif.webp"));
+        lpt_write_file(lpt_path("o.exif"), exif_tiff, sizeof exif_tiff);
+        assert_int_equal(lpt_run("webpmux -set exif '%s' '%s' -o '%s' >/dev/null 2>&1",
+                                 lpt_path("o.exif"), webp, with_exif), 0);
+        const char *files[] = {webp, with_exif};
+        for (size_t k = 0; k < 2; k++) {
+            lp_probe probe, from_info;
+            lp_error err = {0};
+            if (lp_probe_file(files[k], &probe, &err) != LP_OK)
+                fail_msg("%s: %s", cases[i].args, lp_error_message(&err));
+            lp_stage *s = open_webp(files[k], NULL, NULL, &err);
+            assert_non_null(s);
+            lp_probe_from_info(&s->info, probe.file_bytes, &from_info);
+            assert_int_equal(probe.format, LP_FILE_WEBP);
+            assert_int_equal(probe.width, from_info.width);
+            assert_int_equal(probe.height, from_info.height);
+            if (probe.components != from_info.components)
+                fail_msg("%s: probe says %u components, the source yields %u", cases[i].args,
+                         probe.components, from_info.components);
+            assert_int_equal(probe.progressive, from_info.progressive);
+            assert_int_equal(probe.orientation, from_info.orientation);
+            assert_int_equal(probe.orientation, k ? 6 : 1);
+            lp_stage_destroy(s);
+        }
+    }
+}
+
+/* The CLI reads WebP through the registry: metadata carried into a PNG, orientation
+ * applied, shrink-on-load planned; batch picks .webp files out of a directory. */
+static void test_cli_convert_and_batch(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cwebp");
+    LPT_REQUIRE_TOOL("webpmux");
+    char webp[512], meta[600], png[600], dir[600], out[600];
+    snprintf(webp, sizeof webp, "%s", make_webp("cli.webp", 160, 120, LP_FORMAT_RGB8, "-q 80"));
+    snprintf(meta, sizeof meta, "%s", lpt_path("cli-meta.webp"));
+    snprintf(png, sizeof png, "%s", lpt_path("cli.png"));
+    snprintf(dir, sizeof dir, "%s", lpt_path("cli-dir"));
+    snprintf(out, sizeof out, "%s", lpt_path("cli-out"));
+    static const char xmp[] = "<x:xmpmeta xmlns:x='adobe:ns:meta/'>cli</x:xmpmeta>";
+    lpt_write_file(lpt_path("c.exif"), exif_tiff, sizeof exif_tiff);
+    lpt_write_file(lpt_path("c.xmp"), xmp, sizeof xmp - 1);
+    char exif_file[512];
+    snprintf(exif_file, sizeof exif_file, "%s", lpt_path("c.exif"));
+    assert_int_equal(lpt_run("webpmux -set exif '%s' '%s' -o '%s.tmp' >/dev/null 2>&1 && "
+                             "webpmux -set xmp '%s' '%s.tmp' -o '%s' >/dev/null 2>&1",
+                             exif_file, webp, meta, lpt_path("c.xmp"), meta, meta), 0);
+    char json[4096];
+    assert_int_equal(lpt_run_capture(json, sizeof json, "'%s' convert '%s' '%s' --resize 40x --json",
+                                     lpt_bin(), meta, png), 0);
+    assert_non_null(strstr(json, "\"input_format\":\"webp\""));
+    lp_input *in;
+    assert_int_equal(lp_input_open_file(&in, png, LP_IO_READ, 0, NULL), LP_OK);
+    lp_stage *s;
+    assert_int_equal(lp_png_source_new(&s, in, NULL, NULL, NULL), LP_OK);
+    /* orientation 6 shows 120x160: fit to 40 wide -> 40x53 shown, stored 53x40 */
+    assert_int_equal(s->info.height * 4, 160);
+    assert_int_equal(s->info.meta.xmp_size, sizeof xmp - 1);
+    assert_memory_equal(s->info.meta.xmp, xmp, sizeof xmp - 1);
+    lp_stage_destroy(s);
+
+    assert_int_equal(lpt_run("rm -rf '%s' '%s' && mkdir -p '%s' && cp '%s' '%s/a.webp' && cp '%s' "
+                             "'%s/b.webp'", dir, out, dir, webp, dir, meta, dir), 0);
+    assert_int_equal(lpt_run("'%s' batch -o '%s' --format jpeg '%s' >/dev/null 2>&1", lpt_bin(), out,
+                             dir), 0);
+    char made[700];
+    snprintf(made, sizeof made, "%s/a.jpg", out);
+    assert_true(lpt_file_exists(made));
+    snprintf(made, sizeof made, "%s/b.jpg", out);
+    assert_true(lpt_file_exists(made));
+}
+
 static void test_animation_refused(void **state)
 {
     (void)state;
@@ -350,6 +437,8 @@ int main(void)
         cmocka_unit_test(test_match_dwebp),
         cmocka_unit_test(test_shrink_on_load),
         cmocka_unit_test(test_metadata_from_webpmux),
+        cmocka_unit_test(test_probe_agrees_with_the_source),
+        cmocka_unit_test(test_cli_convert_and_batch),
         cmocka_unit_test(test_animation_refused),
         cmocka_unit_test(test_limits_before_the_frame),
         cmocka_unit_test(test_truncated_and_damaged),
