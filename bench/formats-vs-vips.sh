@@ -5,7 +5,7 @@
 # Input: a photo-like 24 MP image (bench/make-photo.sh, 6000x4000 by default) written in
 # each input format: JPEG (q90, baseline), PNG (vips, level 6), WebP lossy (q80) and
 # lossless, TIFF LZW in strips (vips' default 8-row strips... as vips writes them) and
-# Deflate in 256x256 tiles, HEIC (heif-enc -q 80) and AVIF (avifenc, speed 8) when those
+# Deflate in 256x256 tiles, HEIC (heif-enc -q 80) and AVIF (avifenc, speed 8, quantizer 25) when those
 # tools are installed. Output: JPEG q85 (leanpix's default; vips gets Q=85 too).
 # Prints one table row per input: format, what leanpix does with it (streaming or the
 # whole frame, from `convert --json`'s whole_image_bytes), peak RSS of each tool
@@ -36,7 +36,7 @@ make_input lossless.webp cwebp -quiet -lossless -m 1 "$png" -o "$o/photo.lossles
 make_input tif vips copy "$jpg" "$o/photo.tif[compression=lzw]"
 make_input tiled.tif vips copy "$jpg" "$o/photo.tiled.tif[compression=deflate,tile,tile-width=256,tile-height=256]"
 make_input heic heif-enc -q 80 "$png" -o "$o/photo.heic"
-make_input avif avifenc -s 8 -q 60 "$png" "$o/photo.avif"
+make_input avif avifenc -s 8 --min 25 --max 25 "$png" "$o/photo.avif"
 
 echo "input: $(vipsheader "$jpg" | cut -d: -f2); leanpix: $leanpix; vips: $(vips --version)"
 echo
