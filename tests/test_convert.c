@@ -155,7 +155,7 @@ static void test_bad_inputs(void **state)
 
     lpt_write_file(lpt_path("text.jpg"), "hello, world\n", 13);
     snprintf(args, sizeof args, "'%s' '%s'", lpt_path("text.jpg"), lpt_path("bad3.avif"));
-    expect_failure(args, "text.jpg", "not an image in a format leanpix reads (jpeg or png)", lpt_path("bad3.avif"));
+    expect_failure(args, "text.jpg", "not an image in a format leanpix reads (jpeg, png", lpt_path("bad3.avif"));
 
     snprintf(args, sizeof args, "'%s' '%s'", lpt_path("missing.jpg"), lpt_path("bad4.avif"));
     expect_failure(args, "missing.jpg", "No such file", lpt_path("bad4.avif"));
