@@ -10,6 +10,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    lp_fuzz_bindings(data, size, true);
+    lp_fuzz_bindings(data, size, "fs2020");
     return 0;
 }

@@ -10,6 +10,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    lp_fuzz_bindings(data, size, false);
+    lp_fuzz_bindings(data, size, "sws");
     return 0;
 }

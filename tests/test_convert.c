@@ -163,8 +163,11 @@ static void test_bad_inputs(void **state)
     snprintf(args, sizeof args, "'%s' /nonexistent-dir/out.avif", lpt_path("src.jpg"));
     expect_failure(args, "/nonexistent-dir/out.avif", NULL, NULL);
 
-    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("src.jpg"), lpt_path("bad5.tiff"));
-    expect_failure(args, "bad5.tiff", "output format", NULL);
+    /* an output name of no format leanpix writes is a bad command line: status 2 */
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("src.jpg"), lpt_path("bad5.xyz"));
+    assert_int_equal(convert(args), 2);
+    assert_non_null(strstr(last_stderr(), "bad5.xyz: cannot tell the output format"));
+    assert_false(lpt_file_exists(lpt_path("bad5.xyz")));
 }
 
 /* A PNG whose IHDR claims 100000x100000 (CRC fixed up) is refused from the header. */
@@ -235,6 +238,35 @@ static void test_usage_errors(void **state)
     assert_int_equal(convert("--bogus a.jpg b.avif"), 2);
     assert_int_equal(convert("--grid 10x10 a.jpg b.avif"), 2);
     assert_int_equal(convert("--help >/dev/null"), 0);
+    /* standard output needs a format, and --json would share it */
+    assert_int_equal(convert("a.jpg -"), 2);
+    assert_int_equal(convert("a.jpg - --format png --json"), 2);
+}
+
+/* "-" is standard input and standard output: the bytes are those of a file conversion. */
+static void test_stdin_stdout(void **state)
+{
+    (void)state;
+    const char *src = lpt_path("src.jpg"), *file = lpt_path("dash-file.webp");
+    const char *piped = lpt_path("dash-piped.webp"), *half = lpt_path("dash-half.png");
+    assert_int_equal(lpt_run("'%s' convert '%s' '%s'", lpt_bin(), src, file), 0);
+    assert_int_equal(lpt_run("cat '%s' | '%s' convert - - --format webp > '%s'", src, lpt_bin(), piped), 0);
+    size_t a_len, b_len;
+    uint8_t *a = lpt_read_file(file, &a_len), *b = lpt_read_file(piped, &b_len);
+    assert_true(a_len > 100);
+    assert_int_equal(a_len, b_len);
+    assert_memory_equal(a, b, a_len);
+    free(a);
+    free(b);
+    /* stdin to a file, with the input size limit applied to what arrives */
+    assert_int_equal(lpt_run("'%s' convert - '%s' < '%s'", lpt_bin(), half, src), 0);
+    lp_buffer_image img;
+    assert_true(lpt_read_png(half, &img));
+    lp_buffer_image_free(&img);
+    assert_int_equal(lpt_run("'%s' convert - '%s' --max-file-size 1k < '%s' 2>/dev/null", lpt_bin(),
+                             lpt_path("dash-big.png"), src), 1);
+    assert_false(lpt_file_exists(lpt_path("dash-big.png")));
+    assert_false(lpt_file_exists("-"));
 }
 
 /* One frame over AV1 level 6 is refused up front with --grid off. */
@@ -262,6 +294,7 @@ int main(void)
         cmocka_unit_test(test_huge_header_refused),
         cmocka_unit_test(test_resize_options),
         cmocka_unit_test(test_usage_errors),
+        cmocka_unit_test(test_stdin_stdout),
         cmocka_unit_test(test_grid_off_refuses_oversize_frame),
     };
     return cmocka_run_group_tests(tests, make_inputs, free_inputs);

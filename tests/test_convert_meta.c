@@ -904,6 +904,22 @@ static void test_png_input_kinds(void **state)
         for (int c = 0; c < 3; c++)
             assert_true(got.pixels[y * got.stride + 2 * 3 + c] >= 248);
     lp_buffer_image_free(&got);
+
+    /* --background: flattened over that colour instead (#204080) */
+    static const uint8_t bg[3] = {0x20, 0x40, 0x80};
+    for (uint32_t y = 0; y < 48; y++)
+        for (uint32_t x = 0; x < 64; x++)
+            for (int c = 0; c < 3; c++) {
+                const uint8_t *p = rgba.pixels + y * rgba.stride + x * 4;
+                flat.pixels[y * flat.stride + x * 3 + c] = (uint8_t)((p[c] * p[3] + bg[c] * (255 - p[3]) + 127) / 255);
+            }
+    assert_min(convert_and_compare(P("rgba.png"), P("rgba-bg.jpg"), "-q 95 --chroma 444 --background '#204080'",
+                                   "djpeg", &flat, false), 34);
+    decode("djpeg", P("rgba-bg.jpg"), &got, false);
+    for (uint32_t y = 0; y < 48; y += 7)
+        for (int c = 0; c < 3; c++)
+            assert_true(abs((int)got.pixels[y * got.stride + 2 * 3 + c] - bg[c]) <= 6);
+    lp_buffer_image_free(&got);
     lp_buffer_image_free(&flat);
     lp_buffer_image_free(&rgba);
 }

@@ -77,6 +77,7 @@ typedef struct job_case {
     uint64_t budget;  /* the batch's job budget; 0 = none */
     unsigned jobs;
     bool expect_lean;
+    bool strip;
 } job_case;
 
 /* Plans as the batch does, runs as the batch does, compares. */
@@ -89,6 +90,7 @@ static void check_case(const char *input, const job_case *c)
     opts.encode.speed = 9;
     opts.max_dim = c->max_dim;
     opts.autorotate = c->autorotate;
+    opts.encode.strip_metadata = c->strip;
     lp_probe probe;
     lp_plan planned;
     lp_convert_options run;
@@ -97,6 +99,9 @@ static void check_case(const char *input, const job_case *c)
     assert_int_equal(lp_plan_job(&probe, &opts, c->budget, c->jobs, &planned, &run, &err), LP_OK);
     if (c->expect_lean)
         assert_true(planned.lean && planned.grid);
+    /* an output that loses its orientation tag gets turned pixels instead */
+    if ((c->autorotate || c->strip) && probe.orientation > 1 && c->out != LP_FILE_AVIF)
+        assert_true(planned.orient);
     run.max_mem = c->budget;
     if (run.encode.threads == 0)
         run.encode.threads = 1;  /* what the batch's job gets when the plan left it */
@@ -131,12 +136,13 @@ static void test_batch_prediction_is_the_plan_convert_runs(void **state)
     assert_int_equal(lp_probe_file(inputs[2], &rot, NULL), LP_OK);
     assert_int_equal(rot.orientation, 6);  /* the probe reads EXIF, as the decoder does */
     const job_case cases[] = {
-        {"avif, as it is", LP_FILE_AVIF, 0, false, 0, 1, false},
-        {"avif, max-dim 500", LP_FILE_AVIF, 500, false, 0, 1, false},
-        {"avif, lean in 48 MiB / 2 jobs", LP_FILE_AVIF, 0, false, 48u << 20, 2, true},
-        {"jpeg, max-dim 300, autorotate", LP_FILE_JPEG, 300, true, 0, 1, false},
-        {"webp, max-dim 700", LP_FILE_WEBP, 700, false, 0, 1, false},
-        {"png, as it is", LP_FILE_PNG, 0, false, 256u << 20, 2, false},
+        {"avif, as it is", LP_FILE_AVIF, 0, false, 0, 1, false, false},
+        {"avif, max-dim 500", LP_FILE_AVIF, 500, false, 0, 1, false, false},
+        {"avif, lean in 48 MiB / 2 jobs", LP_FILE_AVIF, 0, false, 48u << 20, 2, true, false},
+        {"jpeg, max-dim 300, autorotate", LP_FILE_JPEG, 300, true, 0, 1, false, false},
+        {"webp, strip (turns pixels)", LP_FILE_WEBP, 0, false, 0, 1, false, true},
+        {"webp, max-dim 700", LP_FILE_WEBP, 700, false, 0, 1, false, false},
+        {"png, as it is", LP_FILE_PNG, 0, false, 256u << 20, 2, false, false},
     };
     for (size_t i = 0; i < 4; i++)
         for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
@@ -177,10 +183,34 @@ static void test_registry(void **state)
     assert_non_null(strstr(list, " or ."));
 }
 
+/* A format's option checks run at planning, before any file is opened. */
+static void test_options_checked_when_planning(void **state)
+{
+    (void)state;
+    lp_probe p = {.format = LP_FILE_JPEG, .width = 640, .height = 480, .components = 3,
+                  .bit_depth = 8, .samples_per_pixel = 1.5, .orientation = 1};
+    lp_convert_options o, run;
+    lp_convert_options_default(&o);
+    lp_plan plan;
+    lp_error err = {0};
+    o.encode.format = LP_FILE_AVIF;
+    o.encode.bit_depth = 16;
+    assert_int_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_ERR_INVALID_ARG);
+    assert_non_null(strstr(lp_error_message(&err), "AVIF bit depth"));
+    o.encode.format = LP_FILE_PNG;
+    assert_int_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_OK);
+    o.encode.bit_depth = 10;
+    assert_int_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_ERR_INVALID_ARG);
+    o.encode.bit_depth = 0;
+    o.encode.format = LP_FILE_UNKNOWN;
+    assert_int_not_equal(lp_plan_job(&p, &o, 0, 1, &plan, &run, &err), LP_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_options_checked_when_planning),
         cmocka_unit_test(test_batch_prediction_is_the_plan_convert_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -387,6 +387,13 @@ static void test_report_and_compare(void **state)
     assert_non_null(strstr(out, "peak tree PSS"));
     assert_non_null(strstr(out, "after/before"));
     assert_non_null(strstr(out, " x0."));  /* the later run is smaller: a ratio below 1 */
+    /* binary units say so, and counts have no decimals */
+    assert_non_null(strstr(out, " MiB "));
+    assert_null(strstr(out, " MB "));
+    const char *faults = strstr(out, "minor faults");
+    assert_non_null(faults);
+    const char *eol = strchr(faults, '\n');
+    assert_null(memchr(faults, '.', eol ? (size_t)(eol - faults) - 12 : strlen(faults)));
     text = read_text(cmp);
     assert_non_null(strstr(text, "{name:'after'"));
     free(text);

@@ -34,6 +34,7 @@
 #include "budget.h"
 #include "cli.h"
 #include "convert_options.h"
+#include "stdio_files.h"
 
 /* Set by SIGINT/SIGTERM (a Kubernetes pod being stopped, Ctrl-C) to the signal number and
  * by running out of space to -1: no new job starts and running ones are cancelled at their
@@ -99,27 +100,32 @@ typedef struct batch {
 
 static void usage(FILE *f)
 {
+    char in[128];
+    lp_file_format_list(in, sizeof in, false, NULL);
     fprintf(f,
             "usage: leanpix batch -o OUTDIR [options] INPUTS...\n"
             "       leanpix batch -o OUTDIR [options] --from-list FILE\n\n"
-            "Re-encodes many JPEG/PNG images (directories are recursed; each output keeps its\n"
-            "relative path under OUTDIR, with the format's extension) on threads, admitting a\n"
-            "job only while the predicted peaks of the running jobs fit --max-mem. A job too\n"
-            "big for the budget on its own runs alone in its leanest mode (AVIF grid of small\n"
-            "cells). Outputs appear only when complete (temp file, fsync, rename).\n\n"
-            "batch options:\n");
+            "Re-encodes many images (%s; directories are recursed for those\n"
+            "extensions). Each output keeps its input's relative path under OUTDIR with the\n"
+            "format's extension. Jobs run on threads, each admitted only while the predicted\n"
+            "peaks of the running jobs fit --max-mem; a job too big for the budget on its own\n"
+            "runs alone in its leanest mode (AVIF grid of small cells). Outputs appear only\n"
+            "when complete (temp file, fsync, rename).\n\n"
+            "batch options:\n", in);
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
-    fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota)");
+    fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
     fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default: " LP_DEFAULT_AVAILABLE_TEXT ")");
     fprintf(f, "  %-22s %s\n", "--stats", "print the summary and the budget used (and why) to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
     fprintf(f, "  %-22s %s\n", "--resume", "skip outputs that exist and are complete; remove stale temp files");
-    fprintf(f, "  %-22s %s\n", "--json FILE", "write a JSON record per image and a summary to FILE");
+    fprintf(f, "  %-22s %s\n", "--json FILE", "write a JSON record per image and a summary to FILE (- = stdout)");
     fprintf(f, "  %-22s %s\n", "--shard I/N", "take share I of N of the sorted inputs (0 <= I < N)");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
     fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
-    fprintf(f, "\nconvert options (as `leanpix convert`; --format defaults to avif):\n");
-    convert_options_help(f);
+    fprintf(f, "  %-22s %s\n", "-f, --format V", "output format, one for the whole batch (default avif)");
+    fprintf(f, "\nconvert options (as `leanpix convert`):\n");
+    static const char *const own[] = {"--format", "--max-mem", NULL};
+    convert_options_help(f, own);
     fprintf(f, "\nexit status: 0 every image done (or already done with --resume), 3 some images\n"
                "failed or a named input was inside OUTDIR (each is reported; the others were\n"
                "done), 1 the batch could not run (OUTDIR not writable, out of space, unreadable\n"
@@ -155,16 +161,20 @@ static void print_progress(batch *b, bool force)
     if (!force && now - b->last_progress < 0.25)
         return;
     b->last_progress = now;
+    /* Counted as the final summary counts: converted, skipped and failed apart; rates
+     * from converted images only (a failure that ends at once is not throughput). */
     double elapsed = now - b->start;
-    size_t worked = b->done - b->skipped;
-    double ips = elapsed > 0 ? worked / elapsed : 0;
+    size_t converted = b->done - b->skipped - b->failed;
+    double ips = elapsed > 0 ? converted / elapsed : 0;
     double mps = elapsed > 0 ? b->megapixels_done / elapsed : 0;
     char eta[32];
     format_eta(eta, sizeof eta, ips > 0 ? (b->total - b->done) / ips : -1);
-    fprintf(stderr, "\r\033[Kleanpix: batch: %zu/%zu done", b->done, b->total);
+    fprintf(stderr, "\r\033[Kleanpix: batch: %zu/%zu: %zu converted", b->done, b->total, converted);
+    if (b->skipped)
+        fprintf(stderr, ", %zu skipped", b->skipped);
     if (b->failed)
         fprintf(stderr, ", %zu failed", b->failed);
-    fprintf(stderr, ", %.2f img/s, %.1f MP/s, ETA %s, RSS %.0f/%.0f MiB", ips, mps, eta,
+    fprintf(stderr, "; %.2f img/s, %.1f MP/s, ETA %s, RSS %.0f/%.0f MiB", ips, mps, eta,
             mib(lp_process_current_rss()), mib(b->budget));
 }
 
@@ -465,6 +475,7 @@ static void write_summary(batch *b)
 
 typedef struct batch_args {
     const char *outdir, *list_file, *json_path, *shard;
+    unsigned shard_index, shard_count;  /* parsed from shard */
     bool resume, progress, stats;
     unsigned jobs;
     const char **inputs;
@@ -497,8 +508,13 @@ static int parse_args(int argc, char **argv, batch_args *a, lp_convert_options *
                 goto missing;
             a->json_path = v, i++;
         } else if (!strcmp(s, "--shard")) {
+            lp_error err = {0};
             if (!v)
                 goto missing;
+            if (lp_batch_parse_shard(v, &a->shard_index, &a->shard_count, &err) != LP_OK) {
+                cli_lp_error("batch", &err);  /* a bad command line: exit status 2 */
+                return -1;
+            }
             a->shard = v, i++;
         } else if (!strcmp(s, "--resume")) {
             a->resume = true;
@@ -550,9 +566,7 @@ static bool collect_inputs(batch *b, const batch_args *a)
         return false;
     }
     if (a->shard) {
-        unsigned index, count;
-        if (lp_batch_parse_shard(a->shard, &index, &count, &err) != LP_OK ||
-            lp_batch_list_shard(&b->list, index, count, &err) != LP_OK) {
+        if (lp_batch_list_shard(&b->list, a->shard_index, a->shard_count, &err) != LP_OK) {
             cli_lp_error(NULL, &err);
             return false;
         }
@@ -655,7 +669,8 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     if (!collect_inputs(b, a) || !check_outdir(b->outdir))
         return LP_EXIT_FAILURE;
     if (a->json_path) {
-        b->json = fopen(a->json_path, "w");
+        b->json = stdio_is_dash(a->json_path) ? fdopen(dup(STDOUT_FILENO), "w")
+                                               : fopen(a->json_path, "w");
         if (!b->json) {
             cli_error(a->json_path, "cannot write the report: %s", strerror(errno));
             return LP_EXIT_FAILURE;

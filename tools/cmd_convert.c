@@ -14,22 +14,30 @@
 #include "budget.h"
 #include "cli.h"
 #include "convert_options.h"
+#include "stdio_files.h"
 
 typedef struct progress_state {
     bool enabled;
+    bool shown;  /* a line is on the terminal: clear it at the end */
     double last;
     double start;
 } progress_state;
 
+/* Rows as they are read; then, since a whole-frame encoder (one AVIF frame, WebP) does
+ * its work after the last row, a line saying so until the job ends. */
 static bool show_progress(void *user, uint32_t done, uint32_t total)
 {
     progress_state *p = user;
     double now = lp_monotonic_seconds();
-    if (p->enabled && (now - p->last > 0.25 || done == total) && now - p->start > 0.5) {
+    if (!p->enabled)
+        return true;
+    if (done == total) {
+        fprintf(stderr, "\r\033[Kleanpix: convert: %u rows read, encoding...", total);
+        p->shown = true;
+    } else if (now - p->last > 0.25 && now - p->start > 0.5) {
         fprintf(stderr, "\rleanpix: convert: %3u%% (%u/%u rows)", (unsigned)(100.0 * done / total),
                 done, total);
-        if (done == total)
-            fputs("\r\033[K", stderr);
+        p->shown = true;
         p->last = now;
     }
     return true;
@@ -37,16 +45,21 @@ static bool show_progress(void *user, uint32_t done, uint32_t total)
 
 static void usage(FILE *f)
 {
+    char in[128], out[128];
+    lp_file_format_list(in, sizeof in, false, NULL);
+    lp_file_format_list(out, sizeof out, true, NULL);
     fprintf(f, "usage: leanpix convert IN OUT [options]\n\n"
-               "Re-encodes one JPEG or PNG image to AVIF, JPEG, WebP or PNG (format from OUT's\n"
-               "extension or --format), decoding in strips, shrinking on load when resizing,\n"
-               "and writing OUT only when the whole job succeeded.\n\n"
-               "options:\n");
-    convert_options_help(f);
+               "Re-encodes one image (%s) to %s (format from OUT's extension\n"
+               "or --format), decoding in strips, shrinking on load when resizing, and writing\n"
+               "OUT only when the whole job succeeded.\n\n"
+               "options:\n", in, out);
+    convert_options_help(f, NULL);
     fprintf(f, "  %-22s %s\n", "--stats", "print what was done and the memory used to stderr");
     fprintf(f, "  %-22s %s\n", "--json", "print the same as one JSON object on stdout");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
     fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
+    fprintf(f, "\nIN '-' reads standard input (kept in an unlinked temp file in $TMPDIR, since some\n"
+               "decoders seek); OUT '-' writes standard output and needs --format.\n");
     fprintf(f, "\nexit status: 0 done, 1 the image could not be converted, 2 bad command line,\n"
                "130/143 interrupted by SIGINT/SIGTERM (OUT not written, no temp file left)\n");
 }
@@ -146,6 +159,24 @@ int cmd_convert(int argc, char **argv)
         cli_error("convert", "needs an input and an output file (see leanpix convert --help)");
         return LP_EXIT_USAGE;
     }
+    /* "-": standard input / output (the names in messages stay "-") */
+    const char *in_path = paths[0], *out_path = paths[1];
+    if (stdio_is_dash(out_path)) {
+        if (opts.encode.format == LP_FILE_UNKNOWN || json) {
+            cli_error("convert", json ? "--json prints on standard output: with OUT '-' use --stats"
+                                      : "writing to standard output (OUT '-') needs --format");
+            return LP_EXIT_USAGE;
+        }
+        out_path = STDIO_STDOUT_PATH;
+    }
+    if (opts.encode.format == LP_FILE_UNKNOWN &&
+        !lp_file_format_writable(lp_file_format_from_path(paths[1]))) {
+        char names[128];
+        lp_file_format_list(names, sizeof names, true, ".");
+        cli_error(paths[1], "cannot tell the output format from the name: name it %s, or use "
+                            "--format", names);
+        return LP_EXIT_USAGE;
+    }
     /* the counted budget: --max-mem, else a share of the container's (or machine's) memory */
     lp_budget budget;
     cli_budget(cli_machine(), LP_BUDGET_CONVERT, opts.max_mem, 0, &budget);
@@ -154,12 +185,26 @@ int cmd_convert(int argc, char **argv)
     opts.progress = show_progress;
     opts.progress_user = &ps;
 
+    char spooled[64];
+    int spool_fd = -1;
+    if (stdio_is_dash(in_path)) {
+        spool_fd = stdio_spool_stdin(opts.encode.temp_dir, opts.limits.max_file_bytes, spooled,
+                                     sizeof spooled);
+        if (spool_fd < 0)
+            return LP_EXIT_FAILURE;
+        in_path = spooled;
+    }
+
     /* Ctrl-C or a stop must not leave the hidden temp file behind. */
-    cli_clean_up_on_interrupt(paths[1], "not written");
+    cli_clean_up_on_interrupt(out_path, "not written");
 
     lp_convert_stats s;
     lp_error err = {0};
-    lp_status st = lp_convert_file(paths[0], paths[1], &opts, &s, &err);
+    lp_status st = lp_convert_file(in_path, out_path, &opts, &s, &err);
+    if (spool_fd >= 0)
+        close(spool_fd);
+    if (ps.shown)
+        fputs("\r\033[K", stderr);
     uint64_t rss = lp_process_peak_rss();
     if (json)
         print_json(paths[0], paths[1], &s, rss, &budget, &err);

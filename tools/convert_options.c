@@ -6,6 +6,7 @@
  */
 #include "convert_options.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,6 +205,29 @@ static bool set_autorotate(lp_convert_options *o, const char *opt, const char *v
     return true;
 }
 
+/* "white", "black", "#rrggbb", "rrggbb" or "R,G,B" (0-255 each). */
+static bool set_background(lp_convert_options *o, const char *opt, const char *v)
+{
+    unsigned r, g, b;
+    char end;
+    const char *hex = v[0] == '#' ? v + 1 : v;
+    if (!strcmp(v, "white"))
+        r = g = b = 255;
+    else if (!strcmp(v, "black"))
+        r = g = b = 0;
+    else if (strlen(hex) == 6 && strspn(hex, "0123456789abcdefABCDEF") == 6 &&
+             sscanf(hex, "%2x%2x%2x", &r, &g, &b) == 3)
+        ;
+    else if (sscanf(v, "%u,%u,%u%c", &r, &g, &b, &end) != 3 || r > 255 || g > 255 || b > 255) {
+        cli_error(NULL, "%s wants white, black, #rrggbb or R,G,B (0-255), not '%s'", opt, v);
+        return false;
+    }
+    o->background[0] = (uint8_t)r;
+    o->background[1] = (uint8_t)g;
+    o->background[2] = (uint8_t)b;
+    return true;
+}
+
 static bool set_enlarge(lp_convert_options *o, const char *opt, const char *v)
 {
     (void)opt, (void)v;
@@ -222,13 +246,13 @@ typedef struct option_entry {
 static const option_entry options[] = {
     {"--format", "-f", true, set_format, "avif|jpeg|webp|png (default: from the output's extension)"},
     {"--quality", "-q", true, set_quality, "0-100 (default: AVIF " LP_QUOTE(LP_AVIF_DEFAULT_QUALITY) ", JPEG " LP_QUOTE(LP_JPEG_DEFAULT_QUALITY) ", WebP " LP_QUOTE(LP_WEBP_DEFAULT_QUALITY) ")"},
-    {"--speed", NULL, true, set_speed, "AVIF encoder speed 0-10 (default " LP_QUOTE(LP_AVIF_DEFAULT_SPEED) "); WebP method = 6 - speed/2"},
+    {"--speed", "-s", true, set_speed, "AVIF encoder speed 0-10 (avifenc's -s; default " LP_QUOTE(LP_AVIF_DEFAULT_SPEED) "); WebP method = 6 - speed/2"},
     {"--chroma", NULL, true, set_chroma, "420|444 chroma subsampling for AVIF/JPEG/WebP (default 420)"},
     {"--depth", NULL, true, set_depth, "bits per sample: AVIF 8|10, PNG 8|16 (default 8 / as input)"},
     {"--progressive", NULL, false, set_progressive, "progressive JPEG output"},
     {"--lossless", NULL, false, set_lossless, "lossless WebP output"},
     {"--png-level", NULL, true, set_png_level, "PNG zlib level 0-9 (default 6)"},
-    {"--threads", "-t", true, set_threads, "encoder threads (default 1)"},
+    {"--threads", "-t", true, set_threads, "encoder threads of one image (what avifenc calls -j; default 1)"},
     {"--grid", NULL, true, set_grid, "AVIF: auto|off|WxH cell size (default auto: a grid when one frame is over AV1 level 6 or the budget)"},
     {"--resize", "-r", true, set_resize, "WxH: fit inside (either side may be omitted: 1920x, x1080)"},
     {"--max-dim", NULL, true, set_max_dim, "N: fit inside NxN"},
@@ -236,7 +260,8 @@ static const option_entry options[] = {
     {"--enlarge", NULL, false, set_enlarge, "allow outputs larger than the input (default: only shrink)"},
     {"--kernel", NULL, true, set_kernel, "lanczos3|lanczos2|cubic|linear|nearest (default lanczos3)"},
     {"--autorotate", NULL, false, set_autorotate, "rotate pixels by EXIF orientation (AVIF always keeps pixels and writes irot/imir)"},
-    {"--strip", NULL, false, set_strip, "drop ICC, EXIF and XMP metadata"},
+    {"--background", NULL, true, set_background, "COLOR under transparent pixels when the output has no alpha (JPEG): white|black|#rrggbb|R,G,B (default white)"},
+    {"--strip", NULL, false, set_strip, "drop ICC, EXIF and XMP metadata (pixels are then turned upright, as with --autorotate)"},
     {"--max-mem", NULL, true, set_max_mem, "SIZE: counted-memory budget of a job, e.g. 256M (convert's default: " LP_DEFAULT_AVAILABLE_TEXT
      " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB)"},
     {"--max-pixels", NULL, true, set_max_pixels, "MP: refuse inputs over this many megapixels (default 268.4)"},
@@ -304,7 +329,7 @@ const char *convert_option_hint(const lp_error *err)
         {"recoverable defects, the limit", " (raise it with --max-warnings)"},
         {"over the metadata limit", " (raise it with --max-metadata)"},
         {"encode it as a grid", " (--grid auto or --grid WxH)"},
-        {"name the output .avif", " or use --format"},
+        {"cannot tell the output format", " (or use --format)"},
         {"a shard is I/N", " (--shard)"},
         {"MiB is too small for", " (raise --max-mem or lower --workers)"},
         {"or a data directory", " (--data DIR)"},
@@ -317,10 +342,15 @@ const char *convert_option_hint(const lp_error *err)
     return "";
 }
 
-void convert_options_help(FILE *f)
+void convert_options_help(FILE *f, const char *const *skip)
 {
     for (size_t k = 0; k < sizeof options / sizeof options[0]; k++) {
         const option_entry *e = &options[k];
+        bool skipped = false;
+        for (const char *const *s = skip; s && *s && !skipped; s++)
+            skipped = !strcmp(*s, e->name);
+        if (skipped)
+            continue;
         char left[48];
         snprintf(left, sizeof left, "%s%s%s%s", e->alias ? e->alias : "", e->alias ? ", " : "",
                  e->name, e->takes_value ? " V" : "");

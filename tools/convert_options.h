@@ -20,7 +20,8 @@ int convert_option_parse(lp_convert_options *opts, int argc, char **argv, int *i
  * --max-scans)"), or "". */
 const char *convert_option_hint(const lp_error *err);
 
-/* The options' help text, for `--help`. */
-void convert_options_help(FILE *f);
+/* The options' help text, for `--help`, but for the options named in skip (NULL-terminated;
+ * NULL: none), which the command describes itself (batch: --format, --max-mem). */
+void convert_options_help(FILE *f, const char *const *skip);
 
 #endif

@@ -97,9 +97,14 @@ static mrc_data *demo_data(void)
     return demo;
 }
 
-void lp_fuzz_bindings(const uint8_t *data, size_t size, bool fs2020)
+void lp_fuzz_bindings(const uint8_t *data, size_t size, const char *game)
 {
     mrc_data *d = demo_data();
+    const mrc_game *g = mrc_data_game_named(d, game, strlen(game));
+    if (!g) {
+        fprintf(stderr, "fuzz: no game %s in the table\n", game);
+        abort();
+    }
     const uint8_t *piece[LP_FUZZ_MAX_FILES];
     size_t piece_size[LP_FUZZ_MAX_FILES];
     size_t n = lp_fuzz_split(data, size, LP_FUZZ_FILE_SEP, piece, piece_size, LP_FUZZ_MAX_FILES);
@@ -110,10 +115,9 @@ void lp_fuzz_bindings(const uint8_t *data, size_t size, bool fs2020)
     mrc_log log = {0};
     mrc_cards cards = {0};
     lp_error err = {0};
-    lp_status st = fs2020 ? mrc_fs2020_parse(d, files, n, &binds, &log, &err)
-                          : mrc_sws_parse(d, files, n, &binds, &log, &err);
+    lp_status st = g->desc->parse(d, files, n, &binds, &log, &err);
     if (st == LP_OK)
-        mrc_build_cards(d, fs2020 ? &d->fs2020 : &d->sws, &binds, &cards, &log, &err);
+        mrc_build_cards(d, g, &binds, &cards, &log, &err);
     mrc_binds_free(&binds);
     mrc_cards_free(&cards);
     mrc_log_free(&log);

@@ -36,8 +36,9 @@ size_t lp_fuzz_split(const uint8_t *data, size_t size, const char *sep, const ui
 void lp_fuzz_decode(const uint8_t *data, size_t size, lp_file_format format, unsigned shrink);
 
 /* The server's upload work on one request (jobs.c): the input split at LP_FUZZ_FILE_SEP
- * into at most LP_FUZZ_MAX_FILES uploaded files, parsed by mrc_fs2020_parse (fs2020) or
- * mrc_sws_parse, then mrc_build_cards, against the built-in demo data set (loaded once). */
+ * into at most LP_FUZZ_MAX_FILES uploaded files, parsed by the named game's parser (its
+ * descriptor's, src/server/game.h), then mrc_build_cards, against the built-in demo data
+ * set (loaded once). A new game's harness is this call with its name. */
 #define LP_FUZZ_FILE_SEP "\n--LPFILE--\n"
 #define LP_FUZZ_MAX_FILES 8
-void lp_fuzz_bindings(const uint8_t *data, size_t size, bool fs2020);
+void lp_fuzz_bindings(const uint8_t *data, size_t size, const char *game);

@@ -88,6 +88,10 @@ lp_status lp_jpeg_sink_new(lp_sink **out, lp_output *output, const lp_encode_opt
                            lp_mem *mem, lp_error *err);
 lp_status lp_png_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
                           lp_mem *mem, lp_error *err);
+/* The checks the PNG and AVIF encoders make of their options (depth, level, speed),
+ * callable before anything is opened (the planner does). */
+lp_status lp_png_check_options(const lp_encode_options *opts, lp_error *err);
+lp_status lp_avif_check_options(const lp_encode_options *opts, lp_error *err);
 lp_status lp_webp_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
                            lp_mem *mem, lp_error *err);
 lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,

@@ -31,6 +31,8 @@ typedef struct lp_convert_options {
     bool enlarge;               /* allow results larger than the input (default: only shrink) */
     lp_kernel kernel;
     bool autorotate;            /* rotate pixels by EXIF orientation (non-AVIF outputs) */
+    uint8_t background[3];      /* R, G, B under transparent pixels when the output has no
+                                   alpha (JPEG): default white */
     uint64_t max_mem;           /* counted-memory budget for the job; 0 = none */
     lp_mem *parent_mem;         /* optional parent tracker (batch-wide budget) */
     lp_progress_fn progress;

@@ -18,6 +18,9 @@ extern "C" {
  * composites over white), 8 <-> 16 bit (x257 / rounding). Strip in, strip out. */
 lp_status lp_convert_format_new(lp_stage **out, lp_stage *upstream, lp_format to,
                                 lp_error *err);
+/* The same, compositing dropped alpha over background (8-bit R, G, B) instead of white. */
+lp_status lp_convert_format_over(lp_stage **out, lp_stage *upstream, lp_format to,
+                                 const uint8_t background[3], lp_error *err);
 
 typedef enum lp_kernel {
     LP_KERNEL_LANCZOS3 = 0,

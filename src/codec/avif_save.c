@@ -463,12 +463,8 @@ static const lp_sink_ops avif_sink_ops = {
     .destroy = avif_destroy,
 };
 
-lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                           lp_mem *mem, lp_error *err)
+lp_status lp_avif_check_options(const lp_encode_options *opts, lp_error *err)
 {
-    *out = NULL;
-    if (!output || !opts)
-        return lp_error_set(err, LP_ERR_INVALID_ARG, "avif-save needs an output and options");
     unsigned depth = opts->bit_depth ? opts->bit_depth : 8;
     if (depth != 8 && depth != 10)
         return lp_error_set(err, LP_ERR_INVALID_ARG, "AVIF bit depth must be 8 or 10, not %u", depth);
@@ -476,6 +472,19 @@ lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_opt
         return lp_error_set(err, LP_ERR_INVALID_ARG, "AVIF speed must be 0..10, not %d", opts->speed);
     if (opts->quality > 100)
         return lp_error_set(err, LP_ERR_INVALID_ARG, "quality must be 0..100, not %d", opts->quality);
+    return LP_OK;
+}
+
+lp_status lp_avif_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                           lp_mem *mem, lp_error *err)
+{
+    *out = NULL;
+    if (!output || !opts)
+        return lp_error_set(err, LP_ERR_INVALID_ARG, "avif-save needs an output and options");
+    lp_status checked = lp_avif_check_options(opts, err);
+    if (checked != LP_OK)
+        return checked;
+    unsigned depth = opts->bit_depth ? opts->bit_depth : 8;
     avif_sink *s = calloc(1, sizeof *s);
     if (!s)
         return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate the AVIF sink");

@@ -222,16 +222,24 @@ static const lp_sink_ops png_sink_ops = {
     .destroy = png_destroy,
 };
 
-lp_status lp_png_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
-                          lp_mem *mem, lp_error *err)
+lp_status lp_png_check_options(const lp_encode_options *opts, lp_error *err)
 {
-    *out = NULL;
     if (opts->bit_depth != 0 && opts->bit_depth != 8 && opts->bit_depth != 16)
         return lp_error_set(err, LP_ERR_INVALID_ARG, "PNG bit depth must be 8 or 16, not %u",
                             opts->bit_depth);
     if (opts->png_level < -1 || opts->png_level > 9)
         return lp_error_set(err, LP_ERR_INVALID_ARG, "PNG compression level must be 0..9, not %d",
                             opts->png_level);
+    return LP_OK;
+}
+
+lp_status lp_png_sink_new(lp_sink **out, lp_output *output, const lp_encode_options *opts,
+                          lp_mem *mem, lp_error *err)
+{
+    *out = NULL;
+    lp_status checked = lp_png_check_options(opts, err);
+    if (checked != LP_OK)
+        return checked;
     png_sink *s = calloc(1, sizeof *s);
     if (!s)
         return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate a PNG encoder");

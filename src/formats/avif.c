@@ -191,6 +191,7 @@ const lp_format_desc lp_format_avif = {
     .extensions = avif_extensions,
     .sniff = avif_sniff,
     .default_quality = LP_AVIF_DEFAULT_QUALITY,
+    .check_options = lp_avif_check_options,
     .plan_output = avif_plan_output,
     .encode_bytes = avif_encode_bytes,
     .sink_new = avif_sink,

@@ -92,6 +92,7 @@ const lp_format_desc lp_format_png = {
     .probe = png_probe,
     .decode_bytes = png_decode_bytes,
     .default_quality = -1,
+    .check_options = lp_png_check_options,
     .encode_bytes = png_encode_bytes,
     .sink_new = png_sink,
     .output_complete = png_complete,

@@ -9,7 +9,8 @@
  *      (colour in 0..2, alpha in 3, alpha = opaque when the input has none);
  *   2. colour: gray is replicated to RGB; RGB becomes gray by Rec.601 luma
  *      (0.299 R + 0.587 G + 0.114 B in 16.16 fixed point, rounded);
- *   3. alpha: dropping alpha composites over white, v = (v*a + max*(max - a)) / max,
+ *   3. alpha: dropping alpha composites over the background (white unless given),
+ *      v = (v*a + bg*(max - a)) / max,
  *      rounded; adding alpha makes the pixel opaque;
  *   4. store: narrowed to the output depth, 16 -> 8 bits as (x*255 + 32767) / 65535.
  * Luma is computed before compositing: both are affine and the luma weights sum to one,
@@ -30,6 +31,7 @@ typedef struct convert_stage {
     lp_stage base;
     lp_format from, to;
     uint32_t work_max;     /* 255 or 65535: the working depth */
+    uint16_t background[3];  /* at the working depth; gray outputs use [0] = its luma */
     uint16_t *work;        /* one row, 4 slots a pixel */
     uint8_t *out;          /* output strip */
     size_t out_stride;
@@ -90,8 +92,8 @@ static void convert_colour(const convert_stage *c, uint32_t width)
     }
 }
 
-LP_INLINE void composite_over_white(uint16_t *work, uint32_t width, unsigned colour,
-                                    const uint32_t max)
+LP_INLINE void composite_over(uint16_t *work, uint32_t width, unsigned colour,
+                              const uint16_t *bg, const uint32_t max)
 {
     for (uint32_t x = 0; x < width; x++) {
         uint16_t *w = work + (size_t)x * 4;
@@ -100,22 +102,22 @@ LP_INLINE void composite_over_white(uint16_t *work, uint32_t width, unsigned col
             continue;
         for (unsigned k = 0; k < colour; k++) {
             /* at most 65535 * 65535 + 65535 * 65535 + 32767: needs 64 bits for 16-bit */
-            uint64_t v = (uint64_t)w[k] * a + (uint64_t)max * (max - a) + max / 2;
+            uint64_t v = (uint64_t)w[k] * a + (uint64_t)bg[k] * (max - a) + max / 2;
             w[k] = (uint16_t)(v / max);
         }
     }
 }
 
-/* Step 3: dropping alpha composites over white; adding it was done by load_row. */
+/* Step 3: dropping alpha composites over the background; adding it was done by load_row. */
 static void convert_alpha(const convert_stage *c, uint32_t width)
 {
     if (!lp_format_has_alpha(c->from) || lp_format_has_alpha(c->to))
         return;
     unsigned colour = lp_format_is_gray(c->to) ? 1 : 3;
     if (c->work_max == 255)
-        composite_over_white(c->work, width, colour, 255);
+        composite_over(c->work, width, colour, c->background, 255);
     else
-        composite_over_white(c->work, width, colour, 65535);
+        composite_over(c->work, width, colour, c->background, 65535);
 }
 
 LP_INLINE void store_row_as(const convert_stage *c, uint8_t *dst, uint32_t width,
@@ -204,6 +206,27 @@ static const lp_stage_ops convert_ops = {
 
 lp_status lp_convert_format_new(lp_stage **out, lp_stage *upstream, lp_format to, lp_error *err)
 {
+    static const uint8_t white[3] = {255, 255, 255};
+    return lp_convert_format_over(out, upstream, to, white, err);
+}
+
+/* The background at the working depth, as the colour step leaves the row: gray outputs
+ * get its Rec.601 luma with the weights of convert_colour. */
+static void set_background(convert_stage *c, const uint8_t rgb[3])
+{
+    unsigned scale = c->work_max == 65535 ? 257u : 1u;
+    for (int k = 0; k < 3; k++)
+        c->background[k] = (uint16_t)(rgb[k] * scale);
+    if (lp_format_is_gray(c->to)) {
+        uint64_t y = 19595ull * c->background[0] + 38470ull * c->background[1] +
+                     7471ull * c->background[2] + 32768u;
+        c->background[0] = (uint16_t)(y >> 16);
+    }
+}
+
+lp_status lp_convert_format_over(lp_stage **out, lp_stage *upstream, lp_format to,
+                                 const uint8_t background[3], lp_error *err)
+{
     *out = NULL;
     if (!upstream)
         return lp_error_set(err, LP_ERR_INVALID_ARG, "format conversion needs an upstream stage");
@@ -226,6 +249,7 @@ lp_status lp_convert_format_new(lp_stage **out, lp_stage *upstream, lp_format to
     c->to = to;
     bool sixteen = lp_format_sample_bytes(from) == 2 || lp_format_sample_bytes(to) == 2;
     c->work_max = sixteen ? 65535 : 255;
+    set_background(c, background);
     uint32_t width = upstream->info.width;
     c->out_stride = (size_t)width * lp_format_pixel_bytes(to);
     if (from != to) {

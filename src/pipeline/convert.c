@@ -29,6 +29,7 @@ void lp_convert_options_default(lp_convert_options *opts)
     lp_limits_default(&opts->limits);
     opts->io = LP_IO_READ;
     opts->kernel = LP_KERNEL_LANCZOS3;
+    memset(opts->background, 255, sizeof opts->background);
 }
 
 static uint32_t scaled(uint32_t v, double f)
@@ -94,12 +95,13 @@ static lp_status build_chain(lp_stage **chain, const lp_plan *plan, const lp_con
     return st;
 }
 
-static lp_status adapt_format(lp_stage **chain, const lp_sink *sink, lp_error *err)
+static lp_status adapt_format(lp_stage **chain, const lp_sink *sink, const uint8_t background[3],
+                              lp_error *err)
 {
     lp_format want = lp_sink_accept(sink, (*chain)->info.format);
     if (want == (*chain)->info.format)
         return LP_OK;
-    lp_status st = lp_convert_format_new(chain, *chain, want, err);
+    lp_status st = lp_convert_format_over(chain, *chain, want, background, err);
     if (st != LP_OK)
         *chain = NULL;
     return st;
@@ -152,7 +154,7 @@ lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_convert_optio
     st = lp_format_desc_of(run.encode.format)->sink_new(&sink, out, &run.encode, &stats.plan, mem, err);
     if (st != LP_OK)
         goto done;
-    st = adapt_format(&chain, sink, err);
+    st = adapt_format(&chain, sink, opts->background, err);
     if (st != LP_OK)
         goto done;
     stats.out_width = chain->info.width;

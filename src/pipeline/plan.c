@@ -8,8 +8,9 @@
  *      swap the sides) and mapped back to stored orientation;
  *   2. the input format's shrink-on-load (JPEG DCT scaling) as far as it keeps the image
  *      at or above that size; the resampler does the rest;
- *   3. rotation of the pixels when asked and the output format does not carry the
- *      orientation itself (AVIF does); it holds the whole image of the output size;
+ *   3. rotation of the pixels when asked, or when the metadata that says how to display
+ *      them is stripped, unless the output format carries the orientation itself (AVIF
+ *      does); it holds the whole image of the output size;
  *   4. the output format's own choices (AVIF: one frame or a grid, cells, threads) within
  *      the job's share of the budget, from its descriptor;
  *   5. the predicted peak: the base, the decoder's, the resampler's and the rotation's
@@ -94,7 +95,10 @@ lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uin
     }
     plan_sizes(probe, opts, plan);
     plan->out_format = out->id;
-    plan->orient = opts->autorotate && probe->orientation > 1 && !out->keeps_orientation;
+    /* Without its EXIF block (stripped) an output would display sideways: its pixels are
+     * turned then too, as vipsthumbnail does. */
+    bool turn = opts->autorotate || opts->encode.strip_metadata;
+    plan->orient = turn && probe->orientation > 1 && !out->keeps_orientation;
     plan->threads = opts->encode.threads ? opts->encode.threads : 1;
     if (out->plan_output)
         return out->plan_output(probe, plan, &run_opts->encode, rest_bytes(probe, plan), budget,

@@ -2,7 +2,7 @@
  * html.c - a self-contained HTML report of one run, or a comparison of two.
  *
  * Everything is inline (no network, no files beside it): the tables are written here as
- * HTML, the time series are embedded as small JavaScript arrays (MB and seconds, at most
+ * HTML, the time series are embedded as small JavaScript arrays (MiB and seconds, at most
  * MAX_POINTS per run: longer runs are thinned by keeping the sample with the highest PSS
  * of each bucket, so peaks survive), and a short inline script draws them as SVG: a
  * stacked area of PSS by kind (anonymous / file / shmem), RSS against PSS, and fault
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #define MAX_POINTS 4000
-#define MB(x) ((double)(x) / 1048576.0)
+#define MIB(x) ((double)(x) / 1048576.0)
 
 static void html_text(FILE *f, const char *s)
 {
@@ -84,7 +84,7 @@ static const char script[] =
     "const mmax=Math.max(...RUNS.map(r=>Math.max(0,...r.rss,...r.pss)));\n"
 
     "for(const r of RUNS){const z=r.t.map(()=>0),a=r.pa,af=sum(a,r.pf),afs=sum(af,r.ps);\n"
-    " chart((RUNS.length>1?r.name+': ':'')+'PSS by kind (stacked)',tmax,mmax,'MB',["
+    " chart((RUNS.length>1?r.name+': ':'')+'PSS by kind (stacked)',tmax,mmax,'MiB',["
     "{t:r.t,lo:z,hi:a,color:C.anon,label:'anon'},{t:r.t,lo:a,hi:af,color:C.file,label:'file'},"
     "{t:r.t,lo:af,hi:afs,color:C.shmem,label:'shmem'}])}\n"
     "let lines=[];for(const r of RUNS){const p=RUNS.length>1?r.name+' ':'',d=r.idx?'6,4':'';"
@@ -92,7 +92,7 @@ static const char script[] =
     "{t:r.t,y:r.pss,color:C.pss,label:p+'PSS',dash:d});"
     "if(Math.max(0,...r.sw)>0)lines.push({t:r.t,y:r.sw,color:C.swap,label:p+'swap',dash:d})}\n"
     "chart('Tree RSS (summed over processes) vs PSS'+(lines.length>2*RUNS.length?', and swap':''),"
-    "tmax,mmax,'MB',lines);\n"
+    "tmax,mmax,'MiB',lines);\n"
     "for(const k of ['minr','majr']){lines=[];const lab=k=='minr'?'minor/s':'major/s';"
     "for(const r of RUNS){lines.push({t:r.t,y:r[k],color:C[k],label:(RUNS.length>1?r.name+' ':'')+lab,"
     "dash:r.idx?'6,4':''})}\n"
@@ -122,12 +122,12 @@ static size_t pick_points(const lp_prof_run *run, size_t *idx)
 
 typedef double (*sample_value)(const lp_prof_sample *s);
 static double v_t(const lp_prof_sample *s) { return s->t; }
-static double v_pa(const lp_prof_sample *s) { return MB(s->tree.pss_anon); }
-static double v_pf(const lp_prof_sample *s) { return MB(s->tree.pss_file); }
-static double v_ps(const lp_prof_sample *s) { return MB(s->tree.pss_shmem); }
-static double v_pss(const lp_prof_sample *s) { return MB(s->tree.pss); }
-static double v_rss(const lp_prof_sample *s) { return MB(s->tree.rss); }
-static double v_swap(const lp_prof_sample *s) { return MB(s->tree.swap); }
+static double v_pa(const lp_prof_sample *s) { return MIB(s->tree.pss_anon); }
+static double v_pf(const lp_prof_sample *s) { return MIB(s->tree.pss_file); }
+static double v_ps(const lp_prof_sample *s) { return MIB(s->tree.pss_shmem); }
+static double v_pss(const lp_prof_sample *s) { return MIB(s->tree.pss); }
+static double v_rss(const lp_prof_sample *s) { return MIB(s->tree.rss); }
+static double v_swap(const lp_prof_sample *s) { return MIB(s->tree.swap); }
 static double v_minr(const lp_prof_sample *s) { return s->minflt_rate; }
 static double v_majr(const lp_prof_sample *s) { return s->majflt_rate; }
 
@@ -167,7 +167,7 @@ static void row_mb(FILE *f, const char *label, const double *v, size_t nruns)
 {
     fprintf(f, "<tr><th class=l>%s</th>", label);
     for (size_t i = 0; i < nruns; i++)
-        fprintf(f, "<td>%.1f MB</td>", v[i]);
+        fprintf(f, "<td>%.1f MiB</td>", v[i]);
     if (nruns == 2 && v[0] > 0)
         fprintf(f, "<td>&times;%.2f</td>", v[1] / v[0]);
     else if (nruns == 2)
@@ -190,7 +190,7 @@ static void row_num(FILE *f, const char *label, const double *v, size_t nruns, c
     fputs("</tr>\n", f);
 }
 
-/* The summary's rows: a label, a format ("MB" rows are bytes shown in MiB), a value. */
+/* The summary's rows: a label, a format ("MiB" rows are bytes), a value. */
 typedef struct summary_values {
     const lp_prof_run *run;
     lp_prof_totals tot;
@@ -223,9 +223,9 @@ static void summary_row(const summary_values *sv, int k, const char **label, con
     *label = labels[k];
     *value = values[k];
     if (k >= 1 && k <= 10)
-        *fmt = "MB";
+        *fmt = "MiB";
     else if (k == 13)
-        *fmt = "MB";
+        *fmt = "MiB";
     else if (k == 0 || k == 16 || k == 18 || k == 19)
         *fmt = "%.2f";
     else
@@ -260,9 +260,9 @@ static void write_summary(FILE *f, const lp_prof_run *const *runs, size_t nruns)
         const char *label = "", *fmt = "";
         for (size_t r = 0; r < nruns; r++)
             summary_row(&sv[r], k, &label, &fmt, &col[r]);
-        if (!strcmp(fmt, "MB")) {
-            col[0] = MB(col[0]);
-            col[1] = MB(col[1]);
+        if (!strcmp(fmt, "MiB")) {
+            col[0] = MIB(col[0]);
+            col[1] = MIB(col[1]);
             row_mb(f, label, col, nruns);
         } else {
             row_num(f, label, col, nruns, fmt);
@@ -279,18 +279,18 @@ static void write_mappings(FILE *f, const lp_prof_run *run, const char *name)
         fputs("<p class=note>no smaps snapshot was taken</p>\n", f);
         return;
     }
-    fprintf(f, "<p class=note>smaps of the largest processes at t=%.2f s (tree PSS %.1f MB; "
+    fprintf(f, "<p class=note>smaps of the largest processes at t=%.2f s (tree PSS %.1f MiB; "
                "%u snapshots taken, the highest kept)</p>\n",
-            s->t, MB(s->tree.pss), s->taken);
+            s->t, MIB(s->tree.pss), s->taken);
     fputs("<table><tr><th>PSS</th><th>RSS</th><th>anon</th><th>swap</th><th>size</th>"
           "<th class=l>kind</th><th class=l>process</th><th class=l>mapping</th>"
           "<th class=l>heuristics</th></tr>\n", f);
     size_t n = s->count < 25 ? s->count : 25;
     for (size_t i = 0; i < n; i++) {
         const lp_prof_mapping *m = &s->maps[i];
-        fprintf(f, "<tr><td>%.1f MB</td><td>%.1f MB</td><td>%.1f MB</td><td>%.1f MB</td>"
-                   "<td>%.1f MB</td><td class=l>%s</td><td class=l>%d ",
-                MB(m->pss), MB(m->rss), MB(m->anon), MB(m->swap), MB(m->size),
+        fprintf(f, "<tr><td>%.1f MiB</td><td>%.1f MiB</td><td>%.1f MiB</td><td>%.1f MiB</td>"
+                   "<td>%.1f MiB</td><td class=l>%s</td><td class=l>%d ",
+                MIB(m->pss), MIB(m->rss), MIB(m->anon), MIB(m->swap), MIB(m->size),
                 lp_prof_kind_name(m->kind), m->pid);
         html_text(f, m->comm);
         fputs("</td><td class=l>", f);
@@ -317,10 +317,10 @@ static void write_processes(FILE *f, const lp_prof_run *run, const char *name)
         const lp_prof_process *p = &run->procs[i];
         fprintf(f, "<tr><td>%d</td><td>%d</td><td class=l>", p->pid, p->ppid);
         html_text(f, p->cmdline[0] ? p->cmdline : p->comm);
-        fprintf(f, "</td><td>%.2f&ndash;%.2f%s</td><td>%.1f MB</td><td>%.1f MB</td><td>%.1f MB</td>"
+        fprintf(f, "</td><td>%.2f&ndash;%.2f%s</td><td>%.1f MiB</td><td>%.1f MiB</td><td>%.1f MiB</td>"
                    "<td>%" PRIu64 "</td><td>%" PRIu64 "</td><td>%.2f</td></tr>\n",
-                p->first_t, p->last_t, p->exited ? " (exited)" : "", MB(p->peak_pss),
-                MB(p->peak_rss), MB(p->hwm), p->minflt, p->majflt, p->cpu_s);
+                p->first_t, p->last_t, p->exited ? " (exited)" : "", MIB(p->peak_pss),
+                MIB(p->peak_rss), MIB(p->hwm), p->minflt, p->majflt, p->cpu_s);
     }
     if (run->nprocs > n)
         fprintf(f, "<tr><td class=l colspan=10>&hellip; %zu more in the JSON</td></tr>\n",

@@ -126,9 +126,10 @@ static void drop_compact(mrc_data *d, mrc_asset *a)
 }
 
 /* Whether a should be dropped before b: the one fewer cards wanted, then the one used
- * longer ago. Counting uses keeps the image a burst is made of (the X-55 of fifty sws
- * uploads) when a one-off upload passes through, and stops an fs2020 upload, which wants
- * fifteen images once each, from cycling them through a cache too small for them. */
+ * longer ago. Counting uses keeps the image a burst is made of (the X-55 of fifty uploads
+ * for that stick) when a one-off upload passes through, and stops an upload for fifteen
+ * devices, which wants fifteen images once each, from cycling them through a cache too
+ * small for them. */
 static bool drop_before(uint64_t uses, uint64_t last_use, uint64_t than_uses, uint64_t than_last)
 {
     return uses < than_uses || (uses == than_uses && last_use < than_last);
@@ -382,7 +383,7 @@ static void maybe_keep(const mrc_data *d, mrc_asset *a, uint64_t uses, const lp_
  * (~270 kB) decodes in ~3 ms; the cards' whole-card luma SSIM against the original's drops
  * by at most 0.002 (0.9874-0.9942 instead of 0.9885-0.9947 on the test bindings; the label
  * boxes do not change). These copies are small enough that every
- * image of an fs2020 upload fits under the cache's cap where one decoded image would. */
+ * image of a fifteen-device upload fits under the cache's cap where one decoded image would. */
 #define COMPACT_QUALITY 95
 
 static void make_compact(const mrc_data *d, mrc_asset *a, const lp_buffer_image *canvas,

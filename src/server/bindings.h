@@ -1,5 +1,6 @@
 /*
- * bindings.h - helpers shared by bindings.c, bindings_fs2020.c, bindings_sws.c, cards.c.
+ * bindings.h - helpers shared by bindings.c, the games' parsers and input mappings
+ * (game_*.c) and cards.c.
  */
 #ifndef LP_SERVER_BINDINGS_H
 #define LP_SERVER_BINDINGS_H

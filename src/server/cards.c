@@ -1,9 +1,10 @@
 /*
  * cards.c - from parsed bindings to cards: which texts go into which box of which image.
  *
- * As the original: each bound action's inputs are matched to the device model (fs2020
- * with the game's regexes and remapping table, sws already in model terms); the text is the
- * game's label for the action (or the action name, reported); texts are grouped per box
+ * As the original: each bound action's inputs are mapped to the device model's by the
+ * game's input mapping (game.h: lp_game.map_input; a game whose parser already wrote the
+ * model's names has none); the text is the game's label for the action (or the action
+ * name, reported); texts are grouped per box
  * ("device:input", several devices may share one image), per context, sorted. Contexts get
  * colours in sorted order, cycling through the palette. Cards come sorted by profile and
  * image name (the original's response order).
@@ -21,67 +22,9 @@
 #define _GNU_SOURCE
 #include "server/bindings.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- fs2020: game input name -> model input name ---- */
-static const char *fs_map(const mrc_node *map, const char *type, const char *key)
-{
-    return mrc_node_str(map, type, key, NULL);
-}
-
-static bool fs_match_input(const mrc_data *d, const char *device, const char *action,
-                           const mrc_map *inputs, char *out, size_t size, mrc_log *log)
-{
-    const mrc_game *g = &d->fs2020;
-    const mrc_node *map = mrc_map_get(&g->input_map, device);
-    size_t len = strlen(action);
-    mrc_caps c;
-    if (mrc_regex_match(g->regex[MRC_FS_BUTTON], action, len, &c) == 1) {
-        snprintf(out, size, "%s", c.s[1]);
-        return true;
-    }
-    if (mrc_regex_match(g->regex[MRC_FS_AXIS], action, len, &c) == 1) {
-        char axis[520];
-        snprintf(axis, sizeof axis, "%s%s", c.s[1], c.s[2]);
-        const char *sub = fs_map(map, "Axis", axis);
-        snprintf(out, size, "%sAxis", sub ? sub : axis);
-        return true;
-    }
-    if (mrc_regex_match(g->regex[MRC_FS_POV], action, len, &c) == 1) {
-        char dir[256];
-        size_t n = strlen(c.s[2]);
-        for (size_t i = 0; i <= n; i++)
-            dir[i] = (char)(i == 0 ? toupper((unsigned char)c.s[2][i]) : tolower((unsigned char)c.s[2][i]));
-        snprintf(out, size, "POV%s%s", c.s[1][0] ? c.s[1] : "1", dir);
-        return true;
-    }
-    if (mrc_regex_match(g->regex[MRC_FS_ROTATION], action, len, &c) == 1) {
-        if (mrc_node_child(map, "Rotation")) {
-            const char *sub = fs_map(map, "Rotation", c.s[1]);
-            snprintf(out, size, "%sAxis", sub ? sub : "");
-        } else {
-            snprintf(out, size, "R%sAxis", c.s[1]);
-        }
-        return true;
-    }
-    if (mrc_regex_match(g->regex[MRC_FS_SLIDER], action, len, &c) == 1) {
-        if (!mrc_node_child(map, "Slider")) {
-            mrc_log_add(log, "FS2020 unknown action %s for slider on device %s", action, device);
-            return false;
-        }
-        const char *sub = fs_map(map, "Slider", c.s[1]);
-        snprintf(out, size, "%sAxis", sub ? sub : "");
-        if (inputs && mrc_map_get(inputs, out))
-            return true;
-        mrc_log_add(log, "FS2020 couldn't find slider %s on device %s", out, device);
-        return false;
-    }
-    mrc_log_add(log, "FS2020 could not find matching Action %s on device %s", action, device);
-    return false;
-}
 
 /* ---- overlays being collected: image -> "device:input" -> ctx -> texts ---- */
 typedef struct ov_build {
@@ -196,29 +139,25 @@ static void add_action(build_ctx *b, mrc_map *images, const char *device, const 
     char lookups[2][1100];
     int n = 0;
     b->work++;
-    bool fs = b->game == &b->d->fs2020;
     for (int k = 0; k < 2; k++) {
-        if (!in->in[k][0]) {
-            if (fs && k == 0)
-                mrc_log_add(b->log, "FS2020 did not find primary input for %s", in->in[k]);
-            continue;
-        }
-        if (!fs) {
+        if (b->game->desc->map_input) {
+            lp_game_input q = {b->game, device, inputs, in->in[k], k};
+            if (b->game->desc->map_input(&q, lookups[n], sizeof lookups[0], b->log))
+                n++;
+        } else if (in->in[k][0]) {
             snprintf(lookups[n++], sizeof lookups[0], "%s", in->in[k]);
-        } else if (fs_match_input(b->d, device, in->in[k], inputs, lookups[n], sizeof lookups[0], b->log)) {
-            n++;
         }
     }
     const char *label = mrc_map_get(&b->game->labels, action);
     if (!label && n > 0) {
-        mrc_log_add(b->log, "%s label not found. %s context %s device %s", b->game->name, action,
-                    context, device);
+        mrc_log_add(b->log, "%s label not found. %s context %s device %s", b->game->desc->name,
+                    action, context, device);
         label = action;
     }
     for (int k = 0; k < n; k++) {
         const mrc_box *box = inputs ? mrc_map_get(inputs, lookups[k]) : NULL;
         if (!box) {
-            mrc_log_add(b->log, "%s unknown input to lookup %s for device %s", b->game->name,
+            mrc_log_add(b->log, "%s unknown input to lookup %s for device %s", b->game->desc->name,
                         lookups[k], device);
             continue;
         }
@@ -235,7 +174,7 @@ static void add_device(build_ctx *b, mrc_map *images, const char *device, mrc_ma
     if (!inputs)
         mrc_log_add(b->log, "device not found in config %s", device);
     if (!image || !*image) {
-        mrc_log_add(b->log, "%s: no image for device %s", b->game->name, device);
+        mrc_log_add(b->log, "%s: no image for device %s", b->game->desc->name, device);
         return;
     }
     size_t nc;

@@ -2,7 +2,8 @@
  * config.c - the data set's YAML files, read with libyaml's document loader: config.yaml
  * (layout constants and colours), devices.yaml over generatedDevices.yaml (label boxes per
  * device input, image names, device name aliases, header labels, image size overrides),
- * and the per-game files fs2020.yaml / sws.yaml (regexes, input remapping, action labels).
+ * and one NAME.yaml per game of the table (game.h): its logo, the regexes its descriptor
+ * names, its input remapping table under the descriptor's key, its action labels.
  *
  * Memory: the YAML document tree lives only while one file is read; what we keep is
  * copied into mrc_data's maps (a few hundred kB for the whole shared data set), which is
@@ -33,8 +34,12 @@
 mrc_data *mrc_data_new_empty(void)
 {
     mrc_data *d = calloc(1, sizeof *d);
-    if (d)
-        pthread_mutex_init(&d->asset_lock, NULL);
+    if (!d)
+        return NULL;
+    pthread_mutex_init(&d->asset_lock, NULL);
+    d->ngames = lp_games_count();
+    for (size_t i = 0; i < d->ngames; i++)
+        d->games[i].desc = lp_games_at(i);
     return d;
 }
 
@@ -266,7 +271,7 @@ static void read_devices(ydoc *y, yaml_node_t *root, mrc_data *d, bool *fail)
     }
 }
 
-/* Nested maps of strings of any depth (fs2020 InputMap, sws InputMapping2): a mapping
+/* Nested maps of strings of any depth (a game's input remapping table): a mapping
  * becomes an mrc_map whose values are char* (scalars) or mrc_map* (mappings); the value
  * kind is recorded in the node. */
 const mrc_node *mrc_node_child(const mrc_node *n, const char *key)
@@ -320,12 +325,12 @@ static mrc_node *read_node(ydoc *y, yaml_node_t *v, unsigned depth, bool *fail)
     return n;
 }
 
-static void read_game(ydoc *y, yaml_node_t *root, mrc_game *g, const char *map_key, bool *fail)
+static void read_game(ydoc *y, yaml_node_t *root, mrc_game *g, bool *fail)
 {
     set_str(&g->logo, yget_str(y, root, "Logo"));
     read_string_map(y, yget(y, root, "Regexes"), &g->regex_source, fail);
     read_string_map(y, yget(y, root, "InputLabels"), &g->labels, fail);
-    FOR_PAIRS(y, yget(y, root, map_key), dev, v) {
+    FOR_PAIRS(y, yget(y, root, g->desc->input_map_key), dev, v) {
         mrc_node *n = read_node(y, v, 1, fail);
         if (n)
             mrc_map_put_owned(&g->input_map, dev, n, free_node, fail);
@@ -399,6 +404,8 @@ lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, siz
     }
     yaml_parser_delete(&parser);
     yaml_node_t *root = yaml_document_get_root_node(&y.doc);
+    /* d is the caller's to change: the game's slot is found through the const lookup */
+    mrc_game *game = (mrc_game *)mrc_data_game_named(d, which, strlen(which));
     bool fail = false;
     if (!root || root->type != YAML_MAPPING_NODE)
         fail = true;
@@ -406,10 +413,8 @@ lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, siz
         read_config(&y, root, d, &fail);
     else if (strcmp(which, "devices") == 0)
         read_devices(&y, root, d, &fail);
-    else if (strcmp(which, "fs2020") == 0)
-        read_game(&y, root, &d->fs2020, "InputMap", &fail);
-    else if (strcmp(which, "sws") == 0)
-        read_game(&y, root, &d->sws, "InputMapping2", &fail);
+    else if (game)
+        read_game(&y, root, game, &fail);
     yaml_document_delete(&y.doc);
     if (y.over)
         return lp_error_set(err, LP_ERR_LIMITS, "%s: YAML aliases expand past the limit of %u "
@@ -429,7 +434,7 @@ static lp_status compile(mrc_game *g, int slot, const char *name, lp_error *err)
 {
     const char *pat = mrc_map_get(&g->regex_source, name);
     if (!pat)
-        return lp_error_set(err, LP_ERR_CORRUPT, "%s: regex %s is missing", g->name, name);
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s: regex %s is missing", g->desc->name, name);
     int code;
     PCRE2_SIZE off;
     pcre2_code_free(g->regex[slot]);
@@ -438,7 +443,7 @@ static lp_status compile(mrc_game *g, int slot, const char *name, lp_error *err)
     if (!g->regex[slot]) {
         PCRE2_UCHAR msg[120];
         pcre2_get_error_message(code, msg, sizeof msg);
-        return lp_error_set(err, LP_ERR_CORRUPT, "%s: regex %s: %s at %zu", g->name, name,
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s: regex %s: %s at %zu", g->desc->name, name,
                             (char *)msg, (size_t)off);
     }
     return LP_OK;
@@ -446,16 +451,12 @@ static lp_status compile(mrc_game *g, int slot, const char *name, lp_error *err)
 
 lp_status mrc_data_finish(mrc_data *d, lp_error *err)
 {
-    static const char *fs[] = {"Button", "Axis", "Pov", "Rotation", "Slider"};
-    static const char *sws[] = {"Bind", "Joystick"};
-    set_str(&d->fs2020.name, "fs2020");
-    set_str(&d->sws.name, "sws");
-    for (int i = 0; i < 5; i++)
-        if (compile(&d->fs2020, i, fs[i], err))
-            return err ? err->status : LP_ERR_CORRUPT;
-    for (int i = 0; i < 2; i++)
-        if (compile(&d->sws, i, sws[i], err))
-            return err ? err->status : LP_ERR_CORRUPT;
+    for (size_t g = 0; g < d->ngames; g++) {
+        const char *const *names = d->games[g].desc->regexes;
+        for (int i = 0; i < MRC_GAME_REGEXES && names[i]; i++)
+            if (compile(&d->games[g], i, names[i], err))
+                return err ? err->status : LP_ERR_CORRUPT;
+    }
     return LP_OK;
 }
 
@@ -520,10 +521,11 @@ lp_status mrc_data_load(mrc_data **out, const char *dir, lp_mem *asset_mem, lp_e
         st = load_file(d, dir, "config/generatedDevices.yaml", "devices", err);
     if (!st)
         st = load_file(d, dir, "config/devices.yaml", "devices", err);
-    if (!st)
-        st = load_file(d, dir, "config/fs2020.yaml", "fs2020", err);
-    if (!st)
-        st = load_file(d, dir, "config/sws.yaml", "sws", err);
+    for (size_t g = 0; g < d->ngames && !st; g++) {
+        char rel[LP_GAME_NAME_MAX + 32];
+        snprintf(rel, sizeof rel, "config/%s.yaml", d->games[g].desc->name);
+        st = load_file(d, dir, rel, d->games[g].desc->name, err);
+    }
     if (!st)
         st = mrc_data_finish(d, err);
     if (st) {
@@ -536,12 +538,11 @@ lp_status mrc_data_load(mrc_data **out, const char *dir, lp_mem *asset_mem, lp_e
 
 static void free_game(mrc_game *g)
 {
-    free(g->name);
     free(g->logo);
     mrc_map_free(&g->regex_source, free);
     mrc_map_free(&g->labels, free);
     mrc_map_free(&g->input_map, free_node);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < MRC_GAME_REGEXES; i++)
         pcre2_code_free(g->regex[i]);
 }
 
@@ -564,8 +565,8 @@ void mrc_data_free(mrc_data *d)
     mrc_map_free(&d->device_names, free);
     mrc_map_free(&d->labels_by_image, free);
     mrc_map_free(&d->size_override, free);
-    free_game(&d->fs2020);
-    free_game(&d->sws);
+    for (size_t g = 0; g < d->ngames; g++)
+        free_game(&d->games[g]);
     pthread_mutex_destroy(&d->asset_lock);
     free(d);
 }

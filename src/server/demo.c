@@ -4,12 +4,14 @@
  * clone serves cards without any downloaded material.
  *
  * The configuration is YAML text in the same format as a MetaRefCard data directory and
- * goes through the same parser. The device image (1920x1080: a stick on a base with a
- * throttle, a hat, buttons, and the black label boxes with leader lines) and the two game
- * logos are drawn into buffers with the card renderer's own primitives. The font is
- * DejaVu Sans from Debian's fonts-dejavu-core (scripts/deps.sh installs it).
+ * goes through the same parser; each game of the table brings its own settings for the
+ * demo device (lp_game.demo_settings, in the game's file). The device image (1920x1080: a
+ * stick on a base with a throttle, a hat, buttons, and the black label boxes with leader
+ * lines) and the games' logos (a gradient with a caption, from the descriptor) are drawn
+ * into buffers with the card renderer's own primitives. The font is DejaVu Sans from
+ * Debian's fonts-dejavu-core (scripts/deps.sh installs it).
  *
- * Memory: the drawn images (6.2 MB + 2 x 120 kB) are counted in the server's budget
+ * Memory: the drawn images (6.2 MB + 120 kB per game) are counted in the server's budget
  * like decoded ones; the font file's bytes are read once.
  */
 #include "server/mrc.h"
@@ -34,7 +36,8 @@ static const char demo_config[] =
     "  \"#373a3cff\", \"#2780e3a6\", \"#ff0039a6\", \"#ff7518a6\", \"#3fb618a6\", \"#9954bba6\",\n"
     "  \"#373a3ca6\"]\n";
 
-/* Boxes in the 3840x2160 layout space; the drawing below uses the same numbers. */
+/* Boxes in the 3840x2160 layout space; the drawing below uses the same numbers. The
+ * games' demo settings name this device (DemoStick) and its inputs. */
 static const char demo_devices[] =
     "DeviceMap:\n"
     "  DemoStick:\n"
@@ -54,32 +57,6 @@ static const char demo_devices[] =
     "ImageMap:\n  DemoStick: demostick\n"
     "DeviceNameMap:\n  leanpix Demo Stick: DemoStick\n"
     "DeviceLabelsByImage:\n  demostick: \"leanpix Demo Stick\"\n";
-
-static const char demo_fs2020[] =
-    "Logo: fs2020\n"
-    "Regexes:\n"
-    "  Button: Button\\s*(\\d+)\n"
-    "  Axis: (?:([R])-)?Axis\\s*([XYZ])\n"
-    "  Pov: (?i)Pov(\\d?)[\\s_]([[:alpha:]]+)\n"
-    "  Rotation: Rotation\\s*([XYZ])\n"
-    "  Slider: Slider\\s*([XYZ])\n"
-    "InputMap:\n  DemoStick:\n    Slider: { X: Z }\n"
-    "InputLabels:\n"
-    "  KEY_GEAR_TOGGLE: \"Landing Gear\"\n  KEY_FLAPS_INCR: \"Increase Flaps\"\n"
-    "  KEY_FLAPS_DECR: \"Decrease Flaps\"\n  KEY_BRAKES: \"Brakes\"\n"
-    "  KEY_AXIS_AILERONS_SET: \"Ailerons\"\n  KEY_AXIS_ELEVATOR_SET: \"Elevator\"\n"
-    "  KEY_THROTTLE_AXIS_SET_EX1: \"Throttle\"\n  KEY_PAUSE_TOGGLE: \"Pause\"\n"
-    "  KEY_COCKPIT_LOOK_UP: \"Cockpit Look Up\"\n  KEY_COCKPIT_LOOK_DOWN: \"Cockpit Look Down\"\n"
-    "  KEY_COCKPIT_LOOK_LEFT: \"Cockpit Look Left\"\n  KEY_COCKPIT_LOOK_RIGHT: \"Cockpit Look Right\"\n";
-
-static const char demo_sws[] =
-    "Logo: sws\n"
-    "Regexes:\n"
-    "  Joystick: ^GstInput.JoystickDevice(\\d+)(?:\\s+(.*))$\n"
-    "  Bind: ^GstKeyBinding\\.Incom(Default|Soldier|Starship)InputConcepts\\.Concept(.+)\\.(\\d+)\\.(.+)\\s+(.+)$\n"
-    "InputMapping2:\n  DemoStick:\n    8: { Axis: ZAxis }\n    9: { Axis: YAxis }\n    10: { Axis: XAxis }\n"
-    "InputLabels:\n  Fire: Fire\n  Afterburner: Boost\n  Throttle: Throttle\n  Pitch: Pitch\n"
-    "  Roll: Roll\n  TargetSelect: Target Select\n";
 
 #define DEMO_FONT "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
@@ -155,34 +132,33 @@ static void draw_logo(lp_buffer_image *img, mrc_rgba a, mrc_rgba b)
         }
 }
 
+/* The game's logo, under the name its demo settings give (Logo). */
+static lp_status add_logo(mrc_data *d, mrc_text *t, const mrc_game *g, lp_error *err)
+{
+    lp_buffer_image logo;
+    lp_status st = lp_buffer_image_alloc(&logo, 400, 100, LP_FORMAT_RGB8, d->asset_mem, err);
+    if (st)
+        return st;
+    draw_logo(&logo, g->desc->demo_logo_from, g->desc->demo_logo_to);
+    st = mrc_text_draw(t, d, "DejaVuSans.ttf", 40, g->desc->demo_logo_text, 20, 65, white, &logo,
+                       err);
+    if (!st)
+        st = mrc_asset_add_image(d, "logo", g->logo, &logo, err);
+    else
+        lp_buffer_image_free(&logo);
+    return st;
+}
+
 static lp_status add_drawn(mrc_data *d, mrc_text *t, lp_error *err)
 {
-    lp_buffer_image dev, fs, sws;
+    lp_buffer_image dev;
     lp_status st = lp_buffer_image_alloc(&dev, 1920, 1080, LP_FORMAT_RGB8, d->asset_mem, err);
     if (st)
         return st;
     draw_device(&dev);
     st = mrc_asset_add_image(d, "hotas", "demostick", &dev, err);
-    if (!st)
-        st = lp_buffer_image_alloc(&fs, 400, 100, LP_FORMAT_RGB8, d->asset_mem, err);
-    if (!st) {
-        draw_logo(&fs, (mrc_rgba){0x1b, 0x4f, 0x8a, 255}, (mrc_rgba){0x7f, 0xb8, 0xe8, 255});
-        st = mrc_text_draw(t, d, "DejaVuSans.ttf", 40, "Flight Sim 2020", 20, 65, white, &fs, err);
-        if (!st)
-            st = mrc_asset_add_image(d, "logo", "fs2020", &fs, err);
-        else
-            lp_buffer_image_free(&fs);
-    }
-    if (!st)
-        st = lp_buffer_image_alloc(&sws, 400, 100, LP_FORMAT_RGB8, d->asset_mem, err);
-    if (!st) {
-        draw_logo(&sws, (mrc_rgba){0x10, 0x10, 0x18, 255}, (mrc_rgba){0x60, 0x20, 0x20, 255});
-        st = mrc_text_draw(t, d, "DejaVuSans.ttf", 40, "Squadrons", 20, 65, white, &sws, err);
-        if (!st)
-            st = mrc_asset_add_image(d, "logo", "sws", &sws, err);
-        else
-            lp_buffer_image_free(&sws);
-    }
+    for (size_t g = 0; g < d->ngames && !st; g++)
+        st = add_logo(d, t, &d->games[g], err);
     return st;
 }
 
@@ -215,10 +191,11 @@ lp_status mrc_data_load_demo(mrc_data **out, lp_mem *asset_mem, lp_error *err)
     lp_status st = mrc_config_parse(d, "config", demo_config, sizeof demo_config - 1, err);
     if (!st)
         st = mrc_config_parse(d, "devices", demo_devices, sizeof demo_devices - 1, err);
-    if (!st)
-        st = mrc_config_parse(d, "fs2020", demo_fs2020, sizeof demo_fs2020 - 1, err);
-    if (!st)
-        st = mrc_config_parse(d, "sws", demo_sws, sizeof demo_sws - 1, err);
+    for (size_t g = 0; g < d->ngames && !st; g++) {
+        const lp_game *game = d->games[g].desc;
+        st = mrc_config_parse(d, game->name, game->demo_settings, strlen(game->demo_settings),
+                              err);
+    }
     if (!st)
         st = mrc_data_finish(d, err);
     if (!st)

@@ -4,10 +4,12 @@
  * polling thread, connection limits and timeouts, streaming multipart parsing, and
  * suspend/resume so that rendering happens on our own worker pool).
  *
- * Routes: GET / (index), GET /fs2020 and /sws (upload pages), POST /api/{game} (multipart
- * field `file`, repeated; answers an HTML page with the cards inline and the log),
+ * Routes: GET / (index), GET /{game} (upload pages), POST /api/{game} (multipart field
+ * `file`, repeated; answers an HTML page with the cards inline and the log),
  * POST /v1/cards/{game} (same upload; answers JSON with one URL per card), GET
- * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics.
+ * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics. The games
+ * are those of the data set (the table in games.h); their names and pages come from their
+ * descriptors (game.h).
  *
  * A request's life: headers arrive -> an upload route checks Content-Length against the
  * body limit (413 at once) and against what the client's address and all uploads may
@@ -150,19 +152,35 @@ static enum MHD_Result send_result(lp_request *r)
     return ret;
 }
 
-/* ---- pages ---- */
-static const char index_page[] =
-    "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>leanpix serve</title></head>"
-    "<body><h1>Reference cards</h1><ul>"
-    "<li><a href=\"/fs2020\">Microsoft Flight Simulator 2020</a> (.xml input profiles)</li>"
-    "<li><a href=\"/sws\">Star Wars: Squadrons</a> (.profile files)</li></ul>"
-    "<p>API: POST /v1/cards/{fs2020|sws} with multipart field <code>file</code> (repeatable) "
-    "answers JSON with one URL per card; GET /healthz; GET /metrics.</p></body></html>\n";
+/* ---- pages (game names are [a-z0-9_-] and the texts the descriptors' own: no escaping) ---- */
+static enum MHD_Result send_page(lp_request *r, lp_strbuf *b)
+{
+    if (b->failed) {
+        free(b->data);
+        return send_error(r, 503, "out of memory");
+    }
+    return send_buffer(r, 200, "text/html; charset=utf-8", b->data, b->len, MHD_RESPMEM_MUST_FREE);
+}
 
-static enum MHD_Result send_upload_page(lp_request *r, const char *game)
+static enum MHD_Result send_index(lp_request *r, const mrc_data *d)
 {
     lp_strbuf b = {0};
-    bool fs = strcmp(game, "fs2020") == 0;
+    lp_sb_puts(&b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>leanpix serve"
+                   "</title></head><body><h1>Reference cards</h1><ul>");
+    for (size_t i = 0; i < d->ngames; i++)
+        lp_sb_printf(&b, "<li><a href=\"/%s\">%s</a> (%s)</li>", d->games[i].desc->name,
+                     d->games[i].desc->title, d->games[i].desc->file_kind);
+    lp_sb_puts(&b, "</ul><p>API: POST /v1/cards/{");
+    for (size_t i = 0; i < d->ngames; i++)
+        lp_sb_printf(&b, "%s%s", i ? "|" : "", d->games[i].desc->name);
+    lp_sb_puts(&b, "} with multipart field <code>file</code> (repeatable) answers JSON with one "
+                   "URL per card; GET /healthz; GET /metrics.</p></body></html>\n");
+    return send_page(r, &b);
+}
+
+static enum MHD_Result send_upload_page(lp_request *r, const lp_game *game)
+{
+    lp_strbuf b = {0};
     lp_sb_printf(&b,
                  "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>%s reference cards"
                  "</title></head><body><h1>%s</h1>"
@@ -170,16 +188,8 @@ static enum MHD_Result send_upload_page(lp_request *r, const char *game)
                  "<p><input type=\"file\" name=\"file\" multiple accept=\"%s\"></p>"
                  "<p><button type=\"submit\">Make cards</button></p></form>"
                  "<p>%s</p><p><a href=\"/\">Other games</a></p></body></html>\n",
-                 game, fs ? "Microsoft Flight Simulator 2020" : "Star Wars: Squadrons", game,
-                 fs ? ".xml" : ".profile",
-                 fs ? "Upload the input profile files (one per device) from the game's "
-                      "settings folder."
-                    : "Upload your .profile file from Documents/STAR WARS Squadrons/settings.");
-    if (b.failed) {
-        free(b.data);
-        return send_error(r, 503, "out of memory");
-    }
-    return send_buffer(r, 200, "text/html; charset=utf-8", b.data, b.len, MHD_RESPMEM_MUST_FREE);
+                 game->name, game->title, game->name, game->accept, game->upload_hint);
+    return send_page(r, &b);
 }
 
 static enum MHD_Result send_card(lp_request *r, lp_server *s, const char *url)
@@ -364,40 +374,33 @@ static enum MHD_Result finish_upload(lp_request *r)
 }
 
 /* ---- routing ---- */
-static const char *upload_game(const char *url, bool *v1)
+/* The game named by url after prefix, or NULL. */
+static const mrc_game *game_at(const mrc_data *d, const char *url, const char *prefix)
 {
-    static const char *games[] = {"fs2020", "sws"};
-    for (int i = 0; i < 2; i++) {
-        char a[32], b[32];
-        snprintf(a, sizeof a, "/api/%s", games[i]);
-        snprintf(b, sizeof b, "/v1/cards/%s", games[i]);
-        if (strcmp(url, a) == 0) {
-            *v1 = false;
-            return games[i];
-        }
-        if (strcmp(url, b) == 0) {
-            *v1 = true;
-            return games[i];
-        }
-    }
-    return NULL;
+    size_t n = strlen(prefix);
+    return strncmp(url, prefix, n) == 0 ? mrc_data_game_named(d, url + n, strlen(url + n)) : NULL;
 }
 
-static int classify(const char *url, const char **game, bool *v1)
+/* *game is set for the upload routes only (a request with a body to parse). */
+static int classify(const mrc_data *d, const char *url, const mrc_game **game, bool *v1)
 {
-    *game = upload_game(url, v1);
-    if (*game)
-        return *v1 ? LP_ROUTE_V1_POST : LP_ROUTE_API;
+    *v1 = false;
+    if ((*game = game_at(d, url, "/api/")))
+        return LP_ROUTE_API;
+    if ((*game = game_at(d, url, "/v1/cards/"))) {
+        *v1 = true;
+        return LP_ROUTE_V1_POST;
+    }
     if (strcmp(url, "/") == 0)
         return LP_ROUTE_INDEX;
-    if (strcmp(url, "/fs2020") == 0 || strcmp(url, "/sws") == 0)
-        return LP_ROUTE_PAGE;
     if (strncmp(url, "/v1/cards/", 10) == 0)
         return LP_ROUTE_V1_GET;
     if (strcmp(url, "/healthz") == 0)
         return LP_ROUTE_HEALTHZ;
     if (strcmp(url, "/metrics") == 0)
         return LP_ROUTE_METRICS;
+    if (game_at(d, url, "/"))
+        return LP_ROUTE_PAGE;
     return LP_ROUTE_OTHER;
 }
 
@@ -410,7 +413,7 @@ static enum MHD_Result start_request(lp_server *s, struct MHD_Connection *conn, 
     r->srv = s;
     r->conn = conn;
     r->start = lp_monotonic_seconds();
-    r->route = classify(url, &r->game, &r->v1);
+    r->route = classify(s->data, url, &r->game, &r->v1);
     r->is_post = strcmp(method, "POST") == 0;
     r->client = lp_conn_of(conn);
     *con_cls = r;
@@ -471,9 +474,10 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     case LP_ROUTE_V1_POST:
         return r->is_post ? finish_upload(r) : send_error(r, 405, "use POST with multipart field 'file'");
     case LP_ROUTE_INDEX:
-        return get ? send_text(r, 200, "text/html; charset=utf-8", index_page) : send_error(r, 405, "use GET");
+        return get ? send_index(r, s->data) : send_error(r, 405, "use GET");
     case LP_ROUTE_PAGE:
-        return get ? send_upload_page(r, url + 1) : send_error(r, 405, "use GET");
+        return get ? send_upload_page(r, game_at(s->data, url, "/")->desc)
+                   : send_error(r, 405, "use GET");
     case LP_ROUTE_V1_GET:
         return get ? send_card(r, s, url) : send_error(r, 405, "use GET");
     case LP_ROUTE_HEALTHZ:
@@ -621,7 +625,7 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     if (!st)
         st = s->opts.data_dir ? mrc_data_load(&s->data, s->opts.data_dir, s->budget, err)
                               : mrc_data_load_demo(&s->data, s->budget, err);
-    if (!st)  /* decoded images kept while unused: an eighth of the non-pool budget (7 MiB by default: one 1920x1080 image; more only thrashes under fs2020 uploads, which need 15) */
+    if (!st)  /* decoded images kept while unused: an eighth of the non-pool budget (7 MiB by default: one 1920x1080 image; more only thrashes under uploads of 15 device images, which need 15) */
         s->data->image_cache_cap = s->opts.max_mem ? (s->opts.max_mem - pool) / 8 : 0;
     if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");

@@ -33,7 +33,8 @@ typedef struct lp_request {
     lp_server *srv;
     struct MHD_Connection *conn;
     int route;
-    const char *game;            /* "fs2020" / "sws" for uploads */
+    const mrc_game *game;        /* the game an upload route is for (its settings in the
+                                    data set; game->desc says what it is), else NULL */
     bool v1;                     /* JSON answer with cache URLs */
     bool is_post;
     double start;

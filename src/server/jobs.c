@@ -147,9 +147,9 @@ static lp_status assemble(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *e
     if (atomic_load(&r->out_of_memory))
         return lp_error_set(err, LP_ERR_NOMEM, "server busy: the memory budget is taken, retry shortly");
     if (r->v1)
-        lp_sb_printf(b, "{\"game\":\"%s\",\"cards\":[", r->game);
+        lp_sb_printf(b, "{\"game\":\"%s\",\"cards\":[", r->game->desc->name);
     else
-        html_head(b, r->game);
+        html_head(b, r->game->desc->name);
     size_t n = 0;
     for (size_t i = 0; i < r->cards.count; i++) {
         lp_card_result *res = &r->results[i];
@@ -171,7 +171,7 @@ static lp_status assemble(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *e
             lp_sb_puts(b, "}");
         } else {
             lp_sb_printf(b, "<div class=\"card\"><img alt=\"%s card %zu\" src=\"data:image/jpeg;base64,",
-                         r->game, ++n);
+                         r->game->desc->name, ++n);
             lp_sb_base64(b, res->jpeg, res->size);
             lp_sb_puts(b, "\"></div>\n");
             free(res->jpeg);
@@ -237,14 +237,11 @@ static void start_job(lp_server *s, worker_ctx *w, lp_request *r)
     mrc_limits limits = {s->opts.max_xml_depth, s->opts.max_input_labels, s->opts.max_card_labels};
     mrc_binds binds = {.limits = &limits};
     lp_error err = {0};
-    bool fs = strcmp(r->game, "fs2020") == 0;
     lp_mem *outer = mrc_mem_enter(r->mem);
-    lp_status st = fs ? mrc_fs2020_parse(s->data, r->files, r->nfiles, &binds, &r->log, &err)
-                      : mrc_sws_parse(s->data, r->files, r->nfiles, &binds, &r->log, &err);
+    lp_status st = r->game->desc->parse(s->data, r->files, r->nfiles, &binds, &r->log, &err);
     release_files(r);
     if (!st)
-        st = mrc_build_cards(s->data, fs ? &s->data->fs2020 : &s->data->sws, &binds, &r->cards,
-                             &r->log, &err);
+        st = mrc_build_cards(s->data, r->game, &binds, &r->cards, &r->log, &err);
     mrc_binds_free(&binds);
     mrc_mem_leave(outer);
     if (!st && !(r->results = calloc(r->cards.count ? r->cards.count : 1, sizeof *r->results)))

@@ -1,6 +1,7 @@
 /*
  * mrc.h - the reference-card renderer behind `leanpix serve` (internal to src/server and
- * the tests): the data set (config, device layouts, per-game rules), the binding parsers,
+ * the tests): the data set (config, device layouts, each game's settings), the bindings
+ * tree the games' parsers fill (game.h: what a game is; games.h: which games there are),
  * the overlay model (which texts go into which box), text and card rendering.
  *
  * The layout rules follow MetaRefCard v0.3.1 (a Go web app, Apache-2.0), re-implemented
@@ -26,6 +27,7 @@
 #include <stdint.h>
 
 #include "leanpix/leanpix.h"
+#include "server/games.h"
 
 /* ---- counted allocation for what an upload makes (util.c) ----
  * mrc_malloc & co charge the calling thread's current scope (NULL = uncounted): the server
@@ -88,18 +90,20 @@ typedef struct mrc_rgba {
 typedef struct mrc_image_asset mrc_image_asset;  /* assets.c */
 typedef struct mrc_font_asset mrc_font_asset;    /* assets.c */
 
+typedef struct lp_game lp_game;  /* what a game is: its descriptor (game.h) */
+
+/* A game's settings in one data set, from DATA/config/NAME.yaml. */
+#define MRC_GAME_REGEXES 8
 typedef struct mrc_game {
-    char *name;                 /* "fs2020", "sws" */
+    const lp_game *desc;        /* the game (name, parser, rules) */
     char *logo;                 /* logo image name */
     mrc_map regex_source;       /* name -> char* pattern */
-    void *regex[8];             /* pcre2_code*, indexed by game-specific slot */
-    mrc_map input_map;          /* fs2020: short -> mrc_map(type -> mrc_map(from -> char*)) */
-                                /* sws: short -> mrc_map(axis -> mrc_map("Axis"->char*, or "Button"->mrc_map(n->char*))) */
+    void *regex[MRC_GAME_REGEXES]; /* pcre2_code*, in the order of desc->regexes */
+    mrc_map input_map;          /* short -> mrc_node: the remapping table under the game's
+                                   desc->input_map_key, read by its input mapping */
     mrc_map labels;             /* action -> char* label */
 } mrc_game;
-
-enum { MRC_FS_BUTTON, MRC_FS_AXIS, MRC_FS_POV, MRC_FS_ROTATION, MRC_FS_SLIDER };
-enum { MRC_SWS_BIND, MRC_SWS_JOYSTICK };
+#define MRC_GAME_FIELD(name) mrc_game name;
 
 typedef struct mrc_header_style {
     char *font;
@@ -135,9 +139,16 @@ typedef struct mrc_data {
     mrc_map labels_by_image;    /* image -> char* label */
     mrc_map size_override;      /* image -> mrc_box* (w, h used) */
 
-    mrc_game fs2020, sws;
+    /* Each game's settings, in the table's order (made with the data set: a game whose
+     * file was not read has desc set and nothing else); the games of games.h also by name,
+     * d->NAME, from the same list (game_NAME.c and the tests use it). */
+    size_t ngames;
+    union {
+        mrc_game games[LP_GAMES_MAX];
+        struct { LP_GAMES(MRC_GAME_FIELD) };
+    };
 
-    mrc_map images;             /* name ("hotas/x55", "logo/fs2020") -> mrc_image_asset* */
+    mrc_map images;             /* name ("hotas/x55", "logo/NAME") -> mrc_image_asset* */
     mrc_map fonts;              /* file name -> mrc_font_asset* */
     pthread_mutex_t asset_lock; /* guards inserting entries into images/fonts */
     lp_mem *asset_mem;          /* where decoded images are counted (may be NULL) */
@@ -148,13 +159,15 @@ typedef struct mrc_data {
     void *demo;                 /* demo.c's generated assets, or NULL */
 } mrc_data;
 
-/* Loads DIR/config/{config,devices,generatedDevices,fs2020,sws}.yaml. Images and fonts
- * are opened lazily on first use. asset_mem (may be NULL) counts decoded images. */
+/* Loads DIR/config/{config,generatedDevices,devices}.yaml and each game's NAME.yaml.
+ * Images and fonts are opened lazily on first use. asset_mem (may be NULL) counts decoded
+ * images. */
 lp_status mrc_data_load(mrc_data **out, const char *dir, lp_mem *asset_mem, lp_error *err);
 /* The built-in demo data set (demo.c): drawn images, a system font, one device. */
 lp_status mrc_data_load_demo(mrc_data **out, lp_mem *asset_mem, lp_error *err);
 void mrc_data_free(mrc_data *data);
-/* Parses YAML text into the data set's pieces (config.c; used by the demo too). Bounded
+/* Parses YAML text into the data set's pieces (config.c; used by the demo too): which is
+ * "config", "devices" or a game's name (its settings). Bounded
  * like an upload parser (a fuzzing target): text over MRC_YAML_MAX_BYTES, nesting over
  * MRC_YAML_MAX_DEPTH, more than MRC_YAML_MAX_NODES nodes, or aliases that would make the
  * walk take more than MRC_YAML_MAX_STEPS steps fail with LP_ERR_LIMITS. The real data set
@@ -166,6 +179,7 @@ void mrc_data_free(mrc_data *data);
 lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, size_t len,
                            lp_error *err);
 lp_status mrc_data_finish(mrc_data *d, lp_error *err);  /* compiles the regexes */
+/* A data set with nothing read yet, with a slot for each game of the table (game.h). */
 mrc_data *mrc_data_new_empty(void);
 bool mrc_parse_colour(const char *hex, mrc_rgba *out);
 
@@ -190,7 +204,7 @@ typedef struct mrc_action_input {
 /* Limits on what one upload may make; 0 in a field = its default. The defaults are
  * LP_SERVE_DEFAULT_* in leanpix/server.h (the CLI's --help and docs/serve.md name them). */
 typedef struct mrc_limits {
-    unsigned max_xml_depth;     /* element nesting of an fs2020 file -> LP_ERR_LIMITS */
+    unsigned max_xml_depth;     /* element nesting of an XML bindings file -> LP_ERR_LIMITS */
     unsigned max_input_labels;  /* labels kept in one input's box; the rest are logged */
     unsigned max_card_labels;   /* labels kept on one card; the rest are logged */
 } mrc_limits;
@@ -212,12 +226,7 @@ typedef struct mrc_file {
     size_t size;
 } mrc_file;
 
-/* fs2020: XML with expat. A malformed file fails with LP_ERR_CORRUPT and the parser's
- * reason and line; unsupported devices are logged and skipped. */
-lp_status mrc_fs2020_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
-                           mrc_binds *out, mrc_log *log, lp_error *err);
-lp_status mrc_sws_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
-                        mrc_binds *out, mrc_log *log, lp_error *err);
+/* The games' parsers (game.h: lp_game.parse) fill an mrc_binds from an upload. */
 
 /* ---- overlays: what each card shows ---- */
 typedef struct mrc_overlay {
@@ -327,5 +336,8 @@ lp_status mrc_asset_add_image(mrc_data *d, const char *kind, const char *name,
                               lp_buffer_image *img, lp_error *err);
 lp_status mrc_asset_add_font(mrc_data *d, const char *file, uint8_t *bytes, size_t size,
                              lp_error *err);
+
+/* The games: their descriptors and parsers (after the types they use). */
+#include "server/game.h"
 
 #endif

@@ -1,13 +1,16 @@
 /*
- * bindings_sws.c - Star Wars Squadrons .profile files: "key value" lines.
+ * game_sws.c - Star Wars: Squadrons: its descriptor (game.h) and its .profile files,
+ * "key value" lines.
  *
  * Two regexes from sws.yaml pick out the lines that matter: GstInput.JoystickDeviceN NAME
  * (device N-1 is NAME) and GstKeyBinding.Incom<Context>InputConcepts.Concept<Action>.<slot>
  * .<field> VALUE. As in the original, fields of an action are collected first (later slots
  * overwrite earlier ones) and interpreted after the whole upload is read, so line order
  * does not matter. The device input is found from the axis/button numbers: sws.yaml's
- * InputMapping2 table, plus the original's fixed rules (buttons 22..39 are 1..18, 64..85
- * are 19..40, 86 is unbound).
+ * InputMapping2 table (short -> axis -> "Axis": input, or "Button" -> number -> input),
+ * plus the original's fixed rules (buttons 22..39 are 1..18, 64..85
+ * are 19..40, 86 is unbound). So the bindings hold the model's input names and the card
+ * builder needs no input mapping from this game.
  *
  * Memory: one request's worth of small strings in maps, from mrc_malloc (counted in the
  * request's budget). Every exit of mrc_sws_parse goes through one cleanup that frees the
@@ -18,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* sws.yaml's Regexes, compiled into mrc_game.regex[] in this order */
+static const char *const regex_names[] = {"Bind", "Joystick", NULL};
+enum { RE_BIND, RE_JOYSTICK };
 
 typedef struct sws_state {
     const mrc_data *data;
@@ -38,13 +45,11 @@ static void free_index_actions(void *p)
     mrc_free(p);
 }
 
-
-
 static void on_line(sws_state *s, const char *line, size_t len, mrc_log *log)
 {
     mrc_caps c;
     const mrc_game *g = &s->data->sws;
-    int rc = mrc_regex_match(g->regex[MRC_SWS_BIND], line, len, &c);
+    int rc = mrc_regex_match(g->regex[RE_BIND], line, len, &c);
     if (rc == 1 && c.n >= 6) {
         mrc_map *actions = mrc_map_child(&s->index, c.s[1], &s->fail);
         mrc_map *fields = actions ? mrc_map_child(actions, c.s[2], &s->fail) : NULL;
@@ -56,7 +61,7 @@ static void on_line(sws_state *s, const char *line, size_t len, mrc_log *log)
                 mrc_map_put_owned(fields, c.s[4], v, mrc_free, &s->fail);
         }
     }
-    if (rc < 0 || (rc = mrc_regex_match(g->regex[MRC_SWS_JOYSTICK], line, len, &c)) < 0) {
+    if (rc < 0 || (rc = mrc_regex_match(g->regex[RE_JOYSTICK], line, len, &c)) < 0) {
         s->fail = true;  /* the budget refused the match's memory */
         return;
     }
@@ -211,3 +216,29 @@ lp_status mrc_sws_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
                                              "bindings do not fit in the memory budget)");
     return st;
 }
+
+/* The demo data set's sws.yaml: the original's regexes, the demo stick's axes. */
+static const char demo_settings[] =
+    "Logo: sws\n"
+    "Regexes:\n"
+    "  Joystick: ^GstInput.JoystickDevice(\\d+)(?:\\s+(.*))$\n"
+    "  Bind: ^GstKeyBinding\\.Incom(Default|Soldier|Starship)InputConcepts\\.Concept(.+)\\.(\\d+)\\.(.+)\\s+(.+)$\n"
+    "InputMapping2:\n  DemoStick:\n    8: { Axis: ZAxis }\n    9: { Axis: YAxis }\n    10: { Axis: XAxis }\n"
+    "InputLabels:\n  Fire: Fire\n  Afterburner: Boost\n  Throttle: Throttle\n  Pitch: Pitch\n"
+    "  Roll: Roll\n  TargetSelect: Target Select\n";
+
+const lp_game lp_game_sws = {
+    .name = "sws",
+    .title = "Star Wars: Squadrons",
+    .file_kind = ".profile files",
+    .accept = ".profile",
+    .upload_hint = "Upload your .profile file from Documents/STAR WARS Squadrons/settings.",
+    .input_map_key = "InputMapping2",
+    .regexes = regex_names,
+    .parse = mrc_sws_parse,
+    .map_input = NULL,  /* the parser writes the model's names */
+    .demo_settings = demo_settings,
+    .demo_logo_text = "Squadrons",
+    .demo_logo_from = {0x10, 0x10, 0x18, 255},
+    .demo_logo_to = {0x60, 0x20, 0x20, 255},
+};

@@ -1,5 +1,6 @@
 /*
- * bindings_fs2020.c - Flight Simulator 2020 binding files (XML), read with expat.
+ * game_fs2020.c - Microsoft Flight Simulator 2020: its descriptor (game.h), its binding
+ * files (XML, read with expat) and how their input names map to the device model's.
  *
  * A file holds one <Device DeviceName=...> with <Context ContextName=...> groups of
  * <Action ActionName=...> whose <Primary>/<Secondary> hold <KEY Information="Button4">.
@@ -13,13 +14,24 @@
  * allocates through mrc_malloc (XML_ParserCreate_MM), so its element stack, name pools
  * and buffers are counted in the request's budget like the tree that goes into mrc_binds;
  * the depth cap keeps the element stack small long before the budget would refuse it.
+ *
+ * Inputs are named as the game names them ("Button4", "R-Axis X", "Pov1_Up", "Slider X")
+ * and mapped to the model's names ("4", "RXAxis", "POV1Up", "ZAxis") when cards are built,
+ * with fs2020.yaml's five regexes and its InputMap (short -> type -> game name -> model
+ * name), as the original did.
  */
 #define _GNU_SOURCE
 #include "server/bindings.h"
 
+#include <ctype.h>
 #include <expat.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* fs2020.yaml's Regexes, compiled into mrc_game.regex[] in this order */
+static const char *const regex_names[] = {"Button", "Axis", "Pov", "Rotation", "Slider", NULL};
+enum { RE_BUTTON, RE_AXIS, RE_POV, RE_ROTATION, RE_SLIDER };
 
 enum { KEY_NONE, KEY_PRIMARY, KEY_SECONDARY };
 
@@ -212,3 +224,106 @@ lp_status mrc_fs2020_parse(const mrc_data *d, const mrc_file *files, size_t nfil
     mrc_free(s.profile);
     return st;
 }
+
+/* ---- the game's input name -> the model's input name ---- */
+static const char *remap(const mrc_node *map, const char *type, const char *key)
+{
+    return mrc_node_str(map, type, key, NULL);
+}
+
+static bool match_input(const mrc_game *g, const char *device, const char *action,
+                        const mrc_map *inputs, char *out, size_t size, mrc_log *log)
+{
+    const mrc_node *map = mrc_map_get(&g->input_map, device);
+    size_t len = strlen(action);
+    mrc_caps c;
+    if (mrc_regex_match(g->regex[RE_BUTTON], action, len, &c) == 1) {
+        snprintf(out, size, "%s", c.s[1]);
+        return true;
+    }
+    if (mrc_regex_match(g->regex[RE_AXIS], action, len, &c) == 1) {
+        char axis[520];
+        snprintf(axis, sizeof axis, "%s%s", c.s[1], c.s[2]);
+        const char *sub = remap(map, "Axis", axis);
+        snprintf(out, size, "%sAxis", sub ? sub : axis);
+        return true;
+    }
+    if (mrc_regex_match(g->regex[RE_POV], action, len, &c) == 1) {
+        char dir[256];
+        size_t n = strlen(c.s[2]);
+        for (size_t i = 0; i <= n; i++)
+            dir[i] = (char)(i == 0 ? toupper((unsigned char)c.s[2][i]) : tolower((unsigned char)c.s[2][i]));
+        snprintf(out, size, "POV%s%s", c.s[1][0] ? c.s[1] : "1", dir);
+        return true;
+    }
+    if (mrc_regex_match(g->regex[RE_ROTATION], action, len, &c) == 1) {
+        if (mrc_node_child(map, "Rotation")) {
+            const char *sub = remap(map, "Rotation", c.s[1]);
+            snprintf(out, size, "%sAxis", sub ? sub : "");
+        } else {
+            snprintf(out, size, "R%sAxis", c.s[1]);
+        }
+        return true;
+    }
+    if (mrc_regex_match(g->regex[RE_SLIDER], action, len, &c) == 1) {
+        if (!mrc_node_child(map, "Slider")) {
+            mrc_log_add(log, "FS2020 unknown action %s for slider on device %s", action, device);
+            return false;
+        }
+        const char *sub = remap(map, "Slider", c.s[1]);
+        snprintf(out, size, "%sAxis", sub ? sub : "");
+        if (inputs && mrc_map_get(inputs, out))
+            return true;
+        mrc_log_add(log, "FS2020 couldn't find slider %s on device %s", out, device);
+        return false;
+    }
+    mrc_log_add(log, "FS2020 could not find matching Action %s on device %s", action, device);
+    return false;
+}
+
+/* An action with no primary input is reported (the original did), one with no secondary
+ * is not. */
+static bool map_input(const lp_game_input *in, char *out, size_t size, mrc_log *log)
+{
+    if (!in->input[0]) {
+        if (in->slot == 0)
+            mrc_log_add(log, "FS2020 did not find primary input for %s", in->input);
+        return false;
+    }
+    return match_input(in->game, in->device, in->input, in->inputs, out, size, log);
+}
+
+/* The demo data set's fs2020.yaml: the original's regexes, the demo stick's slider. */
+static const char demo_settings[] =
+    "Logo: fs2020\n"
+    "Regexes:\n"
+    "  Button: Button\\s*(\\d+)\n"
+    "  Axis: (?:([R])-)?Axis\\s*([XYZ])\n"
+    "  Pov: (?i)Pov(\\d?)[\\s_]([[:alpha:]]+)\n"
+    "  Rotation: Rotation\\s*([XYZ])\n"
+    "  Slider: Slider\\s*([XYZ])\n"
+    "InputMap:\n  DemoStick:\n    Slider: { X: Z }\n"
+    "InputLabels:\n"
+    "  KEY_GEAR_TOGGLE: \"Landing Gear\"\n  KEY_FLAPS_INCR: \"Increase Flaps\"\n"
+    "  KEY_FLAPS_DECR: \"Decrease Flaps\"\n  KEY_BRAKES: \"Brakes\"\n"
+    "  KEY_AXIS_AILERONS_SET: \"Ailerons\"\n  KEY_AXIS_ELEVATOR_SET: \"Elevator\"\n"
+    "  KEY_THROTTLE_AXIS_SET_EX1: \"Throttle\"\n  KEY_PAUSE_TOGGLE: \"Pause\"\n"
+    "  KEY_COCKPIT_LOOK_UP: \"Cockpit Look Up\"\n  KEY_COCKPIT_LOOK_DOWN: \"Cockpit Look Down\"\n"
+    "  KEY_COCKPIT_LOOK_LEFT: \"Cockpit Look Left\"\n  KEY_COCKPIT_LOOK_RIGHT: \"Cockpit Look Right\"\n";
+
+const lp_game lp_game_fs2020 = {
+    .name = "fs2020",
+    .title = "Microsoft Flight Simulator 2020",
+    .file_kind = ".xml input profiles",
+    .accept = ".xml",
+    .upload_hint = "Upload the input profile files (one per device) from the game's settings "
+                   "folder.",
+    .input_map_key = "InputMap",
+    .regexes = regex_names,
+    .parse = mrc_fs2020_parse,
+    .map_input = map_input,
+    .demo_settings = demo_settings,
+    .demo_logo_text = "Flight Sim 2020",
+    .demo_logo_from = {0x1b, 0x4f, 0x8a, 255},
+    .demo_logo_to = {0x7f, 0xb8, 0xe8, 255},
+};
