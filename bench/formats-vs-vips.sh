@@ -4,7 +4,7 @@
 #
 # Input: a photo-like 24 MP image (bench/make-photo.sh, 6000x4000 by default) written in
 # each input format: JPEG (q90, baseline), PNG (vips, level 6), WebP lossy (q80) and
-# lossless, TIFF LZW in strips (vips' default 8-row strips... as vips writes them) and
+# lossless, TIFF LZW in strips (vips writes 128 rows per strip) and
 # Deflate in 256x256 tiles, HEIC (heif-enc -q 80) and AVIF (avifenc, speed 8, quantizer 25) when those
 # tools are installed. Output: JPEG q85 (leanpix's default; vips gets Q=85 too).
 # Prints one table row per input: format, what leanpix does with it (streaming or the
