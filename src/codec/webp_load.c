@@ -447,7 +447,7 @@ lp_status lp_webp_probe_fd(int fd, uint64_t size, lp_probe *p, lp_error *err)
     p->file_bytes = size;
     p->bit_depth = 8;
     p->orientation = 1;
-    bool alpha = false, have_size = false, have_kind = false;
+    bool alpha = false, have_size = false, have_kind = false, have_exif = false;
     uint64_t at = 12;
     for (unsigned chunks = 0; chunks < 64 && at + 8 <= size; chunks++) {
         uint8_t h[18];
@@ -464,21 +464,23 @@ lp_status lp_webp_probe_fd(int fd, uint64_t size, lp_probe *p, lp_error *err)
                 return lp_error_set(err, LP_ERR_UNSUPPORTED, "animated WebP is not supported");
         } else if (!memcmp(h, "ALPH", 4)) {
             alpha = true;
-        } else if (!memcmp(h, "EXIF", 4)) {
+        } else if (!memcmp(h, "EXIF", 4) && !have_exif) {  /* the first, as the source */
             p->orientation = probe_orientation(fd, at + 8, len);
+            have_exif = true;
         } else if (!memcmp(h, "VP8 ", 4) || !memcmp(h, "VP8L", 4)) {
             bool lossless = h[3] == 'L';
             uint8_t frame[30];
             size_t n = len < sizeof frame ? len : sizeof frame;
             int w = 0, hh = 0;
-            bool read = lp_file_read_at(fd, at + 8, frame, n);
+            bool got_frame = lp_file_read_at(fd, at + 8, frame, n);
             if (!have_size && WebPGetInfo(head, sizeof head, &w, &hh)) {
                 p->width = (uint32_t)w;
                 p->height = (uint32_t)hh;
                 have_size = true;
             }
-            if (lossless && read && n >= 5)
-                alpha = alpha || ((lp_le32(frame + 1) >> 28) & 1);  /* VP8L alpha_is_used */
+            /* as WebPGetFeatures: a lossless header's alpha_is_used bit decides */
+            if (lossless && got_frame && n >= 5)
+                alpha = (lp_le32(frame + 1) >> 28) & 1;
             p->progressive = lossless;  /* its decoder holds the whole ARGB image */
             have_kind = true;
         }
