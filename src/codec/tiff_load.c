@@ -31,6 +31,7 @@
  * strip or tile, at most the file's size and at most about the decoded strip, and the
  * codec state) are reserved as an estimate (see libtiff_bytes).
  */
+#define _POSIX_C_SOURCE 200809L  /* pread */
 #include "codec/tiff_load.h"
 #include "leanpix/codec.h"
 
