@@ -519,6 +519,38 @@ static void test_memory_is_a_few_rows(void **state)
     }
 }
 
+/* libtiff's positioned reads (lp_input_read_at) from a mapped input and from memory give
+ * the same pixels as from pread. */
+static void test_every_input_kind(void **state)
+{
+    (void)state;
+    REQUIRE_IMAGEMAGICK();
+    const char *src = make_source(150, 100, LP_FORMAT_RGB8, 0);
+    const char *tif = lpt_path("kinds.tif");
+    assert_int_equal(lpt_run(IM " '%s' -compress zip -define tiff:tile-geometry=64x32 '%s'", src, tif), 0);
+    lp_buffer_image want, got;
+    lp_error err = {0};
+    assert_int_equal(decode_ours(tif, &want, NULL, &err), LP_OK);
+    size_t size;
+    uint8_t *bytes = lpt_read_file(tif, &size);
+    for (int kind = 0; kind < 2; kind++) {
+        lp_input *in;
+        if (kind == 0)
+            assert_int_equal(lp_input_open_file(&in, tif, LP_IO_MMAP, 0, NULL), LP_OK);
+        else
+            assert_int_equal(lp_input_open_memory(&in, bytes, size, NULL), LP_OK);
+        lp_stage *s;
+        assert_int_equal(lp_tiff_source_new(&s, in, NULL, NULL, &err), LP_OK);
+        memset(&got, 0, sizeof got);
+        assert_int_equal(lp_pipeline_to_buffer(s, &got, NULL, &err), LP_OK);
+        lp_stage_destroy(s);
+        assert_int_equal(max_diff(&want, &got, 0), 0);
+        lp_buffer_image_free(&got);
+    }
+    free(bytes);
+    lp_buffer_image_free(&want);
+}
+
 static void test_budget_refuses_cleanly(void **state)
 {
     (void)state;
@@ -547,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_huge_header_refused_before_allocation),
         cmocka_unit_test(test_truncated_and_damaged_give_errors),
         cmocka_unit_test(test_memory_is_a_few_rows),
+        cmocka_unit_test(test_every_input_kind),
         cmocka_unit_test(test_budget_refuses_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
