@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <string.h>
+#include <tiffio.h>
 #include <unistd.h>
 
 #define IM "/usr/bin/convert"  /* ImageMagick's; /usr/local/bin/convert may be a stand-in */
@@ -551,6 +552,34 @@ static void test_every_input_kind(void **state)
     lp_buffer_image_free(&want);
 }
 
+/* RGB with a fourth sample and no ExtraSamples tag (written here with libtiff itself):
+ * associated alpha, as libtiff's own RGBA reader takes it. */
+static void test_rgb_fourth_sample_is_alpha(void **state)
+{
+    (void)state;
+    const char *path = lpt_path("no-extrasamples.tif");
+    TIFF *t = TIFFOpen(path, "w");
+    assert_non_null(t);
+    TIFFSetField(t, TIFFTAG_IMAGEWIDTH, 4);
+    TIFFSetField(t, TIFFTAG_IMAGELENGTH, 1);
+    TIFFSetField(t, TIFFTAG_BITSPERSAMPLE, 8);
+    TIFFSetField(t, TIFFTAG_SAMPLESPERPIXEL, 4);
+    TIFFSetField(t, TIFFTAG_PHOTOMETRIC, PHOTOMETRIC_RGB);
+    TIFFSetField(t, TIFFTAG_PLANARCONFIG, PLANARCONFIG_CONTIG);
+    TIFFSetField(t, TIFFTAG_ROWSPERSTRIP, 1);
+    /* premultiplied: (200,100,50) at alpha 128 is stored as (100,50,25) */
+    uint8_t row[16] = {100, 50, 25, 128, 0, 0, 0, 0, 255, 255, 255, 255, 10, 20, 30, 255};
+    assert_true(TIFFWriteScanline(t, row, 0, 0) == 1);
+    TIFFClose(t);
+    lp_buffer_image img;
+    lp_error err = {0};
+    assert_int_equal(decode_ours(path, &img, NULL, &err), LP_OK);
+    assert_int_equal(img.info.format, LP_FORMAT_RGBA8);
+    const uint8_t want[16] = {199, 100, 50, 128, 0, 0, 0, 0, 255, 255, 255, 255, 10, 20, 30, 255};
+    assert_memory_equal(img.pixels, want, sizeof want);
+    lp_buffer_image_free(&img);
+}
+
 static void test_budget_refuses_cleanly(void **state)
 {
     (void)state;
@@ -580,6 +609,7 @@ int main(void)
         cmocka_unit_test(test_truncated_and_damaged_give_errors),
         cmocka_unit_test(test_memory_is_a_few_rows),
         cmocka_unit_test(test_every_input_kind),
+        cmocka_unit_test(test_rgb_fourth_sample_is_alpha),
         cmocka_unit_test(test_budget_refuses_cleanly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

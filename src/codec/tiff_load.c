@@ -247,8 +247,15 @@ static void read_alpha(tiff_source *s)
     uint16_t count = 0;
     uint16_t *kinds = NULL;
     s->alpha_index = -1;
-    if (!TIFFGetField(s->tif, TIFFTAG_EXTRASAMPLES, &count, &kinds) || !kinds)
+    if (!TIFFGetField(s->tif, TIFFTAG_EXTRASAMPLES, &count, &kinds) || !kinds) {
+        /* RGB with a fourth sample and no ExtraSamples tag: libtiff's RGBA reader takes it
+         * as associated alpha; so do we */
+        if (s->photometric == PHOTOMETRIC_RGB && s->spp == 4) {
+            s->alpha_index = 3;
+            s->assoc_alpha = true;
+        }
         return;
+    }
     for (uint16_t i = 0; i < count && s->colour_samples + i < s->spp; i++) {
         if (kinds[i] == EXTRASAMPLE_ASSOCALPHA || kinds[i] == EXTRASAMPLE_UNASSALPHA) {
             s->alpha_index = s->colour_samples + i;
