@@ -578,6 +578,9 @@ static void test_rgb_fourth_sample_is_alpha(void **state)
     const uint8_t want[16] = {199, 100, 50, 128, 0, 0, 0, 0, 255, 255, 255, 255, 10, 20, 30, 255};
     assert_memory_equal(img.pixels, want, sizeof want);
     lp_buffer_image_free(&img);
+    lp_probe probe;
+    assert_int_equal(lp_probe_file(path, &probe, &err), LP_OK);
+    assert_int_equal(probe.components, 4);  /* the batch plans what the source yields */
 }
 
 static void test_budget_refuses_cleanly(void **state)

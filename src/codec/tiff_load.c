@@ -241,28 +241,28 @@ static lp_status read_photometric(tiff_source *s, lp_error *err)
     return LP_OK;
 }
 
-/* The first extra sample that is alpha, if any. */
-static void read_alpha(tiff_source *s)
+/* The sample index of the alpha channel (the first extra sample that is alpha), or -1;
+ * *assoc when it is premultiplied. photometric as the source reads it (JPEG YCbCr = RGB).
+ * Shared by the source and the probe, so that both say the same. */
+static int alpha_sample(TIFF *t, uint16_t photometric, unsigned colour_samples, uint16_t spp,
+                        bool *assoc)
 {
     uint16_t count = 0;
     uint16_t *kinds = NULL;
-    s->alpha_index = -1;
-    if (!TIFFGetField(s->tif, TIFFTAG_EXTRASAMPLES, &count, &kinds) || !kinds) {
+    *assoc = false;
+    if (!TIFFGetField(t, TIFFTAG_EXTRASAMPLES, &count, &kinds) || !kinds) {
         /* RGB with a fourth sample and no ExtraSamples tag: libtiff's RGBA reader takes it
          * as associated alpha; so do we */
-        if (s->photometric == PHOTOMETRIC_RGB && s->spp == 4) {
-            s->alpha_index = 3;
-            s->assoc_alpha = true;
-        }
-        return;
+        *assoc = photometric == PHOTOMETRIC_RGB && spp == 4;
+        return *assoc ? 3 : -1;
     }
-    for (uint16_t i = 0; i < count && s->colour_samples + i < s->spp; i++) {
+    for (uint16_t i = 0; i < count && colour_samples + i < spp; i++) {
         if (kinds[i] == EXTRASAMPLE_ASSOCALPHA || kinds[i] == EXTRASAMPLE_UNASSALPHA) {
-            s->alpha_index = s->colour_samples + i;
-            s->assoc_alpha = kinds[i] == EXTRASAMPLE_ASSOCALPHA;
-            return;
+            *assoc = kinds[i] == EXTRASAMPLE_ASSOCALPHA;
+            return (int)(colour_samples + i);
         }
     }
+    return -1;
 }
 
 static lp_status read_layout(tiff_source *s, lp_error *err)
@@ -285,7 +285,7 @@ static lp_status read_layout(tiff_source *s, lp_error *err)
     lp_status st = read_photometric(s, err);
     if (st != LP_OK)
         return st;
-    read_alpha(s);
+    s->alpha_index = alpha_sample(s->tif, s->photometric, s->colour_samples, s->spp, &s->assoc_alpha);
     if (s->alpha_index >= 0 && s->bps < 8)
         return unsupported(err, "alpha at bit depth", s->bps);
     bool gray = s->colour_samples == 1 && s->photometric != PHOTOMETRIC_PALETTE;
@@ -763,19 +763,20 @@ lp_status lp_tiff_probe_fd(int fd, uint64_t size, lp_probe *p, lp_error *err)
                             lib.status ? lib.message : "TIFF: cannot read the header");
     uint32_t w = 0, h = 0;
     uint16_t bps = 1, spp = 1, photometric = PHOTOMETRIC_MINISBLACK, orientation = 1;
-    uint16_t extra = 0;
-    uint16_t *kinds = NULL;
     TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
     TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
     TIFFGetFieldDefaulted(t, TIFFTAG_BITSPERSAMPLE, &bps);
     TIFFGetFieldDefaulted(t, TIFFTAG_SAMPLESPERPIXEL, &spp);
-    TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photometric);
+    if (!TIFFGetField(t, TIFFTAG_PHOTOMETRIC, &photometric))  /* as read_photometric */
+        photometric = spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
     TIFFGetFieldDefaulted(t, TIFFTAG_ORIENTATION, &orientation);
-    bool alpha = false;
-    if (TIFFGetField(t, TIFFTAG_EXTRASAMPLES, &extra, &kinds) && kinds)
-        for (uint16_t i = 0; i < extra; i++)
-            alpha = alpha || kinds[i] == EXTRASAMPLE_ASSOCALPHA || kinds[i] == EXTRASAMPLE_UNASSALPHA;
     bool gray = photometric == PHOTOMETRIC_MINISBLACK || photometric == PHOTOMETRIC_MINISWHITE;
+    if (photometric == PHOTOMETRIC_YCBCR)
+        photometric = PHOTOMETRIC_RGB;  /* as the source reads it */
+    unsigned colour = gray || photometric == PHOTOMETRIC_PALETTE ? 1
+                      : photometric == PHOTOMETRIC_SEPARATED ? 4 : 3;
+    bool assoc;
+    bool alpha = alpha_sample(t, photometric, colour, spp, &assoc) >= 0;
     p->format = LP_FILE_TIFF;
     p->width = w;
     p->height = h;
