@@ -31,6 +31,8 @@ limits() {
     png_source)   echo "png 16384 10" ;;
     webp_source)  echo "webp 16384 10" ;;
     tiff_source)  echo "tiff 16384 10" ;;
+    heif_source)  echo "heif 65536 20" ;;
+    avif_source)  echo "heif 65536 20" ;;
     metadata)     echo "metadata 16384 10" ;;
     fs2020_xml)   echo "xml 65536 10" ;;
     sws_profile)  echo "sws 65536 10" ;;
@@ -51,6 +53,8 @@ fi
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:allocator_may_return_null=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# leaks inside codec libraries that we cannot fix (each one explained in the file)
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$src/lsan.supp:print_suppressions=0}
 failed=0 npass=0 nfail=0
 for name in "$@"; do
   exe="$bin/fuzz_$name"

@@ -3,7 +3,8 @@
 #
 # Usage: scripts/deps.sh [build|test|demo|bench]...   (default: build)
 #   build  compilers, CMake and the -dev packages the library links against
-#   test   build + the independent decoders and tools the test suite checks outputs with,
+#   test   build + the independent decoders and tools the test suite checks outputs with
+#          (groff and zsh check the man pages and completions),
 #          and clang 14 with its sanitizer/libFuzzer runtimes for the fuzz harnesses (fuzz/)
 #   demo   build + avifdec (the demo verifies its own output)
 #   bench  test + the peer tools and inputs the benchmarks compare against
@@ -14,11 +15,11 @@
 set -euo pipefail
 
 build_pkgs=(gcc make cmake pkg-config
-  libjpeg62-turbo-dev libspng-dev libavif-dev libaom-dev libdav1d-dev libwebp-dev libyuv-dev
+  libjpeg62-turbo-dev libspng-dev libavif-dev libaom-dev libdav1d-dev libheif-dev libwebp-dev libyuv-dev
   libexif-dev libfreetype-dev libharfbuzz-dev libmicrohttpd-dev libyaml-dev libexpat1-dev
   libpcre2-dev libcmocka-dev libjansson-dev libtiff-dev)
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium icc-profiles-free
-  fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev)
+  fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh)
 demo_pkgs=(libavif-bin fonts-dejavu-core)
 bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
   libjemalloc2 libmimalloc2.0)

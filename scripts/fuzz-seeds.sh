@@ -22,8 +22,8 @@ for tool in "$lp" "$mksample"; do
   [ -x "$tool" ] || { echo "fuzz-seeds.sh: $tool is missing (build it first)" >&2; exit 1; }
 done
 
-harnesses=(jpeg_source png_source webp_source tiff_source metadata fs2020_xml sws_profile yaml_config http_request
-  profile_json batch_resume)
+harnesses=(jpeg_source png_source webp_source tiff_source metadata fs2020_xml sws_profile
+  yaml_config http_request profile_json batch_resume heif_source avif_source)
 for h in "${harnesses[@]}"; do
   rm -rf "${out:?}/$h"
   mkdir -p "$out/$h"
@@ -85,6 +85,32 @@ for f in base.jpg exif.jpg exif.png exif.webp exif.avif small.png; do
   cp "$tmp/$f" "$out/batch_resume/seed-$f"
 done
 printf '.photo.avif.lp-a1B2c3\n' > "$out/batch_resume/seed-tempname"
+
+# ---- HEIF/AVIF: our AVIF writer (one frame, grid, 10-bit, EXIF), and when installed
+# heif-enc (HEIC: 8-bit, 10-bit, alpha, metadata) and avifenc (irot/imir, alpha) ----
+"$lp" convert "$tmp/odd.png" "$tmp/frame.avif" --speed 10 --no-progress
+"$mksample" "$tmp/wide.png" 160 96 5
+"$lp" convert "$tmp/wide.png" "$tmp/grid.avif" --speed 10 --grid 64x64 --no-progress
+"$lp" convert "$tmp/odd.png" "$tmp/deep.avif" --speed 10 --depth 10 --no-progress
+avifs=(frame grid deep exif)
+if command -v avifenc >/dev/null 2>&1; then
+  avifenc -s 10 --irot 1 --imir 0 "$tmp/odd.png" "$tmp/turned.avif" >/dev/null 2>&1 && avifs+=(turned)
+  avifenc -s 10 -y 444 "$tmp/s.png" "$tmp/y444.avif" >/dev/null 2>&1 && avifs+=(y444)
+fi
+for f in "${avifs[@]}"; do
+  { printf '\x00'; cat "$tmp/$f.avif"; } > "$out/avif_source/seed-$f"
+  { printf '\x00'; cat "$tmp/$f.avif"; } > "$out/heif_source/seed-avif-$f"  # libheif reads AVIF too
+done
+if command -v heif-enc >/dev/null 2>&1 && heif-enc --list-encoders 2>/dev/null | grep -q x265; then
+  heif-enc -q 50 -o "$tmp/s.heic" "$tmp/s.png" >/dev/null 2>&1
+  heif-enc -q 50 -o "$tmp/odd.heic" "$tmp/odd.png" >/dev/null 2>&1
+  heif-enc -q 50 -o "$tmp/exif.heic" "$tmp/exif.jpg" >/dev/null 2>&1
+  "$lp" convert "$tmp/odd.png" "$tmp/deep.png" --depth 16 --no-progress
+  heif-enc -q 50 -b 10 -o "$tmp/deep.heic" "$tmp/deep.png" >/dev/null 2>&1
+  for f in s odd exif deep; do
+    [ -f "$tmp/$f.heic" ] && { printf '\x00'; cat "$tmp/$f.heic"; } > "$out/heif_source/seed-$f"
+  done
+fi
 
 # ---- metadata: EXIF LPMETA ICC LPMETA XMP, for each output format ----
 xmp='<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'

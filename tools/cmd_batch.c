@@ -122,7 +122,7 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "--shard I/N", "take share I of N of the sorted inputs (0 <= I < N)");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
     fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
-    fprintf(f, "  %-22s %s\n", "-f, --format V", "output format, one for the whole batch (default avif)");
+    fprintf(f, "  %-22s %s\n", "-f, --format V", "avif|jpeg|webp|png: the output format of the whole batch (default avif)");
     fprintf(f, "\nconvert options (as `leanpix convert`):\n");
     static const char *const own[] = {"--format", "--max-mem", NULL};
     convert_options_help(f, own);

@@ -8,64 +8,88 @@
  *
  * Allocator: glibc gives each thread that allocates its own arena and keeps freed memory
  * in them; for a server whose threads render 6 MB canvases that is tens of MB that never
- * go back. M_ARENA_MAX caps the arenas (default 2), a fixed M_MMAP_THRESHOLD (256 kB)
- * makes canvases, uploads and encoded cards mmap'd so that freeing them unmaps them, and
- * the workers call malloc_trim(0) when the server goes idle (measured in docs/serve.md).
+ * go back. M_ARENA_MAX caps the arenas (--arenas), a fixed M_MMAP_THRESHOLD
+ * (--mmap-threshold) makes canvases, uploads and encoded cards mmap'd so that freeing them
+ * unmaps them, and the workers call malloc_trim(0) when the server goes idle (measured in
+ * docs/serve.md).
+ *
+ * Options: --help, --help-markdown and the parser iterate the server's option table
+ * (src/server/options.c) and this file's table of the allocator's; neither lists an
+ * option or a default by hand.
  */
 #include <malloc.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "budget.h"
 #include "cli.h"
+#include "server/options.h"
 
-/* The upload-parsing limits (docs/serve.md, "Upload parsing limits"). */
-static void usage_parse_limits(FILE *f)
+/* The CLI's own options: allocator settings are process-wide, so the library must not
+ * make them. Described like the server's (server/options.h), in their own table. */
+typedef struct serve_process {
+    unsigned arenas;
+    uint64_t mmap_threshold;
+} serve_process;
+
+static const char ALLOCATOR[] = "allocator (process-wide; docs/serve.md, \"Allocator settings\")";
+static const lp_option process_table[] = {
+    {"arenas", ALLOCATOR, LP_OPTION_COUNT,
+     LP_OPTION_AT(serve_process, arenas, unsigned), .def = 2, .max = 64,
+     .help = "glibc malloc arenas (0 = glibc's default)"},
+    {"mmap-threshold", ALLOCATOR, LP_OPTION_SIZE,
+     LP_OPTION_AT(serve_process, mmap_threshold, uint64_t),
+     .def = 256u << 10, .max = 32u << 20,
+     .help = "blocks from this size are mmap'd and unmapped when freed (0 = glibc's sliding "
+             "default)"},
+};
+static const size_t process_count = sizeof process_table / sizeof *process_table;
+
+/* Every option `serve` takes: the server's table, then the CLI's own. */
+static const struct {
+    const lp_option *options;
+    const size_t *count;
+} tables[] = {{lp_server_option_table, &lp_server_option_count}, {process_table, &process_count}};
+#define NTABLES (sizeof tables / sizeof *tables)
+
+/* A help text with its {name} references spelled as this CLI spells options. */
+static void put_text(FILE *f, const char *text, bool markdown)
 {
-    fprintf(f,
-            "upload parsing limits:\n"
-            "  %-22s element nesting of an fs2020 file (default %u) -> 413\n"
-            "  %-22s labels drawn in one input's box (default %u); the rest are logged\n"
-            "  %-22s labels drawn on one card (default %u); the rest are logged\n\n",
-            "--max-xml-depth N", LP_SERVE_DEFAULT_XML_DEPTH, "--max-input-labels N",
-            LP_SERVE_DEFAULT_INPUT_LABELS, "--max-card-labels N", LP_SERVE_DEFAULT_CARD_LABELS);
+    for (const char *p = text; *p; p++) {
+        const char *close = *p == '{' ? strchr(p, '}') : NULL;
+        if (!close) {
+            fputc(*p, f);
+            continue;
+        }
+        fprintf(f, markdown ? "`--%.*s`" : "--%.*s", (int)(close - p - 1), p + 1);
+        p = close;
+    }
 }
 
-/* true when a is one of the options above (then *ok says whether its value was good) */
-static bool parse_limit_flag(const char *a, const char *v, lp_server_options *o, bool *ok)
+static const char *value_name(const lp_option *o)
 {
-    unsigned *field = strcmp(a, "--max-xml-depth") == 0      ? &o->max_xml_depth
-                      : strcmp(a, "--max-input-labels") == 0 ? &o->max_input_labels
-                      : strcmp(a, "--max-card-labels") == 0  ? &o->max_card_labels
-                                                             : NULL;
-    if (field)
-        *ok = cli_parse_uint(a, v, 1, 1000000, field);
-    return field != NULL;
+    static const char *const by_kind[] = {
+        [LP_OPTION_TEXT] = "TEXT", [LP_OPTION_COUNT] = "N", [LP_OPTION_SECONDS] = "S",
+        [LP_OPTION_SIZE] = "SIZE", [LP_OPTION_FLAG] = ""};
+    return o->value ? o->value : by_kind[o->kind];
 }
 
-/* The per-client limits, their defaults read from lp_server_options_default. */
-static void usage_client_limits(FILE *f)
+/* One option's line of --help: "  --max-body SIZE          request body limit -> 413
+ * (default 4 MiB)". */
+static void usage_option(FILE *f, const lp_option *o)
 {
-    lp_server_options d;
-    lp_server_options_default(&d);
-    fprintf(f,
-            "per-client limits (a slow or greedy client holds a bounded share; docs/serve.md):\n"
-            "  %-24s total time for a request's headers (default %u s); past it -> closed\n"
-            "  %-24s total time to receive a body, or to send an answer (default %u s) -> closed\n"
-            "  %-24s open connections in all (default %u) -> 503\n"
-            "  %-24s open connections per client address (default %u; 0 = no limit) -> 503\n"
-            "  %-24s body bytes of all requests in the server (default: half the budget\n"
-            "  %-24s outside the render pool) -> 503\n"
-            "  %-24s body bytes per client address (default: a quarter of --upload-mem,\n"
-            "  %-24s at least --max-body) -> 503\n"
-            "  %-24s request line and headers per connection (default %lluk) -> 431\n"
-            "  %-24s share the port with other servers (SO_REUSEPORT); without it a port\n"
-            "  %-24s in use is an error\n\n",
-            "--header-timeout S", d.header_timeout_s, "--body-timeout S", d.body_timeout_s,
-            "--max-connections N", d.max_connections, "--per-ip-connections N",
-            d.per_ip_connections, "--upload-mem SIZE", "", "--per-ip-upload-mem SIZE", "",
-            "--max-header SIZE", (unsigned long long)(d.max_header >> 10), "--reuse-port", "");
+    char flag[64], def[256];
+    snprintf(flag, sizeof flag, "--%s%s%s", o->name, *value_name(o) ? " " : "", value_name(o));
+    fprintf(f, "  %-26s ", flag);
+    put_text(f, o->help, false);
+    if (o->kind != LP_OPTION_FLAG) {
+        fputs(" (default: ", f);
+        put_text(f, lp_option_default_text(o, def, sizeof def), false);
+        fputc(')', f);
+    }
+    fputc('\n', f);
 }
 
 static void usage(FILE *f)
@@ -73,113 +97,141 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: leanpix serve [options]\n\n"
             "Renders controller reference cards (MetaRefCard data layout) over HTTP with a\n"
-            "fixed worker pool, a bounded queue and a memory budget.\n\n"
-            "options:\n"
-            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n"
-            "  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n  %-22s %s\n\n",
-            "--listen HOST:PORT", "address to listen on (default 127.0.0.1:8080; port 0 = any)",
-            "--data DIR", "MetaRefCard data directory (default: the built-in demo data set)",
-            "--workers N", "render threads (default 2, at most the effective CPUs and what the budget holds)",
-            "--queue N", "complete requests waiting for a worker (default 64); beyond -> 503",
-            "--max-mem SIZE", "memory budget for counted memory (default 80M, at most " LP_DEFAULT_AVAILABLE_TEXT " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB); beyond -> 503",
-            "--max-body SIZE", "request body limit (default 4M) -> 413",
-            "--max-files N", "files per upload (default 64) -> 413",
-            "--timeout S", "idle connection timeout in seconds (default 10)",
-            "--cache SIZE", "rendered cards kept for GET /v1/cards/ID.jpg (default 8M)",
-            "--arenas N", "glibc malloc arenas (default 2; 0 = glibc's default)",
-            "--mmap-threshold SIZE", "blocks from this size are mmap'd and unmapped when freed (default 256k; 0 = glibc's sliding default)",
-            "-h, --help", "this text");
-    usage_parse_limits(f);
-    usage_client_limits(f);
+            "fixed worker pool, a bounded queue and a memory budget.\n");
+    const char *section = NULL;
+    for (size_t t = 0; t < NTABLES; t++)
+        for (size_t i = 0; i < *tables[t].count; i++) {
+            const lp_option *o = &tables[t].options[i];
+            if (o->section != section)
+                fprintf(f, "\n%s:\n", section = o->section);
+            usage_option(f, o);
+        }
     fprintf(f,
+            "\n  %-26s this text\n  %-26s the options as docs/serve.md lists them\n\n"
             "routes: GET / /fs2020 /sws /healthz /metrics /v1/cards/ID.jpg;\n"
             "        POST /api/{fs2020,sws} (HTML) and /v1/cards/{fs2020,sws} (JSON), multipart field 'file'\n"
             "exit status: 0 stopped by a signal, 1 could not start (e.g. address in use),\n"
-            "             2 bad command line\n");
+            "             2 bad command line\n",
+            "-h, --help", "--help-markdown");
 }
 
-static bool parse_args(int argc, char **argv, lp_server_options *o, uint32_t *arenas,
-                       uint64_t *mmap_threshold)
+/* The options as Markdown tables, one per section: docs/serve.md holds this between its
+ * serve-options markers (scripts/update-serve-docs.sh; tests/test_serve_defaults.c). */
+static void usage_markdown(FILE *f)
 {
-    int i = 1;
-    while (i < argc) {  /* each option takes a value (i += 2) but --reuse-port (i += 1) */
+    const char *section = NULL;
+    for (size_t t = 0; t < NTABLES; t++)
+        for (size_t i = 0; i < *tables[t].count; i++) {
+            const lp_option *o = &tables[t].options[i];
+            char def[256];
+            if (o->section != section) {
+                fprintf(f, "%s**%s**\n\n| option | default | what it bounds or does |\n|---|---|---|\n",
+                        section ? "\n" : "", o->section);
+                section = o->section;
+            }
+            fprintf(f, "| `--%s%s%s` | ", o->name, *value_name(o) ? " " : "", value_name(o));
+            put_text(f, o->kind == LP_OPTION_FLAG ? "off" : lp_option_default_text(o, def, sizeof def),
+                     true);
+            fputs(" | ", f);
+            put_text(f, o->help, true);
+            fputs(" |\n", f);
+        }
+}
+
+/* Parses one option's value text into its field; false (after a usage error) when bad. */
+static bool parse_value(const lp_option *o, const char *flag, const char *text, void *base)
+{
+    void *field = (char *)base + o->offset;
+    uint64_t max = o->max ? o->max : UINT64_MAX;
+    switch (o->kind) {
+    case LP_OPTION_TEXT:
+        memcpy(field, &text, sizeof text);
+        return true;
+    case LP_OPTION_COUNT:
+    case LP_OPTION_SECONDS:
+        return cli_parse_uint(flag, text, (uint32_t)o->min, (uint32_t)(max > UINT32_MAX ? UINT32_MAX : max),
+                              field);
+    case LP_OPTION_SIZE: {
+        uint64_t v;
+        if (!cli_parse_size(flag, text, &v))
+            return false;
+        if (v < o->min || v > max) {
+            char lo[64], hi[64];
+            snprintf(lo, sizeof lo, "%llu", (unsigned long long)o->min);
+            snprintf(hi, sizeof hi, "%llu", (unsigned long long)max);
+            cli_error(NULL, "%s wants a size from %s to %s bytes, not '%s'", flag, lo, hi, text);
+            return false;
+        }
+        memcpy(field, &v, sizeof v);
+        return true;
+    }
+    case LP_OPTION_FLAG:
+        *(bool *)field = true;
+        return true;
+    }
+    return false;
+}
+
+static bool parse_args(int argc, char **argv, lp_server_options *o, serve_process *proc)
+{
+    void *bases[] = {o, proc};
+    for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        bool ok = true;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             exit(LP_EXIT_OK);
         }
-        if (strcmp(a, "--reuse-port") == 0) {
-            o->reuse_port = true;
-            i++;
-            continue;
+        if (strcmp(a, "--help-markdown") == 0) {
+            usage_markdown(stdout);
+            exit(LP_EXIT_OK);
         }
-        if (!v) {
-            cli_error(NULL, "serve: %s needs a value (or unknown option)", a);
-            return false;
-        }
-        if (parse_limit_flag(a, v, o, &ok))
-            ;
-        else if (strcmp(a, "--listen") == 0)
-            o->listen = v;
-        else if (strcmp(a, "--data") == 0)
-            o->data_dir = v;
-        else if (strcmp(a, "--workers") == 0)
-            ok = cli_parse_uint(a, v, 1, 256, &o->workers);
-        else if (strcmp(a, "--queue") == 0)
-            ok = cli_parse_uint(a, v, 1, 100000, &o->queue);
-        else if (strcmp(a, "--max-mem") == 0)
-            ok = cli_parse_size(a, v, &o->max_mem);
-        else if (strcmp(a, "--max-body") == 0)
-            ok = cli_parse_size(a, v, &o->max_body);
-        else if (strcmp(a, "--max-files") == 0)
-            ok = cli_parse_uint(a, v, 1, 100000, &o->max_files);
-        else if (strcmp(a, "--timeout") == 0)
-            ok = cli_parse_uint(a, v, 1, 3600, &o->timeout_s);
-        else if (strcmp(a, "--cache") == 0)
-            ok = cli_parse_size(a, v, &o->cache_bytes);
-        else if (strcmp(a, "--header-timeout") == 0)
-            ok = cli_parse_uint(a, v, 1, 3600, &o->header_timeout_s);
-        else if (strcmp(a, "--body-timeout") == 0)
-            ok = cli_parse_uint(a, v, 1, 86400, &o->body_timeout_s);
-        else if (strcmp(a, "--max-connections") == 0)
-            ok = cli_parse_uint(a, v, 1, 100000, &o->max_connections);
-        else if (strcmp(a, "--per-ip-connections") == 0)
-            ok = cli_parse_uint(a, v, 0, 100000, &o->per_ip_connections);
-        else if (strcmp(a, "--upload-mem") == 0)
-            ok = cli_parse_size(a, v, &o->upload_mem);
-        else if (strcmp(a, "--per-ip-upload-mem") == 0)
-            ok = cli_parse_size(a, v, &o->per_ip_upload_mem);
-        else if (strcmp(a, "--max-header") == 0)
-            ok = cli_parse_size(a, v, &o->max_header);
-        else if (strcmp(a, "--arenas") == 0)
-            ok = cli_parse_uint(a, v, 0, 64, arenas);
-        else if (strcmp(a, "--mmap-threshold") == 0)
-            ok = cli_parse_size(a, v, mmap_threshold);
-        else {
+        const lp_option *opt = NULL;
+        size_t t = 0;
+        for (; !opt && strncmp(a, "--", 2) == 0 && t < NTABLES; t++)
+            opt = lp_option_find(tables[t].options, *tables[t].count, a + 2);
+        if (!opt) {
             cli_error(NULL, "serve: unknown option %s (see --help)", a);
             return false;
         }
-        if (!ok)
+        if (opt->kind != LP_OPTION_FLAG && i + 1 >= argc) {
+            cli_error(NULL, "serve: %s needs a value", a);
             return false;
-        i += 2;
+        }
+        if (!parse_value(opt, a, opt->kind == LP_OPTION_FLAG ? NULL : argv[++i], bases[t - 1]))
+            return false;
     }
     return true;
+}
+
+/* The server's messages state a limit but name no flag; the option that changes it. */
+static const char *start_hint(const lp_error *err)
+{
+    static const struct {
+        const char *phrase, *hint;
+    } hints[] = {
+        {"bytes of YAML, over the limit", " (raise it with --max-yaml-size)"},
+        {"YAML nested deeper than", " (raise it with --max-yaml-depth)"},
+        {"YAML nodes at line", " (raise it with --max-yaml-nodes)"},
+        {"YAML aliases expand past the limit", " (--max-yaml-steps, --max-yaml-depth)"},
+    };
+    for (size_t k = 0; k < sizeof hints / sizeof *hints; k++)
+        if (strstr(lp_error_message(err), hints[k].phrase))
+            return hints[k].hint;
+    return NULL;
 }
 
 int cmd_serve(int argc, char **argv)
 {
     lp_server_options o;
     lp_server_options_default(&o);
-    uint32_t arenas = 2;
-    uint64_t mmap_threshold = 256 << 10;
+    serve_process proc;
+    lp_option_set_defaults(process_table, process_count, &proc);
     /* the fixed defaults, capped by what the container allows (leanpix/machine.h) */
     const uint64_t default_mem = o.max_mem;
     const unsigned default_workers = o.workers;
     o.max_mem = 0;
     o.workers = 0;
-    if (!parse_args(argc, argv, &o, &arenas, &mmap_threshold))
+    if (!parse_args(argc, argv, &o, &proc))
         return LP_EXIT_USAGE;
     lp_budget budget;
     cli_budget(cli_machine(), LP_BUDGET_SERVE, o.max_mem, default_mem, &budget);
@@ -191,12 +243,13 @@ int cmd_serve(int argc, char **argv)
         if (fit && fit < o.workers)
             o.workers = fit;
     }
-    if (arenas)
-        mallopt(M_ARENA_MAX, (int)arenas);
+    if (proc.arenas)
+        mallopt(M_ARENA_MAX, (int)proc.arenas);
     /* A fixed threshold also stops glibc from raising it after each freed canvas, which
-     * would move the next 6 MB canvases into the arenas, where freed memory stays. */
-    if (mmap_threshold)
-        mallopt(M_MMAP_THRESHOLD, (int)(mmap_threshold > (32u << 20) ? 32u << 20 : mmap_threshold));
+     * would move the next 6 MB canvases into the arenas, where freed memory stays. (glibc
+     * takes at most 32 MiB: the table's bound.) */
+    if (proc.mmap_threshold)
+        mallopt(M_MMAP_THRESHOLD, (int)proc.mmap_threshold);
     /* signals are taken by sigwait below: block them before any thread starts */
     sigset_t set;
     sigemptyset(&set);
@@ -210,7 +263,12 @@ int cmd_serve(int argc, char **argv)
         /* the data directory names what failed, unless it was the address (which the
          * message names itself) */
         bool listen_failed = strncmp(lp_error_message(&err), "cannot listen", 13) == 0;
-        cli_lp_error(o.data_dir && !listen_failed ? o.data_dir : "serve", &err);
+        const char *subject = o.data_dir && !listen_failed ? o.data_dir : "serve";
+        const char *hint = start_hint(&err);
+        if (hint)
+            cli_error(subject, "%s%s", lp_error_message(&err), hint);
+        else
+            cli_lp_error(subject, &err);
         return LP_EXIT_FAILURE;
     }
     char host[64];

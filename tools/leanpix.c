@@ -22,6 +22,9 @@ static void usage(FILE *f)
                "commands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\noptions:\n"
+               "  -h, --help             this text\n"
+               "  --version              print \"leanpix VERSION\"\n");
     fprintf(f, "\n`leanpix COMMAND --help` describes each command. `leanpix --version` prints %s.\n",
             LEANPIX_VERSION);
 }

@@ -28,7 +28,7 @@ size_t lp_fuzz_split(const uint8_t *data, size_t size, const char *sep, const ui
 #include "leanpix/image.h"
 
 /* The decoding half of `leanpix convert` on one input: lp_input_open_memory, the source
- * (JPEG, PNG, or sniffed as convert does when format is LP_FILE_UNKNOWN) with the default
+ * (the format's descriptor, or sniffed as convert does when format is LP_FILE_UNKNOWN) with the default
  * lp_limits and a counted budget, shrink-on-load to 1/shrink of the size when shrink > 1
  * (as convert's build_chain asks for a smaller target), then every strip pulled. To keep
  * executions fast, pulling stops after LP_FUZZ_MAX_PIXELS output pixels. */

@@ -63,9 +63,9 @@ lp_status lp_input_next_chunk(lp_input *in, const uint8_t **data, size_t *len, l
 /* Copies the first len bytes without consuming them (for format sniffing). Must be
  * called before any read. Returns the count copied in *got. */
 lp_status lp_input_peek(lp_input *in, void *buf, size_t len, size_t *got, lp_error *err);
-/* Copies up to want bytes at offset, for formats whose directory points anywhere in the
- * file (TIFF). Neither reads nor moves the cursor; *got < want only at end of input. */
-lp_status lp_input_read_at(lp_input *in, uint64_t offset, void *buf, size_t want, size_t *got,
+/* Copies up to len bytes at offset at without moving the cursor, for decoders that read a
+ * container by offsets (HEIF/AVIF boxes and items). *got < len only at end of input. */
+lp_status lp_input_read_at(lp_input *in, uint64_t at, void *buf, size_t len, size_t *got,
                            lp_error *err);
 
 /* The size at open, or less once the file was seen to shrink while read. */

@@ -23,43 +23,52 @@
 extern "C" {
 #endif
 
-/* Defaults of the upload-parsing limits below (0 in the options means these). */
-#define LP_SERVE_DEFAULT_XML_DEPTH 64       /* fs2020 XML element nesting -> 413 */
-#define LP_SERVE_DEFAULT_INPUT_LABELS 32    /* labels drawn in one input's box */
-#define LP_SERVE_DEFAULT_CARD_LABELS 512    /* labels drawn on one card */
-
+/* The options of a server. Their defaults, accepted ranges and help are in one table,
+ * src/server/options.c; lp_server_options_default() fills the struct from it. */
 typedef struct lp_server_options {
-    const char *listen;     /* "HOST:PORT" (default "127.0.0.1:8080"); port 0 = any free port */
+    const char *listen;     /* "HOST:PORT"; port 0 = any free port */
     const char *data_dir;   /* MetaRefCard data layout; NULL = the built-in demo data set */
-    unsigned workers;       /* render threads (default 2) */
-    unsigned queue;         /* complete requests waiting for a worker (default 64) */
+    unsigned workers;       /* render threads (0 = 1) */
+    unsigned queue;         /* complete requests waiting for a worker (0 = 1) -> 503 */
     uint64_t max_mem;       /* budget for counted memory: decoded images, uploads, canvases,
-                               encoded cards, estimates of queued jobs (default 80 MiB) */
-    uint64_t max_body;      /* request body limit in bytes (default 4 MiB) -> 413 */
-    unsigned max_files;     /* files per upload (default 64) -> 413 */
-    unsigned timeout_s;     /* idle connection timeout, headers and body (default 10 s) */
-    uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg (default 8 MiB) */
+                               encoded cards, estimates of queued jobs (0 = none) -> 503 */
+    uint64_t max_body;      /* request body limit in bytes -> 413 */
+    unsigned max_files;     /* files per upload -> 413 */
+    unsigned timeout_s;     /* idle connection timeout, headers and body */
+    uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg */
     const char *budget_source; /* why max_mem is what it is (lp_budget's why), shown by
                                   /metrics as leanpix_budget_info; NULL = not shown */
-    unsigned max_xml_depth;     /* 0 = LP_SERVE_DEFAULT_XML_DEPTH; deeper uploads -> 413 */
-    unsigned max_input_labels;  /* 0 = LP_SERVE_DEFAULT_INPUT_LABELS; the rest are logged */
-    unsigned max_card_labels;   /* 0 = LP_SERVE_DEFAULT_CARD_LABELS; the rest are logged */
+    /* What one upload may make (0 in any of these = its default). */
+    unsigned max_xml_depth;     /* XML bindings element nesting; deeper uploads -> 413 */
+    unsigned max_input_labels;  /* labels drawn in one input's box; the rest are logged */
+    unsigned max_card_labels;   /* labels drawn on one card; the rest are logged */
+    uint64_t max_profile_line;  /* bytes of a .profile line; longer ones are skipped */
+    unsigned regex_match_limit; /* backtracking steps of one PCRE2 match; past it no match */
+    unsigned regex_depth_limit; /* backtracking depth of one PCRE2 match; past it no match */
+    uint64_t regex_heap;        /* heap bytes of one PCRE2 match; past it no match */
+    unsigned max_log_lines;     /* log lines kept per request; the rest are counted */
+    uint64_t max_log_line;      /* bytes of one log line; longer ones are cut */
+    /* What the data set's YAML files (read at start-up) may hold; beyond -> not started. */
+    uint64_t max_yaml_size;     /* bytes of one file */
+    unsigned max_yaml_depth;    /* nesting */
+    unsigned max_yaml_nodes;    /* nodes of one file */
+    unsigned max_yaml_steps;    /* steps of the walk over a loaded file (aliases expanded) */
     /* Per-client limits: what one slow or greedy client can hold (docs/serve.md). */
     unsigned header_timeout_s;   /* total time for a request's headers, counted from the
-                                    connection's start or the previous answer (default 15 s) */
-    unsigned body_timeout_s;     /* total time to receive a body, and to send an answer
-                                    (default 60 s); past it the connection is closed */
-    unsigned max_connections;    /* open connections in all (default 512) */
-    unsigned per_ip_connections; /* open connections per client address (default 16; 0 = no
-                                    limit) -> 503 and closed */
+                                    connection's start or the previous answer */
+    unsigned body_timeout_s;     /* total time to receive a body, and to send an answer;
+                                    past it the connection is closed */
+    unsigned max_connections;    /* open connections in all */
+    unsigned per_ip_connections; /* open connections per client address (0 = no limit)
+                                    -> 503 and closed */
     uint64_t upload_mem;         /* body bytes of all requests in the server (0 = half the
                                     budget outside the render pool) -> 503 */
     uint64_t per_ip_upload_mem;  /* body bytes per client address (0 = a quarter of
                                     upload_mem, at least max_body) -> 503 */
     uint64_t max_header;         /* memory per connection for the request line and headers
-                                    (default 64 KiB) -> 431 */
+                                    -> 431 */
     bool reuse_port;             /* share the port with other sockets (SO_REUSEPORT); without
-                                    it a port in use is an error (default false) */
+                                    it a port in use is an error */
 } lp_server_options;
 
 void lp_server_options_default(lp_server_options *opts);

@@ -18,6 +18,7 @@
  */
 #include "formats/format.h"
 #include "codec/aom_memory.h"
+#include "codec/heif_boxes.h"
 #include "io/file_bytes.h"
 
 #include <string.h>
@@ -27,10 +28,66 @@
 /* Compressed AVIF kept in memory until the container is written, upper bound per pixel. */
 #define COMPRESSED_BYTES_PER_PIXEL 0.5
 
+/* Major brand avif/avis, or the generic mif1/msf1 with avif/avis among the compatible
+ * brands that head shows. */
 static bool avif_sniff(const uint8_t *head, size_t len)
 {
-    return len >= 12 && !memcmp(head + 4, "ftyp", 4) &&
-           (!memcmp(head + 8, "avif", 4) || !memcmp(head + 8, "avis", 4));
+    if (len < 12 || memcmp(head + 4, "ftyp", 4))
+        return false;
+    if (!memcmp(head + 8, "avif", 4) || !memcmp(head + 8, "avis", 4))
+        return true;
+    if (memcmp(head + 8, "mif1", 4) && memcmp(head + 8, "msf1", 4))
+        return false;
+    uint32_t box = lp_be32(head);
+    size_t end = box < len ? box : len;
+    for (size_t at = 16; at + 4 <= end; at += 4)
+        if (!memcmp(head + at, "avif", 4) || !memcmp(head + at, "avis", 4))
+            return true;
+    return false;
+}
+
+/* ---- reading (src/codec/avif_load.c: libavif + dav1d, the YUV frame held whole, RGB
+ * converted strip by strip, irot/imir applied; clap not applied, as avifdec 0.11) ---- */
+
+static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
+{
+    return lp_file_read_at(*(const int *)user, at, buf, len);
+}
+
+/* The primary item's facts from the meta box (src/codec/heif_boxes.c). The size is the
+ * displayed one (a quarter turn swaps it) with orientation 1, as the source yields it;
+ * progressive says "a grid" (its decoder holds more, as for a progressive JPEG). */
+static lp_status avif_probe(int fd, uint64_t size, lp_probe *p, lp_error *err)
+{
+    lp_heif_header h;
+    lp_status st = lp_heif_read_header(read_fd_at, &fd, size, LP_DEFAULT_MAX_METADATA_BYTES, &h, err);
+    if (st != LP_OK)
+        return st;
+    bool turned = h.orientation >= 5;
+    p->format = LP_FILE_AVIF;
+    p->width = turned ? h.height : h.width;
+    p->height = turned ? h.width : h.height;
+    p->components = h.alpha ? 4 : 3;
+    p->bit_depth = h.bit_depth > 8 ? 16 : 8;
+    p->samples_per_pixel = (h.chroma_samples ? h.chroma_samples : 6) / 2.0 + (h.alpha ? 1.0 : 0.0);
+    p->progressive = h.grid;
+    p->orientation = 1;
+    return LP_OK;
+}
+
+/* The decoder's reservation (lp_avif_decode_estimate, measured: see avif_load.c), the
+ * source's band and strip (26 and 16 lines of pixels) and its read buffer (at most the
+ * compressed frame: the file). */
+static uint64_t avif_decode_bytes(const lp_probe *p, const lp_plan *plan)
+{
+    (void)plan;
+    bool alpha = p->components == 4;
+    unsigned halves = (unsigned)((p->samples_per_pixel - (alpha ? 1.0 : 0.0)) * 2.0 + 0.5);
+    uint64_t across = p->width > p->height ? p->width : p->height;
+    uint64_t lines = across * p->components * (p->bit_depth > 8 ? 2 : 1) * (26 + 16);
+    return lp_avif_decode_estimate(p->width, p->height, alpha, p->bit_depth, halves,
+                                   p->progressive) +
+           lines + p->file_bytes;
 }
 
 static uint64_t frame_bytes(uint64_t px, const lp_encode_options *e)
@@ -190,6 +247,9 @@ const lp_format_desc lp_format_avif = {
     .name = "avif",
     .extensions = avif_extensions,
     .sniff = avif_sniff,
+    .source_new = lp_avif_source_new,
+    .probe = avif_probe,
+    .decode_bytes = avif_decode_bytes,
     .default_quality = LP_AVIF_DEFAULT_QUALITY,
     .check_options = lp_avif_check_options,
     .plan_output = avif_plan_output,

@@ -401,21 +401,21 @@ lp_status lp_input_peek(lp_input *in, void *buf, size_t len, size_t *got, lp_err
     return LP_OK;
 }
 
-lp_status lp_input_read_at(lp_input *in, uint64_t offset, void *buf, size_t want, size_t *got,
+lp_status lp_input_read_at(lp_input *in, uint64_t at, void *buf, size_t len, size_t *got,
                            lp_error *err)
 {
     *got = 0;
-    uint64_t left = offset < in->size ? in->size - offset : 0;
-    if (want > left)
-        want = (size_t)left;
-    if (want == 0)
+    uint64_t left = at < in->size ? in->size - at : 0;
+    if (len > left)
+        len = (size_t)left;
+    if (len == 0)
         return LP_OK;
     if (in->kind == INPUT_READ)
-        return pread_full(in, buf, want, offset, got, err);
+        return pread_full(in, buf, len, at, got, err);
     if (in->kind == INPUT_MMAP)
-        return mapped_read(in, buf, want, offset, got, err);
-    memcpy(buf, in->base + offset, want);
-    *got = want;
+        return mapped_read(in, buf, len, at, got, err);
+    memcpy(buf, in->base + at, len);
+    *got = len;
     return LP_OK;
 }
 

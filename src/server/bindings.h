@@ -7,13 +7,6 @@
 
 #include "server/mrc.h"
 
-/* Per-match PCRE2 limits: backtracking steps, nested backtracking depth, heap for
- * backtracking frames (KiB). Every pattern is matched against one line (<= 4 kB) or one
- * name; real ones take a few hundred steps. A match over a limit counts as no match. */
-#define MRC_REGEX_MATCH_LIMIT 100000
-#define MRC_REGEX_DEPTH_LIMIT 10000
-#define MRC_REGEX_HEAP_KIB 1024
-
 #define MRC_MAX_CAPS 8
 typedef struct mrc_caps {
     char s[MRC_MAX_CAPS][256];  /* captured groups ("" when unset), truncated to 255 bytes */
@@ -21,7 +14,9 @@ typedef struct mrc_caps {
 } mrc_caps;
 
 /* 1 on a match (first match, unanchored, like Go's FindAllStringSubmatch(...)[0]), 0 none
- * (or a match limit was hit), -1 out of memory (the request's budget refused). */
+ * (or a match limit was hit), -1 out of memory (the request's budget refused). The match
+ * is capped in backtracking steps, depth and heap by the thread's mrc_limits_enter (every
+ * pattern is matched against one line or one name; real ones take a few hundred steps). */
 int mrc_regex_match(const void *code, const char *subject, size_t len, mrc_caps *caps);
 /* m[key] as a child map, created when absent. */
 mrc_map *mrc_map_child(mrc_map *m, const char *key, bool *fail);

@@ -179,6 +179,7 @@ lp_status mrc_sws_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
                         mrc_binds *out, mrc_log *log, lp_error *err)
 {
     sws_state s = {.data = d};
+    const uint64_t max_line = mrc_limit_profile_line(out->limits);
     lp_status st = LP_OK;
     for (size_t f = 0; f < nfiles && !st && !s.fail; f++) {
         const char *p = (const char *)files[f].data, *end = p + files[f].size;
@@ -192,7 +193,7 @@ lp_status mrc_sws_parse(const mrc_data *d, const mrc_file *files, size_t nfiles,
                 st = lp_error_set(err, LP_ERR_CORRUPT, "file %zu: binary data in a .profile", f + 1);
                 break;
             }
-            if (len <= 4096)  /* settings lines are short; longer ones cannot be bindings */
+            if (len <= max_line)  /* settings lines are short; longer ones cannot be bindings */
                 on_line(&s, p, len, log);
             p = stop + 1;
         }

@@ -28,6 +28,7 @@
 #define _GNU_SOURCE
 #include "server/http.h"
 #include "core/clock.h"
+#include "server/options.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,24 +39,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-void lp_server_options_default(lp_server_options *o)
-{
-    memset(o, 0, sizeof *o);
-    o->listen = "127.0.0.1:8080";
-    o->workers = 2;
-    o->queue = 64;
-    o->max_mem = 80u << 20;
-    o->max_body = 4u << 20;
-    o->max_files = 64;
-    o->timeout_s = 10;
-    o->cache_bytes = 8u << 20;
-    o->header_timeout_s = 15;
-    o->body_timeout_s = 60;
-    o->max_connections = 512;
-    o->per_ip_connections = 16;
-    o->max_header = 64u << 10;
-}
 
 /* Budget kept beside the render pool for uploads and cached images, at the least. */
 #define UPLOAD_RESERVE (16u << 20)
@@ -597,7 +580,7 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
         return lp_error_set(err, LP_ERR_NOMEM, "out of memory");
     s->opts = *opts;
     if (!s->opts.listen)
-        s->opts.listen = "127.0.0.1:8080";
+        s->opts.listen = lp_server_defaults()->listen;
     if (!s->opts.workers)
         s->opts.workers = 1;
     if (!s->opts.queue)
@@ -622,9 +605,12 @@ lp_status lp_server_start(lp_server **out, const lp_server_options *opts, lp_err
     if (!st && (!(s->budget = lp_mem_new(s->opts.max_mem ? s->opts.max_mem - pool : 0, NULL)) ||
                 !(s->render_pool = lp_mem_new(s->opts.max_mem ? pool : 0, NULL))))
         st = lp_error_set(err, LP_ERR_NOMEM, "out of memory");
+    mrc_limits data_limits = mrc_limits_of(&s->opts);  /* the YAML's */
+    const mrc_limits *outer_limits = mrc_limits_enter(&data_limits);
     if (!st)
         st = s->opts.data_dir ? mrc_data_load(&s->data, s->opts.data_dir, s->budget, err)
                               : mrc_data_load_demo(&s->data, s->budget, err);
+    mrc_limits_leave(outer_limits);
     if (!st)  /* decoded images kept while unused: an eighth of the non-pool budget (7 MiB by default: one 1920x1080 image; more only thrashes under uploads of 15 device images, which need 15) */
         s->data->image_cache_cap = s->opts.max_mem ? (s->opts.max_mem - pool) / 8 : 0;
     if (!st && !(s->cache = lp_card_cache_new(s->opts.cache_bytes, s->budget)))

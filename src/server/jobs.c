@@ -234,15 +234,19 @@ static void leave(lp_server *s, lp_request *r)
 static void start_job(lp_server *s, worker_ctx *w, lp_request *r)
 {
     /* the upload's limits, and its maps, strings and parser memory counted in its budget */
-    mrc_limits limits = {s->opts.max_xml_depth, s->opts.max_input_labels, s->opts.max_card_labels};
+    mrc_limits limits = mrc_limits_of(&s->opts);
     mrc_binds binds = {.limits = &limits};
+    r->log.max_lines = s->opts.max_log_lines;
+    r->log.max_line = s->opts.max_log_line;
     lp_error err = {0};
     lp_mem *outer = mrc_mem_enter(r->mem);
+    const mrc_limits *outer_limits = mrc_limits_enter(&limits);
     lp_status st = r->game->desc->parse(s->data, r->files, r->nfiles, &binds, &r->log, &err);
     release_files(r);
     if (!st)
         st = mrc_build_cards(s->data, r->game, &binds, &r->cards, &r->log, &err);
     mrc_binds_free(&binds);
+    mrc_limits_leave(outer_limits);
     mrc_mem_leave(outer);
     if (!st && !(r->results = calloc(r->cards.count ? r->cards.count : 1, sizeof *r->results)))
         st = lp_error_set(&err, LP_ERR_NOMEM, "out of memory");

@@ -28,6 +28,7 @@
 
 #include "leanpix/leanpix.h"
 #include "server/games.h"
+#include "server/options.h"  /* the defaults of mrc_limits and mrc_log */
 
 /* ---- counted allocation for what an upload makes (util.c) ----
  * mrc_malloc & co charge the calling thread's current scope (NULL = uncounted): the server
@@ -171,11 +172,13 @@ void mrc_data_free(mrc_data *data);
  * like an upload parser (a fuzzing target): text over MRC_YAML_MAX_BYTES, nesting over
  * MRC_YAML_MAX_DEPTH, more than MRC_YAML_MAX_NODES nodes, or aliases that would make the
  * walk take more than MRC_YAML_MAX_STEPS steps fail with LP_ERR_LIMITS. The real data set
- * is far below them (generatedDevices.yaml: 92 kB, depth 4, ~10,000 nodes). */
-#define MRC_YAML_MAX_BYTES (16u << 20)
-#define MRC_YAML_MAX_DEPTH 64
-#define MRC_YAML_MAX_NODES 1000000
-#define MRC_YAML_MAX_STEPS 4000000
+ * is far below them (generatedDevices.yaml: 92 kB, depth 4, ~10,000 nodes). The limits
+ * are the thread's (mrc_limits_enter: the server's max-yaml-* options), else the defaults;
+ * names kept so that the parser reads like it checks constants. */
+#define MRC_YAML_MAX_BYTES (mrc_limits_of_scope().max_yaml_size)
+#define MRC_YAML_MAX_DEPTH (mrc_limits_of_scope().max_yaml_depth)
+#define MRC_YAML_MAX_NODES (mrc_limits_of_scope().max_yaml_nodes)
+#define MRC_YAML_MAX_STEPS (mrc_limits_of_scope().max_yaml_steps)
 lp_status mrc_config_parse(mrc_data *d, const char *which, const char *text, size_t len,
                            lp_error *err);
 lp_status mrc_data_finish(mrc_data *d, lp_error *err);  /* compiles the regexes */
@@ -184,14 +187,16 @@ mrc_data *mrc_data_new_empty(void);
 bool mrc_parse_colour(const char *hex, mrc_rgba *out);
 
 /* ---- a request's log (unsupported devices, unknown inputs) ----
- * At most MRC_LOG_LINES lines of at most MRC_LOG_LINE_MAX bytes (longer ones are cut):
- * lines quote upload strings, and a bounded log keeps an upload from multiplying itself. */
-#define MRC_LOG_LINES 10000
-#define MRC_LOG_LINE_MAX 512
+ * At most max_lines lines of at most max_line bytes (longer ones are cut): lines quote
+ * upload strings, and a bounded log keeps an upload from multiplying itself. 0 in either
+ * = the server's default (options.c), also named MRC_LOG_LINES and MRC_LOG_LINE_MAX. */
+#define MRC_LOG_LINES (lp_server_defaults()->max_log_lines)
+#define MRC_LOG_LINE_MAX ((size_t)lp_server_defaults()->max_log_line)
 typedef struct mrc_log {
     char **lines;
     size_t count, cap;
     size_t dropped;  /* lines not kept (the log was full, or no memory for them) */
+    size_t max_lines, max_line;  /* 0 = the defaults above */
 } mrc_log;
 void mrc_log_add(mrc_log *log, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mrc_log_free(mrc_log *log);
@@ -201,16 +206,34 @@ void mrc_log_free(mrc_log *log);
 typedef struct mrc_action_input {
     char *in[2];
 } mrc_action_input;
-/* Limits on what one upload may make; 0 in a field = its default. The defaults are
- * LP_SERVE_DEFAULT_* in leanpix/server.h (the CLI's --help and docs/serve.md name them). */
+/* Limits on what one upload may make; 0 in a field = its default, from the server's
+ * option table (options.c, which --help and docs/serve.md are made from). */
 typedef struct mrc_limits {
     unsigned max_xml_depth;     /* element nesting of an XML bindings file -> LP_ERR_LIMITS */
     unsigned max_input_labels;  /* labels kept in one input's box; the rest are logged */
     unsigned max_card_labels;   /* labels kept on one card; the rest are logged */
+    uint64_t max_profile_line;  /* bytes of a .profile line; longer ones are skipped */
+    unsigned regex_match_limit; /* per PCRE2 match: backtracking steps, */
+    unsigned regex_depth_limit; /* backtracking depth */
+    uint64_t regex_heap;        /* and heap bytes; past one, no match */
+    /* the data set's YAML (mrc_config_parse), read at start-up: MRC_YAML_MAX_* */
+    uint64_t max_yaml_size;
+    unsigned max_yaml_depth, max_yaml_nodes, max_yaml_steps;
 } mrc_limits;
+/* The limits the server's options give (0 fields stay 0 = the defaults). */
+mrc_limits mrc_limits_of(const lp_server_options *o);
 unsigned mrc_limit_xml_depth(const mrc_limits *l);
 unsigned mrc_limit_input_labels(const mrc_limits *l);
 unsigned mrc_limit_card_labels(const mrc_limits *l);
+uint64_t mrc_limit_profile_line(const mrc_limits *l);
+/* The limits of the matches this thread makes (mrc_regex_match), until the matching
+ * leave; NULL = the defaults. The server enters its request's limits around parsing and
+ * card building, like its memory (mrc_mem_enter): the matches happen deep inside the
+ * game rules, which need not carry the limits through. Returns the previous ones. */
+const mrc_limits *mrc_limits_enter(const mrc_limits *l);
+void mrc_limits_leave(const mrc_limits *previous);
+/* The thread's current limits with every 0 replaced by its default. */
+mrc_limits mrc_limits_of_scope(void);
 
 /* profile -> short name -> context -> action -> char*[2] (primary, secondary input) */
 typedef struct mrc_binds {

@@ -251,7 +251,9 @@ void mrc_log_add(mrc_log *log, const char *fmt, ...)
 {
     if (!log)
         return;
-    if (log->count >= MRC_LOG_LINES) {
+    size_t max_lines = log->max_lines ? log->max_lines : MRC_LOG_LINES;
+    size_t max_line = log->max_line >= 4 ? log->max_line : MRC_LOG_LINE_MAX;  /* room for "..." */
+    if (log->count >= max_lines) {
         log->dropped++;
         return;
     }
@@ -267,22 +269,22 @@ void mrc_log_add(mrc_log *log, const char *fmt, ...)
     }
     /* lines name upload strings (contexts, actions): cut long ones so that a few long
      * names repeated in many lines cannot multiply the upload */
-    char *line = mrc_malloc(MRC_LOG_LINE_MAX);
+    char *line = mrc_malloc(max_line);
     if (!line) {
         log->dropped++;
         return;
     }
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(line, MRC_LOG_LINE_MAX, fmt, ap);
+    int n = vsnprintf(line, max_line, fmt, ap);
     va_end(ap);
     if (n < 0) {
         mrc_free(line);
         log->dropped++;
         return;
     }
-    if ((size_t)n >= MRC_LOG_LINE_MAX)
-        memcpy(line + MRC_LOG_LINE_MAX - 4, "...", 4);
+    if ((size_t)n >= max_line)
+        memcpy(line + max_line - 4, "...", 4);
     char *fit = mrc_realloc(line, strlen(line) + 1);
     log->lines[log->count++] = fit ? fit : line;
 }
@@ -292,5 +294,8 @@ void mrc_log_free(mrc_log *log)
     for (size_t i = 0; i < log->count; i++)
         mrc_free(log->lines[i]);
     mrc_free(log->lines);
+    size_t max_lines = log->max_lines, max_line = log->max_line;  /* the limits stay */
     memset(log, 0, sizeof *log);
+    log->max_lines = max_lines;
+    log->max_line = max_line;
 }

@@ -1,0 +1,55 @@
+/*
+ * heif_boxes.h - private: the few facts of a HEIF/AVIF file's primary image that memory
+ * planning needs, read from its meta box with small reads (no decoder): stored size
+ * (ispe), whether it is a grid, alpha, bit depth (pixi), irot/imir as an EXIF orientation.
+ * Used by the AVIF/HEIF sources (to reserve what their decoder will hold) and by the
+ * format descriptors' probes. The decoders themselves (libheif, libavif) remain the
+ * authority on the file: this reader only estimates, and fails on nothing it need not.
+ */
+#ifndef LP_HEIF_BOXES_H
+#define LP_HEIF_BOXES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "leanpix/status.h"
+
+
+typedef struct lp_heif_header {
+    uint32_t width, height;  /* ispe of the primary item: as stored, before irot */
+    bool grid;               /* the primary item is a 'grid' of coded cells */
+    bool alpha;              /* an auxiliary alpha image is there */
+    unsigned bit_depth;      /* pixi of the primary item (8 when absent) */
+    unsigned chroma_samples; /* 0 unknown; else samples per pixel x 2 (4:2:0 = 3, 4:4:4 = 6) */
+    int orientation;         /* irot/imir of the primary item as EXIF 1..8 */
+    uint32_t clap_width, clap_height;  /* clean aperture of the primary item, 0 when none */
+    /* A grid's own output size (its ImageGrid data), 0 when not a grid or not found:
+     * libheif 1.15 sizes the canvas by it, not by ispe, so the sources check it too. */
+    uint32_t grid_width, grid_height;
+} lp_heif_header;
+
+/* Reads exactly len bytes at offset at into buf (false: error or end of file). */
+typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
+
+/* Fills h from the file's ftyp and meta boxes (size bytes in all). The meta box is read
+ * whole into one buffer of at most max_meta bytes (0 = no limit), else LP_ERR_LIMITS:
+ * the sources pass limits.max_metadata_bytes (--max-metadata), the probes its default
+ * LP_DEFAULT_MAX_METADATA_BYTES (8 MiB). Phones write a few kB; a grid of 256x256 cells
+ * about 3 MB of item and property entries. */
+lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
+                              lp_heif_header *h, lp_error *err);
+
+/* What the decoders hold at their peak (the bytes the sources reserve, and what the
+ * format descriptors predict), from the header's facts; the constants and their
+ * measurements are next to each function: src/codec/heif_load.c, avif_load.c.
+ * chroma_samples as in lp_heif_header (0 = unknown: 4:4:4 assumed). */
+uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, unsigned bit_depth,
+                                 unsigned chroma_samples);
+uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
+                                 unsigned bit_depth, unsigned chroma_samples, bool grid);
+
+/* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom
+ * exchanged, 1: left and right) as the EXIF orientation that shows the same picture. */
+int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode);
+
+#endif
