@@ -13,7 +13,8 @@
  * (8/16, ink set CMYK, turned into RGB with the same naive formula as CMYK JPEGs:
  * R = (1-C)(1-K)), palette (1/2/4/8-bit -> RGB8), YCbCr only when JPEG-compressed (libjpeg
  * converts it to RGB: JPEGCOLORMODE_RGB), an alpha extra sample (associated alpha is
- * un-premultiplied), interleaved samples (PLANARCONFIG_CONTIG), unsigned integer samples,
+ * un-premultiplied; an RGB file with a fourth sample and no ExtraSamples tag has associated
+ * alpha, as libtiff's own RGBA reader assumes), interleaved samples (PLANARCONFIG_CONTIG), unsigned integer samples,
  * and every compression libtiff was built with (none, LZW, Deflate, PackBits, JPEG...).
  * Anything else (float samples, separate planes, LAB) is LP_ERR_UNSUPPORTED by name.
  *
