@@ -50,6 +50,7 @@ typedef enum lp_file_format {
     LP_FILE_PNG,
     LP_FILE_WEBP,
     LP_FILE_AVIF,
+    LP_FILE_TIFF,
     LP_FILE_HEIF     /* HEIC/HEIF (HEVC in a HEIF container); input only */
 } lp_file_format;
 
