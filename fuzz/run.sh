@@ -29,6 +29,8 @@ limits() {
   case "$1" in
     jpeg_source)  echo "jpeg 16384 10" ;;
     png_source)   echo "png 16384 10" ;;
+    webp_source)  echo "webp 16384 10" ;;
+    tiff_source)  echo "tiff 16384 10" ;;
     heif_source)  echo "heif 65536 20" ;;
     avif_source)  echo "heif 65536 20" ;;
     metadata)     echo "metadata 16384 10" ;;

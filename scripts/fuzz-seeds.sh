@@ -22,8 +22,8 @@ for tool in "$lp" "$mksample"; do
   [ -x "$tool" ] || { echo "fuzz-seeds.sh: $tool is missing (build it first)" >&2; exit 1; }
 done
 
-harnesses=(jpeg_source png_source metadata fs2020_xml sws_profile yaml_config http_request
-  profile_json batch_resume heif_source avif_source)
+harnesses=(jpeg_source png_source webp_source tiff_source metadata fs2020_xml sws_profile
+  yaml_config http_request profile_json batch_resume heif_source avif_source)
 for h in "${harnesses[@]}"; do
   rm -rf "${out:?}/$h"
   mkdir -p "$out/$h"
@@ -61,6 +61,26 @@ done
 for f in s odd exif small; do
   { printf '\x00'; cat "$tmp/$f.png"; } > "$out/png_source/seed-$f"
 done
+# WebP: ours (lossy, EXIF), cwebp's lossless and alpha; TIFF: ImageMagick's variants
+cwebp -quiet -lossless "$tmp/odd.png" -o "$tmp/lossless.webp"
+cwebp -quiet -q 60 -alpha_q 50 "$tmp/s.png" -o "$tmp/lossy.webp"
+for f in exif lossless lossy; do
+  for shrink in '\x00' '\x03'; do
+    { printf "$shrink"; cat "$tmp/$f.webp"; } > "$out/webp_source/seed-$f-${shrink:3}"
+  done
+done
+im=/usr/bin/convert  # ImageMagick's (a stand-in may be first on PATH)
+if [ -x "$im" ]; then
+  i=0
+  for args in "-compress lzw" "-compress zip -define tiff:tile-geometry=16x16" "-compress jpeg" \
+      "-compress rle -colorspace gray" "-colors 16 -type palette" "-colorspace cmyk -depth 16" \
+      "-alpha set -define tiff:alpha=associated" "-type bilevel -orient right-top"; do
+    i=$((i + 1))
+    # shellcheck disable=SC2086  # args are words
+    "$im" "$tmp/odd.png" $args "$tmp/t$i.tif"
+    { printf '\x00'; cat "$tmp/t$i.tif"; } > "$out/tiff_source/seed-$i"
+  done
+fi
 for f in base.jpg exif.jpg exif.png exif.webp exif.avif small.png; do
   cp "$tmp/$f" "$out/batch_resume/seed-$f"
 done

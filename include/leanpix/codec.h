@@ -35,6 +35,10 @@ LP_API lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limit
                                     lp_mem *mem, lp_error *err);
 LP_API lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
                                    lp_mem *mem, lp_error *err);
+LP_API lp_status lp_webp_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                                    lp_mem *mem, lp_error *err);
+LP_API lp_status lp_tiff_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,
+                                    lp_mem *mem, lp_error *err);
 /* HEIC/HEIF through libheif (src/codec/heif_load.c): the primary image, decoded whole
  * (counted), pixels as displayed (irot/imir/clap applied), meta.orientation 1. */
 LP_API lp_status lp_heif_source_new(lp_stage **out, lp_input *in, const lp_limits *limits,

@@ -51,6 +51,7 @@ typedef enum lp_file_format {
     LP_FILE_PNG,
     LP_FILE_WEBP,
     LP_FILE_AVIF,
+    LP_FILE_TIFF,
     LP_FILE_HEIF     /* HEIC/HEIF (HEVC in a HEIF container); input only */
 } lp_file_format;
 
@@ -120,6 +121,18 @@ LP_API void lp_limits_default(lp_limits *limits);
  * zero sizes (LP_ERR_CORRUPT). */
 LP_API lp_status lp_limits_check(const lp_limits *limits, uint32_t width, uint32_t height,
                                  lp_error *err);
+
+/* Header facts of an input: what the planner needs, nothing decoded. */
+typedef struct lp_probe {
+    lp_file_format format;
+    uint32_t width, height;   /* as stored */
+    unsigned components;      /* 1..4 */
+    unsigned bit_depth;       /* 8 or 16 (PNG 1..16) */
+    bool progressive;         /* JPEG progressive/multi-scan, PNG Adam7: decoder holds more */
+    double samples_per_pixel; /* JPEG: sum over components of Hc*Vc/(Hmax*Vmax) (1.5 for 4:2:0) */
+    int orientation;          /* EXIF orientation 1..8 when the probe read it, else 1 */
+    uint64_t file_bytes;
+} lp_probe;
 
 #ifdef __cplusplus
 }

@@ -25,17 +25,7 @@
 extern "C" {
 #endif
 
-/* Header facts of an input: what the planner needs, nothing decoded. */
-typedef struct lp_probe {
-    lp_file_format format;
-    uint32_t width, height;   /* as stored */
-    unsigned components;      /* 1..4 */
-    unsigned bit_depth;       /* 8 or 16 (PNG 1..16) */
-    bool progressive;         /* JPEG progressive/multi-scan, PNG Adam7: decoder holds more */
-    double samples_per_pixel; /* JPEG: sum over components of Hc*Vc/(Hmax*Vmax) (1.5 for 4:2:0) */
-    int orientation;          /* EXIF orientation 1..8 when the probe read it, else 1 */
-    uint64_t file_bytes;
-} lp_probe;
+/* lp_probe, the header facts of an input, is in leanpix/image.h: the codecs fill it too. */
 
 /* Reads the header facts of the file at path with small preads (no decoder): its format
  * by magic bytes, then that format's probe. */

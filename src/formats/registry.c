@@ -14,6 +14,7 @@
 #include <strings.h>
 
 extern const lp_format_desc lp_format_jpeg, lp_format_png, lp_format_webp, lp_format_avif;
+extern const lp_format_desc lp_format_tiff;
 extern const lp_format_desc lp_format_heif;
 
 static const lp_format_desc *const registry[] = {
@@ -21,6 +22,7 @@ static const lp_format_desc *const registry[] = {
     &lp_format_png,
     &lp_format_webp,
     &lp_format_avif,
+    &lp_format_tiff,
     &lp_format_heif,  /* after AVIF: a mif1 file with an AVIF brand is AVIF's */
 };
 enum { REGISTRY_SIZE = sizeof registry / sizeof registry[0] };

@@ -1,7 +1,11 @@
 /*
  * formats/webp.c - WebP: names, magic, memory model of the encoder, completeness. The
  * encoder is src/codec/webp_save.c (libwebp; it needs the whole picture as YUV planes).
+ * The decoder is src/codec/webp_load.c (libwebp's incremental decoder into a whole
+ * frame); its probe, shrink rule and memory model are defined there, next to the buffers
+ * they describe, and named here.
  */
+#include "codec/webp_load.h"
 #include "formats/format.h"
 #include "io/file_bytes.h"
 
@@ -23,6 +27,18 @@ static const double webp_bytes[] = {2.0, 3.6, 5.9, 8.7, 11.6, 14.2};
 static bool webp_sniff(const uint8_t *head, size_t len)
 {
     return len >= 12 && !memcmp(head, "RIFF", 4) && !memcmp(head + 8, "WEBP", 4);
+}
+
+static unsigned webp_shrink_factor(const lp_probe *p, uint32_t out_w, uint32_t out_h)
+{
+    return lp_webp_shrink_factor(p->width, p->height, out_w, out_h);
+}
+
+static uint64_t webp_decode_bytes(const lp_probe *p, const lp_plan *plan)
+{
+    bool alpha = p->components == 2 || p->components == 4;
+    return lp_webp_decode_bytes(p->width, p->height, plan->decode_width, plan->decode_height,
+                                alpha, p->progressive, p->file_bytes);
 }
 
 static double webp_bytes_per_pixel(const lp_encode_options *e, bool alpha)
@@ -73,6 +89,10 @@ const lp_format_desc lp_format_webp = {
     .name = "webp",
     .extensions = webp_extensions,
     .sniff = webp_sniff,
+    .source_new = lp_webp_source_new,
+    .probe = lp_webp_probe_fd,
+    .shrink_factor = webp_shrink_factor,
+    .decode_bytes = webp_decode_bytes,
     .default_quality = LP_WEBP_DEFAULT_QUALITY,
     .encode_bytes = webp_encode_bytes,
     .sink_new = webp_sink,

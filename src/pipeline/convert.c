@@ -186,6 +186,11 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
     lp_convert_options resolved = *opts;
     if (resolved.encode.format == LP_FILE_UNKNOWN)
         resolved.encode.format = lp_file_format_from_path(out_path);
+    if (resolved.encode.format != LP_FILE_UNKNOWN && !lp_file_format_writable(resolved.encode.format)) {
+        if (stats)  /* an input-only format (TIFF): the output's name is what is wrong */
+            stats->output_failed = true;
+        return lp_format_unwritable(lp_format_desc_of(resolved.encode.format), err);
+    }
     if (resolved.encode.format == LP_FILE_UNKNOWN) {
         if (stats)
             stats->output_failed = true;

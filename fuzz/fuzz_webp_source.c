@@ -1,0 +1,17 @@
+/*
+ * fuzz_webp_source.c - the WebP source (webp_load.c) as `leanpix convert` drives it: header (limits,
+ * ICC/EXIF/XMP chunks), then every strip, with and without scaled decoding (shrink-on-load).
+ *
+ * Input: byte 0 picks the shrink (low 3 bits: 0 none, else 1/(n+1) of the size, the way
+ * convert asks for a smaller target); the rest is the file.
+ */
+#include "fuzz_util.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    unsigned pick = data[0] & 7u;
+    lp_fuzz_decode(data + 1, size - 1, LP_FILE_WEBP, pick ? pick + 1 : 1);
+    return 0;
+}
