@@ -11,6 +11,7 @@
  * length is checked against what contains it; every loop is bounded by the buffer.
  */
 #include "codec/heif_boxes.h"
+#include "io/file_bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -415,4 +416,25 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
     if (h->width == 0 || h->height == 0)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF primary image has no size (ispe)");
     return LP_OK;
+}
+
+static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
+{
+    return lp_file_read_at(*(const int *)user, at, buf, len);
+}
+
+lp_status lp_heif_read_header_fd(int fd, uint64_t size, uint64_t max_meta, lp_heif_header *h,
+                                 lp_error *err)
+{
+    return lp_heif_read_header(read_fd_at, &fd, size, max_meta, h, err);
+}
+
+bool lp_heif_ftyp_lists_avif(const uint8_t *head, size_t len)
+{
+    uint32_t box = lp_be32(head);
+    size_t end = box < len ? box : len;
+    for (size_t at = 16; at + 4 <= end; at += 4)
+        if (!memcmp(head + at, "avif", 4) || !memcmp(head + at, "avis", 4))
+            return true;
+    return false;
 }

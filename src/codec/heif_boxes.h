@@ -39,6 +39,14 @@ typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
 lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
                               lp_heif_header *h, lp_error *err);
 
+/* lp_heif_read_header on a file descriptor (pread; the offset is not moved): the probes'. */
+lp_status lp_heif_read_header_fd(int fd, uint64_t size, uint64_t max_meta, lp_heif_header *h,
+                                 lp_error *err);
+
+/* Whether an ftyp box at head (len bytes of it seen) lists an AVIF brand (avif, avis)
+ * among its compatible brands: a generic mif1/msf1 file is AVIF then, else HEIF. */
+bool lp_heif_ftyp_lists_avif(const uint8_t *head, size_t len);
+
 /* What the decoders hold at their peak (the bytes the sources reserve, and what the
  * format descriptors predict), from the header's facts; the constants and their
  * measurements are next to each function: src/codec/heif_load.c, avif_load.c.

@@ -38,21 +38,11 @@ static bool avif_sniff(const uint8_t *head, size_t len)
         return true;
     if (memcmp(head + 8, "mif1", 4) && memcmp(head + 8, "msf1", 4))
         return false;
-    uint32_t box = lp_be32(head);
-    size_t end = box < len ? box : len;
-    for (size_t at = 16; at + 4 <= end; at += 4)
-        if (!memcmp(head + at, "avif", 4) || !memcmp(head + at, "avis", 4))
-            return true;
-    return false;
+    return lp_heif_ftyp_lists_avif(head, len);
 }
 
 /* ---- reading (src/codec/avif_load.c: libavif + dav1d, the YUV frame held whole, RGB
  * converted strip by strip, irot/imir applied; clap not applied, as avifdec 0.11) ---- */
-
-static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
-{
-    return lp_file_read_at(*(const int *)user, at, buf, len);
-}
 
 /* The primary item's facts from the meta box (src/codec/heif_boxes.c). The size is the
  * displayed one (a quarter turn swaps it) with orientation 1, as the source yields it;
@@ -60,7 +50,7 @@ static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
 static lp_status avif_probe(int fd, uint64_t size, lp_probe *p, lp_error *err)
 {
     lp_heif_header h;
-    lp_status st = lp_heif_read_header(read_fd_at, &fd, size, LP_DEFAULT_MAX_METADATA_BYTES, &h, err);
+    lp_status st = lp_heif_read_header_fd(fd, size, LP_DEFAULT_MAX_METADATA_BYTES, &h, err);
     if (st != LP_OK)
         return st;
     bool turned = h.orientation >= 5;

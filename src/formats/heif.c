@@ -11,7 +11,6 @@
  */
 #include "codec/heif_boxes.h"
 #include "formats/format.h"
-#include "io/file_bytes.h"
 
 #include <string.h>
 
@@ -30,23 +29,13 @@ static bool heif_sniff(const uint8_t *head, size_t len)
             return true;
     if (memcmp(head + 8, "mif1", 4) && memcmp(head + 8, "msf1", 4))
         return false;
-    uint32_t box = lp_be32(head);
-    size_t end = box < len ? box : len;
-    for (size_t at = 16; at + 4 <= end; at += 4)
-        if (!memcmp(head + at, "avif", 4) || !memcmp(head + at, "avis", 4))
-            return false;
-    return true;
-}
-
-static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
-{
-    return lp_file_read_at(*(const int *)user, at, buf, len);
+    return !lp_heif_ftyp_lists_avif(head, len);
 }
 
 static lp_status heif_probe(int fd, uint64_t size, lp_probe *p, lp_error *err)
 {
     lp_heif_header h;
-    lp_status st = lp_heif_read_header(read_fd_at, &fd, size, LP_DEFAULT_MAX_METADATA_BYTES, &h, err);
+    lp_status st = lp_heif_read_header_fd(fd, size, LP_DEFAULT_MAX_METADATA_BYTES, &h, err);
     if (st != LP_OK)
         return st;
     uint32_t w = h.clap_width && h.clap_width <= h.width ? h.clap_width : h.width;
