@@ -9,7 +9,7 @@
 #include <string.h>
 
 static const lp_command commands[] = {
-    {"convert", "re-encode one image (JPEG/PNG -> AVIF/JPEG/WebP/PNG)", cmd_convert},
+    {"convert", "re-encode one image (JPEG, PNG, WebP, TIFF, HEIC, AVIF -> AVIF, JPEG, WebP, PNG)", cmd_convert},
     {"batch", "re-encode many images under a memory budget", cmd_batch},
     {"serve", "render reference cards over HTTP in bounded memory", cmd_serve},
     {"profile", "record a process tree's memory over time (RSS/PSS, anon/file/shmem, faults)", cmd_profile},
