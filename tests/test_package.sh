@@ -12,7 +12,8 @@
 #     (so Depends is resolved against the libraries installed here, nothing is downloaded:
 #     the package lists are an empty scratch dir too). Maintainer scripts run chrootless
 #     with a stub ldconfig first in PATH, so this machine's ld.so.cache is not touched.
-#     Nothing outside the scratch dir changes.
+#     Nothing outside the scratch dir changes (apt's own state is the scratch dir's too).
+#     Not root: under fakeroot (dpkg --force-not-root), or the install is skipped.
 #  4. The installed leanpix: --version, and the demo's main job (a generated photo-like
 #     JPEG converted to AVIF, checked with avifdec when present).
 #  5. The unit: systemd-analyze verify (when systemd-analyze exists), with its ExecStart
@@ -71,7 +72,8 @@ if [ "$(id -u)" -ne 0 ]; then
   asroot="fakeroot"
 fi
 ($asroot apt-get install -y --no-install-recommends \
-  -o Dir::State::status="$root/var/lib/dpkg/status" -o Dir::State::Lists="$root/var/lib/apt/lists" \
+  -o Dir::State="$root/var/lib/apt" -o Dir::State::status="$root/var/lib/dpkg/status" \
+  -o Dir::State::Lists="$root/var/lib/apt/lists" -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts=/nonexistent \
   -o Dir::Cache="$root/var/cache/apt" -o Dir::Log="$root/var/log/apt" -o DPkg::Path="$tmp/stub:$PATH" \
   -o DPkg::Options::=--root="$root" -o DPkg::Options::=--admindir="$root/var/lib/dpkg" \
   -o DPkg::Options::=--force-script-chrootless -o DPkg::Options::=--no-triggers \
