@@ -12,6 +12,8 @@
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks
 #                   some, e.g. FUZZ_TARGETS="jpeg_source png_source"); see docs/reliability.md
 #   make test-fuzz  only the fuzz step of `make test`: replay seeds and reproducers, short smoke runs
+#   make package    the Debian package build-package/leanpix_VERSION_ARCH.deb (Release, /usr; see
+#                   README "Packages"); tests/test_package.sh builds and installs one in `make test`
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -31,7 +33,7 @@ FAST_TESTS ?= ^test_(core|ops|machine|png|layers|symbols|install)$$
 CMAKE_BUILD = MAKEFLAGS=--no-print-directory cmake --build
 
 .PHONY: all build deps deps-test deps-demo demo test test-plain test-builds test-builds-run \
-	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run
+	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run package
 
 all: build
 
@@ -106,9 +108,14 @@ test-fuzz: deps-test
 test-fuzz-run: fuzz-build
 	@fuzz/run.sh test $(FUZZ_BUILD) $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
+# packaging/build-deb.sh: a Release build configured for /usr, then CPack's DEB generator.
+package:
+	@scripts/deps.sh package
+	@JOBS=$(JOBS) packaging/build-deb.sh build-package
+
 bench: build
 	@scripts/deps.sh bench
 	@bench/run-all.sh $(BUILD)/leanpix
 
 clean:
-	rm -rf build build-asan build-tsan build-release build-clang
+	rm -rf build build-asan build-tsan build-release build-clang build-package
