@@ -33,6 +33,7 @@
  * monochrome (4:0:0) comes out as RGB. Alpha is straight (libavif un-premultiplies).
  */
 #include "codec/heif_boxes.h"
+#include "codec/source_meta.h"
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
@@ -163,26 +164,12 @@ static void stored_of(int o, uint32_t w, uint32_t h, uint32_t dx, uint32_t dy, u
 
 /* ---- metadata ---- */
 
-static void note_dropped(avif_source *s, const char *why)
-{
-    if (!s->base.info.meta.dropped)
-        s->base.info.meta.dropped = why;
-}
-
 static uint8_t *keep_copy(avif_source *s, const uint8_t *data, size_t size, const char *what)
 {
-    uint64_t cap = s->limits.max_metadata_bytes;
-    if (cap && s->metadata_bytes + size > cap) {
-        note_dropped(s, "metadata over the size limit");
-        return NULL;
-    }
-    uint8_t *buf = lp_mem_alloc(s->base.mem, size, what, NULL);
-    if (!buf) {
-        note_dropped(s, "metadata over the memory budget");
-        return NULL;
-    }
-    memcpy(buf, data, size);
-    s->metadata_bytes += size;
+    uint8_t *buf = lp_meta_buffer(&s->base, s->limits.max_metadata_bytes, &s->metadata_bytes,
+                                  size, what);
+    if (buf)
+        memcpy(buf, data, size);
     return buf;
 }
 
@@ -200,7 +187,7 @@ static void read_metadata(avif_source *s)
         const uint8_t *tiff = img->exif.data;
         size_t size = img->exif.size;
         if (!lp_exif_is_tiff(tiff, size)) {
-            note_dropped(s, "EXIF block is truncated or not a TIFF stream");
+            lp_meta_note_dropped(&s->base, "EXIF block is truncated or not a TIFF stream");
         } else {
             size_t reset_size = 0;
             uint8_t *reset = lp_exif_orientation(tiff, size) != 1

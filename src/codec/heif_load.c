@@ -33,6 +33,7 @@
  * with a reason in meta.dropped, it never fails the image.
  */
 #include "codec/heif_boxes.h"
+#include "codec/source_meta.h"
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
@@ -168,25 +169,12 @@ static lp_status heif_failure(heif_source *s, const struct heif_error *e, const 
 
 static void note_dropped(heif_source *s, const char *why)
 {
-    if (!s->base.info.meta.dropped)
-        s->base.info.meta.dropped = why;
+    lp_meta_note_dropped(&s->base, why);
 }
 
-/* A counted buffer for size bytes of metadata, or NULL (with the reason noted). */
 static uint8_t *metadata_buffer(heif_source *s, size_t size, const char *what)
 {
-    uint64_t cap = s->limits.max_metadata_bytes;
-    if (cap && s->metadata_bytes + size > cap) {
-        note_dropped(s, "metadata over the size limit");
-        return NULL;
-    }
-    uint8_t *buf = lp_mem_alloc(s->base.mem, size ? size : 1, what, NULL);
-    if (!buf) {
-        note_dropped(s, "metadata over the memory budget");
-        return NULL;
-    }
-    s->metadata_bytes += size;
-    return buf;
+    return lp_meta_buffer(&s->base, s->limits.max_metadata_bytes, &s->metadata_bytes, size, what);
 }
 
 static void read_icc(heif_source *s)

@@ -43,6 +43,7 @@
  * job's lp_mem, reported in held_bytes and flagged whole_image.
  */
 #include "jpeg_glue.h"
+#include "codec/source_meta.h"
 #include "leanpix/codec.h"
 
 #include <ctype.h>
@@ -266,30 +267,14 @@ static void read_bytes(jpeg_source *s, uint8_t *dst, size_t n)
     }
 }
 
-/* Records why metadata was left out; the first reason is the one reported. */
 static void note_dropped(jpeg_source *s, const char *why)
 {
-    if (!s->base.info.meta.dropped)
-        s->base.info.meta.dropped = why;
+    lp_meta_note_dropped(&s->base, why);
 }
 
-/* A counted buffer for size bytes of metadata, or NULL (with meta.dropped saying why)
- * when that would pass limits.max_metadata_bytes or the job's budget: metadata is
- * optional, the pixels still decode without it. */
 static uint8_t *metadata_buffer(jpeg_source *s, size_t size, const char *what)
 {
-    uint64_t cap = s->limits.max_metadata_bytes;
-    if (cap && s->metadata_bytes + size > cap) {
-        note_dropped(s, "metadata over the size limit");
-        return NULL;
-    }
-    uint8_t *buf = lp_mem_alloc(s->base.mem, size, what, NULL);
-    if (!buf) {
-        note_dropped(s, "metadata over the memory budget");
-        return NULL;
-    }
-    s->metadata_bytes += size;
-    return buf;
+    return lp_meta_buffer(&s->base, s->limits.max_metadata_bytes, &s->metadata_bytes, size, what);
 }
 
 static void release_metadata(jpeg_source *s, uint8_t **buf, size_t size)
