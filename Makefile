@@ -14,6 +14,8 @@
 #   make test-fuzz  only the fuzz step of `make test`: replay seeds and reproducers, short smoke runs
 #   make package    the Debian package build-package/leanpix_VERSION_ARCH.deb (Release, /usr; see
 #                   README "Packages"); tests/test_package.sh builds and installs one in `make test`
+#   make test-dist  the Slurm job array of docs/batch.md on a single-node cluster the test starts
+#                   (root; installs slurm-wlm and munge; about a minute, so not in `make test`)
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -33,7 +35,8 @@ FAST_TESTS ?= ^test_(core|ops|machine|png|layers|symbols|install)$$
 CMAKE_BUILD = MAKEFLAGS=--no-print-directory cmake --build
 
 .PHONY: all build deps deps-test deps-demo demo test test-plain test-builds test-builds-run \
-	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run package
+	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run package \
+	test-dist
 
 all: build
 
@@ -112,6 +115,14 @@ test-fuzz-run: fuzz-build
 package:
 	@scripts/deps.sh package
 	@JOBS=$(JOBS) packaging/build-deb.sh build-package
+
+# tests/dist/test_slurm_array.sh: docs/batch.md's Slurm array, 4 shards, one task cancelled
+# and requeued. Not part of `make test`: it needs root and a minute CI does not have. When it
+# cannot run (not root, packages not installable) it says why and is skipped (exit 77).
+test-dist: build
+	@scripts/deps.sh dist || echo "test-dist: scripts/deps.sh dist failed; the test will skip what is missing" >&2
+	@tests/dist/test_slurm_array.sh $(BUILD)/leanpix $(BUILD)/lp-mksample; rc=$$?; \
+		if [ $$rc -eq 77 ]; then echo "test-dist: SKIPPED"; else exit $$rc; fi
 
 bench: build
 	@scripts/deps.sh bench

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the Debian 12 packages leanpix needs, and only the missing ones.
 #
-# Usage: scripts/deps.sh [build|test|demo|bench|package]...   (default: build)
+# Usage: scripts/deps.sh [build|test|demo|bench|package|dist]...   (default: build)
 #   build  compilers, CMake and the -dev packages the library links against
 #   test   build + the independent decoders and tools the test suite checks outputs with
 #          (groff and zsh check the man pages and completions),
@@ -10,6 +10,8 @@
 #   bench  test + the peer tools and inputs the benchmarks compare against
 #   package  build + dpkg-dev (dpkg-shlibdeps computes the .deb's Depends; `make package`);
 #          test includes it (tests/test_package.sh builds and installs the .deb)
+#   dist   build + Slurm (controller, node daemon, client), MUNGE, avifdec and jq: the
+#          single-node cluster tests/dist/test_slurm_array.sh starts (`make test-dist`)
 #
 # Idempotent and quiet when everything is present: it asks dpkg what is installed and calls
 # apt-get only for what is missing (running `apt-get update` once first). Not root and
@@ -24,6 +26,7 @@ test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools c
   fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh dpkg-dev)
 demo_pkgs=(libavif-bin fonts-dejavu-core)
 package_pkgs=(dpkg-dev)
+dist_pkgs=(slurm-wlm slurmctld slurmd slurm-client munge libavif-bin jq)
 bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
   libjemalloc2 libmimalloc2.0)
 
@@ -36,7 +39,8 @@ for what in "$@"; do
     demo)  want+=("${build_pkgs[@]}" "${demo_pkgs[@]}") ;;
     bench) want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
     package) want+=("${build_pkgs[@]}" "${package_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown set '$what' (build, test, demo, bench, package)" >&2; exit 2 ;;
+    dist)  want+=("${build_pkgs[@]}" "${dist_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown set '$what' (build, test, demo, bench, package, dist)" >&2; exit 2 ;;
   esac
 done
 
