@@ -172,7 +172,9 @@ JobCompType=jobcomp/none
 MpiDefault=none
 SchedulerType=sched/builtin
 ReturnToService=2
-KillWait=10
+# room for the image being encoded when SIGTERM comes: a single-frame AVIF encode is
+# finished, not interrupted (docs/batch.md); SIGKILL before that would lose the test's point
+KillWait=120
 MinJobAge=600
 NodeName=lpnode NodeHostname=$host NodeAddr=127.0.0.1 $hw State=UNKNOWN
 PartitionName=lp Nodes=lpnode Default=YES MaxTime=INFINITE State=UP
