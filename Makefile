@@ -14,6 +14,9 @@
 #   make test-fuzz  only the fuzz step of `make test`: replay seeds and reproducers, short smoke runs
 #   make package    the Debian package build-package/leanpix_VERSION_ARCH.deb (Release, /usr; see
 #                   README "Packages"); tests/test_package.sh builds and installs one in `make test`
+#   make container-test  the container image (Containerfile) built from Debian's packages with
+#                   mmdebstrap + podman, then smoke-tested (scripts/container.sh; root, ~5 min,
+#                   downloads ~150 MB of packages: not part of `make test`; README "Container")
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -33,7 +36,8 @@ FAST_TESTS ?= ^test_(core|ops|machine|png|layers|symbols|install)$$
 CMAKE_BUILD = MAKEFLAGS=--no-print-directory cmake --build
 
 .PHONY: all build deps deps-test deps-demo demo test test-plain test-builds test-builds-run \
-	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run package
+	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run package \
+	container-test
 
 all: build
 
@@ -112,6 +116,10 @@ test-fuzz-run: fuzz-build
 package:
 	@scripts/deps.sh package
 	@JOBS=$(JOBS) packaging/build-deb.sh build-package
+
+# scripts/container.sh exits non-zero when the build or any smoke check fails.
+container-test:
+	@JOBS=$(JOBS) scripts/container.sh
 
 bench: build
 	@scripts/deps.sh bench
