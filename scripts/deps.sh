@@ -4,7 +4,7 @@
 # Usage: scripts/deps.sh [build|test|demo|bench|package|container]...   (default: build)
 #   build  compilers, CMake and the -dev packages the library links against
 #   test   build + the independent decoders and tools the test suite checks outputs with
-#          (groff and zsh check the man pages and completions),
+#          (groff and zsh check the man pages and completions, PyYAML the deploy/ manifests),
 #          and clang 14 with its sanitizer/libFuzzer runtimes for the fuzz harnesses (fuzz/)
 #   demo   build + avifdec (the demo verifies its own output)
 #   bench  test + the peer tools and inputs the benchmarks compare against
@@ -24,7 +24,8 @@ build_pkgs=(gcc make cmake pkg-config
   libexif-dev libfreetype-dev libharfbuzz-dev libmicrohttpd-dev libyaml-dev libexpat1-dev
   libpcre2-dev libcmocka-dev libjansson-dev libtiff-dev)
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium icc-profiles-free
-  fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh dpkg-dev file)
+  fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh dpkg-dev file
+  python3-yaml)
 demo_pkgs=(libavif-bin fonts-dejavu-core)
 package_pkgs=(dpkg-dev file)
 container_pkgs=(mmdebstrap podman buildah uidmap fuse-overlayfs slirp4netns curl)
