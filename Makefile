@@ -16,7 +16,7 @@
 #                   README "Packages"); tests/test_package.sh builds and installs one in `make test`
 #   make container-test  the container image (Containerfile) built from Debian's packages with
 #                   mmdebstrap + podman, then smoke-tested (scripts/container.sh; root, ~5 min,
-#                   downloads ~150 MB of packages: not part of `make test`; README "Container")
+#                   downloads Debian packages: not part of `make test`; README "Container")
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
