@@ -56,8 +56,8 @@ grep -q . /tmp/mkroot.libs || { echo "mkroot.sh: ldd found no libraries" >&2; ex
 while read -r lib; do
   copy "$lib"
 done < /tmp/mkroot.libs
-while read -r font; do
-  if [ -f "$font" ]; then copy "$font"; fi
+while read -r font; do   # the font files only: leanpix reads them, not fontconfig
+  case $font in *.ttf) copy "$font" ;; esac
 done < <(dpkg-query -L fonts-dejavu-core)
 cp -p /etc/ld.so.cache "$root/etc/"
 printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nleanpix:x:10001:10001:leanpix:/nonexistent:/usr/sbin/nologin\n' \
