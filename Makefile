@@ -16,6 +16,9 @@
 #                   README "Packages"); tests/test_package.sh builds and installs one in `make test`
 #   make test-dist  the Slurm job array of docs/batch.md on a single-node cluster the test starts
 #                   (root; installs slurm-wlm and munge; about a minute, so not in `make test`)
+#   make container-test  the container image (Containerfile) built from Debian's packages with
+#                   mmdebstrap + podman, then smoke-tested (scripts/container.sh; root, ~5 min,
+#                   downloads Debian packages: not part of `make test`; README "Container")
 
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -36,7 +39,7 @@ CMAKE_BUILD = MAKEFLAGS=--no-print-directory cmake --build
 
 .PHONY: all build deps deps-test deps-demo demo test test-plain test-builds test-builds-run \
 	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run package \
-	test-dist
+	test-dist container-test
 
 all: build
 
@@ -123,6 +126,10 @@ test-dist: build
 	@scripts/deps.sh dist || echo "test-dist: scripts/deps.sh dist failed; the test will skip what is missing" >&2
 	@tests/dist/test_slurm_array.sh $(BUILD)/leanpix $(BUILD)/lp-mksample; rc=$$?; \
 		if [ $$rc -eq 77 ]; then echo "test-dist: SKIPPED"; else exit $$rc; fi
+
+# scripts/container.sh exits non-zero when the build or any smoke check fails.
+container-test:
+	@JOBS=$(JOBS) scripts/container.sh
 
 bench: build
 	@scripts/deps.sh bench

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the Debian 12 packages leanpix needs, and only the missing ones.
 #
-# Usage: scripts/deps.sh [build|test|demo|bench|package|dist]...   (default: build)
+# Usage: scripts/deps.sh [build|test|demo|bench|package|dist|container]...   (default: build)
 #   build  compilers, CMake and the -dev packages the library links against
 #   test   build + the independent decoders and tools the test suite checks outputs with
-#          (groff and zsh check the man pages and completions),
+#          (groff and zsh check the man pages and completions, PyYAML the deploy/ manifests),
 #          and clang 14 with its sanitizer/libFuzzer runtimes for the fuzz harnesses (fuzz/)
 #   demo   build + avifdec (the demo verifies its own output)
 #   bench  test + the peer tools and inputs the benchmarks compare against
-#   package  build + dpkg-dev (dpkg-shlibdeps computes the .deb's Depends; `make package`);
+#   package  build + dpkg-dev and file (CPack's dpkg-shlibdeps step needs both; it computes the .deb's Depends; `make package`);
 #          test includes it (tests/test_package.sh builds and installs the .deb)
 #   dist   build + Slurm (controller, node daemon, client), MUNGE, avifdec and jq: the
 #          single-node cluster tests/dist/test_slurm_array.sh starts (`make test-dist`)
+#   container  mmdebstrap, podman, buildah and what rootless/chroot builds use (uidmap,
+#          fuse-overlayfs, slirp4netns), curl for the smoke test
+#          (`make container-test`, scripts/container.sh; not part of test)
 #
 # Idempotent and quiet when everything is present: it asks dpkg what is installed and calls
 # apt-get only for what is missing (running `apt-get update` once first). Not root and
@@ -23,10 +26,12 @@ build_pkgs=(gcc make cmake pkg-config
   libexif-dev libfreetype-dev libharfbuzz-dev libmicrohttpd-dev libyaml-dev libexpat1-dev
   libpcre2-dev libcmocka-dev libjansson-dev libtiff-dev)
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium icc-profiles-free
-  fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh dpkg-dev)
+  fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh dpkg-dev file
+  python3-yaml)
 demo_pkgs=(libavif-bin fonts-dejavu-core)
-package_pkgs=(dpkg-dev)
+package_pkgs=(dpkg-dev file)
 dist_pkgs=(slurm-wlm slurmctld slurmd slurm-client munge libavif-bin jq)
+container_pkgs=(mmdebstrap podman buildah uidmap fuse-overlayfs slirp4netns curl)
 bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
   libjemalloc2 libmimalloc2.0)
 
@@ -40,7 +45,8 @@ for what in "$@"; do
     bench) want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
     package) want+=("${build_pkgs[@]}" "${package_pkgs[@]}") ;;
     dist)  want+=("${build_pkgs[@]}" "${dist_pkgs[@]}") ;;
-    *) echo "deps.sh: unknown set '$what' (build, test, demo, bench, package, dist)" >&2; exit 2 ;;
+    container) want+=("${container_pkgs[@]}") ;;
+    *) echo "deps.sh: unknown set '$what' (build, test, demo, bench, package, dist, container)" >&2; exit 2 ;;
   esac
 done
 
