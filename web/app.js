@@ -63,16 +63,15 @@
     const delim = enc.encode('--' + boundary);
     const crlf2 = enc.encode('\r\n\r\n');
     let buf = new Uint8Array(1 << 16), len = 0, pos = 0, done = false;
-    async function more() {
+    async function more() {  // appends the next chunk; offsets into buf stay valid
       const r = await reader.read();
       if (r.done) { done = true; return; }
       if (len + r.value.length > buf.length) {
-        const keep = len - pos;
         let cap = buf.length;
-        while (cap < keep + r.value.length) cap *= 2;
+        while (cap < len + r.value.length) cap *= 2;
         const nb = new Uint8Array(cap);
-        nb.set(buf.subarray(pos, len));
-        buf = nb; len = keep; pos = 0;
+        nb.set(buf.subarray(0, len));
+        buf = nb;
       }
       buf.set(r.value, len);
       len += r.value.length;
