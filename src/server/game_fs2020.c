@@ -328,9 +328,9 @@ const lp_game lp_game_fs2020 = {
     .upload_hint = "Upload the input profile files (one per device) from the game's settings "
                    "folder.",
     .places = places,
-    .places_note = "One file per controller and profile. In the Store version the files sit in "
-                   "numbered sub-folders and have no extension: choose \"All files\" in the "
-                   "file dialog, or drag them onto this page.",
+    .places_note = "In the Store version they sit in numbered sub-folders and have no "
+                   "extension: choose \"All files\" in the file dialog, or drag them onto this "
+                   "page.",
     .input_map_key = "InputMap",
     .regexes = regex_names,
     .parse = mrc_fs2020_parse,
