@@ -9,7 +9,8 @@
 //     decoded at 1920x1080, their alt texts the devices' names;
 //   - clicks a card's Download (a JPEG of 1920x1080) and "Download all" (a zip of 15 JPEGs);
 //   - the page's Content-Security-Policy is never violated (no inline code, no CDN);
-//   - without JavaScript, the same form posts and answers a page with the 15 cards.
+//   - without JavaScript, the same form posts and answers a page with the 15 cards, and
+//     its second button downloads their zip.
 // Screenshots of /, /fs2020 (files chosen; cards made) and /sws (1280x800) go to
 // LP_TEST_TMP, and to docs/images/ when LP_UPDATE_SCREENSHOTS=1 (reduced to 256 colours
 // with ImageMagick when it is there).
@@ -198,8 +199,17 @@ try {
   check(problems.length === 0, `no console errors or CSP violations${problems.length ? ': ' + problems.join(' | ') : ''}`);
 
   // ---- without JavaScript: the plain form ----
-  const plain = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 } });
+  const plain = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 1280, height: 800 },
+                                           acceptDownloads: true });
   const p2 = await plain.newPage();
+  await p2.goto(base + '/fs2020');
+  await p2.setInputFiles('#files', files);
+  const plainZip = p2.waitForEvent('download', { timeout: 40000 * slow });
+  await p2.click('#make-zip');
+  const pz = await plainZip;
+  const pzEntries = zipEntries(fs.readFileSync(await pz.path())) || {};
+  check(pz.suggestedFilename() === 'fs2020-cards.zip' && Object.keys(pzEntries).filter((n) => n.endsWith('.jpg')).length === 15,
+        'without JavaScript "Make cards as a .zip" downloads the zip of 15 cards');
   await p2.goto(base + '/fs2020');
   await p2.setInputFiles('#files', files);
   await Promise.all([p2.waitForURL(base + '/api/fs2020', { timeout: 15000 * slow }), p2.click('#make')]);
