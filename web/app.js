@@ -257,6 +257,9 @@
     });
   }
 
+  // for tests/browser/pages.test.mjs: the reader, fed answers cut into small chunks
+  window.leanpixPages = { readMultipart };
+
   function start() {
     const form = document.getElementById('upload');
     if (form && window.fetch && window.ReadableStream) uploadPage(form);
