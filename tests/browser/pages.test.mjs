@@ -2,6 +2,8 @@
 // chromium, driven by playwright-core (npm; tests/browser/package-lock.json pins it).
 //
 // Starts `leanpix serve --data SHARED/metarefcard` on a free port, then:
+//   - the page's multipart reader (web/app.js) gets 3 parts of 100 kB intact from an
+//     answer cut into 1000-byte chunks;
 //   - / : the language, a link per game; /fs2020: the file input has its label and is
 //     reached with the keyboard, the places where the game keeps its files are shown;
 //   - chooses the 18 fs2020 test files (testdata/fs2020/*.xml: 15 cards, stick and throttle
