@@ -5,7 +5,9 @@
 #   build  compilers, CMake and the -dev packages the library links against
 #   test   build + the independent decoders and tools the test suite checks outputs with
 #          (groff and zsh check the man pages and completions, PyYAML the deploy/ manifests),
-#          and clang 14 with its sanitizer/libFuzzer runtimes for the fuzz harnesses (fuzz/)
+#          and clang 14 with its sanitizer/libFuzzer runtimes for the fuzz harnesses (fuzz/),
+#          chromium and Node.js for the card pages' browser test (then `npm ci` installs
+#          tests/browser's playwright-core into tests/browser/node_modules)
 #   demo   build + avifdec (the demo verifies its own output)
 #   bench  test + the peer tools and inputs the benchmarks compare against
 #   package  build + dpkg-dev and file (CPack's dpkg-shlibdeps step needs both; it computes the .deb's Depends; `make package`);
@@ -24,10 +26,13 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config
   libjpeg62-turbo-dev libspng-dev libavif-dev libaom-dev libdav1d-dev libheif-dev libwebp-dev libyuv-dev
   libexif-dev libfreetype-dev libharfbuzz-dev libmicrohttpd-dev libyaml-dev libexpat1-dev
-  libpcre2-dev libcmocka-dev libjansson-dev libtiff-dev)
+  libpcre2-dev libcmocka-dev libjansson-dev libtiff-dev libarchive-dev)
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium icc-profiles-free
   fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh dpkg-dev file
-  python3-yaml)
+  python3-yaml nodejs)
+# npm: Debian's package, unless an npm is there already (NodeSource's nodejs ships its own and
+# conflicts with Debian's npm)
+command -v npm >/dev/null 2>&1 || test_pkgs+=(npm)
 demo_pkgs=(libavif-bin fonts-dejavu-core)
 package_pkgs=(dpkg-dev file)
 dist_pkgs=(slurm-wlm slurmctld slurmd slurm-client munge libavif-bin jq)
@@ -37,6 +42,17 @@ bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-
 
 want=()
 [ $# -eq 0 ] && set -- build
+# tests/browser's node modules (playwright-core, pinned by its package-lock.json), after the
+# Debian packages; quiet when they are installed already
+browser_modules() {
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/tests/browser"
+  [ -d "$dir/node_modules/playwright-core" ] && return 0
+  command -v npm >/dev/null 2>&1 || { echo "deps.sh: npm missing, cannot install $dir's modules" >&2; return 1; }
+  echo "deps.sh: npm ci in $dir" >&2
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+case " $* " in *" test "*|*" bench "*) want_browser=1 ;; *) want_browser=0 ;; esac
 for what in "$@"; do
   case "$what" in
     build) want+=("${build_pkgs[@]}") ;;
@@ -55,7 +71,10 @@ for p in $(printf '%s\n' "${want[@]}" | sort -u); do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
   [ "$status" = "install ok installed" ] || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+if [ ${#missing[@]} -eq 0 ]; then
+  [ "$want_browser" = 0 ] || browser_modules || echo "deps.sh: test_browser_pages will be skipped" >&2
+  exit 0
+fi
 
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
@@ -68,3 +87,5 @@ echo "deps.sh: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq >/dev/null
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "$want_browser" = 0 ] || browser_modules || echo "deps.sh: test_browser_pages will be skipped" >&2
+exit 0

@@ -6,7 +6,13 @@
  *     for GET /v1/cards/ID.jpg;
  *   - with ?inline=1, every card in the JSON as base64 ("data");
  *   - with Accept: multipart/mixed, a multipart/mixed body: the JSON first (each card
- *     naming its part), then each card as an image/jpeg part, binary.
+ *     naming its part), then each card as an image/jpeg part, binary;
+ *   - with ?format=zip or Accept: application/zip, a zip file (an attachment named
+ *     GAME-cards.zip) of the cards as NN-IMAGE.jpg, stored (JPEGs do not deflate), plus
+ *     log.txt when the log has lines: the card pages' "Download all" and a plain form's
+ *     second button. Written by libarchive (Debian's libarchive13) into the same counted
+ *     answer buffer; libarchive's own per-entry bookkeeping (a few hundred bytes, no
+ *     allocator hook) is not counted.
  * The inline forms keep nothing in the server, so they work behind a load balancer that
  * spreads requests over several instances, where a cache URL from one instance is unknown
  * to the others (docs/serve.md says why this and not shared IDs). The cache stays the
@@ -15,16 +21,22 @@
  * Memory: the answer is written into a counted buffer (lp_strbuf.mem = the server's
  * budget), sized once from the cards it inlines, so that a page of inline cards is counted
  * while it is written; each finished card stays charged to the request until it is copied
- * in and freed. The bytes inlined into one answer are bounded by max_inline (413 past it).
+ * in and freed. The bytes inlined into one answer (the zip's cards included) are bounded
+ * by max_inline (413 past it).
  */
 #define _GNU_SOURCE
 #include "server/http.h"
+#include "server/pages.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
+
+#include <archive.h>
+#include <archive_entry.h>
 
 /* ---- negotiation ---- */
 
@@ -61,8 +73,13 @@ int lp_answer_negotiate(struct MHD_Connection *conn)
     const char *q = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "inline");
     if (q && (strcmp(q, "1") == 0 || strcmp(q, "true") == 0 || strcmp(q, "yes") == 0))
         return LP_ANSWER_INLINE;
+    const char *format = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
+    if (format && strcmp(format, "zip") == 0)
+        return LP_ANSWER_ZIP;
     const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_ACCEPT);
+    if (accept && accepts(accept, "application/zip"))
+        return LP_ANSWER_ZIP;
     if (accept && accepts(accept, "multipart/mixed"))
         return LP_ANSWER_MULTIPART;
     return LP_ANSWER_URLS;
@@ -70,19 +87,27 @@ int lp_answer_negotiate(struct MHD_Connection *conn)
 
 /* ---- pieces ---- */
 
-static void html_head(lp_strbuf *b, const char *game)
+/* The plain form's result page: the cards, each in a figure captioned with its device's
+ * name, and the log; web/app.js adds a download button to each card. */
+static void html_head(lp_strbuf *b, const mrc_data *d, const lp_game *g, size_t ncards)
 {
-    lp_sb_printf(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>leanpix reference "
-                    "cards (%s)</title><style>body{font-family:sans-serif;background:#e9ecef}"
-                    "img{max-width:100%%;display:block;margin:1em 0}</style></head><body>\n",
-                 game);
+    char title[160];
+    snprintf(title, sizeof title, "%s reference cards", g->title);
+    lp_page_begin(b, d, title);
+    lp_sb_puts(b, "<h1>");
+    lp_sb_html(b, title);
+    lp_sb_printf(b, "</h1>\n<p class=\"status\">%zu card%s. Save one with your browser's "
+                    "<em>Save image</em>, or <a href=\"/%s\">make more</a>.</p>\n"
+                    "<div class=\"cards\">\n",
+                 ncards, ncards == 1 ? "" : "s", g->name);
 }
 
 /* The log under its heading, and the page's end; no heading when there is nothing to say. */
 static void html_log(lp_strbuf *b, const mrc_log *log)
 {
+    lp_sb_puts(b, "</div>\n");
     if (log->count || log->dropped) {
-        lp_sb_puts(b, "<h2>Log</h2>\n<ul class=\"log\">\n");
+        lp_sb_puts(b, "<section class=\"log\"><h2>Log</h2>\n<ol>\n");
         for (size_t i = 0; i < log->count; i++) {
             lp_sb_puts(b, "<li>");
             lp_sb_html(b, log->lines[i]);
@@ -90,9 +115,9 @@ static void html_log(lp_strbuf *b, const mrc_log *log)
         }
         if (log->dropped)
             lp_sb_printf(b, "<li>%zu more log lines not shown</li>\n", log->dropped);
-        lp_sb_puts(b, "</ul>\n");
+        lp_sb_puts(b, "</ol></section>\n");
     }
-    lp_sb_puts(b, "</body></html>\n");
+    lp_page_end(b);
 }
 
 static void json_log(lp_strbuf *b, const mrc_log *log)
@@ -174,19 +199,25 @@ static void part_filename(char *out, size_t size, size_t n, const char *image)
 
 static lp_status write_html(lp_server *s, lp_request *r, lp_strbuf *b)
 {
-    html_head(b, r->game->desc->name);
+    size_t ncards = 0, n = 0;
+    for (size_t i = 0; i < r->cards.count; i++)
+        ncards += r->results[i].status == LP_OK;
+    html_head(b, s->data, r->game->desc, ncards);
     for (size_t i = 0; i < r->cards.count; i++) {
         lp_card_result *res = &r->results[i];
         if (res->status)
             continue;
-        char title[512];
+        char title[512], name[96];
         mrc_card_title(s->data, &r->cards.cards[i], title, sizeof title);
-        lp_sb_puts(b, "<div class=\"card\"><img alt=\"");
+        part_filename(name, sizeof name, ++n, r->cards.cards[i].image);
+        lp_sb_printf(b, "<figure class=\"card\" data-filename=\"%s\"><img alt=\"", name);
         lp_sb_html(b, title);
         lp_sb_printf(b, "\" width=\"%u\" height=\"%u\" src=\"data:image/jpeg;base64,", res->width,
                      res->height);
         lp_sb_base64(b, res->jpeg, res->size);
-        lp_sb_puts(b, "\"></div>\n");
+        lp_sb_puts(b, "\"><figcaption>");
+        lp_sb_html(b, title);
+        lp_sb_puts(b, "</figcaption></figure>\n");
         drop_jpeg(r, res);
     }
     html_log(b, &r->log);
@@ -259,6 +290,74 @@ static lp_status write_multipart(lp_server *s, lp_request *r, lp_strbuf *b, lp_e
     return LP_OK;
 }
 
+/* libarchive's output: appended to the counted answer (sized beforehand, so it does not
+ * grow; a refusal shows as b->failed and a short write). */
+static la_ssize_t zip_out(struct archive *a, void *cls, const void *data, size_t n)
+{
+    (void)a;
+    lp_strbuf *b = cls;
+    lp_sb_add(b, data, n);
+    return b->failed ? -1 : (la_ssize_t)n;
+}
+
+static bool zip_entry(struct archive *a, struct archive_entry *e, const char *name,
+                      const void *data, size_t size, time_t now)
+{
+    archive_entry_clear(e);
+    archive_entry_set_pathname(e, name);
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_size(e, (la_int64_t)size);
+    archive_entry_set_mtime(e, now, 0);
+    return archive_write_header(a, e) == ARCHIVE_OK &&
+           (size == 0 || archive_write_data(a, data, size) == (la_ssize_t)size);
+}
+
+static lp_status write_zip(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *err)
+{
+    (void)s;
+    snprintf(r->disposition, sizeof r->disposition, "attachment; filename=\"%s-cards.zip\"",
+             r->game->desc->name);
+    struct archive *a = archive_write_new();
+    struct archive_entry *e = a ? archive_entry_new() : NULL;
+    bool ok = e && archive_write_set_format_zip(a) == ARCHIVE_OK &&
+              archive_write_set_options(a, "zip:compression=store") == ARCHIVE_OK &&
+              archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK &&
+              archive_write_open2(a, b, NULL, zip_out, NULL, NULL) == ARCHIVE_OK;
+    time_t now = time(NULL);
+    size_t n = 0;
+    for (size_t i = 0; ok && i < r->cards.count; i++) {
+        lp_card_result *res = &r->results[i];
+        if (res->status)
+            continue;
+        char name[96];
+        part_filename(name, sizeof name, ++n, r->cards.cards[i].image);
+        ok = zip_entry(a, e, name, res->jpeg, res->size, now);
+        drop_jpeg(r, res);
+    }
+    if (ok && (r->log.count || r->log.dropped)) {
+        lp_strbuf text = {.mem = b->mem, .trim = b->trim};
+        for (size_t i = 0; i < r->log.count; i++)
+            lp_sb_printf(&text, "%s\n", r->log.lines[i]);
+        if (r->log.dropped)
+            lp_sb_printf(&text, "%zu more log lines not shown\n", r->log.dropped);
+        ok = !text.failed && zip_entry(a, e, "log.txt", text.data, text.len, now);
+        lp_sb_free(&text);
+    }
+    ok = ok && archive_write_close(a) == ARCHIVE_OK;
+    char why[200];
+    snprintf(why, sizeof why, "%s", a && archive_error_string(a) ? archive_error_string(a) : "");
+    archive_entry_free(e);
+    if (a)
+        archive_write_free(a);
+    if (ok)
+        return LP_OK;
+    if (b->failed || !a || !e)
+        return lp_error_set(err, LP_ERR_NOMEM,
+                            "server busy: the memory budget cannot hold the answer, retry shortly");
+    return lp_error_set(err, LP_ERR_INTERNAL, "cannot write the zip: %s", why[0] ? why : "libarchive failed");
+}
+
 lp_status lp_answer_build(lp_server *s, lp_request *r, lp_strbuf *b, const char **ctype,
                           lp_error *err)
 {
@@ -274,7 +373,9 @@ lp_status lp_answer_build(lp_server *s, lp_request *r, lp_strbuf *b, const char 
             continue;
         }
         ok++;
-        inline_bytes += r->answer == LP_ANSWER_MULTIPART ? res->size : (res->size + 2) / 3 * 4;
+        inline_bytes += r->answer == LP_ANSWER_MULTIPART || r->answer == LP_ANSWER_ZIP
+                            ? res->size
+                            : (res->size + 2) / 3 * 4;
     }
     if (r->answer == LP_ANSWER_URLS)
         inline_bytes = 0;
@@ -297,6 +398,10 @@ lp_status lp_answer_build(lp_server *s, lp_request *r, lp_strbuf *b, const char 
     case LP_ANSWER_MULTIPART:
         *ctype = r->ctype_buf;
         st = write_multipart(s, r, b, err);
+        break;
+    case LP_ANSWER_ZIP:
+        *ctype = "application/zip";
+        st = write_zip(s, r, b, err);
         break;
     default:
         *ctype = "application/json";

@@ -38,12 +38,21 @@ typedef struct lp_game_input {
     int slot;                /* 0 primary, 1 secondary */
 } lp_game_input;
 
+/* A place where the game keeps its binding files, shown on its upload page. */
+typedef struct lp_game_place {
+    const char *label;          /* which version of the game: "Steam" */
+    const char *path;           /* the folder, as the player's system spells it */
+} lp_game_place;
+
 struct lp_game {
     const char *name;           /* [a-z0-9_-], at most LP_GAME_NAME_MAX bytes: "fs2020" */
     const char *title;          /* the index's link and the upload page's heading */
     const char *file_kind;      /* what the index says is uploaded: ".xml input profiles" */
     const char *accept;         /* the upload form's file types: ".xml" */
     const char *upload_hint;    /* a sentence on the upload page: where the files are */
+    const lp_game_place *places; /* the upload page's list of folders, ended by {NULL};
+                                    NULL = none (the hint says it all) */
+    const char *places_note;    /* a sentence under that list (NULL = none) */
     const char *input_map_key;  /* NAME.yaml's key of the device remapping table, read into
                                    mrc_game.input_map (its shape is the game's) */
     const char *const *regexes; /* NAME.yaml's Regexes: the names compiled, NULL-terminated,

@@ -311,6 +311,15 @@ static const char demo_settings[] =
     "  KEY_COCKPIT_LOOK_UP: \"Cockpit Look Up\"\n  KEY_COCKPIT_LOOK_DOWN: \"Cockpit Look Down\"\n"
     "  KEY_COCKPIT_LOOK_LEFT: \"Cockpit Look Left\"\n  KEY_COCKPIT_LOOK_RIGHT: \"Cockpit Look Right\"\n";
 
+/* Where the game keeps its input profiles (as MetaRefCard's page said): one XML file per
+ * device and profile. The Store version's files have no extension. */
+static const lp_game_place places[] = {
+    {"Steam", "C:\\Program Files (x86)\\Steam\\userdata\\<your Steam ID>\\1250410\\remote"},
+    {"Microsoft Store / Xbox app",
+     "%LOCALAPPDATA%\\Packages\\Microsoft.FlightSimulator_8wekyb3d8bbwe\\SystemAppData\\wgs"},
+    {NULL, NULL},
+};
+
 const lp_game lp_game_fs2020 = {
     .name = "fs2020",
     .title = "Microsoft Flight Simulator 2020",
@@ -318,6 +327,10 @@ const lp_game lp_game_fs2020 = {
     .accept = ".xml",
     .upload_hint = "Upload the input profile files (one per device) from the game's settings "
                    "folder.",
+    .places = places,
+    .places_note = "In the Store version they sit in numbered sub-folders and have no "
+                   "extension: choose \"All files\" in the file dialog, or drag them onto this "
+                   "page.",
     .input_map_key = "InputMap",
     .regexes = regex_names,
     .parse = mrc_fs2020_parse,

@@ -228,12 +228,21 @@ static const char demo_settings[] =
     "InputLabels:\n  Fire: Fire\n  Afterburner: Boost\n  Throttle: Throttle\n  Pitch: Pitch\n"
     "  Roll: Roll\n  TargetSelect: Target Select\n";
 
+/* Where the game keeps its .profile files (the EA app's and Steam's installs differ). */
+static const lp_game_place places[] = {
+    {"EA app / Origin", "Documents\\STAR WARS Squadrons\\settings"},
+    {"Steam", "Documents\\STAR WARS Squadrons Steam\\settings"},
+    {NULL, NULL},
+};
+
 const lp_game lp_game_sws = {
     .name = "sws",
     .title = "Star Wars: Squadrons",
     .file_kind = ".profile files",
     .accept = ".profile",
     .upload_hint = "Upload your .profile file from Documents/STAR WARS Squadrons/settings.",
+    .places = places,
+    .places_note = "The bindings of all your controllers are in one .profile file.",
     .input_map_key = "InputMapping2",
     .regexes = regex_names,
     .parse = mrc_sws_parse,

@@ -4,10 +4,13 @@
  * polling thread, connection limits and timeouts, streaming multipart parsing, and
  * suspend/resume so that rendering happens on our own worker pool).
  *
- * Routes: GET / (index), GET /{game} (upload pages), POST /api/{game} (multipart field
+ * Routes: GET / (index), GET /{game} (upload pages), GET /static/NAME (the pages' CSS,
+ * JavaScript and icon, built into the binary from web/; pages.c writes the pages),
+ * POST /api/{game} (multipart field
  * `file`, repeated; answers an HTML page with the cards inline and the log),
  * POST /v1/cards/{game} (same upload; answers JSON with one URL per card, or with the
- * cards inline: ?inline=1 or Accept: multipart/mixed, answer.c), GET
+ * cards inline: ?inline=1 or Accept: multipart/mixed, or as a zip: ?format=zip or
+ * Accept: application/zip, answer.c), GET
  * /v1/cards/{id}.jpg (from the bounded card cache), GET /healthz, GET /metrics. The games
  * are those of the data set (the table in games.h); their names and pages come from their
  * descriptors (game.h).
@@ -30,6 +33,7 @@
 #include "server/http.h"
 #include "core/clock.h"
 #include "server/options.h"
+#include "server/pages.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -53,15 +57,19 @@ unsigned lp_server_workers_for(uint64_t max_mem)
 /* ---- responses ---- */
 
 /* Headers every answer carries. Uploaded text (device names, log lines) is escaped into the
- * pages; these say so to the browser too: no content sniffing, no scripts, no framing. */
+ * pages; these say so to the browser too: no content sniffing, no framing, and scripts,
+ * styles and fetches only from this server (the pages' own /static files: no inline
+ * script, no CDN); images also from data: (the plain form's page) and blob: (the cards
+ * web/app.js received). */
 static void add_common_headers(struct MHD_Response *resp, const char *ctype)
 {
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (strncmp(ctype, "text/html", 9) == 0)
         MHD_add_response_header(resp, "Content-Security-Policy",
-                                "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
-                                "form-action 'self'; frame-ancestors 'none'");
+                                "default-src 'none'; script-src 'self'; style-src 'self'; "
+                                "img-src 'self' data: blob:; connect-src 'self'; "
+                                "form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
 }
 
 static enum MHD_Result send_buffer(lp_request *r, unsigned status, const char *ctype, void *body,
@@ -129,6 +137,8 @@ static enum MHD_Result send_result(lp_request *r)
         return MHD_NO;
     }
     add_common_headers(resp, r->ctype);
+    if (r->status == 200 && r->disposition[0])
+        MHD_add_response_header(resp, "Content-Disposition", r->disposition);
     r->state = REQ_ANSWERED;
     lp_conn_set_phase(r->srv, r->client, LP_CONN_SENDING);
     enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
@@ -136,7 +146,7 @@ static enum MHD_Result send_result(lp_request *r)
     return ret;
 }
 
-/* ---- pages (game names are [a-z0-9_-] and the texts the descriptors' own: no escaping) ---- */
+/* ---- pages (pages.c writes them) and their static files ---- */
 static enum MHD_Result send_page(lp_request *r, lp_strbuf *b)
 {
     if (b->failed) {
@@ -149,31 +159,37 @@ static enum MHD_Result send_page(lp_request *r, lp_strbuf *b)
 static enum MHD_Result send_index(lp_request *r, const mrc_data *d)
 {
     lp_strbuf b = {0};
-    lp_sb_puts(&b, "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>leanpix serve"
-                   "</title></head><body><h1>Reference cards</h1><ul>");
-    for (size_t i = 0; i < d->ngames; i++)
-        lp_sb_printf(&b, "<li><a href=\"/%s\">%s</a> (%s)</li>", d->games[i].desc->name,
-                     d->games[i].desc->title, d->games[i].desc->file_kind);
-    lp_sb_puts(&b, "</ul><p>API: POST /v1/cards/{");
-    for (size_t i = 0; i < d->ngames; i++)
-        lp_sb_printf(&b, "%s%s", i ? "|" : "", d->games[i].desc->name);
-    lp_sb_puts(&b, "} with multipart field <code>file</code> (repeatable) answers JSON with one "
-                   "URL per card; GET /healthz; GET /metrics.</p></body></html>\n");
+    lp_page_index(&b, d);
     return send_page(r, &b);
 }
 
-static enum MHD_Result send_upload_page(lp_request *r, const lp_game *game)
+static enum MHD_Result send_upload_page(lp_request *r, const mrc_data *d, const lp_game *game)
 {
     lp_strbuf b = {0};
-    lp_sb_printf(&b,
-                 "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>%s reference cards"
-                 "</title></head><body><h1>%s</h1>"
-                 "<form method=\"post\" action=\"/api/%s\" enctype=\"multipart/form-data\">"
-                 "<p><input type=\"file\" name=\"file\" multiple accept=\"%s\"></p>"
-                 "<p><button type=\"submit\">Make cards</button></p></form>"
-                 "<p>%s</p><p><a href=\"/\">Other games</a></p></body></html>\n",
-                 game->name, game->title, game->name, game->accept, game->upload_hint);
+    lp_page_upload(&b, d, game);
     return send_page(r, &b);
+}
+
+/* A file of web/ from the binary: cached by browsers for a day and revalidated by its
+ * ETag (the pages link it with ?v=ETAG, so a new build is never served stale). */
+static enum MHD_Result send_asset(lp_request *r, const lp_web_asset *a)
+{
+    const char *match = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_IF_NONE_MATCH);
+    bool fresh = match && strstr(match, a->etag);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        fresh ? 0 : a->size, fresh ? NULL : (void *)a->data, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+        return MHD_NO;
+    add_common_headers(resp, a->type);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, a->etag);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "public, max-age=86400");
+    r->status = fresh ? 304 : 200;
+    r->state = REQ_ANSWERED;
+    lp_conn_set_phase(r->srv, r->client, LP_CONN_SENDING);
+    enum MHD_Result ret = MHD_queue_response(r->conn, r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
 }
 
 static enum MHD_Result send_card(lp_request *r, lp_server *s, const char *url)
@@ -368,7 +384,7 @@ static int classify(const mrc_data *d, const char *url, const mrc_game **game, b
         return LP_ROUTE_HEALTHZ;
     if (strcmp(url, "/metrics") == 0)
         return LP_ROUTE_METRICS;
-    if (game_at(d, url, "/"))
+    if (game_at(d, url, "/") || lp_web_asset_at(url))
         return LP_ROUTE_PAGE;
     return LP_ROUTE_OTHER;
 }
@@ -446,8 +462,11 @@ static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char
     case LP_ROUTE_INDEX:
         return get ? send_index(r, s->data) : send_error(r, 405, "use GET");
     case LP_ROUTE_PAGE:
-        return get ? send_upload_page(r, game_at(s->data, url, "/")->desc)
-                   : send_error(r, 405, "use GET");
+        if (!get)
+            return send_error(r, 405, "use GET");
+        if (lp_web_asset_at(url))
+            return send_asset(r, lp_web_asset_at(url));
+        return send_upload_page(r, s->data, game_at(s->data, url, "/")->desc);
     case LP_ROUTE_V1_GET:
         return get ? send_card(r, s, url) : send_error(r, 405, "use GET");
     case LP_ROUTE_HEALTHZ:

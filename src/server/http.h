@@ -39,6 +39,7 @@ typedef struct lp_request {
     bool v1;                     /* a /v1 route: a JSON answer (answer says which form) */
     int answer;                  /* LP_ANSWER_*: the form of the cards' answer (answer.c) */
     char ctype_buf[80];          /* a Content-Type made for this answer (multipart boundary) */
+    char disposition[96];        /* Content-Disposition of a 200 answer ("" = none): the zip's */
     bool is_post;
     double start;
     int state;
@@ -108,7 +109,8 @@ enum {
     LP_ANSWER_HTML,       /* POST /api/GAME: a page with every card inline (data: URLs) */
     LP_ANSWER_URLS,       /* POST /v1/cards/GAME: JSON, one URL per card (this process's cache) */
     LP_ANSWER_INLINE,     /* ... ?inline=1: JSON, every card as base64 */
-    LP_ANSWER_MULTIPART   /* ... Accept: multipart/mixed: the JSON, then every card as a part */
+    LP_ANSWER_MULTIPART,  /* ... Accept: multipart/mixed: the JSON, then every card as a part */
+    LP_ANSWER_ZIP         /* ... ?format=zip or Accept: application/zip: a zip of the cards */
 };
 /* The form a /v1 upload asked for (query and Accept header). */
 int lp_answer_negotiate(struct MHD_Connection *conn);

@@ -50,7 +50,7 @@ const lp_option lp_server_option_table[] = {
     {"cache", SERVER, SIZE(cache_bytes), .def = 8 * MIB,
      .help = "rendered cards kept for GET /v1/cards/ID.jpg"},
     {"max-inline", SERVER, SIZE(max_inline), .def = 16 * MIB,
-     .help = "bytes of cards inline in one answer (HTML page, ?inline=1, multipart/mixed) -> 413"},
+     .help = "bytes of cards inline in one answer (HTML page, ?inline=1, multipart/mixed, zip) -> 413"},
 
     {"max-xml-depth", PARSE, COUNT(max_xml_depth), .def = 64, .min = 1,
      .max = 1000000, .help = "element nesting of an XML bindings file -> 413"},

@@ -1,0 +1,295 @@
+/*
+ * test_serve_zip.c - the zip answer of POST /v1/cards/GAME (?format=zip or
+ * Accept: application/zip; src/server/answer.c), the card pages' "Download all": read back
+ * with libarchive and every card decoded. On the demo data set: the attachment's name and
+ * type, one JPEG of 1920x1080 per card, log.txt when the log has lines, the Accept
+ * header's q=0 respected, --max-inline (413). On ../shared/metarefcard: the 18 fs2020
+ * test files give a zip of 15 cards, the inline answer's cards in its order, counted in the
+ * budget while written and given back once sent.
+ */
+#define _GNU_SOURCE
+#include "testutil.h"
+#include "cardparts.h"
+#include "httpc.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/serve.h"
+
+static char *demo_xml(const char *device)
+{
+    char *s;
+    assert_true(asprintf(&s,
+                         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                         "<FriendlyName>Zip</FriendlyName>\n"
+                         "<Device DeviceName=\"%s\" GUID=\"{0}\" ProductID=\"1\">\n"
+                         "<Context ContextName=\"PLANE\">\n"
+                         "<Action ActionName=\"KEY_GEAR_TOGGLE\" Flag=\"2\"><Primary><KEY "
+                         "Information=\"Button1\">0</KEY></Primary></Action>\n"
+                         "</Context>\n</Device>\n",
+                         device) > 0);
+    return s;
+}
+
+static lp_server *start(const char *data, uint64_t max_inline)
+{
+    lp_server_options o;
+    lp_server_options_default(&o);
+    o.listen = "127.0.0.1:0";
+    o.data_dir = data;
+    if (max_inline)
+        o.max_inline = max_inline;
+    lp_server *s = NULL;
+    lp_error err = {0};
+    lp_status st = lp_server_start(&s, &o, &err);
+    if (st)
+        fprintf(stderr, "server: %s\n", lp_error_message(&err));
+    assert_int_equal(st, LP_OK);
+    return s;
+}
+
+static int upload(uint16_t port, const char *path, const char *accept, const void *const *files,
+                  const size_t *sizes, size_t n, lpt_http_response *r)
+{
+    char *body, ctype[200], headers[400];
+    size_t len;
+    lpt_multipart("file", files, sizes, n, &body, &len, ctype, sizeof ctype);
+    snprintf(headers, sizeof headers, "%s%s%s%s", ctype, accept ? "Accept: " : "",
+             accept ? accept : "", accept ? "\r\n" : "");
+    int status = lpt_http(port, "POST", path, headers, body, len, r);
+    free(body);
+    return status;
+}
+
+typedef struct zip_entry {
+    char name[128];
+    uint8_t *data;
+    size_t size;
+} zip_entry;
+
+/* The entries of a zip held in memory, read with libarchive; -1 when it is no zip. */
+static int unzip(const void *zip, size_t size, zip_entry **out)
+{
+    struct archive *a = archive_read_new();
+    archive_read_support_format_zip(a);
+    *out = NULL;
+    int n = 0;
+    if (archive_read_open_memory(a, zip, size) != ARCHIVE_OK) {
+        fprintf(stderr, "not a zip: %s\n", archive_error_string(a));
+        archive_read_free(a);
+        return -1;
+    }
+    struct archive_entry *e;
+    int rc;
+    while ((rc = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
+        *out = realloc(*out, (size_t)(n + 1) * sizeof **out);
+        zip_entry *z = &(*out)[n++];
+        snprintf(z->name, sizeof z->name, "%s", archive_entry_pathname(e));
+        z->size = (size_t)archive_entry_size(e);
+        z->data = malloc(z->size + 1);
+        assert_int_equal(archive_read_data(a, z->data, z->size), (la_ssize_t)z->size);
+    }
+    if (rc != ARCHIVE_EOF) {
+        fprintf(stderr, "broken zip: %s\n", archive_error_string(a));
+        n = -1;
+    }
+    archive_read_free(a);
+    return n;
+}
+
+static void free_entries(zip_entry *z, int n)
+{
+    for (int i = 0; i < n; i++)
+        free(z[i].data);
+    free(z);
+}
+
+static void assert_card_jpeg(const zip_entry *z)
+{
+    lp_buffer_image img;
+    lp_error err = {0};
+    if (lpt_decode_jpeg_memory(z->data, z->size, &img, &err) != LP_OK) {
+        fprintf(stderr, "%s: %s\n", z->name, lp_error_message(&err));
+        fail();
+    }
+    assert_int_equal(img.info.width, 1920);
+    assert_int_equal(img.info.height, 1080);
+    lp_buffer_image_free(&img);
+}
+
+static void test_zip_of_the_demo_card(void **state)
+{
+    (void)state;
+    lp_server *s = start(NULL, 0);
+    uint16_t port = lp_server_port(s);
+    char *xml = demo_xml("leanpix Demo Stick");
+    const void *files[] = {xml};
+    size_t sizes[] = {strlen(xml)};
+    lpt_http_response r;
+    char value[200];
+    for (int form = 0; form < 2; form++) {  /* the query, then the Accept header */
+        assert_int_equal(upload(port, form ? "/v1/cards/fs2020" : "/v1/cards/fs2020?format=zip",
+                                form ? "application/zip" : NULL, files, sizes, 1, &r),
+                         200);
+        assert_non_null(lpt_http_header(&r, "Content-Type", value, sizeof value));
+        assert_string_equal(value, "application/zip");
+        assert_non_null(lpt_http_header(&r, "Content-Disposition", value, sizeof value));
+        assert_string_equal(value, "attachment; filename=\"fs2020-cards.zip\"");
+        zip_entry *z;
+        int n = unzip(r.body, r.body_len, &z);
+        assert_int_equal(n, 1);  /* the card; nothing to log */
+        assert_string_equal(z[0].name, "01-demostick.jpg");
+        assert_card_jpeg(&z[0]);
+        free_entries(z, n);
+        lpt_http_free(&r);
+    }
+    /* q=0 refuses the zip: the default JSON */
+    assert_int_equal(upload(port, "/v1/cards/fs2020", "application/zip;q=0", files, sizes, 1, &r),
+                     200);
+    assert_non_null(lpt_http_header(&r, "Content-Type", value, sizeof value));
+    assert_string_equal(value, "application/json");
+    assert_null(lpt_http_header(&r, "Content-Disposition", value, sizeof value));
+    lpt_http_free(&r);
+    free(xml);
+    lp_server_stop(s);
+}
+
+static void test_zip_has_the_log(void **state)
+{
+    (void)state;
+    lp_server *s = start(NULL, 0);
+    uint16_t port = lp_server_port(s);
+    char *good = demo_xml("leanpix Demo Stick"), *other = demo_xml("Some Unknown Stick");
+    const void *files[] = {good, other};
+    size_t sizes[] = {strlen(good), strlen(other)};
+    lpt_http_response r;
+    assert_int_equal(upload(port, "/v1/cards/fs2020?format=zip", NULL, files, sizes, 2, &r), 200);
+    zip_entry *z;
+    int n = unzip(r.body, r.body_len, &z);
+    assert_int_equal(n, 2);
+    assert_string_equal(z[0].name, "01-demostick.jpg");
+    assert_string_equal(z[1].name, "log.txt");
+    z[1].data[z[1].size] = 0;
+    assert_non_null(strstr((char *)z[1].data, "Unsupported device \"Some Unknown Stick\""));
+    free_entries(z, n);
+    lpt_http_free(&r);
+    free(good);
+    free(other);
+    lp_server_stop(s);
+}
+
+static void test_zip_obeys_max_inline(void **state)
+{
+    (void)state;
+    lp_server *s = start(NULL, 1000);  /* a card is ~100 kB */
+    uint16_t port = lp_server_port(s);
+    char *xml = demo_xml("leanpix Demo Stick");
+    const void *files[] = {xml};
+    size_t sizes[] = {strlen(xml)};
+    lpt_http_response r;
+    assert_int_equal(upload(port, "/v1/cards/fs2020?format=zip", NULL, files, sizes, 1, &r), 413);
+    assert_non_null(strstr(r.body, "max-inline"));
+    lpt_http_free(&r);
+    assert_int_equal(upload(port, "/v1/cards/fs2020", NULL, files, sizes, 1, &r), 200);  /* URLs */
+    lpt_http_free(&r);
+    free(xml);
+    lp_server_stop(s);
+}
+
+static double metric(const char *page, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(page, key);
+    assert_non_null(p);
+    return strtod(p + strlen(key), NULL);
+}
+
+/* The 18 shared fs2020 files: 15 cards in the zip, in the order and with the names of the
+ * inline answer's (not its bytes: the first upload draws from the full device images, later
+ * ones from their compact copies, assets.c). */
+static void test_zip_of_the_shared_files(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_SHARED();
+    char dir[1024], tdir[1100];
+    snprintf(dir, sizeof dir, "%s/metarefcard", lpt_shared_dir());
+    snprintf(tdir, sizeof tdir, "%s/testdata/fs2020", dir);
+    lp_server *s = start(dir, 0);
+    uint16_t port = lp_server_port(s);
+    const char *names[] = {"Alpha_Flight_Controls.xml", "Joystick_-_HOTAS_Warthog.xml",
+                           "Logitech_Extreme_3D.xml", "Saitek_Pro_Flight_Rudder_Pedals.xml",
+                           "Saitek_Pro_Flight_X-55_Rhino_Stick.xml",
+                           "Saitek_Pro_Flight_X-55_Rhino_Throttle.xml",
+                           "Saitek_Pro_Flight_X-56_Rhino_Stick.xml",
+                           "Saitek_Pro_Flight_X-56_Rhino_Throttle.xml",
+                           "Saitek_X52_Flight_Control_System.xml",
+                           "Saitek_X52_Pro_Flight_Control_System.xml", "T.16000M.xml",
+                           "T.Flight_Hotas_4.xml", "T.Flight_Hotas_One.xml",
+                           "T.Flight_Hotas_X.xml", "T.Flight_Rudder_Pedals.xml",
+                           "T.Flight_Stick_X.xml", "TWCS_Throttle.xml",
+                           "Throttle_-_HOTAS_Warthog.xml"};
+    enum { NFILES = sizeof names / sizeof *names };
+    const void *files[NFILES];
+    size_t sizes[NFILES];
+    for (int i = 0; i < NFILES; i++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s", tdir, names[i]);
+        files[i] = lpt_read_file(path, &sizes[i]);
+        assert_non_null(files[i]);
+    }
+    lpt_http_response r, m;
+    assert_int_equal(upload(port, "/v1/cards/fs2020?inline=1", NULL, files, sizes, NFILES, &r), 200);
+    lpt_card *cards;
+    int ncards = lpt_cards_inline(&r, &cards);
+    assert_int_equal(ncards, 15);
+    lpt_http_free(&r);
+    assert_int_equal(lpt_http(port, "GET", "/metrics", NULL, NULL, 0, &m), 200);
+    double before = metric(m.body, "leanpix_budget_bytes");
+    lpt_http_free(&m);
+
+    assert_int_equal(upload(port, "/v1/cards/fs2020", "application/zip", files, sizes, NFILES, &r),
+                     200);
+    zip_entry *z;
+    int n = unzip(r.body, r.body_len, &z);
+    assert_int_equal(n, 15);  /* no log: every file names a supported device */
+    size_t jpegs = 0;
+    for (int i = 0; i < n; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "%02d-%s.jpg", i + 1, cards[i].image);
+        assert_string_equal(z[i].name, want);
+        if (!getenv("LP_SANITIZED") || i == 0)
+            assert_card_jpeg(&z[i]);
+        jpegs += z[i].size;
+    }
+    free_entries(z, n);
+    lpt_cards_free(cards, ncards);
+    lpt_http_free(&r);
+    assert_int_equal(lpt_http(port, "GET", "/metrics", NULL, NULL, 0, &m), 200);
+    double peak = metric(m.body, "leanpix_memory_counted_peak_bytes") -
+                  metric(m.body, "leanpix_render_pool_peak_bytes");
+    double after = metric(m.body, "leanpix_budget_bytes");
+    lpt_http_free(&m);
+    fprintf(stderr, "zip of %zu card bytes; budget before %.0f, peak %.0f, after %.0f\n", jpegs,
+            before, peak, after);
+    assert_true(peak - before >= (double)jpegs);  /* the zip was counted while written */
+    assert_true(after <= before);
+    for (int i = 0; i < NFILES; i++)
+        free((void *)files[i]);
+    lp_server_stop(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_zip_of_the_demo_card),
+        cmocka_unit_test(test_zip_has_the_log),
+        cmocka_unit_test(test_zip_obeys_max_inline),
+        cmocka_unit_test(test_zip_of_the_shared_files),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
