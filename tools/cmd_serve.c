@@ -117,9 +117,10 @@ static void usage(FILE *f)
     }
     fprintf(f, "\n  %-26s this text\n  %-26s the options as docs/serve.md lists them\n\n",
             "-h, --help", "--help-markdown");
-    fprintf(f, "routes: GET / /{%s} /healthz /metrics /v1/cards/ID.jpg;\n"
+    fprintf(f, "routes: GET / /{%s} /static/FILE /healthz /metrics /v1/cards/ID.jpg;\n"
                "        POST /api/{%s} (HTML) and /v1/cards/{%s} (JSON; ?inline=1 or Accept: "
-               "multipart/mixed puts the cards in it), multipart field 'file'\n"
+               "multipart/mixed puts the cards in it, ?format=zip or Accept: application/zip "
+               "answers a zip of them), multipart field 'file'\n"
                "exit status: 0 stopped by a signal, 1 could not start (e.g. address in use),\n"
                "             2 bad command line\n",
             games, games, games);

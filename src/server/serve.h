@@ -37,7 +37,7 @@ typedef struct lp_server_options {
     unsigned timeout_s;     /* idle connection timeout, headers and body */
     uint64_t cache_bytes;   /* cache of rendered cards for GET /v1/cards/ID.jpg */
     uint64_t max_inline;    /* bytes of cards put inline into one answer (the HTML page,
-                               ?inline=1 base64, multipart/mixed) -> 413 */
+                               ?inline=1 base64, multipart/mixed, the zip) -> 413 */
     const char *budget_source; /* why max_mem is what it is (lp_budget's why), shown by
                                   /metrics as leanpix_budget_info; NULL = not shown */
     /* What one upload may make (0 in any of these = its default). */
