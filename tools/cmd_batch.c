@@ -290,7 +290,7 @@ static void finish_item(batch *b, size_t item)
 
 /* ---- jobs ---- */
 
-static lp_status run_job(void *user, size_t spec, lp_error *err)
+static lp_status run_job(void *user, size_t spec, const lp_cpu_lender *lender, lp_error *err)
 {
     batch *b = user;
     size_t item = b->spec_item[spec];
@@ -305,6 +305,7 @@ static lp_status run_job(void *user, size_t spec, lp_error *err)
         o.max_mem = b->job_budget;
         o.progress = job_progress;
         o.progress_user = b;
+        o.encode.lender = lender;
         st = lp_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
     }
     r->seconds = lp_monotonic_seconds() - t0;
@@ -765,6 +766,9 @@ int cmd_batch(int argc, char **argv)
     b.outdir = outdir;
     /* defaults from what the container allows, not the host's totals (leanpix/machine.h) */
     b.jobs = a.jobs ? a.jobs : lp_default_workers(cli_machine(), 0);
+    /* each job plans for its share of the CPUs; idle workers lend theirs while it runs */
+    unsigned cpus = lp_default_workers(cli_machine(), 0);
+    b.opts.cpus = cpus > b.jobs ? cpus / b.jobs : 1;
     cli_budget(cli_machine(), LP_BUDGET_BATCH, b.opts.max_mem, 0, &b.budget_why);
     b.budget = b.budget_why.bytes;
     b.opts.max_mem = 0;
