@@ -586,6 +586,57 @@ static void test_scheduler_backfills_without_starving(void **state)
     assert_true(pos1 <= 2 + 4 * cfg.jobs);  /* job 1 was not left for the end */
 }
 
+/* End to end: one AVIF grid job on two workers; the idle worker's CPU is lent, the
+ * encoder runs two cells at once with it, and the grid is the same as on one thread. */
+typedef struct grid_job {
+    const char *in, *out;
+    lp_mem *parent;
+    lp_convert_stats stats;
+} grid_job;
+
+static lp_status grid_job_run(void *user, size_t index, const lp_cpu_lender *lender, lp_error *err)
+{
+    (void)index;
+    grid_job *g = user;
+    lp_convert_options o;
+    lp_convert_options_default(&o);
+    o.encode.format = LP_FILE_AVIF;
+    o.encode.speed = 10;
+    o.encode.grid = LP_GRID_FIXED;
+    o.encode.grid_cell_width = o.encode.grid_cell_height = 256;
+    o.encode.threads = 1;
+    o.encode.lender = lender;
+    o.parent_mem = g->parent;
+    o.max_mem = 256u << 20;
+    return lp_convert_file(g->in, g->out, &o, &g->stats, err);
+}
+
+static void test_batch_lends_cpus_to_a_grid_job(void **state)
+{
+    (void)state;
+    const char *in = lpt_path("lend.jpg");
+    make_jpeg(in, 1024, 512, 7, "");
+    lp_mem *parent = lp_mem_new(256u << 20, NULL);
+    grid_job g = {.in = in, .out = lpt_path("lend.avif"), .parent = parent};
+    lp_batch_job_spec spec = {64u << 20, false, 1};
+    lp_batch_config cfg = {.jobs = 2, .budget = 256u << 20};
+    lp_batch_sched_stats stats;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(&spec, 1, &cfg, grid_job_run, NULL, &g, &stats, &err), LP_OK);
+    assert_int_equal(stats.succeeded, 1);
+    assert_true(stats.cpus_lent >= 1);  /* every cell-row: 4 cells, 1 thread + 1 lent */
+    uint64_t lent_size = lpt_file_size(g.out);
+
+    /* the same job alone on one worker: nothing to lend, the same file */
+    g.out = lpt_path("lend1.avif");
+    cfg.jobs = 1;
+    assert_int_equal(lp_batch_run(&spec, 1, &cfg, grid_job_run, NULL, &g, &stats, &err), LP_OK);
+    assert_int_equal(stats.cpus_lent, 0);
+    assert_int_equal(lpt_file_size(g.out), lent_size);
+    assert_int_equal(lp_mem_current(parent), 0);  /* every lent reservation given back */
+    lp_mem_free_tracker(parent);
+}
+
 /* A job that runs out of counted memory beside others is run again, alone. */
 typedef struct nomem_fake {
     _Atomic unsigned running;
@@ -1194,6 +1245,7 @@ int main(void)
         cmocka_unit_test(test_scheduler_retries_nomem_alone),
         cmocka_unit_test(test_scheduler_longest_first),
         cmocka_unit_test(test_scheduler_lends_idle_cpus),
+        cmocka_unit_test(test_batch_lends_cpus_to_a_grid_job),
         cmocka_unit_test(test_scheduler_backfills_without_starving),
         cmocka_unit_test(test_rss_back_after_outlier),
         cmocka_unit_test(test_output_complete),

@@ -160,6 +160,10 @@ typedef struct lp_batch_record {
     uint64_t predicted_peak;   /* model */
     uint64_t counted_peak;     /* lp_mem peak of the job */
     uint64_t process_rss;      /* process RSS when the job ended */
+    uint32_t cell_width, cell_height;  /* AVIF grid cells (0: one frame, or not AVIF) */
+    unsigned threads;          /* encoder threads planned (CPUs lent come on top) */
+    unsigned cpus_lent;        /* most CPUs idle workers lent the job at once */
+    uint64_t lent_bytes;       /* the encoder reservations those added to counted_peak */
     bool lean, alone, skipped;
     const char *status;        /* "ok", "skipped", "failed", "excluded" (inside the output dir) */
     const char *error;         /* NULL when none */
@@ -176,6 +180,8 @@ typedef struct lp_batch_summary {
     uint64_t max_running_predicted;
     uint64_t process_peak_rss;
     size_t ran_alone;
+    size_t backfilled;         /* jobs started ahead of a longer one that waited for room */
+    size_t cpus_lent;          /* idle workers' CPUs lent to running jobs (sum of lends) */
     const char *shard;         /* "I/N" or NULL */
     const char *budget_source; /* why the budget is what it is, or NULL */
 } lp_batch_summary;
