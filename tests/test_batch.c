@@ -268,28 +268,79 @@ static void test_model(void **state)
     assert_int_equal(shrunk.out_width, 500);
     assert_true(shrunk.predicted_peak < big.predicted_peak / 8);
 
-    /* over a 256 MB budget: leanest mode (a grid of small cells), alone */
-    p = jpeg_probe(7000, 5000, false);  /* 35 MP: one AV1 frame would do, but not in 256 MB */
+    /* 35 MP (one AV1 frame would do, but not in 256 MB / 2 jobs): a grid of the largest
+     * cells that fit its share (fewer cells, fewer bytes), beside the other job */
+    p = jpeg_probe(7000, 5000, false);
     lp_plan outlier;
     lp_plan_job(&p, &o, 256ull << 20, 2, &outlier, &run, NULL);
-    assert_true(outlier.lean);
-    assert_true(outlier.alone);
     assert_true(outlier.grid);
+    assert_false(outlier.lean);
+    assert_false(outlier.alone);
+    assert_true(outlier.predicted_peak <= 128ull << 20);
+    assert_true(outlier.cell_width >= 1024 && outlier.cell_height >= 1024);
     assert_int_equal(run.encode.grid, LP_GRID_FIXED);
-    assert_true(run.encode.grid_cell_width >= 64 && run.encode.grid_cell_width % 64 == 0);
-    assert_true(outlier.predicted_peak < 35000000ull * 4);
+    assert_true(run.encode.grid_cell_width % 64 == 0 && run.encode.grid_cell_height % 64 == 0);
+    assert_int_equal(run.encode.threads, 1);
+    /* one column or one row of cells fewer would not have fitted: they are the largest */
+    uint32_t cols = (7000 + outlier.cell_width - 1) / outlier.cell_width;
+    uint32_t rows = (5000 + outlier.cell_height - 1) / outlier.cell_height;
+    assert_true(cols > 1 && rows > 1);
+    const uint32_t fewer[2][2] = {
+        {((7000 + cols - 2) / (cols - 1) + 63) / 64 * 64, outlier.cell_height},
+        {outlier.cell_width, ((5000 + rows - 2) / (rows - 1) + 63) / 64 * 64},
+    };
+    for (int i = 0; i < 2; i++) {
+        lp_convert_options bigger = o;
+        bigger.encode.grid = LP_GRID_FIXED;
+        bigger.encode.grid_cell_width = fewer[i][0];
+        bigger.encode.grid_cell_height = fewer[i][1];
+        lp_plan over;
+        lp_convert_options over_run;
+        lp_plan_job(&p, &bigger, 0, 1, &over, &over_run, NULL);
+        assert_true(over.predicted_peak > 128ull << 20);
+    }
 
-    assert_true(run.encode.threads >= 1 && run.encode.threads <= 2);
-
-    /* 12 MP (~216 MB as one frame) with 2 workers under 256 MB: over its share, so it
-     * goes lean to share the budget, and does not need to run alone */
+    /* 12 MP (~216 MB as one frame) under 256 MB / 2: a grid within its share */
     p = jpeg_probe(4000, 3000, false);
     lp_plan mid;
     lp_plan_job(&p, &o, 256ull << 20, 2, &mid, &run, NULL);
-    assert_true(mid.lean);
+    assert_true(mid.grid);
     assert_false(mid.alone);
     assert_true(mid.predicted_peak <= 128ull << 20);
-    assert_int_equal(run.encode.threads, 1);
+
+    /* 16 jobs in 256 MB (16 MB each): not even the leanest cells fit the share, but the
+     * budget: leanest, and no need to run alone */
+    p = jpeg_probe(6000, 4000, false);
+    lp_plan lean;
+    lp_plan_job(&p, &o, 256ull << 20, 16, &lean, &run, NULL);
+    assert_true(lean.lean && lean.grid);
+    assert_false(lean.alone);
+    assert_int_equal(lean.cell_width, 512);
+
+    /* 216 MP in 30 MB: not even the leanest cells fit: alone, leanest */
+    p = jpeg_probe(18000, 12000, false);
+    lp_plan huge;
+    lp_plan_job(&p, &o, 30ull << 20, 2, &huge, &run, NULL);
+    assert_true(huge.alone && huge.lean && huge.grid);
+    assert_int_equal(huge.threads, 1);
+
+    /* convert (1 job) with 2 CPUs and room: one frame, two threads */
+    lp_convert_options two = o;
+    two.cpus = 2;
+    p = jpeg_probe(2000, 1500, false);
+    lp_plan frame2;
+    lp_plan_job(&p, &two, 1ull << 30, 1, &frame2, &run, NULL);
+    assert_false(frame2.grid);
+    assert_int_equal(frame2.threads, 2);
+    assert_int_equal(run.encode.threads, 2);
+    /* ... and a 24 MP image in 200 MB: 2048 px cells on two threads rather than larger
+     * cells on one (cells that large cost no more bytes) */
+    p = jpeg_probe(6000, 4000, false);
+    lp_plan cells2;
+    lp_plan_job(&p, &two, 200ull << 20, 1, &cells2, &run, NULL);
+    assert_true(cells2.grid);
+    assert_int_equal(cells2.threads, 2);
+    assert_true(cells2.cell_width >= 2048 && cells2.cell_height >= 2000);
 
     /* WebP q80: whole YUV picture + libwebp's state, ~7.4 B/px; lossless far more */
     lp_convert_options wo = o;
@@ -324,11 +375,16 @@ typedef struct fake {
     _Atomic size_t finished;
     int done_calls;
     int failed;
+    unsigned us_per_work;  /* when set, a job sleeps work x this (else 1-3.8 ms) */
+    size_t start_order[64];
+    _Atomic size_t starts;
 } fake;
 
-static lp_status fake_job(void *user, size_t index, lp_error *err)
+static lp_status fake_job(void *user, size_t index, const lp_cpu_lender *lender, lp_error *err)
 {
+    (void)lender;
     fake *f = user;
+    f->start_order[atomic_fetch_add(&f->starts, 1) % 64] = index;
     uint64_t pred = f->specs[index].predicted;
     unsigned running = atomic_fetch_add(&f->running, 1) + 1;
     uint64_t sum = atomic_fetch_add(&f->running_predicted, pred) + pred;
@@ -341,7 +397,8 @@ static lp_status fake_job(void *user, size_t index, lp_error *err)
     uint64_t m = atomic_load(&f->max_seen);
     while (sum > m && !atomic_compare_exchange_weak(&f->max_seen, &m, sum)) {
     }
-    usleep(1000 + (index % 5) * 700);
+    usleep(f->us_per_work ? (useconds_t)(f->specs[index].work * f->us_per_work)
+                          : 1000 + (index % 5) * 700);
     /* an alone job must still be alone at the end of its run */
     if ((f->specs[index].alone || pred > f->budget) && atomic_load(&f->running) != 1)
         atomic_fetch_add(&f->alone_violations, 1);
@@ -445,6 +502,141 @@ static void test_scheduler_longest_first(void **state)
         assert_int_equal(f.order[i], expected[i]);
 }
 
+/* Idle workers lend their CPUs to a running job, within the free budget; while lent,
+ * no job starts on them. */
+typedef struct lend_fake {
+    const lp_batch_job_spec *specs;
+    _Atomic unsigned lent_now;   /* CPUs job 0 holds */
+    _Atomic unsigned got_first, got_second, got_tight;
+    _Atomic int started_while_lent;
+} lend_fake;
+
+static lp_status lend_job(void *user, size_t index, const lp_cpu_lender *lender, lp_error *err)
+{
+    (void)err;
+    lend_fake *f = user;
+    if (index != 0) {
+        if (atomic_load(&f->lent_now))
+            atomic_fetch_add(&f->started_while_lent, 1);
+        return LP_OK;
+    }
+    /* job 0 (200 of 250 bytes predicted): one idle worker of two has 50 bytes of room */
+    unsigned tight = lender->borrow(lender->ctx, 4, 60);  /* 60 > 50: none */
+    unsigned got = lender->borrow(lender->ctx, 4, 40);
+    atomic_store(&f->lent_now, got);
+    unsigned second = lender->borrow(lender->ctx, 4, 1);  /* nobody idle left */
+    usleep(20000);
+    atomic_store(&f->lent_now, 0);
+    lender->give_back(lender->ctx, got, 40);
+    atomic_store(&f->got_first, got);
+    atomic_store(&f->got_second, second);
+    atomic_store(&f->got_tight, tight);
+    return LP_OK;
+}
+
+static void test_scheduler_lends_idle_cpus(void **state)
+{
+    (void)state;
+    /* job 1 must wait for job 0's room (200 + 100 > 250): its worker is idle, so lent */
+    lp_batch_job_spec specs[2] = {{200, false, 10}, {100, false, 1}};
+    lend_fake f = {.specs = specs};
+    lp_batch_config cfg = {.jobs = 2, .budget = 250};
+    lp_batch_sched_stats stats;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, 2, &cfg, lend_job, NULL, &f, &stats, &err), LP_OK);
+    assert_int_equal(atomic_load(&f.got_tight), 0);
+    assert_int_equal(atomic_load(&f.got_first), 1);
+    assert_int_equal(atomic_load(&f.got_second), 0);
+    assert_int_equal(atomic_load(&f.started_while_lent), 0);
+    assert_int_equal(stats.cpus_lent, 1);
+    assert_int_equal(stats.succeeded, 2);
+
+    /* one job, three workers, no budget: both idle workers are lent */
+    lp_batch_job_spec one[1] = {{200, false, 10}};
+    lp_batch_config three = {.jobs = 3};
+    lend_fake g = {.specs = one};
+    assert_int_equal(lp_batch_run(one, 1, &three, lend_job, NULL, &g, &stats, &err), LP_OK);
+    assert_int_equal(atomic_load(&g.got_tight), 2);  /* no budget: the 60-byte ask too */
+    assert_int_equal(stats.cpus_lent, 2);
+}
+
+/* When the head (the longest job) waits for room, smaller jobs that fit start beside the
+ * running one; the head is passed over only so often, so it is not starved. */
+static void test_scheduler_backfills_without_starving(void **state)
+{
+    (void)state;
+    enum { SMALL = 24, N = SMALL + 2 };
+    lp_batch_job_spec specs[N];
+    specs[0] = (lp_batch_job_spec){60, false, 100};
+    specs[1] = (lp_batch_job_spec){60, false, 90};
+    for (int i = 2; i < N; i++)
+        specs[i] = (lp_batch_job_spec){30, false, 1};
+    fake f = {.specs = specs, .budget = 100, .us_per_work = 300};  /* 30 ms, 27 ms, 0.3 ms */
+    lp_batch_config cfg = {.jobs = 2, .budget = 100};
+    lp_batch_sched_stats stats;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, N, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
+    assert_int_equal(atomic_load(&f.violations), 0);
+    assert_true(stats.backfilled >= 1);               /* small jobs ran beside job 0 */
+    assert_true(stats.backfilled <= 4 * cfg.jobs);    /* then job 1 waited for its room */
+    size_t pos1 = N;
+    for (size_t i = 0; i < N; i++)
+        if (f.start_order[i] == 1)
+            pos1 = i;
+    assert_true(pos1 <= 2 + 4 * cfg.jobs);  /* job 1 was not left for the end */
+}
+
+/* End to end: one AVIF grid job on two workers; the idle worker's CPU is lent, the
+ * encoder runs two cells at once with it, and the grid is the same as on one thread. */
+typedef struct grid_job {
+    const char *in, *out;
+    lp_mem *parent;
+    lp_convert_stats stats;
+} grid_job;
+
+static lp_status grid_job_run(void *user, size_t index, const lp_cpu_lender *lender, lp_error *err)
+{
+    (void)index;
+    grid_job *g = user;
+    lp_convert_options o;
+    lp_convert_options_default(&o);
+    o.encode.format = LP_FILE_AVIF;
+    o.encode.speed = 10;
+    o.encode.grid = LP_GRID_FIXED;
+    o.encode.grid_cell_width = o.encode.grid_cell_height = 256;
+    o.encode.threads = 1;
+    o.encode.lender = lender;
+    o.parent_mem = g->parent;
+    o.max_mem = 256u << 20;
+    return lp_convert_file(g->in, g->out, &o, &g->stats, err);
+}
+
+static void test_batch_lends_cpus_to_a_grid_job(void **state)
+{
+    (void)state;
+    const char *in = lpt_path("lend.jpg");
+    make_jpeg(in, 1024, 512, 7, "");
+    lp_mem *parent = lp_mem_new(256u << 20, NULL);
+    grid_job g = {.in = in, .out = lpt_path("lend.avif"), .parent = parent};
+    lp_batch_job_spec spec = {64u << 20, false, 1};
+    lp_batch_config cfg = {.jobs = 2, .budget = 256u << 20};
+    lp_batch_sched_stats stats;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(&spec, 1, &cfg, grid_job_run, NULL, &g, &stats, &err), LP_OK);
+    assert_int_equal(stats.succeeded, 1);
+    assert_true(stats.cpus_lent >= 1);  /* every cell-row: 4 cells, 1 thread + 1 lent */
+    uint64_t lent_size = lpt_file_size(g.out);
+
+    /* the same job alone on one worker: nothing to lend, the same file */
+    g.out = lpt_path("lend1.avif");
+    cfg.jobs = 1;
+    assert_int_equal(lp_batch_run(&spec, 1, &cfg, grid_job_run, NULL, &g, &stats, &err), LP_OK);
+    assert_int_equal(stats.cpus_lent, 0);
+    assert_int_equal(lpt_file_size(g.out), lent_size);
+    assert_int_equal(lp_mem_current(parent), 0);  /* every lent reservation given back */
+    lp_mem_free_tracker(parent);
+}
+
 /* A job that runs out of counted memory beside others is run again, alone. */
 typedef struct nomem_fake {
     _Atomic unsigned running;
@@ -453,8 +645,9 @@ typedef struct nomem_fake {
     int done_calls, failed;
 } nomem_fake;
 
-static lp_status nomem_job(void *user, size_t index, lp_error *err)
+static lp_status nomem_job(void *user, size_t index, const lp_cpu_lender *lender, lp_error *err)
 {
+    (void)lender;
     nomem_fake *f = user;
     unsigned running = atomic_fetch_add(&f->running, 1) + 1;
     usleep(2000);
@@ -504,8 +697,9 @@ typedef struct alloc_job {
     size_t blocks;
 } alloc_job;
 
-static lp_status alloc_job_run(void *user, size_t index, lp_error *err)
+static lp_status alloc_job_run(void *user, size_t index, const lp_cpu_lender *lender, lp_error *err)
 {
+    (void)lender;
     alloc_job *jobs = user;
     const alloc_job *j = &jobs[index];
     void **ptrs = calloc(j->blocks, sizeof *ptrs);
@@ -1050,6 +1244,9 @@ int main(void)
         cmocka_unit_test(test_scheduler_without_budget_and_stop),
         cmocka_unit_test(test_scheduler_retries_nomem_alone),
         cmocka_unit_test(test_scheduler_longest_first),
+        cmocka_unit_test(test_scheduler_lends_idle_cpus),
+        cmocka_unit_test(test_batch_lends_cpus_to_a_grid_job),
+        cmocka_unit_test(test_scheduler_backfills_without_starving),
         cmocka_unit_test(test_rss_back_after_outlier),
         cmocka_unit_test(test_output_complete),
         cmocka_unit_test(test_stale_temps),

@@ -285,6 +285,35 @@ static void test_grid_off_refuses_oversize_frame(void **state)
     assert_non_null(strstr(last_stderr(), "(--grid auto or --grid WxH)"));
 }
 
+/* Encoder threads left open follow the CPUs the process may use: its affinity mask (and
+ * cgroup quota, test_machine), as --jobs does for batch. */
+static unsigned planned_threads(const char *prefix)
+{
+    const char *json = lpt_path("threads.json");
+    int rc = lpt_run("%s '%s' convert '%s' '%s' --speed 10 --json > '%s'", prefix, lpt_bin(),
+                     lpt_path("src.jpg"), lpt_path("threads.avif"), json);
+    assert_int_equal(rc, 0);
+    size_t size;
+    char *text = (char *)lpt_read_file(json, &size);
+    const char *at = strstr(text, "\"threads\":");
+    assert_non_null(at);
+    unsigned threads = (unsigned)strtoul(at + 10, NULL, 10);
+    free(text);
+    return threads;
+}
+
+static void test_threads_follow_the_cpus(void **state)
+{
+    (void)state;
+    if (!lpt_have_tool("taskset"))
+        skip();
+    assert_int_equal(planned_threads("taskset -c 0"), 1);
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (cpus < 2)
+        return;
+    assert_int_equal(planned_threads("taskset -c 0,1"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -296,6 +325,7 @@ int main(void)
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_stdin_stdout),
         cmocka_unit_test(test_grid_off_refuses_oversize_frame),
+        cmocka_unit_test(test_threads_follow_the_cpus),
     };
     return cmocka_run_group_tests(tests, make_inputs, free_inputs);
 }

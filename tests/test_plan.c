@@ -138,7 +138,8 @@ static void test_batch_prediction_is_the_plan_convert_runs(void **state)
     const job_case cases[] = {
         {"avif, as it is", LP_FILE_AVIF, 0, false, 0, 1, false, false},
         {"avif, max-dim 500", LP_FILE_AVIF, 500, false, 0, 1, false, false},
-        {"avif, lean in 48 MiB / 2 jobs", LP_FILE_AVIF, 0, false, 48u << 20, 2, true, false},
+        {"avif, grid in 48 MiB / 2 jobs", LP_FILE_AVIF, 0, false, 48u << 20, 2, false, false},
+        {"avif, lean in 32 MiB / 2 jobs", LP_FILE_AVIF, 0, false, 32u << 20, 2, true, false},
         {"jpeg, max-dim 300, autorotate", LP_FILE_JPEG, 300, true, 0, 1, false, false},
         {"webp, strip (turns pixels)", LP_FILE_WEBP, 0, false, 0, 1, false, true},
         {"webp, max-dim 700", LP_FILE_WEBP, 700, false, 0, 1, false, false},

@@ -65,7 +65,41 @@ typedef struct job_result {
     bool probe_failed;
     lp_error error;
     double seconds;
+    unsigned cpus_lent_most;   /* most CPUs idle workers lent it at once */
+    uint64_t lent_bytes_most;  /* and the encoder reservations that came with them */
 } job_result;
+
+/* The batch's lender seen through one job: passes borrow/give_back on and notes the most
+ * the job held, so that its report can tell its own peak from what lent CPUs added. Only
+ * the job's own thread borrows (its encoder does, between cell-rows). */
+typedef struct job_lender {
+    lp_cpu_lender self;
+    const lp_cpu_lender *batch;
+    job_result *result;
+    unsigned now;
+    uint64_t bytes_now;
+} job_lender;
+
+static unsigned job_borrow(void *ctx, unsigned want, uint64_t bytes_each)
+{
+    job_lender *l = ctx;
+    unsigned n = l->batch->borrow(l->batch->ctx, want, bytes_each);
+    l->now += n;
+    l->bytes_now += n * bytes_each;
+    if (l->now > l->result->cpus_lent_most)
+        l->result->cpus_lent_most = l->now;
+    if (l->bytes_now > l->result->lent_bytes_most)
+        l->result->lent_bytes_most = l->bytes_now;
+    return n;
+}
+
+static void job_give_back(void *ctx, unsigned count, uint64_t bytes_each)
+{
+    job_lender *l = ctx;
+    l->now -= count;
+    l->bytes_now -= count * bytes_each;
+    l->batch->give_back(l->batch->ctx, count, bytes_each);
+}
 
 typedef struct batch {
     lp_batch_list list;
@@ -220,6 +254,11 @@ static void write_record(batch *b, size_t item)
         .predicted_peak = r->plan.predicted_peak,
         .counted_peak = s->mem_peak,
         .process_rss = lp_process_current_rss(),
+        .cell_width = r->plan.cell_width,
+        .cell_height = r->plan.cell_height,
+        .threads = r->plan.threads,
+        .cpus_lent = r->cpus_lent_most,
+        .lent_bytes = r->lent_bytes_most,
         .lean = r->plan.lean,
         .alone = r->plan.alone,
         .skipped = r->skipped,
@@ -290,7 +329,7 @@ static void finish_item(batch *b, size_t item)
 
 /* ---- jobs ---- */
 
-static lp_status run_job(void *user, size_t spec, lp_error *err)
+static lp_status run_job(void *user, size_t spec, const lp_cpu_lender *lender, lp_error *err)
 {
     batch *b = user;
     size_t item = b->spec_item[spec];
@@ -305,6 +344,12 @@ static lp_status run_job(void *user, size_t spec, lp_error *err)
         o.max_mem = b->job_budget;
         o.progress = job_progress;
         o.progress_user = b;
+        job_lender lent = {
+            .self = {.borrow = job_borrow, .give_back = job_give_back, .ctx = &lent},
+            .batch = lender,
+            .result = r,
+        };
+        o.encode.lender = lender ? &lent.self : NULL;
         st = lp_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
     }
     r->seconds = lp_monotonic_seconds() - t0;
@@ -465,6 +510,8 @@ static void write_summary(batch *b)
         .max_running_predicted = b->sched.max_running_predicted,
         .process_peak_rss = lp_process_peak_rss(),
         .ran_alone = b->sched.ran_alone,
+        .backfilled = b->sched.backfilled,
+        .cpus_lent = b->sched.cpus_lent,
         .shard = b->shard_text,
         .budget_source = b->budget_why.why,
     };
@@ -765,6 +812,9 @@ int cmd_batch(int argc, char **argv)
     b.outdir = outdir;
     /* defaults from what the container allows, not the host's totals (leanpix/machine.h) */
     b.jobs = a.jobs ? a.jobs : lp_default_workers(cli_machine(), 0);
+    /* each job plans for its share of the CPUs; idle workers lend theirs while it runs */
+    unsigned cpus = lp_default_workers(cli_machine(), 0);
+    b.opts.cpus = cpus > b.jobs ? cpus / b.jobs : 1;
     cli_budget(cli_machine(), LP_BUDGET_BATCH, b.opts.max_mem, 0, &b.budget_why);
     b.budget = b.budget_why.bytes;
     b.opts.max_mem = 0;

@@ -111,6 +111,12 @@ static void print_json(const char *in, const char *out, const lp_convert_stats *
     lp_json_string(stdout, budget->why);
     printf(",\"warning\":");
     lp_json_string(stdout, s->warning[0] ? s->warning : NULL);
+    const lp_plan *p = &s->plan;
+    printf(",\"plan\":{\"mode\":\"%s\",\"cell_width\":%u,\"cell_height\":%u,\"threads\":%u,"
+           "\"predicted_peak_bytes\":%llu,\"lean\":%s,\"alone\":%s}",
+           p->grid ? "grid" : "frame", p->cell_width, p->cell_height, p->threads,
+           (unsigned long long)p->predicted_peak, p->lean ? "true" : "false",
+           p->alone ? "true" : "false");
     printf("}\n");
 }
 
@@ -181,6 +187,8 @@ int cmd_convert(int argc, char **argv)
     lp_budget budget;
     cli_budget(cli_machine(), LP_BUDGET_CONVERT, opts.max_mem, 0, &budget);
     opts.max_mem = budget.bytes;
+    /* threads left open: up to the CPUs this process may use (affinity, cgroup quota) */
+    opts.cpus = lp_default_workers(cli_machine(), 0);
     progress_state ps = {.enabled = progress && !json, .start = lp_monotonic_seconds()};
     opts.progress = show_progress;
     opts.progress_user = &ps;

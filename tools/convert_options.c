@@ -252,7 +252,7 @@ static const option_entry options[] = {
     {"--progressive", NULL, false, set_progressive, "progressive JPEG output"},
     {"--lossless", NULL, false, set_lossless, "lossless WebP output"},
     {"--png-level", NULL, true, set_png_level, "PNG zlib level 0-9 (default 6)"},
-    {"--threads", "-t", true, set_threads, "encoder threads of one image (what avifenc calls -j; default 1)"},
+    {"--threads", "-t", true, set_threads, "encoder threads of one image (what avifenc calls -j; default: the effective CPUs (affinity, cgroup quota) that fit the budget; batch: 1 per job, plus idle workers lent)"},
     {"--grid", NULL, true, set_grid, "AVIF: auto|off|WxH cell size (default auto: a grid when one frame is over AV1 level 6 or the budget)"},
     {"--resize", "-r", true, set_resize, "WxH: fit inside (either side may be omitted: 1920x, x1080)"},
     {"--max-dim", NULL, true, set_max_dim, "N: fit inside NxN"},

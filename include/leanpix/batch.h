@@ -80,8 +80,11 @@ LP_API lp_status lp_batch_make_parent_dirs(const char *path, lp_error *err);
 
 /* ---- scheduler ---- */
 
-/* Runs job `index` on a worker thread; returns its status (err filled on failure). */
-typedef lp_status (*lp_batch_job_fn)(void *user, size_t index, lp_error *err);
+/* Runs job `index` on a worker thread; returns its status (err filled on failure).
+ * lender lends the CPUs of idle workers while the job runs: pass it to the encoder
+ * (lp_encode_options.lender) so that it encodes more at once with them. */
+typedef lp_status (*lp_batch_job_fn)(void *user, size_t index, const lp_cpu_lender *lender,
+                                     lp_error *err);
 /* Called after each job, never concurrently with itself (progress, reports). */
 typedef void (*lp_batch_done_fn)(void *user, size_t index, lp_status status,
                                  const lp_error *err);
@@ -107,18 +110,22 @@ typedef struct lp_batch_sched_stats {
     size_t started, succeeded, failed;
     size_t ran_alone;
     size_t retried_alone;            /* failed with LP_ERR_NOMEM beside others, run again alone */
+    size_t backfilled;               /* started ahead of a head that waited for room */
+    size_t cpus_lent;                /* idle workers' CPUs lent to running jobs (sum of lends) */
 } lp_batch_sched_stats;
 
 /* Runs count jobs on cfg->jobs threads. The queue holds the jobs by decreasing work
  * (longest first, so that a long job does not start last and leave the other workers
  * idle; equal work keeps the given order), then the jobs that must run alone (so the
- * workers drain once). Admission is in queue order: the next job starts when a
- * worker is free and, for a normal job, the running predictions plus its own fit the
- * budget; a job marked alone (or predicted over the budget) starts only when nothing
- * runs, and nothing starts beside it. A job that fails with LP_ERR_NOMEM while others ran
- * is queued again, once, to run alone (done is called only for its last run). Returns
- * LP_OK when all jobs ran (whatever their own status), an error when threads could not
- * be created. */
+ * workers drain once). A job starts when a worker is free and, for a normal job, the
+ * running predictions plus its own fit the budget: the head of the queue, else one of the
+ * next 64 jobs that fits (the head is passed over at most 4 times per worker, then waits
+ * for its room). A job marked alone (or predicted over the budget) starts only when
+ * nothing runs, and nothing starts beside it. Workers with nothing to start lend their
+ * CPUs to the running jobs (lp_cpu_lender, within the budget). A job that fails with
+ * LP_ERR_NOMEM while others ran is queued again, once, to run alone (done is called only
+ * for its last run). Returns LP_OK when all jobs ran (whatever their own status), an
+ * error when threads could not be created. */
 LP_API lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count,
                               const lp_batch_config *cfg,
                               lp_batch_job_fn run, lp_batch_done_fn done, void *user,
@@ -153,6 +160,10 @@ typedef struct lp_batch_record {
     uint64_t predicted_peak;   /* model */
     uint64_t counted_peak;     /* lp_mem peak of the job */
     uint64_t process_rss;      /* process RSS when the job ended */
+    uint32_t cell_width, cell_height;  /* AVIF grid cells (0: one frame, or not AVIF) */
+    unsigned threads;          /* encoder threads planned (CPUs lent come on top) */
+    unsigned cpus_lent;        /* most CPUs idle workers lent the job at once */
+    uint64_t lent_bytes;       /* the encoder reservations those added to counted_peak */
     bool lean, alone, skipped;
     const char *status;        /* "ok", "skipped", "failed", "excluded" (inside the output dir) */
     const char *error;         /* NULL when none */
@@ -169,6 +180,8 @@ typedef struct lp_batch_summary {
     uint64_t max_running_predicted;
     uint64_t process_peak_rss;
     size_t ran_alone;
+    size_t backfilled;         /* jobs started ahead of a longer one that waited for room */
+    size_t cpus_lent;          /* idle workers' CPUs lent to running jobs (sum of lends) */
     const char *shard;         /* "I/N" or NULL */
     const char *budget_source; /* why the budget is what it is, or NULL */
 } lp_batch_summary;

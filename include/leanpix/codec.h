@@ -69,6 +69,17 @@ typedef enum lp_grid_mode {
 #define LP_AVIF_DEFAULT_QUALITY 60
 #define LP_AVIF_DEFAULT_SPEED 6
 
+/* CPUs that a job may borrow for a while beside its own threads: a batch lends the CPUs of
+ * its idle workers (and the budget they would use) to the running jobs, which encode more
+ * AVIF grid cells at once with them (src/batch/scheduler.c). borrow() never waits: it
+ * returns how many of `want` CPUs it lends now, each with bytes_each of the budget
+ * reserved; the borrower returns them with give_back() as soon as it is done with them. */
+typedef struct lp_cpu_lender {
+    unsigned (*borrow)(void *ctx, unsigned want, uint64_t bytes_each);
+    void (*give_back)(void *ctx, unsigned count, uint64_t bytes_each);
+    void *ctx;
+} lp_cpu_lender;
+
 typedef struct lp_encode_options {
     lp_file_format format;
     int quality;          /* 0..100; -1 = the format's default (LP_*_DEFAULT_QUALITY) */
@@ -79,13 +90,14 @@ typedef struct lp_encode_options {
     bool lossless;        /* WebP */
     int png_level;        /* zlib level 0..9, -1 default (6) */
     bool strip_metadata;  /* drop ICC/EXIF/XMP */
-    unsigned threads;     /* encoder threads; 0 = 1 */
+    unsigned threads;     /* encoder threads; 0 = 1 (the planner chooses: lp_plan_job) */
     lp_grid_mode grid;    /* AVIF */
     uint32_t grid_cell_width, grid_cell_height;
     uint64_t grid_spill_bytes; /* AVIF grid: compressed cells past this many bytes move from
                                   memory to a temp file (0 = the default, 8 MiB) */
     const char *temp_dir;      /* where that temp file is made (NULL = /var/tmp); the CLI
                                   passes $TMPDIR */
+    const lp_cpu_lender *lender; /* optional: idle CPUs to borrow (AVIF grid cells) */
 } lp_encode_options;
 
 LP_API void lp_encode_options_default(lp_encode_options *opts, lp_file_format format);

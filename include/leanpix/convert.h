@@ -36,6 +36,9 @@ typedef struct lp_convert_options {
                                    alpha (JPEG): default white */
     uint64_t max_mem;           /* counted-memory budget for the job; 0 = none */
     lp_mem *parent_mem;         /* optional parent tracker (batch-wide budget) */
+    unsigned cpus;              /* CPUs one job may use when encode.threads is 0: the planner
+                                   gives it up to this many encoder threads that fit its
+                                   budget (0 = 1; the CLI's convert passes the effective CPUs) */
     lp_progress_fn progress;
     void *progress_user;
 } lp_convert_options;
@@ -68,12 +71,13 @@ LP_API lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_conver
 
 /* The one planner (src/pipeline/plan.c; leanpix/plan.h says what a plan is): plans a job
  * with options opts (encode.format set) from its probe, for `jobs` jobs sharing budget
- * bytes (0 = none; convert plans with its own budget and jobs = 1):
- *   - within budget/jobs (its share): as asked;
- *   - over its share but within the budget: the output format's leaner mode when that
- *     brings it within its share (AVIF: a grid of small cells, one encoder thread),
- *     else as asked (it waits until the budget has room);
- *   - over the budget: it runs alone (plan->alone), in its leanest mode.
+ * bytes (0 = none; convert plans with its own budget and jobs = 1). What the options leave
+ * open is chosen for the best output that fits the job's share (budget/jobs):
+ *   - AVIF: one frame where it fits the share (and AV1 level 6), else a grid of the
+ *     largest cells that fit it; encoder threads (when left open) up to opts->cpus;
+ *   - over its share even in the leanest mode (AVIF: 512 px cells, one thread) but within
+ *     the budget: that mode; it runs when the others leave room;
+ *   - over the budget even so: it runs alone (plan->alone), in its leanest mode.
  * *run_opts receives the options that run exactly this plan (convert then makes the same
  * plan from them). Fails when the output cannot be written as asked (AV1 level 6 with the
  * grid off, an unsupported output). */

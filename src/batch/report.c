@@ -45,10 +45,13 @@ void lp_batch_json_record(FILE *f, const lp_batch_record *r, bool first)
             ", \"out_height\": %" PRIu32 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
             ", \"seconds\": %.3f, \"finished_at\": %.3f, \"predicted_peak_bytes\": %" PRIu64
             ", \"counted_peak_bytes\": %" PRIu64 ", \"process_rss_bytes\": %" PRIu64
+            ", \"cell_width\": %" PRIu32 ", \"cell_height\": %" PRIu32 ", \"threads\": %u"
+            ", \"cpus_lent\": %u, \"lent_bytes\": %" PRIu64
             ", \"lean\": %s, \"alone\": %s}",
             r->in_width, r->in_height, r->out_width, r->out_height, r->bytes_in, r->bytes_out,
             r->seconds, r->finished_at, r->predicted_peak, r->counted_peak, r->process_rss,
-            r->lean ? "true" : "false", r->alone ? "true" : "false");
+            r->cell_width, r->cell_height, r->threads, r->cpus_lent, r->lent_bytes, r->lean ? "true" : "false",
+            r->alone ? "true" : "false");
     fflush(f);
 }
 
@@ -61,11 +64,12 @@ void lp_batch_json_close(FILE *f, const lp_batch_summary *s)
             "\"megapixels\": %.3f, \"images_per_second\": %.3f, \"megapixels_per_second\": %.3f, "
             "\"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
             ", \"max_running_predicted_bytes\": %" PRIu64 ", \"process_peak_rss_bytes\": %" PRIu64
-            ", \"ran_alone\": %zu, \"shard\": ",
+            ", \"ran_alone\": %zu, \"backfilled\": %zu, \"cpus_lent\": %zu, \"shard\": ",
             s->total, s->succeeded, s->skipped, s->failed, s->jobs, s->budget, s->seconds,
             s->megapixels, s->seconds > 0 ? (double)(s->succeeded) / s->seconds : 0.0,
             s->seconds > 0 ? s->megapixels / s->seconds : 0.0, s->bytes_in, s->bytes_out,
-            s->max_running_predicted, s->process_peak_rss, s->ran_alone);
+            s->max_running_predicted, s->process_peak_rss, s->ran_alone, s->backfilled,
+            s->cpus_lent);
     lp_json_string(f, s->shard);
     fputs(", \"budget_source\": ", f);
     lp_json_string(f, s->budget_source);

@@ -5,11 +5,19 @@
  * copy-on-write turns into private pages, and their freed memory cannot be shared. Here
  * cfg->jobs worker threads take jobs from one queue under one mutex. A job is admitted
  * only when the sum of the predicted peaks of the running jobs plus its own fits the
- * budget; admission is strictly in queue order (a job that does not fit yet blocks the
- * ones behind it), so a big job is never starved by a stream of small ones and big jobs
- * cannot all start together. Jobs marked `alone` (too big for the budget on their own)
- * are queued after all the others, so the workers drain once, and each runs with nothing
- * beside it.
+ * budget. The queue holds the longest jobs first (so that none starts last and leaves the
+ * other workers idle); when its head does not fit yet, the first job among the next
+ * LOOKAHEAD that fits starts instead (small jobs fill the room beside big ones), but the
+ * head is passed over at most BYPASS_LIMIT times a worker, then waits for its room: a big
+ * job is never starved by a stream of small ones. Jobs marked `alone` (too big for the
+ * budget on their own) are queued after all the others, so the workers drain once, and
+ * each runs with nothing beside it.
+ *
+ * Idle workers lend their CPUs: a running job may borrow (lp_cpu_lender) the CPUs of
+ * workers that have nothing to start (the queue is empty, or its head waits for room,
+ * or an alone job runs), each with the budget one more encoder needs, and an AVIF grid
+ * job encodes that many more cells at once for one cell-row. While CPUs are lent, no job
+ * starts on them and their bytes count as running: the budget and the CPU count hold.
  *
  * A job that fails for lack of memory (LP_ERR_NOMEM: the budget's counted memory was
  * exceeded because a prediction was short, or malloc failed) while others ran beside it
@@ -40,9 +48,14 @@ typedef struct scheduler {
 
     pthread_mutex_t lock;
     pthread_cond_t changed;
+    unsigned workers;
     unsigned running;
     uint64_t running_predicted;
     bool alone_running;
+    unsigned lent;            /* idle workers' CPUs lent to running jobs */
+    uint64_t lent_bytes;      /* and the budget that goes with them */
+    size_t head_bypassed;     /* jobs started ahead of the current head */
+    lp_cpu_lender lender;
     lp_batch_sched_stats stats;
 
     pthread_mutex_t done_lock;
@@ -60,16 +73,92 @@ static bool must_run_alone(const scheduler *s, size_t index)
            (s->retried && s->retried[index]);
 }
 
-/* Called with the lock held: may the job at the head of the queue start now? */
-static bool head_admissible(const scheduler *s)
+/* Jobs after the head that may start in its place, and how often it may be passed over
+ * (times the workers). */
+#define LOOKAHEAD 64u
+#define BYPASS_LIMIT 4u
+
+/* Called with the lock held: may the job at position `at` of the queue start now? */
+static bool admissible_at(const scheduler *s, size_t at)
 {
-    if (s->alone_running)
+    if (s->alone_running || s->running + s->lent >= s->workers)
         return false;
-    size_t index = s->order[s->next];
+    size_t index = s->order[at];
     if (must_run_alone(s, index))
-        return s->running == 0;
+        return s->running == 0 && s->lent == 0;
     uint64_t budget = s->cfg->budget;
-    return !budget || s->running_predicted + s->specs[index].predicted <= budget;
+    return !budget ||
+           s->running_predicted + s->lent_bytes + s->specs[index].predicted <= budget;
+}
+
+/* Called with the lock held: the queue position of a job that may start now, or
+ * SIZE_MAX. The head, else (within the bypass limit) the first of the next LOOKAHEAD
+ * jobs that fits; alone jobs are never started out of order. */
+static size_t startable(const scheduler *s)
+{
+    if (s->next >= s->queued)
+        return SIZE_MAX;
+    if (admissible_at(s, s->next))
+        return s->next;
+    if (s->head_bypassed >= (size_t)BYPASS_LIMIT * s->workers ||
+        must_run_alone(s, s->order[s->next]))
+        return SIZE_MAX;
+    size_t end = s->queued - s->next > LOOKAHEAD ? s->next + LOOKAHEAD : s->queued;
+    for (size_t at = s->next + 1; at < end; at++)
+        if (!must_run_alone(s, s->order[at]) && admissible_at(s, at))
+            return at;
+    return SIZE_MAX;
+}
+
+/* Called with the lock held: takes the job at queue position `at` (the head stays the
+ * head when another job is taken ahead of it). */
+static size_t take(scheduler *s, size_t at)
+{
+    size_t index = s->order[at];
+    if (at == s->next) {
+        s->head_bypassed = 0;
+    } else {
+        memmove(&s->order[s->next + 1], &s->order[s->next], (at - s->next) * sizeof *s->order);
+        s->head_bypassed++;
+        s->stats.backfilled++;
+    }
+    s->next++;
+    return index;
+}
+
+/* ---- lending idle workers' CPUs ---- */
+
+static unsigned lend(void *ctx, unsigned want, uint64_t bytes_each)
+{
+    scheduler *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    unsigned n = 0;
+    /* only workers that have nothing to start: a startable job uses its worker itself */
+    if (!stop_requested(s) && startable(s) == SIZE_MAX) {
+        unsigned idle = s->workers - s->running - s->lent;
+        n = want < idle ? want : idle;
+        uint64_t budget = s->cfg->budget, used = s->running_predicted + s->lent_bytes;
+        if (budget && bytes_each) {
+            uint64_t room = used < budget ? (budget - used) / bytes_each : 0;
+            if (n > room)
+                n = (unsigned)room;
+        }
+        s->lent += n;
+        s->lent_bytes += n * bytes_each;
+        s->stats.cpus_lent += n;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return n;
+}
+
+static void give_back(void *ctx, unsigned count, uint64_t bytes_each)
+{
+    scheduler *s = ctx;
+    pthread_mutex_lock(&s->lock);
+    s->lent -= count;
+    s->lent_bytes -= count * bytes_each;
+    pthread_cond_broadcast(&s->changed);
+    pthread_mutex_unlock(&s->lock);
 }
 
 static void admit(scheduler *s, size_t index, bool *alone)
@@ -130,22 +219,23 @@ static void *worker(void *arg)
         pthread_mutex_lock(&s->lock);
         /* Wait while the head cannot start, or while the queue is empty but a running
          * job might still be queued again. */
-        while (!stop_requested(s) &&
-               (s->next < s->queued ? !head_admissible(s) : s->running > 0))
+        size_t at = SIZE_MAX;
+        while (!stop_requested(s) && (at = startable(s)) == SIZE_MAX &&
+               (s->next < s->queued || s->running > 0))
             pthread_cond_wait(&s->changed, &s->lock);
         if (s->next >= s->queued || stop_requested(s)) {
             pthread_cond_broadcast(&s->changed);
             pthread_mutex_unlock(&s->lock);
             return NULL;
         }
-        size_t index = s->order[s->next++];
+        size_t index = take(s, at);
         bool alone;
         admit(s, index, &alone);
         pthread_mutex_unlock(&s->lock);
 
         lp_error err;
         lp_error_clear(&err);
-        lp_status st = s->run(s->user, index, &err);
+        lp_status st = s->run(s->user, index, &s->lender, &err);
         if (st != LP_OK && err.status == LP_OK)
             lp_error_set(&err, st, "%s", lp_strerror(st));
         finish(s, index, alone, st, &err);
@@ -218,8 +308,9 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
     s.order = malloc(2 * count * sizeof *s.order);
     s.retried = calloc(count, sizeof *s.retried);
     unsigned jobs = cfg->jobs ? cfg->jobs : 1;
-    if (jobs > count)
-        jobs = (unsigned)count;
+    /* idle workers still lend their CPUs: as many workers as asked, not as jobs */
+    s.workers = jobs;
+    s.lender = (lp_cpu_lender){.borrow = lend, .give_back = give_back, .ctx = &s};
     pthread_t *threads = calloc(jobs, sizeof *threads);
     if (!s.order || !s.retried || !threads) {
         free(s.order);

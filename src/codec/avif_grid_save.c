@@ -5,7 +5,8 @@
  * bottom; they are converted to YUV (libavif's converter, libyuv underneath: BT.601 full
  * range) into one cell-row buffer: cell-height rows of the full (padded) width. When a
  * cell-row is complete, its cells are AV1-encoded in parallel by opts->threads workers
- * (each cell its own libaom encoder), only the compressed cells are kept, and the buffer
+ * (each cell its own libaom encoder), plus as many more as opts->lender lends for that
+ * cell-row (a batch's idle workers), only the compressed cells are kept, and the buffer
  * is reused for the next cell-row. finish() pads and encodes the last, partial cell-row
  * and writes the HEIF container (heif_writer.c) in one pass.
  *
@@ -451,6 +452,31 @@ static uint64_t encoder_bytes(const grid_sink *s)
            LP_AOM_CELL_FIXED_BYTES;
 }
 
+/* Idle CPUs lent for this cell-row (a batch's idle workers: lp_cpu_lender), each with its
+ * encoder's memory reserved in the job's count too: at most `want`, 0 when none. */
+static unsigned borrow_cpus(grid_sink *s, unsigned want)
+{
+    const lp_cpu_lender *lender = s->opts.lender;
+    if (!lender || !want)
+        return 0;
+    uint64_t each = encoder_bytes(s);
+    unsigned lent = lender->borrow(lender->ctx, want, each);
+    while (lent && lp_mem_reserve(s->base.mem, lent * each, "libaom encoders (lent CPUs)", NULL) != LP_OK) {
+        lender->give_back(lender->ctx, 1, each);
+        lent--;
+    }
+    return lent;
+}
+
+static void give_back_cpus(grid_sink *s, unsigned lent)
+{
+    if (!lent)
+        return;
+    uint64_t each = encoder_bytes(s);
+    lp_mem_unreserve(s->base.mem, lent * each);
+    s->opts.lender->give_back(s->opts.lender->ctx, lent, each);
+}
+
 static void release_row_cells(grid_sink *s)
 {
     for (size_t i = 0; i < 2 * (size_t)s->cols; i++) {
@@ -496,8 +522,10 @@ static lp_status encode_cell_row(grid_sink *s, lp_error *err)
                                 threads > 1 ? NULL : err)) != LP_OK && threads > 1)
         threads--;
     if (st == LP_OK) {
-        st = run_workers(&job, threads, err);
+        unsigned lent = borrow_cpus(s, job.count - threads);
+        st = run_workers(&job, threads + lent, err);
         lp_mem_unreserve(s->base.mem, threads * encoder_bytes(s));
+        give_back_cpus(s, lent);
     }
     pthread_mutex_destroy(&job.error_lock);
     if (st == LP_OK && s->cell_row == 0) {

@@ -15,6 +15,6 @@ void lp_encode_options_default(lp_encode_options *opts, lp_file_format format)
     opts->chroma = LP_CHROMA_DEFAULT;
     opts->bit_depth = 0;
     opts->png_level = -1;
-    opts->threads = 1;
+    opts->threads = 0;  /* the planner chooses (lp_plan_job); encoders run 0 as 1 */
     opts->grid = LP_GRID_AUTO;
 }

@@ -5,26 +5,33 @@
  * The encoders are src/codec/avif_save.c (one frame through libavif; libaom holds ~17 B/px
  * for the whole picture: codec/aom_memory.h) and src/codec/avif_grid_save.c (cells encoded
  * a cell-row at a time, only compressed cells kept; its peak follows the width and the
- * cell size, not the area). Planning, for an output of W x H:
- *   - a grid when asked (fixed cells), or when one frame is over AV1 level 6, which
- *     decoders need not accept; `grid off` over level 6 is refused before decoding;
- *   - within its share of the budget (budget / jobs), the job runs as asked; a grid job
- *     with encoder threads left to us encodes its cells with one thread per worker when
- *     that still fits its share;
- *   - over its share but within the budget: the leanest mode (LEAN_CELL cells, one
- *     thread) when that fits the share, so that it runs beside the others;
- *   - over the budget: it runs alone, in the leanest mode, with as many threads (up to one
- *     per worker) as still fit the budget.
+ * cell size, not the area). Planning, for an output of W x H, what the options leave open
+ * is chosen for the smallest file that fits the job's share of the budget (budget / jobs):
+ *   - one frame where it fits the share and AV1 level 6 (over level 6 decoders need not
+ *     accept it: `grid off` there is refused before decoding);
+ *   - else a grid of the largest cells that fit the share (fewer cells, fewer bytes:
+ *     docs/avif-grid.md), down to the leanest cells (512 px, more for huge images);
+ *   - over the share even so but within the budget: the leanest cells; the job starts when
+ *     the others leave room (the scheduler admits by predicted peaks);
+ *   - over the budget even so: it runs alone, with the largest cells that fit the budget;
+ *   - encoder threads left open: up to room->cpus (an alone job: up to one per worker)
+ *     while the plan still fits. A batch gives each job one CPU and lends it idle workers'
+ *     CPUs while it runs (lp_cpu_lender).
+ * The peak is the model's (lp_avif_grid_predict_peak, frame_bytes), calibrated on counted
+ * peaks by bench/calibrate-plan.sh (within 25% on the reference batch's shapes).
  */
 #include "formats/format.h"
 #include "codec/aom_memory.h"
 #include "codec/heif_boxes.h"
+#include "codec/heif_writer.h"
 #include "io/file_bytes.h"
 
 #include <string.h>
 
-/* The leanest mode's cells (multiples of 64: AV1 superblocks). */
-#define LEAN_CELL 512u
+/* Cells this large already cost about what one frame costs in bytes (24 MP photos at
+ * speed 9: 512 px cells +9%, 1024 px +0.5%, 2048 px and larger within 0.2% of the
+ * smallest: docs/avif-grid.md); beyond them, CPUs are worth more than larger cells. */
+#define GOOD_CELL 2048u
 /* Compressed AVIF kept in memory until the container is written, upper bound per pixel. */
 #define COMPRESSED_BYTES_PER_PIXEL 0.5
 
@@ -98,10 +105,10 @@ static uint64_t avif_encode_bytes(const lp_probe *p, const lp_plan *plan,
     uint64_t px = (uint64_t)plan->out_width * plan->out_height;
     if (!plan->grid)
         return frame_bytes(px, e);
+    /* the grid's model holds its compressed cells (up to the cell store's spill) */
     return lp_avif_grid_predict_peak(plan->out_width, plan->out_height, plan->cell_width,
                                      plan->cell_height, plan->threads,
-                                     e->bit_depth == 10 ? LP_FORMAT_RGB16 : LP_FORMAT_RGB8) +
-           (uint64_t)(COMPRESSED_BYTES_PER_PIXEL * (double)px);
+                                     e->bit_depth == 10 ? LP_FORMAT_RGB16 : LP_FORMAT_RGB8);
 }
 
 /* Sets the plan's mode and threads into plan and opts, and predicts the peak. */
@@ -116,35 +123,115 @@ static void set_mode(const lp_probe *p, lp_plan *plan, lp_encode_options *opts, 
         opts->grid = LP_GRID_FIXED;
         opts->grid_cell_width = cell_w;
         opts->grid_cell_height = cell_h;
+    } else {
+        opts->grid = LP_GRID_OFF;
     }
     opts->threads = threads;
     plan->predicted_peak = rest + avif_encode_bytes(p, plan, opts);
 }
 
-static void go_lean(const lp_probe *p, lp_plan *plan, lp_encode_options *opts, unsigned threads,
-                    uint64_t rest)
+static uint32_t div_up(uint32_t v, uint32_t d)
 {
-    plan->lean = true;
-    set_mode(p, plan, opts, true, LEAN_CELL, LEAN_CELL, threads, rest);
+    return (v + d - 1) / d;
 }
 
-/* A grid job whose threads were left to us (0) uses one per worker when that fits. */
-static void widen(const lp_probe *p, lp_plan *plan, lp_encode_options *opts, bool threads_free,
-                  uint64_t rest, uint64_t share, unsigned jobs)
+/* The side of cells of about `side` px that cut `extent` into equal parts (multiples of
+ * 64, the AV1 superblock): 6000 px at 2048 gives 3 cells of 2048, at 1600 4 of 1536. */
+static uint32_t even_cell(uint32_t extent, uint32_t side)
 {
-    if (!plan->grid || !threads_free || jobs < 2)
-        return;
-    lp_plan wide = *plan;
-    lp_encode_options wide_opts = *opts;
-    set_mode(p, &wide, &wide_opts, true, plan->cell_width, plan->cell_height, jobs, rest);
-    if (share && wide.predicted_peak > share)
-        return;
-    *plan = wide;
-    *opts = wide_opts;
+    uint32_t parts = div_up(extent, side);
+    uint32_t cell = div_up(div_up(extent, parts), 64) * 64;
+    return cell < 64 ? 64 : cell;
+}
+
+/* Is a grid of w x h cells writable: each cell within AV1 level 6, at most 256 cells a
+ * side and within the 16-bit item IDs (lp_avif_grid_default_cell's rules)? */
+static bool cells_writable(uint32_t w, uint32_t h, uint32_t cw, uint32_t ch)
+{
+    uint64_t cols = div_up(w, cw), rows = div_up(h, ch);
+    return lp_av1_frame_fits_level6(cw, ch) && cols <= 256 && rows <= 256 &&
+           cols * rows * 2 + 4 <= LP_HEIF_MAX_ITEMS;
+}
+
+/* The largest cells whose plan fits `limit`: fewer cells cost fewer bytes (each has its
+ * headers, and prediction stops at its edges: docs/avif-grid.md). Sides are tried from
+ * the image's longer side down to the leanest cells in superblock steps; false when not
+ * even the leanest fit. */
+static bool largest_cells(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
+                          unsigned threads, uint64_t rest, uint64_t limit)
+{
+    uint32_t w = plan->out_width, h = plan->out_height;
+    uint32_t lean_w, lean_h;
+    lp_avif_grid_default_cell(w, h, &lean_w, &lean_h);
+    uint32_t lean = lean_w > lean_h ? lean_w : lean_h;
+    uint32_t top = div_up(w > h ? w : h, 64) * 64;
+    uint32_t last_w = 0, last_h = 0;
+    for (uint32_t side = top; side > lean; side -= 64) {
+        uint32_t cw = even_cell(w, side), ch = even_cell(h, side);
+        if ((cw == last_w && ch == last_h) || cw < lean_w || ch < lean_h ||
+            !cells_writable(w, h, cw, ch))
+            continue;
+        last_w = cw;
+        last_h = ch;
+        set_mode(p, plan, opts, true, cw, ch, threads, rest);
+        plan->lean = cw == lean_w && ch == lean_h;
+        if (plan->predicted_peak <= limit)
+            return true;
+    }
+    set_mode(p, plan, opts, true, lean_w, lean_h, threads, rest);
+    plan->lean = true;
+    return plan->predicted_peak <= limit;
+}
+
+/* Threads left open: as many as the job may use (room->cpus; a grid no more than its
+ * cells a row) while the plan still fits `limit`. */
+static void widen(const lp_probe *p, lp_plan *plan, lp_encode_options *opts, unsigned cpus,
+                  uint64_t rest, uint64_t limit)
+{
+    unsigned most = cpus;
+    if (plan->grid && most > div_up(plan->out_width, plan->cell_width))
+        most = div_up(plan->out_width, plan->cell_width);
+    for (unsigned t = most; t > plan->threads; t--) {
+        lp_plan wide = *plan;
+        lp_encode_options wide_opts = *opts;
+        set_mode(p, &wide, &wide_opts, plan->grid, plan->cell_width, plan->cell_height, t, rest);
+        if (!limit || wide.predicted_peak <= limit) {
+            *plan = wide;
+            *opts = wide_opts;
+            return;
+        }
+    }
+}
+
+/* One frame, or the largest cells, that fit the share; else the leanest cells. With
+ * threads left open and CPUs to use, more threads win over cells larger than GOOD_CELL. */
+static void choose_auto(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
+                        const lp_plan_room *room, bool frame_ok, bool threads_free)
+{
+    uint64_t rest = room->rest_bytes;
+    uint64_t limit = room->share ? room->share : UINT64_MAX;
+    if (frame_ok) {
+        set_mode(p, plan, opts, false, 0, 0, 1, rest);
+        if (plan->predicted_peak <= limit)
+            return;
+    }
+    uint32_t good_w = plan->out_width < GOOD_CELL ? plan->out_width : GOOD_CELL;
+    uint32_t good_h = plan->out_height < GOOD_CELL ? plan->out_height : GOOD_CELL;
+    for (unsigned t = threads_free ? room->cpus : 1; t > 1; t--) {
+        lp_plan many = *plan;
+        lp_encode_options many_opts = *opts;
+        if (largest_cells(p, &many, &many_opts, t, rest, limit) &&
+            many.cell_width >= good_w && many.cell_height >= good_h) {
+            *plan = many;
+            *opts = many_opts;
+            return;
+        }
+    }
+    largest_cells(p, plan, opts, 1, rest, limit);  /* else the leanest cells (plan->lean) */
 }
 
 static lp_status avif_plan_output(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
-                                  uint64_t rest, uint64_t budget, unsigned jobs, lp_error *err)
+                                  const lp_plan_room *room, lp_error *err)
 {
     uint32_t w = plan->out_width, h = plan->out_height;
     bool fits = lp_av1_frame_fits_level6(w, h);
@@ -156,40 +243,36 @@ static lp_status avif_plan_output(const lp_probe *p, lp_plan *plan, lp_encode_op
                             "a grid",
                             w, h);
     bool threads_free = opts->threads == 0;
-    unsigned threads = opts->threads ? opts->threads : 1;
-    bool grid = opts->grid == LP_GRID_FIXED || !fits;
-    uint32_t cw = opts->grid_cell_width, ch = opts->grid_cell_height;
-    if (grid && (!cw || !ch))
-        lp_avif_grid_default_cell(w, h, &cw, &ch);
-    set_mode(p, plan, opts, grid, cw, ch, threads, rest);
-    uint64_t share = budget ? budget / jobs : 0;
-    if (!budget || plan->predicted_peak <= share) {
-        widen(p, plan, opts, threads_free, rest, share, jobs);
-        return LP_OK;
+    bool cells_free = opts->grid == LP_GRID_AUTO;
+    unsigned threads = threads_free ? 1 : opts->threads;
+    uint64_t rest = room->rest_bytes;
+    if (!cells_free) {
+        /* the mode as asked: only threads are left to choose */
+        uint32_t cw = opts->grid_cell_width, ch = opts->grid_cell_height;
+        bool grid = opts->grid == LP_GRID_FIXED;
+        if (grid && (!cw || !ch))
+            lp_avif_grid_default_cell(w, h, &cw, &ch);
+        set_mode(p, plan, opts, grid, cw, ch, threads, rest);
+    } else {
+        set_mode(p, plan, opts, false, 0, 0, threads, rest);
+        choose_auto(p, plan, opts, room, fits, threads_free);
+        if (!threads_free)
+            set_mode(p, plan, opts, plan->grid, plan->cell_width, plan->cell_height, threads, rest);
     }
-    bool can_go_lean = opts->grid != LP_GRID_OFF;
-    if (plan->predicted_peak <= budget) {
-        /* fits the budget but not beside the others: lean if that lets it share */
-        if (can_go_lean) {
-            lp_plan lean = *plan;
-            lp_encode_options lean_opts = *opts;
-            go_lean(p, &lean, &lean_opts, 1, rest);
-            if (lean.predicted_peak <= share) {
-                *plan = lean;
-                *opts = lean_opts;
-                widen(p, plan, opts, threads_free, rest, share, jobs);
-            }
+    if (room->budget && plan->predicted_peak > room->budget) {
+        /* over the whole budget: alone, leanest (when the grid is ours to choose), with the
+         * threads that still fit */
+        plan->alone = true;
+        if (cells_free) {
+            /* with nothing beside it, its threads may be one per worker */
+            unsigned t = !threads_free ? threads : room->jobs > room->cpus ? room->jobs : room->cpus;
+            while (!largest_cells(p, plan, opts, t, rest, room->budget) && t > 1)
+                t--;
         }
-        return LP_OK;
     }
-    /* Too big for the budget on its own: alone, leanest, with the threads that fit. */
-    plan->alone = true;
-    if (!can_go_lean)
-        return LP_OK;
-    for (unsigned t = jobs; t >= 1; t--) {
-        go_lean(p, plan, opts, t, rest);
-        if (plan->predicted_peak <= budget)
-            break;
+    if (threads_free) {
+        unsigned cpus = plan->alone && room->jobs > room->cpus ? room->jobs : room->cpus;
+        widen(p, plan, opts, cpus, rest, plan->alone ? room->budget : room->share);
     }
     return LP_OK;
 }

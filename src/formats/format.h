@@ -32,6 +32,16 @@
 /* Bytes at the start of a file that sniff() may look at (fewer when the file is shorter). */
 #define LP_SNIFF_BYTES 32u
 
+/* Where a job must fit. Besides the encoder it holds rest_bytes (decoder, resampler,
+ * rotation, base); it should fit share (budget / jobs) to run beside the others, and must
+ * fit budget (0 = no budget) to run at all. cpus: the encoder threads it may use when the
+ * options leave them open (opts->threads == 0). */
+typedef struct lp_plan_room {
+    uint64_t rest_bytes;
+    uint64_t budget, share;
+    unsigned jobs, cpus;
+} lp_plan_room;
+
 typedef struct lp_format_desc {
     lp_file_format id;
     const char *name;               /* "jpeg": --format, reports, messages */
@@ -59,16 +69,13 @@ typedef struct lp_format_desc {
      * flag names); NULL = all accepted. */
     lp_status (*check_options)(const lp_encode_options *opts, lp_error *err);
     /* The format's own planning choices (AVIF: one frame or a grid, the cell size, the
-     * encoder threads) for an output of plan->out_width x out_height. rest_bytes is what the
-     * job holds besides the encoder (decoder, resampler, rotation, base); the job should
-     * fit budget / jobs (its share) to run beside others, and must fit the budget (0 = no
-     * budget) to run at all. Sets plan->grid, cells, threads, lean, alone and
-     * predicted_peak, and writes the choices into *opts so that the encoder does exactly
-     * the plan; may refuse (LP_ERR_TOO_BIG) what cannot be written. NULL = the encoder
-     * has nothing to choose (the planner then adds encode_bytes). */
+     * encoder threads) for an output of plan->out_width x out_height, in the room the job
+     * has (lp_plan_room). Sets plan->grid, cells, threads, lean, alone and predicted_peak,
+     * and writes the choices into *opts so that the encoder does exactly the plan; may
+     * refuse (LP_ERR_TOO_BIG) what cannot be written. NULL = the encoder has nothing to
+     * choose (the planner then adds encode_bytes). */
     lp_status (*plan_output)(const lp_probe *probe, lp_plan *plan, lp_encode_options *opts,
-                             uint64_t rest_bytes, uint64_t budget, unsigned jobs,
-                             lp_error *err);
+                             const lp_plan_room *room, lp_error *err);
     /* Peak bytes the encoder holds for this plan. */
     uint64_t (*encode_bytes)(const lp_probe *probe, const lp_plan *plan,
                              const lp_encode_options *opts);

@@ -100,9 +100,16 @@ lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uin
     bool turn = opts->autorotate || opts->encode.strip_metadata;
     plan->orient = turn && probe->orientation > 1 && !out->keeps_orientation;
     plan->threads = opts->encode.threads ? opts->encode.threads : 1;
-    if (out->plan_output)
-        return out->plan_output(probe, plan, &run_opts->encode, rest_bytes(probe, plan), budget,
-                                jobs, err);
+    if (out->plan_output) {
+        lp_plan_room room = {
+            .rest_bytes = rest_bytes(probe, plan),
+            .budget = budget,
+            .share = budget / jobs,
+            .jobs = jobs,
+            .cpus = opts->cpus ? opts->cpus : 1,
+        };
+        return out->plan_output(probe, plan, &run_opts->encode, &room, err);
+    }
     plan->predicted_peak = lp_predict_peak(probe, plan, &run_opts->encode);
     plan->alone = budget && plan->predicted_peak > budget;
     return LP_OK;
