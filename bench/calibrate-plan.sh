@@ -8,8 +8,8 @@
 # script runs `leanpix batch --json` on the reference batch's shapes (24 MP photos, 12 MP,
 # 138 and 216 MP outliers, a progressive 24 MP) at budgets that make the planner choose
 # each mode (one frame, large cells, the leanest cells, alone), and prints, per job, the
-# plan, the predicted peak, the counted peak less what lent CPUs added (the prediction is
-# for the planned threads), and their ratio. It exits 1 when a ratio is outside
+# plan, the predicted peak, the counted peak (lent CPUs' encoders are counted by the batch,
+# not the job: the prediction is for the planned threads), and their ratio. It exits 1 when a ratio is outside
 # [1.00, 1.25]: under the counted peak, or more than 25% over it.
 #
 # The model's constants (codec/aom_memory.h, lp_avif_grid_predict_peak, the decoders'
@@ -70,7 +70,7 @@ for r in report["images"]:
               + ("  (over the budget, as predicted)" if expected else "  <- unexpected"))
         bad |= not expected
         continue
-    counted = r["counted_peak_bytes"] - r.get("lent_bytes", 0)
+    counted = r["counted_peak_bytes"]  # lent CPUs' encoders are counted by the batch
     ratio = r["predicted_peak_bytes"] / counted
     cells = f"{r['cell_width']}x{r['cell_height']}" if r["cell_width"] else "frame"
     flag = "" if 1.0 <= ratio <= 1.25 else "  <- outside [1.00, 1.25]"

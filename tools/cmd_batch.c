@@ -75,6 +75,7 @@ typedef struct job_result {
 typedef struct job_lender {
     lp_cpu_lender self;
     const lp_cpu_lender *batch;
+    lp_mem *batch_mem;         /* where the lent encoders' bytes are counted */
     job_result *result;
     unsigned now;
     uint64_t bytes_now;
@@ -84,6 +85,12 @@ static unsigned job_borrow(void *ctx, unsigned want, uint64_t bytes_each)
 {
     job_lender *l = ctx;
     unsigned n = l->batch->borrow(l->batch->ctx, want, bytes_each);
+    /* counted in the batch's tracker, so that the budget is enforced on them too */
+    while (n && lp_mem_reserve(l->batch_mem, n * bytes_each, "libaom encoders (lent CPUs)",
+                               NULL) != LP_OK) {
+        l->batch->give_back(l->batch->ctx, 1, bytes_each);
+        n--;
+    }
     l->now += n;
     l->bytes_now += n * bytes_each;
     if (l->now > l->result->cpus_lent_most)
@@ -98,6 +105,7 @@ static void job_give_back(void *ctx, unsigned count, uint64_t bytes_each)
     job_lender *l = ctx;
     l->now -= count;
     l->bytes_now -= count * bytes_each;
+    lp_mem_unreserve(l->batch_mem, count * bytes_each);
     l->batch->give_back(l->batch->ctx, count, bytes_each);
 }
 
@@ -347,6 +355,7 @@ static lp_status run_job(void *user, size_t spec, const lp_cpu_lender *lender, l
         job_lender lent = {
             .self = {.borrow = job_borrow, .give_back = job_give_back, .ctx = &lent},
             .batch = lender,
+            .batch_mem = b->batch_mem,
             .result = r,
         };
         o.encode.lender = lender ? &lent.self : NULL;

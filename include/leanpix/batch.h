@@ -163,7 +163,8 @@ typedef struct lp_batch_record {
     uint32_t cell_width, cell_height;  /* AVIF grid cells (0: one frame, or not AVIF) */
     unsigned threads;          /* encoder threads planned (CPUs lent come on top) */
     unsigned cpus_lent;        /* most CPUs idle workers lent the job at once */
-    uint64_t lent_bytes;       /* the encoder reservations those added to counted_peak */
+    uint64_t lent_bytes;       /* their encoders' bytes (counted by the batch, not in
+                                  counted_peak, which is the job's own plan) */
     bool lean, alone, skipped;
     const char *status;        /* "ok", "skipped", "failed", "excluded" (inside the output dir) */
     const char *error;         /* NULL when none */

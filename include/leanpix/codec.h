@@ -72,8 +72,9 @@ typedef enum lp_grid_mode {
 /* CPUs that a job may borrow for a while beside its own threads: a batch lends the CPUs of
  * its idle workers (and the budget they would use) to the running jobs, which encode more
  * AVIF grid cells at once with them (src/batch/scheduler.c). borrow() never waits: it
- * returns how many of `want` CPUs it lends now, each with bytes_each of the budget
- * reserved; the borrower returns them with give_back() as soon as it is done with them. */
+ * returns how many of `want` CPUs it lends now, each with bytes_each of the budget, which
+ * the lender reserves in its own count (the job's own counted peak stays its plan's); the
+ * borrower returns them with give_back() as soon as it is done with them. */
 typedef struct lp_cpu_lender {
     unsigned (*borrow)(void *ctx, unsigned want, uint64_t bytes_each);
     void (*give_back)(void *ctx, unsigned count, uint64_t bytes_each);

@@ -452,29 +452,20 @@ static uint64_t encoder_bytes(const grid_sink *s)
            LP_AOM_CELL_FIXED_BYTES;
 }
 
-/* Idle CPUs lent for this cell-row (a batch's idle workers: lp_cpu_lender), each with its
- * encoder's memory reserved in the job's count too: at most `want`, 0 when none. */
+/* Idle CPUs lent for this cell-row (a batch's idle workers: lp_cpu_lender), at most
+ * `want`; the lender holds their encoders' bytes in its own count, not the job's. */
 static unsigned borrow_cpus(grid_sink *s, unsigned want)
 {
     const lp_cpu_lender *lender = s->opts.lender;
     if (!lender || !want)
         return 0;
-    uint64_t each = encoder_bytes(s);
-    unsigned lent = lender->borrow(lender->ctx, want, each);
-    while (lent && lp_mem_reserve(s->base.mem, lent * each, "libaom encoders (lent CPUs)", NULL) != LP_OK) {
-        lender->give_back(lender->ctx, 1, each);
-        lent--;
-    }
-    return lent;
+    return lender->borrow(lender->ctx, want, encoder_bytes(s));
 }
 
 static void give_back_cpus(grid_sink *s, unsigned lent)
 {
-    if (!lent)
-        return;
-    uint64_t each = encoder_bytes(s);
-    lp_mem_unreserve(s->base.mem, lent * each);
-    s->opts.lender->give_back(s->opts.lender->ctx, lent, each);
+    if (lent)
+        s->opts.lender->give_back(s->opts.lender->ctx, lent, encoder_bytes(s));
 }
 
 static void release_row_cells(grid_sink *s)
