@@ -138,7 +138,7 @@ classic_build=${CLASSIC_BUILD:-$(dirname "$leanpix")}
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 if [[ ",$runs," =~ ,(classic|fix[123]), ]]; then
-  build_classic "$classic_build" "$out/classic" || { echo "reference-batch: set CLASSIC_BUILD to a build directory" >&2; exit 2; }
+  build_classic "$classic_build" "$out/classic.bin" || { echo "reference-batch: set CLASSIC_BUILD to a build directory" >&2; exit 2; }
 fi
 
 { echo "date: $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) CPUs usable, load average $(cut -d' ' -f1-3 /proc/loadavg); $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
@@ -165,10 +165,10 @@ for r in "${wanted[@]}"; do
     avifenc) pairs "$out/avifenc" > "$out/avifenc.pairs"
              profiled avifenc xargs -P "$jobs" -n 2 -a "$out/avifenc.pairs" \
                sh -c 'exec avifenc "$@" >/dev/null' avifenc "${avifenc_flags[@]}" ;;
-    classic) profiled classic "$out/classic" "${classic_flags[@]}" classic "$classic_workers" "$classic_heap" "$out/classic" $(cat "$out/inputs.txt") ;;
-    fix1) profiled fix1 "$out/classic" "${classic_flags[@]}" --fix madvise classic "$classic_workers" "$classic_heap" "$out/fix1" $(cat "$out/inputs.txt") ;;
-    fix2) profiled fix2 "$out/classic" "${classic_flags[@]}" --fix madvise,stream classic "$classic_workers" "$classic_heap" "$out/fix2" $(cat "$out/inputs.txt") ;;
-    fix3) profiled fix3 "$out/classic" "${classic_flags[@]}" --fix madvise,stream,threads classic "$classic_workers" "$classic_heap" "$out/fix3" $(cat "$out/inputs.txt") ;;
+    classic) profiled classic "$out/classic.bin" "${classic_flags[@]}" classic "$classic_workers" "$classic_heap" "$out/classic" $(cat "$out/inputs.txt") ;;
+    fix1) profiled fix1 "$out/classic.bin" "${classic_flags[@]}" --fix madvise classic "$classic_workers" "$classic_heap" "$out/fix1" $(cat "$out/inputs.txt") ;;
+    fix2) profiled fix2 "$out/classic.bin" "${classic_flags[@]}" --fix madvise,stream classic "$classic_workers" "$classic_heap" "$out/fix2" $(cat "$out/inputs.txt") ;;
+    fix3) profiled fix3 "$out/classic.bin" "${classic_flags[@]}" --fix madvise,stream,threads classic "$classic_workers" "$classic_heap" "$out/fix3" $(cat "$out/inputs.txt") ;;
     *) echo "reference-batch: unknown run $r" >&2; exit 2 ;;
   esac
 done
