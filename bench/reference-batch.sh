@@ -35,6 +35,7 @@
 # PROFILE_INTERVAL (50ms).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+cmdline="bench/reference-batch.sh $*"
 scale=${SCALE:-1}
 runs=leanpix,avifenc,classic,fix1,fix2,fix3
 inputs_only=0
@@ -131,27 +132,29 @@ echo "reference-batch: $batch: $n_photos photos + $n_outliers outliers (scale $t
 [ "$inputs_only" = 1 ] && exit 0
 
 # --- the runs --------------------------------------------------------------------------
-rm -rf "$out"; mkdir -p "$out"
+# runs accumulate in $out (each run replaces only its own files), so that a later
+# invocation with --runs adds rows to the same table
+mkdir -p "$out"
 find "$batch" -name '*.jpg' | sort > "$out/inputs.txt"
 n=$(wc -l < "$out/inputs.txt")
 classic_build=${CLASSIC_BUILD:-$(dirname "$leanpix")}
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 if [[ ",$runs," =~ ,(classic|fix[123]), ]]; then
-  build_classic "$classic_build" "$out/classic.bin" || { echo "reference-batch: set CLASSIC_BUILD to a build directory" >&2; exit 2; }
+  build_classic "$classic_build" "$out/classic-pipeline" || { echo "reference-batch: set CLASSIC_BUILD to a build directory" >&2; exit 2; }
 fi
 
 { echo "date: $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) CPUs usable, load average $(cut -d' ' -f1-3 /proc/loadavg); $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo) RAM"
   echo "leanpix: $leanpix ($("$leanpix" --version)); avifenc $(avifenc --version 2>/dev/null | head -1 | awk '{print $2}')"
   echo "settings: AVIF speed $speed, quality $quality = quantizer $quant, 4:2:0 8-bit; $jobs at a time (classic: $classic_workers workers, parent heap $classic_heap MiB)"
-  echo "command: bench/reference-batch.sh --scale $tag${1:+ $1}"; } | tee "$out/header.txt"
+  echo "command: $cmdline${SCALE:+ (SCALE=$SCALE)}"; } | tee "$out/header.txt"
 
 pairs() {  # "input output" lines for xargs
   while read -r f; do echo "$f $1/$(basename "${f%.*}").avif"; done < "$out/inputs.txt"
 }
 profiled() {  # NAME CMD...: the command under `leanpix profile`, timed by /usr/bin/time inside it
   local name=$1; shift
-  mkdir -p "$out/$name"
+  rm -rf "${out:?}/$name" "$out/$name".*; mkdir -p "$out/$name"
   sync
   echo "reference-batch: $name: $(date -u +%H:%M:%S) ..."
   nice -n "${NICE:-10}" "$leanpix" profile -i "$interval" -o "$out/$name.profile.json" --csv "$out/$name.csv" -- \
@@ -165,16 +168,16 @@ for r in "${wanted[@]}"; do
     avifenc) pairs "$out/avifenc" > "$out/avifenc.pairs"
              profiled avifenc xargs -P "$jobs" -n 2 -a "$out/avifenc.pairs" \
                sh -c 'exec avifenc "$@" >/dev/null' avifenc "${avifenc_flags[@]}" ;;
-    classic) profiled classic "$out/classic.bin" "${classic_flags[@]}" classic "$classic_workers" "$classic_heap" "$out/classic" $(cat "$out/inputs.txt") ;;
-    fix1) profiled fix1 "$out/classic.bin" "${classic_flags[@]}" --fix madvise classic "$classic_workers" "$classic_heap" "$out/fix1" $(cat "$out/inputs.txt") ;;
-    fix2) profiled fix2 "$out/classic.bin" "${classic_flags[@]}" --fix madvise,stream classic "$classic_workers" "$classic_heap" "$out/fix2" $(cat "$out/inputs.txt") ;;
-    fix3) profiled fix3 "$out/classic.bin" "${classic_flags[@]}" --fix madvise,stream,threads classic "$classic_workers" "$classic_heap" "$out/fix3" $(cat "$out/inputs.txt") ;;
+    classic) profiled classic "$out/classic-pipeline" "${classic_flags[@]}" classic "$classic_workers" "$classic_heap" "$out/classic" $(cat "$out/inputs.txt") ;;
+    fix1) profiled fix1 "$out/classic-pipeline" "${classic_flags[@]}" --fix madvise classic "$classic_workers" "$classic_heap" "$out/fix1" $(cat "$out/inputs.txt") ;;
+    fix2) profiled fix2 "$out/classic-pipeline" "${classic_flags[@]}" --fix madvise,stream classic "$classic_workers" "$classic_heap" "$out/fix2" $(cat "$out/inputs.txt") ;;
+    fix3) profiled fix3 "$out/classic-pipeline" "${classic_flags[@]}" --fix madvise,stream,threads classic "$classic_workers" "$classic_heap" "$out/fix3" $(cat "$out/inputs.txt") ;;
     *) echo "reference-batch: unknown run $r" >&2; exit 2 ;;
   esac
 done
 
 python3 "$here/reference-table.py" "$out" "$n" "$drift_k" "$tag" | tee "$out/table.md"
-profiles=$(for r in "${wanted[@]}"; do [ -s "$out/$r.profile.json" ] && echo "$r=$out/$r.profile.json"; done)
+profiles=$(for r in leanpix avifenc classic fix1 fix2 fix3; do [ -s "$out/$r.profile.json" ] && echo "$r=$out/$r.profile.json"; done)
 # shellcheck disable=SC2086
 python3 "$here/profile-chart.py" -o "$out/refbatch-pss.svg" --log --title "Reference batch (scale $tag): whole-tree PSS" $profiles
 for p in $profiles; do

@@ -146,7 +146,7 @@ def main():
             delta = r['tree_peak_pss_mib'] - p['tree_peak_pss_mib'] if p else None
             r['predicted_delta_mib'] = [lo, hi]
             r['measured_delta_mib'] = delta
-            pct = 100 * delta / p['tree_peak_pss_mib'] if p else None
+            pct = 100 * delta / p['tree_peak_pss_mib'] if p and p['tree_peak_pss_mib'] else None
             print(f"| {r['label']} | {lo} to {hi} | {f(delta, '+,.0f')} | {f(pct, '+.1f')}% | {text} |")
 
     for r in rows:
