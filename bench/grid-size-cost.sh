@@ -9,7 +9,9 @@
 # (quantizer 25), 4:2:0, 8-bit, one thread; and with avifenc (one frame, --min 25 --max 25,
 # -j 1) for reference. Prints bytes, the cost against leanpix's one frame and avifenc's, CPU
 # seconds (user+sys) and peak RSS (/usr/bin/time). Inputs are cached in $OUT (default
-# bench/out/grid-size-cost); results in $OUT/results.tsv.
+# bench/out/grid-size-cost); results in $OUT/results.tsv. All of speed 9 comes before
+# speed 6 (a few seconds an encode against a minute). REUSE=1 keeps encodes already done
+# in $OUT (same binary only: to finish an interrupted run).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 leanpix=$(realpath "${1:-${LEANPIX:-$here/../build/leanpix}}")
@@ -27,6 +29,7 @@ echo "command: leanpix convert IN OUT.avif -q $quality --speed S --threads 1 --c
 
 enc() {  # NAME CMD...: runs CMD under /usr/bin/time; prints "bytes cpu_s rss_mib"
   local name=$1; shift
+  [ "${REUSE:-0}" = 1 ] && [ -s "$out/$name.avif" ] && [ -s "$out/$name.time" ] ||
   nice -n "${NICE:-10}" /usr/bin/time -f '%U %S %M' -o "$out/$name.time" "$@" >/dev/null 2>"$out/$name.err" ||
     { echo "grid-size-cost: $name failed: $(tail -1 "$out/$name.err")" >&2; echo "NA NA NA"; return; }
   read -r u s m < "$out/$name.time"
@@ -34,8 +37,8 @@ enc() {  # NAME CMD...: runs CMD under /usr/bin/time; prints "bytes cpu_s rss_mi
 }
 printf "photo\tspeed\tcell\tbytes\tvs_one_frame\tvs_avifenc\tcpu_s\trss_mib\n" > "$out/results.tsv"
 printf "| photo | speed | cells | bytes | vs one frame | vs avifenc | CPU s | peak RSS MiB |\n|---|---:|---|---:|---:|---:|---:|---:|\n"
-for photo in smooth grainy; do
-  for s in $speeds; do
+for s in $speeds; do
+  for photo in smooth grainy; do
     read -r ab ac ar < <(enc "$photo-s$s-avifenc" avifenc -j 1 -s "$s" -y 420 -d 8 --min "$quant" --max "$quant" "$out/$photo.jpg" "$out/$photo-s$s-avifenc.avif")
     read -r fb fc fr < <(enc "$photo-s$s-off" "$leanpix" convert "$out/$photo.jpg" "$out/$photo-s$s-off.avif" -q "$quality" --speed "$s" --threads 1 --chroma 420 --depth 8 --grid off)
     for c in $cells off avifenc; do

@@ -6,13 +6,13 @@ Draws the memory trajectory recorded by `leanpix profile -o PROFILE.json` as a p
 per profile, with the peak marked. With one profile it also shades the file-backed part of
 the PSS and, with --rss, draws the tree's RSS sum dashed (what ps-style tools report).
 --log uses a logarithmic memory axis, for runs whose peaks differ by orders of magnitude.
-Times are seconds since each recording started; sizes MiB. Series are thinned to 1500
+Times are seconds since each recording started; sizes MiB. Series are thinned to 800
 points per line, keeping each bucket's highest PSS so that peaks survive.
 """
 import argparse, json, math
 
 COLORS = ['#1b9e77', '#d95f02', '#7570b3', '#e7298a', '#66a61e', '#e6ab02', '#a6761d', '#666666']
-W, H, L, R, T, B = 760, 340, 70, 150, 36, 44
+W, H, L, R, T, B = 780, 340, 70, 175, 36, 44
 
 
 def series(path, key):
@@ -22,7 +22,7 @@ def series(path, key):
     return d, thin(pts), thin(file_pts)
 
 
-def thin(pts, n=1500):
+def thin(pts, n=800):
     if len(pts) <= n:
         return pts
     size = len(pts) / n

@@ -165,8 +165,8 @@ IFS=, read -ra wanted <<< "$runs"
 for r in "${wanted[@]}"; do
   case "$r" in
     leanpix) profiled leanpix "$leanpix" "${leanpix_flags[@]}" --json "$out/leanpix.report.json" -o "$out/leanpix" --from-list "$out/inputs.txt" ;;
-    avifenc) pairs "$out/avifenc" > "$out/avifenc.pairs"
-             profiled avifenc xargs -P "$jobs" -n 2 -a "$out/avifenc.pairs" \
+    avifenc) pairs "$out/avifenc" > "$out/pairs-avifenc.txt"
+             profiled avifenc xargs -P "$jobs" -n 2 -a "$out/pairs-avifenc.txt" \
                sh -c 'exec avifenc "$@" >/dev/null' avifenc "${avifenc_flags[@]}" ;;
     classic) profiled classic "$out/classic-pipeline" "${classic_flags[@]}" classic "$classic_workers" "$classic_heap" "$out/classic" $(cat "$out/inputs.txt") ;;
     fix1) profiled fix1 "$out/classic-pipeline" "${classic_flags[@]}" --fix madvise classic "$classic_workers" "$classic_heap" "$out/fix1" $(cat "$out/inputs.txt") ;;

@@ -106,7 +106,7 @@ def main():
             r['report'] = {x: summary.get(x) for x in ('succeeded', 'failed', 'ran_alone', 'jobs', 'budget_bytes')}
         rows.append(r)
 
-    base = next((r for r in rows if r['run'] == 'avifenc'), None)
+    base = next((r for r in rows if r['run'] == 'avifenc' and r['exit_status'] == 0 and r['outputs']), None)
 
     def ratio(r, key):
         return r[key] / base[key] if base and base[key] else None
@@ -129,7 +129,7 @@ def main():
         if r['run'] == 'leanpix' and 'rss_first_jobs_mib' in r:
             drift += f" ({r['rss_first_jobs_mib']:.0f} -> {r['rss_last_jobs_mib']:.0f} MiB)"
         print('| ' + ' | '.join([
-            r['label'], f(r['wall_s'], '.1f'), f(r['cpu_s'], '.1f'), f(r['cores_busy'], '.2f'),
+            r['label'] + ('' if r['exit_status'] == 0 else f" (FAILED: exit {r['exit_status']})"), f(r['wall_s'], '.1f'), f(r['cpu_s'], '.1f'), f(r['cores_busy'], '.2f'),
             f(r['tree_peak_pss_mib'], ',.1f'), f(r['bytes_out'], ','), f"{r['outputs']}/{n}", drift,
             f(r['wall_vs_avifenc'], '.2f'), f(r['peak_vs_avifenc'], '.3f'), f(r['bytes_vs_avifenc'], '.3f')]) + ' |')
 
