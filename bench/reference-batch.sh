@@ -32,7 +32,8 @@
 # Environment: JOBS (default: nproc, the CPUs this process may use), BUDGET (256M),
 # REF_WORK (bench/out/reference), CLASSIC_WORKERS (4), CLASSIC_HEAP_MIB (200: the parent's
 # heap that forked workers copy, as an interpreter with an imaging stack holds),
-# PROFILE_INTERVAL (50ms).
+# PROFILE_INTERVAL (50ms), NICE (10: every run, its profiler included, runs under nice -n
+# NICE; 0 on a machine kept quiet for the measurement).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cmdline="bench/reference-batch.sh $*"
@@ -161,6 +162,11 @@ profiled() {  # NAME CMD...: the command under `leanpix profile`, timed by /usr/
     /usr/bin/time -f '%e %U %S' -o "$out/$name.time" "$@" >"$out/$name.log" 2>&1 ||
     echo "reference-batch: $name exited with status $? (see $out/$name.log)" >&2
 }
+classic_run() {  # NAME FIXES: the classic pipeline with FIXES (comma-separated, may be empty)
+  local inputs; mapfile -t inputs < "$out/inputs.txt"
+  profiled "$1" "$out/classic-pipeline" "${classic_flags[@]}" ${2:+--fix "$2"} classic "$classic_workers" \
+    "$classic_heap" "$out/$1" "${inputs[@]}"
+}
 IFS=, read -ra wanted <<< "$runs"
 for r in "${wanted[@]}"; do
   case "$r" in
@@ -168,10 +174,10 @@ for r in "${wanted[@]}"; do
     avifenc) pairs "$out/avifenc" > "$out/pairs-avifenc.txt"
              profiled avifenc xargs -P "$jobs" -n 2 -a "$out/pairs-avifenc.txt" \
                sh -c 'exec avifenc "$@" >/dev/null' avifenc "${avifenc_flags[@]}" ;;
-    classic) profiled classic "$out/classic-pipeline" "${classic_flags[@]}" classic "$classic_workers" "$classic_heap" "$out/classic" $(cat "$out/inputs.txt") ;;
-    fix1) profiled fix1 "$out/classic-pipeline" "${classic_flags[@]}" --fix madvise classic "$classic_workers" "$classic_heap" "$out/fix1" $(cat "$out/inputs.txt") ;;
-    fix2) profiled fix2 "$out/classic-pipeline" "${classic_flags[@]}" --fix madvise,stream classic "$classic_workers" "$classic_heap" "$out/fix2" $(cat "$out/inputs.txt") ;;
-    fix3) profiled fix3 "$out/classic-pipeline" "${classic_flags[@]}" --fix madvise,stream,threads classic "$classic_workers" "$classic_heap" "$out/fix3" $(cat "$out/inputs.txt") ;;
+    classic) classic_run classic "" ;;
+    fix1) classic_run fix1 madvise ;;
+    fix2) classic_run fix2 madvise,stream ;;
+    fix3) classic_run fix3 madvise,stream,threads ;;
     *) echo "reference-batch: unknown run $r" >&2; exit 2 ;;
   esac
 done
