@@ -7,7 +7,8 @@
 #          (groff and zsh check the man pages and completions),
 #          and clang 14 with its sanitizer/libFuzzer runtimes for the fuzz harnesses (fuzz/)
 #   demo   build + avifdec (the demo verifies its own output)
-#   bench  test + the peer tools and inputs the benchmarks compare against
+#   bench  test + the peer tools and inputs the benchmarks compare against, and python3
+#          (the bench tables and SVG charts: bench/*.py)
 #   package  build + dpkg-dev (dpkg-shlibdeps computes the .deb's Depends; `make package`);
 #          test includes it (tests/test_package.sh builds and installs the .deb)
 #
@@ -25,7 +26,7 @@ test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools c
 demo_pkgs=(libavif-bin fonts-dejavu-core)
 package_pkgs=(dpkg-dev)
 bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
-  libjemalloc2 libmimalloc2.0)
+  libjemalloc2 libmimalloc2.0 python3)
 
 want=()
 [ $# -eq 0 ] && set -- build
