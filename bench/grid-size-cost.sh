@@ -5,7 +5,7 @@
 #   smooth  no grain: a photo that compresses well (a clean low-ISO shot, a render)
 #   grainy  grain sigma 12: a photo that compresses badly (high ISO)
 # with `leanpix convert --grid CxC` for each cell size C in CELLS (default 256 512 1024 2048
-# 3072) and `--grid off` (one frame), at each speed in SPEEDS (default 6 9), quality 60
+# 3072) and `--grid off` (one frame), at each speed in SPEEDS (default 9 6), quality 60
 # (quantizer 25), 4:2:0, 8-bit, one thread; and with avifenc (one frame, --min 25 --max 25,
 # -j 1) for reference. Prints bytes, the cost against leanpix's one frame and avifenc's, CPU
 # seconds (user+sys) and peak RSS (/usr/bin/time). Inputs are cached in $OUT (default
@@ -17,7 +17,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 leanpix=$(realpath "${1:-${LEANPIX:-$here/../build/leanpix}}")
 out=${OUT:-$here/out/grid-size-cost}
 cells=${CELLS:-256 512 1024 2048 3072}
-speeds=${SPEEDS:-6 9}
+speeds=${SPEEDS:-9 6}
 quality=60; quant=$(( ((100 - quality) * 63 + 50) / 100 ))
 src=/usr/share/backgrounds/mate/nature/Garden.jpg
 mkdir -p "$out"
