@@ -117,7 +117,7 @@ if [ ! -s "$batch/manifest.tsv" ]; then
   { printf "file\tkind\tsource\twidth\theight\tbytes\n"
     for pos in $(seq 0 $((total - 1))); do
       if [ -n "${outlier_at[$pos]:-}" ]; then
-        kind=outlier; src=$(distinct_outlier "${outlier_at[$pos]}" "$d_outliers")
+        kind=outlier; src=$(distinct_outlier $(( outlier_at[$pos] % d_outliers )) "$d_outliers")
       else
         kind=photo; src=$(distinct_photo $((pi % d_photos))); pi=$((pi + 1))
       fi
