@@ -1,10 +1,12 @@
 /*
  * classic.c - bench-only: the classic batch's memory causes, turned on one at a time
- * (bench/classic-causes.sh builds and runs it; never part of leanpix).
+ * (bench/classic-causes.sh), and the classic pipeline with its fixes
+ * (bench/reference-batch.sh); both build and run it; never part of leanpix.
  *
- *   classic MODE JOBS HEAP_MIB OUTDIR INPUT...
+ *   classic [OPTIONS] MODE JOBS HEAP_MIB OUTDIR INPUT...
  *
- * Every mode converts the inputs to AVIF (speed 6, quality 60, one encoder thread) with
+ * Every mode converts the inputs to AVIF (speed 6, quality 60 unless the options say
+ * otherwise, one encoder thread) with
  * JOBS workers that take inputs in turn, in a process whose parent first builds a heap of
  * HEAP_MIB (the state a real pipeline's parent holds: interpreter, modules, caches):
  *   threads  workers are threads; each job streams (lp_convert_file): the leanpix way
@@ -82,6 +84,7 @@ static void options(lp_convert_options *o, lp_io_mode io)
 {
     lp_convert_options_default(o);
     o->encode.format = LP_FILE_AVIF;
+    /* the -q whose quantizer ((100 - q) * 63 + 50) / 100 is g_quantizer (25 -> 60) */
     o->encode.quality = 100 - (g_quantizer * 100 + 31) / 63;
     o->encode.speed = g_speed;
     o->encode.threads = 1;
