@@ -110,7 +110,7 @@ distinct_outlier() {  # index (0-based) of count
 if [ ! -s "$batch/manifest.tsv" ]; then
   echo "reference-batch: making $n_photos photos + $n_outliers outliers from $d_photos + $d_outliers distinct files in $batch"
   total=$((n_photos + n_outliers))
-  declare -A outlier_at
+  declare -A outlier_at about  # outlier_at[position] = k; about[source] = its width, height, bytes
   for k in $(seq 0 $((n_outliers - 1))); do outlier_at[$(( (2 * k + 1) * total / (2 * n_outliers) ))]=$k; done
   rm -f "$batch"/*.jpg
   pi=0
@@ -123,12 +123,12 @@ if [ ! -s "$batch/manifest.tsv" ]; then
       fi
       f=$(printf "%s/%04d.jpg" "$batch" "$pos")
       ln "$src" "$f"
-      printf "%s\t%s\t%s\t%s\t%s\t%s\n" "${f##*/}" "$kind" "${src##*/}" "$(vipsheader -f width "$src")" \
-        "$(vipsheader -f height "$src")" "$(stat -c %s "$src")"
+      [ -n "${about[$src]:-}" ] || about[$src]="$(vipsheader -f width "$src")\t$(vipsheader -f height "$src")\t$(stat -c %s "$src")"
+      printf "%s\t%s\t%s\t%b\n" "${f##*/}" "$kind" "${src##*/}" "${about[$src]}"
     done; } > "$batch/manifest.tsv.tmp"
   mv "$batch/manifest.tsv.tmp" "$batch/manifest.tsv"
 fi
-in_bytes=$(awk -F'\t' 'NR > 1 { s += $6 } END { print s }' "$batch/manifest.tsv")
+in_bytes=$(awk -F'\t' 'NR > 1 { s += $6 } END { printf "%.0f", s }' "$batch/manifest.tsv")
 echo "reference-batch: $batch: $n_photos photos + $n_outliers outliers (scale $tag), $((in_bytes / 1000000)) MB of JPEG; distinct $(du -sh "$work/distinct" | cut -f1)"
 [ "$inputs_only" = 1 ] && exit 0
 
