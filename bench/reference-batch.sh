@@ -183,7 +183,7 @@ for r in "${wanted[@]}"; do
 done
 
 python3 "$here/reference-table.py" "$out" "$n" "$drift_k" "$tag" | tee "$out/table.md"
-profiles=$(for r in leanpix avifenc classic fix1 fix2 fix3; do [ -s "$out/$r.profile.json" ] && echo "$r=$out/$r.profile.json"; done)
+profiles=$(for r in leanpix avifenc classic fix1 fix2 fix3; do if [ -s "$out/$r.profile.json" ]; then echo "$r=$out/$r.profile.json"; fi; done)
 # shellcheck disable=SC2086
 python3 "$here/profile-chart.py" -o "$out/refbatch-pss.svg" --log --title "Reference batch (scale $tag): whole-tree PSS" $profiles
 for p in $profiles; do
