@@ -9,6 +9,9 @@
 #   make test-builds  only the Release and clang builds of `make test`
 #   make test-tsan  only the ThreadSanitizer pass
 #   make bench      the benchmarks against avifenc/vips/ImageMagick (long; see docs/benchmarks.md)
+#   make bench-reference  the reference batch of issue 11 (bench/reference-batch.sh: leanpix,
+#                   xargs avifenc, the classic pipeline and its fixes); SCALE=0.05 for a quick
+#                   run, the default 1 is the full batch (~45 min of 2 busy cores per tool)
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (default 60; FUZZ_TARGETS picks
 #                   some, e.g. FUZZ_TARGETS="jpeg_source png_source"); see docs/reliability.md
 #   make test-fuzz  only the fuzz step of `make test`: replay seeds and reproducers, short smoke runs
@@ -38,8 +41,8 @@ FAST_TESTS ?= ^test_(core|ops|machine|png|layers|symbols|install)$$
 CMAKE_BUILD = MAKEFLAGS=--no-print-directory cmake --build
 
 .PHONY: all build deps deps-test deps-demo demo test test-plain test-builds test-builds-run \
-	test-asan test-tsan test-tsan-run bench clean fuzz fuzz-build test-fuzz test-fuzz-run package \
-	test-dist container-test
+	test-asan test-tsan test-tsan-run bench bench-reference clean fuzz fuzz-build test-fuzz \
+	test-fuzz-run package test-dist container-test
 
 all: build
 
@@ -134,6 +137,11 @@ container-test:
 bench: build
 	@scripts/deps.sh bench
 	@bench/run-all.sh $(BUILD)/leanpix
+
+SCALE ?= 1
+bench-reference: build
+	@scripts/deps.sh bench
+	@bench/reference-batch.sh --scale $(SCALE) $(BUILD)/leanpix
 
 clean:
 	rm -rf build build-asan build-tsan build-release build-clang build-package

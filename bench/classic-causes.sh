@@ -17,9 +17,9 @@ build=$(realpath "${1:-$here/../build}")
 batch=$(realpath "${2:-$here/out/batch-small}")
 out=${BENCH_OUT:-$here/out/classic}
 rm -rf "$out"; mkdir -p "$out"
-mods="libjpeg spng libavif aom libwebp libwebpmux libexif"
-cc -O2 -I"$here/../include" -o "$out/classic" "$here/classic.c" "$build/libleanpix.a" \
-  $(pkg-config --libs $mods) -lyuv -lpthread -lm
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+build_classic "$build" "$out/classic"
 cc -O2 -shared -fPIC -o "$out/no_madvise.so" "$here/shims/no_madvise.c"
 big=$here/out/batch-allocators/outlier31.jpg
 [ -s "$big" ] || "$here/make-photo.sh" "$big" 6400 4800 77 92

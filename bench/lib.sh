@@ -34,3 +34,14 @@ start_serve() {
   SERVE_PORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\).*|\1|p' "$log")
   [ -n "$SERVE_PORT" ] || { cat "$log" >&2; return 1; }
 }
+
+# build_classic BUILD_DIR OUT: compiles bench/classic.c against BUILD_DIR's libleanpix.a,
+# linking what BUILD_DIR/leanpix.pc says the static library needs.
+build_classic() {
+  local build=$1 out=$2 here; here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  local pc=$build/leanpix.pc
+  [ -f "$build/libleanpix.a" ] && [ -f "$pc" ] || { echo "bench: no libleanpix.a and leanpix.pc in $build" >&2; return 1; }
+  # shellcheck disable=SC2046
+  cc -O2 -Wall -Wextra -I"$here/../include" -o "$out" "$here/classic.c" "$build/libleanpix.a" \
+    $(pkg-config --libs $(sed -n 's/^Requires.private: //p' "$pc")) $(sed -n 's/^Libs.private: //p' "$pc")
+}

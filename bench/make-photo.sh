@@ -4,7 +4,9 @@
 # A photo-like JPEG from a real photograph in a Debian package (mate-backgrounds'
 # Elephants_5640x3172.jpg), resampled to cover WIDTHxHEIGHT, cropped at a seed-dependent
 # offset, with sensor-like Gaussian grain added (flat colours and smooth noise flatter
-# encoders). Uses vips, streaming, so even a 216 MP output takes little memory.
+# encoders). LP_PHOTO_GRAIN sets the grain's standard deviation (default 6; 0 = none: a
+# photo that compresses well; 12 = a high-ISO photo that compresses badly). Uses vips,
+# streaming, so even a 216 MP output takes little memory.
 set -euo pipefail
 out=$1 w=$2 h=$3 seed=${4:-1} q=${5:-90}
 src=${LP_PHOTO:-/usr/share/backgrounds/mate/abstract/Elephants_5640x3172.jpg}
@@ -19,7 +21,12 @@ vips resize "$src" "$tmp/big.v" "$scale" --kernel lanczos3
 bw=$(vipsheader -f width "$tmp/big.v"); bh=$(vipsheader -f height "$tmp/big.v")
 left=$(( (bw - w) * ((seed * 37) % 100) / 100 )); top=$(( (bh - h) * ((seed * 61) % 100) / 100 ))
 vips crop "$tmp/big.v" "$tmp/crop.v" "$left" "$top" "$w" "$h"
-vips gaussnoise "$tmp/noise.v" "$w" "$h" --sigma 6 --mean 0 --seed "$seed"
-vips add "$tmp/crop.v" "$tmp/noise.v" "$tmp/sum.v"
-vips cast "$tmp/sum.v" "$tmp/u8.v" uchar
+grain=${LP_PHOTO_GRAIN:-6}
+if [ "$grain" = 0 ]; then
+  vips cast "$tmp/crop.v" "$tmp/u8.v" uchar
+else
+  vips gaussnoise "$tmp/noise.v" "$w" "$h" --sigma "$grain" --mean 0 --seed "$seed"
+  vips add "$tmp/crop.v" "$tmp/noise.v" "$tmp/sum.v"
+  vips cast "$tmp/sum.v" "$tmp/u8.v" uchar
+fi
 vips jpegsave "$tmp/u8.v" "$out" --Q "$q" --strip

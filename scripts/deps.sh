@@ -9,7 +9,8 @@
 #          chromium and Node.js for the card pages' browser test (then `npm ci` installs
 #          tests/browser's playwright-core into tests/browser/node_modules)
 #   demo   build + avifdec (the demo verifies its own output)
-#   bench  test + the peer tools and inputs the benchmarks compare against
+#   bench  test + the peer tools and inputs the benchmarks compare against, and python3
+#          (the bench tables and SVG charts: bench/*.py)
 #   package  build + dpkg-dev and file (CPack's dpkg-shlibdeps step needs both; it computes the .deb's Depends; `make package`);
 #          test includes it (tests/test_package.sh builds and installs the .deb)
 #   dist   build + Slurm (controller, node daemon, client), MUNGE, avifdec and jq: the
@@ -38,7 +39,7 @@ package_pkgs=(dpkg-dev file)
 dist_pkgs=(slurm-wlm slurmctld slurmd slurm-client munge libavif-bin jq)
 container_pkgs=(mmdebstrap podman buildah uidmap fuse-overlayfs slirp4netns curl)
 bench_pkgs=(time hyperfine wrk imagemagick mate-backgrounds libavif-bin libvips-tools
-  libjemalloc2 libmimalloc2.0)
+  libjemalloc2 libmimalloc2.0 python3)
 
 want=()
 [ $# -eq 0 ] && set -- build
