@@ -27,7 +27,7 @@ set -euo pipefail
 build_pkgs=(gcc make cmake pkg-config
   libjpeg62-turbo-dev libspng-dev libavif-dev libaom-dev libdav1d-dev libheif-dev libwebp-dev libyuv-dev
   libexif-dev libfreetype-dev libharfbuzz-dev libmicrohttpd-dev libyaml-dev libexpat1-dev
-  libpcre2-dev libcmocka-dev libjansson-dev libtiff-dev libarchive-dev)
+  libpcre2-dev libcmocka-dev libjansson-dev libtiff-dev libminizip-dev)
 test_pkgs=(libavif-bin libjpeg-turbo-progs webp libheif-examples libvips-tools chromium icc-profiles-free
   fonts-dejavu-core curl imagemagick zlib1g-dev clang libclang-rt-14-dev groff-base zsh dpkg-dev file
   python3-yaml nodejs)

@@ -10,9 +10,12 @@
  *   - with ?format=zip or Accept: application/zip, a zip file (an attachment named
  *     GAME-cards.zip) of the cards as NN-IMAGE.jpg, stored (JPEGs do not deflate), plus
  *     log.txt when the log has lines: the card pages' "Download all" and a plain form's
- *     second button. Written by libarchive (Debian's libarchive13) into the same counted
- *     answer buffer; libarchive's own per-entry bookkeeping (a few hundred bytes, no
- *     allocator hook) is not counted.
+ *     second button. Written by minizip (Debian's libminizip1, zlib's contrib; it needs
+ *     only zlib, where libarchive pulled libxml2 and ICU into the container image)
+ *     through file callbacks that write into the same counted answer buffer. What
+ *     minizip allocates itself is not counted (its allocator is a compile-time macro,
+ *     no hook at run time): its state with a 64 KB write buffer per zip, and its
+ *     central directory, under a hundred bytes per entry in blocks of 4 KB.
  * The inline forms keep nothing in the server, so they work behind a load balancer that
  * spreads requests over several instances, where a cache URL from one instance is unknown
  * to the others (docs/serve.md says why this and not shared IDs). The cache stays the
@@ -35,8 +38,7 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include <archive.h>
-#include <archive_entry.h>
+#include <minizip/zip.h>
 
 /* ---- negotiation ---- */
 
@@ -290,27 +292,101 @@ static lp_status write_multipart(lp_server *s, lp_request *r, lp_strbuf *b, lp_e
     return LP_OK;
 }
 
-/* libarchive's output: appended to the counted answer (sized beforehand, so it does not
- * grow; a refusal shows as b->failed and a short write). */
-static la_ssize_t zip_out(struct archive *a, void *cls, const void *data, size_t n)
+/* minizip's file, kept in the counted answer: writes at the end append (the buffer is sized
+ * beforehand, so it does not grow; a refusal shows as b->failed and a short write), writes
+ * after a seek back overwrite (minizip patches each local header's CRC and sizes once the
+ * entry is written). Offsets count from where the zip starts in the answer. */
+typedef struct zip_sink {
+    lp_strbuf *b;
+    size_t start, pos;
+} zip_sink;
+
+static voidpf ZCALLBACK zip_sink_open(voidpf opaque, const void *name, int mode)
 {
-    (void)a;
-    lp_strbuf *b = cls;
-    lp_sb_add(b, data, n);
-    return b->failed ? -1 : (la_ssize_t)n;
+    (void)name;
+    (void)mode;
+    return opaque;
 }
 
-static bool zip_entry(struct archive *a, struct archive_entry *e, const char *name,
-                      const void *data, size_t size, time_t now)
+static uLong ZCALLBACK zip_sink_read(voidpf opaque, voidpf stream, void *buf, uLong n)
 {
-    archive_entry_clear(e);
-    archive_entry_set_pathname(e, name);
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_size(e, (la_int64_t)size);
-    archive_entry_set_mtime(e, now, 0);
-    return archive_write_header(a, e) == ARCHIVE_OK &&
-           (size == 0 || archive_write_data(a, data, size) == (la_ssize_t)size);
+    (void)opaque, (void)stream, (void)buf, (void)n;
+    return 0;  /* the zip is only written */
+}
+
+static uLong ZCALLBACK zip_sink_write(voidpf opaque, voidpf stream, const void *buf, uLong n)
+{
+    (void)opaque;
+    zip_sink *z = stream;
+    lp_strbuf *b = z->b;
+    size_t written = b->len - z->start, over = z->pos < written ? written - z->pos : 0;
+    if (over > n)
+        over = n;
+    memcpy(b->data + z->start + z->pos, buf, over);
+    if (n > over)
+        lp_sb_add(b, (const char *)buf + over, n - over);
+    if (b->failed)
+        return 0;
+    z->pos += n;
+    return n;
+}
+
+static ZPOS64_T ZCALLBACK zip_sink_tell(voidpf opaque, voidpf stream)
+{
+    (void)opaque;
+    return ((zip_sink *)stream)->pos;
+}
+
+/* Only within the bytes written so far: minizip never seeks past them when writing. */
+static long ZCALLBACK zip_sink_seek(voidpf opaque, voidpf stream, ZPOS64_T offset, int origin)
+{
+    (void)opaque;
+    zip_sink *z = stream;
+    ZPOS64_T written = z->b->len - z->start, base = 0;
+    if (origin == ZLIB_FILEFUNC_SEEK_CUR)
+        base = z->pos;
+    else if (origin == ZLIB_FILEFUNC_SEEK_END)
+        base = written;
+    else if (origin != ZLIB_FILEFUNC_SEEK_SET)
+        return -1;
+    if (offset > written - base)
+        return -1;
+    z->pos = (size_t)(base + offset);
+    return 0;
+}
+
+static int ZCALLBACK zip_sink_close(voidpf opaque, voidpf stream)
+{
+    (void)opaque, (void)stream;
+    return 0;
+}
+
+static int ZCALLBACK zip_sink_error(voidpf opaque, voidpf stream)
+{
+    (void)opaque;
+    return ((zip_sink *)stream)->b->failed;
+}
+
+/* One stored entry, mode 0644 and mtime `now` as a Unix zip tool writes them: the DOS
+ * date in local time and the extended timestamp field ("UT", UTC seconds). */
+static bool zip_entry(zipFile zf, const char *name, const void *data, size_t size, time_t now)
+{
+    zip_fileinfo info = {.external_fa = 0100644UL << 16};
+    struct tm tm;
+    if (!localtime_r(&now, &tm))
+        return false;
+    info.tmz_date = (tm_zip){.tm_sec = (uInt)tm.tm_sec, .tm_min = (uInt)tm.tm_min,
+                             .tm_hour = (uInt)tm.tm_hour, .tm_mday = (uInt)tm.tm_mday,
+                             .tm_mon = (uInt)tm.tm_mon, .tm_year = (uInt)tm.tm_year + 1900};
+    uint32_t t = (uint32_t)now;
+    const unsigned char ut[] = {'U', 'T', 5, 0, 1, t & 0xff, (t >> 8) & 0xff, (t >> 16) & 0xff,
+                                (t >> 24) & 0xff};
+    enum { MADE_BY_UNIX = 3 << 8 | 20 };
+    return zipOpenNewFileInZip4_64(zf, name, &info, ut, sizeof ut, ut, sizeof ut, NULL,
+                                   0 /* stored */, 0, 0, -MAX_WBITS, DEF_MEM_LEVEL,
+                                   Z_DEFAULT_STRATEGY, NULL, 0, MADE_BY_UNIX, 0, 0) == ZIP_OK &&
+           (size == 0 || zipWriteInFileInZip(zf, data, (unsigned)size) == ZIP_OK) &&
+           zipCloseFileInZip(zf) == ZIP_OK;
 }
 
 static lp_status write_zip(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *err)
@@ -318,12 +394,13 @@ static lp_status write_zip(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *
     (void)s;
     snprintf(r->disposition, sizeof r->disposition, "attachment; filename=\"%s-cards.zip\"",
              r->game->desc->name);
-    struct archive *a = archive_write_new();
-    struct archive_entry *e = a ? archive_entry_new() : NULL;
-    bool ok = e && archive_write_set_format_zip(a) == ARCHIVE_OK &&
-              archive_write_set_options(a, "zip:compression=store") == ARCHIVE_OK &&
-              archive_write_set_bytes_per_block(a, 0) == ARCHIVE_OK &&
-              archive_write_open2(a, b, NULL, zip_out, NULL, NULL) == ARCHIVE_OK;
+    zip_sink sink = {.b = b, .start = b->len};
+    zlib_filefunc64_def io = {.zopen64_file = zip_sink_open, .zread_file = zip_sink_read,
+                              .zwrite_file = zip_sink_write, .ztell64_file = zip_sink_tell,
+                              .zseek64_file = zip_sink_seek, .zclose_file = zip_sink_close,
+                              .zerror_file = zip_sink_error, .opaque = &sink};
+    zipFile zf = zipOpen2_64("answer", APPEND_STATUS_CREATE, NULL, &io);
+    bool ok = zf != NULL;
     time_t now = time(NULL);
     size_t n = 0;
     for (size_t i = 0; ok && i < r->cards.count; i++) {
@@ -332,7 +409,7 @@ static lp_status write_zip(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *
             continue;
         char name[96];
         part_filename(name, sizeof name, ++n, r->cards.cards[i].image);
-        ok = zip_entry(a, e, name, res->jpeg, res->size, now);
+        ok = zip_entry(zf, name, res->jpeg, res->size, now);
         drop_jpeg(r, res);
     }
     if (ok && (r->log.count || r->log.dropped)) {
@@ -341,21 +418,17 @@ static lp_status write_zip(lp_server *s, lp_request *r, lp_strbuf *b, lp_error *
             lp_sb_printf(&text, "%s\n", r->log.lines[i]);
         if (r->log.dropped)
             lp_sb_printf(&text, "%zu more log lines not shown\n", r->log.dropped);
-        ok = !text.failed && zip_entry(a, e, "log.txt", text.data, text.len, now);
+        ok = !text.failed && zip_entry(zf, "log.txt", text.data, text.len, now);
         lp_sb_free(&text);
     }
-    ok = ok && archive_write_close(a) == ARCHIVE_OK;
-    char why[200];
-    snprintf(why, sizeof why, "%s", a && archive_error_string(a) ? archive_error_string(a) : "");
-    archive_entry_free(e);
-    if (a)
-        archive_write_free(a);
+    if (zf)  /* frees minizip's state whatever happened before */
+        ok = zipClose(zf, NULL) == ZIP_OK && ok;
     if (ok)
         return LP_OK;
-    if (b->failed || !a || !e)
+    if (b->failed || !zf)
         return lp_error_set(err, LP_ERR_NOMEM,
                             "server busy: the memory budget cannot hold the answer, retry shortly");
-    return lp_error_set(err, LP_ERR_INTERNAL, "cannot write the zip: %s", why[0] ? why : "libarchive failed");
+    return lp_error_set(err, LP_ERR_INTERNAL, "cannot write the zip (minizip failed)");
 }
 
 lp_status lp_answer_build(lp_server *s, lp_request *r, lp_strbuf *b, const char **ctype,
