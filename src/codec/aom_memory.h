@@ -13,7 +13,9 @@
  * One per-pixel figure covers both: 17 B/px, with 14 MiB fixed for a frame (the frame
  * encoder's look-ahead and tables) and 7 MiB fixed per cell encoder (17 B/px + 7 MiB is
  * at or above every cell measurement: 8.1, 11.4, 24.8, 75 MiB). The cell encoders count
- * the per-pixel part twice at 10 bits.
+ * the per-pixel part twice at 10 bits. These hold because the encoders turn intra block
+ * copy off: with it, libaom's screen-content detection (smooth photos at speed <= 6) adds
+ * hash tables over the whole frame, 4-6x these figures (docs/avif-grid.md).
  */
 #ifndef LP_AOM_MEMORY_H
 #define LP_AOM_MEMORY_H

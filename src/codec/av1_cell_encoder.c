@@ -296,7 +296,9 @@ static bool set_controls(aom_codec_ctx_t *ctx, const lp_av1_cell_params *p)
     bool ok = aom_codec_control(ctx, AOME_SET_CPUUSED, speed) == AOM_CODEC_OK &&
               aom_codec_control(ctx, AOME_SET_CQ_LEVEL, (unsigned)p->quantizer) == AOM_CODEC_OK &&
               aom_codec_control(ctx, AOME_SET_TUNING, AOM_TUNE_SSIM) == AOM_CODEC_OK &&
-              aom_codec_control(ctx, AV1E_SET_COLOR_RANGE, AOM_CR_FULL_RANGE) == AOM_CODEC_OK;
+              aom_codec_control(ctx, AV1E_SET_COLOR_RANGE, AOM_CR_FULL_RANGE) == AOM_CODEC_OK &&
+              /* no intra block copy: see avif_save.c (its hash tables cover the frame) */
+              aom_codec_control(ctx, AV1E_SET_ENABLE_INTRABC, 0) == AOM_CODEC_OK;
     if (ok && p->quantizer == 0)
         ok = aom_codec_control(ctx, AV1E_SET_LOSSLESS, 1u) == AOM_CODEC_OK;
     if (ok && !p->monochrome)  /* BT.709 primaries, sRGB transfer, BT.601 matrix */
