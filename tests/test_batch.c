@@ -300,6 +300,15 @@ static void test_model(void **state)
         assert_true(over.predicted_peak > 128ull << 20);
     }
 
+    /* a 24 MP photo with 122 MB to fit: cells of libaom's 4K class (both sides >= 2160,
+     * its tighter speed features), not the evenly cut 2048 px ones */
+    p = jpeg_probe(6660, 4000, false);
+    lp_plan k4;
+    lp_plan_job(&p, &o, 244ull << 20, 2, &k4, &run, NULL);
+    assert_true(k4.grid && !k4.lean && !k4.alone);
+    assert_true(k4.cell_width >= 2160 && k4.cell_height >= 2160);
+    assert_true(k4.predicted_peak <= 122ull << 20);
+
     /* 12 MP (~216 MB as one frame) under 256 MB / 2: a grid within its share */
     p = jpeg_probe(4000, 3000, false);
     lp_plan mid;

@@ -7,6 +7,7 @@
  * answer counted in the memory budget while it is written and given back afterwards.
  */
 #define _GNU_SOURCE
+#include "mrcutil.h"
 #include "testutil.h"
 #include "cardparts.h"
 #include "httpc.h"
@@ -232,27 +233,10 @@ static void test_inline_answer_is_counted(void **state)
     uint16_t port = lp_server_port(s);
     char tdir[1100];
     snprintf(tdir, sizeof tdir, "%s/testdata/fs2020", dir);
-    const char *names[] = {"Alpha_Flight_Controls.xml", "Joystick_-_HOTAS_Warthog.xml",
-                           "Logitech_Extreme_3D.xml", "Saitek_Pro_Flight_Rudder_Pedals.xml",
-                           "Saitek_Pro_Flight_X-55_Rhino_Stick.xml",
-                           "Saitek_Pro_Flight_X-55_Rhino_Throttle.xml",
-                           "Saitek_Pro_Flight_X-56_Rhino_Stick.xml",
-                           "Saitek_Pro_Flight_X-56_Rhino_Throttle.xml",
-                           "Saitek_X52_Flight_Control_System.xml",
-                           "Saitek_X52_Pro_Flight_Control_System.xml", "T.16000M.xml",
-                           "T.Flight_Hotas_4.xml", "T.Flight_Hotas_One.xml",
-                           "T.Flight_Hotas_X.xml", "T.Flight_Rudder_Pedals.xml",
-                           "T.Flight_Stick_X.xml", "TWCS_Throttle.xml",
-                           "Throttle_-_HOTAS_Warthog.xml"};
-    enum { NFILES = sizeof names / sizeof *names };
+    enum { NFILES = LPT_FS2020_FILES };
     const void *files[NFILES];
     size_t sizes[NFILES];
-    for (int i = 0; i < NFILES; i++) {
-        char path[1300];
-        snprintf(path, sizeof path, "%s/%s", tdir, names[i]);
-        files[i] = lpt_read_file(path, &sizes[i]);
-        assert_non_null(files[i]);
-    }
+    lpt_read_fs2020_set(tdir, files, sizes);
     lpt_http_response r, m;
     /* warm: the device images' compact copies are made by the first upload (as URLs: its
      * answer is small, so the peak below is the inline answer's) */
@@ -280,8 +264,7 @@ static void test_inline_answer_is_counted(void **state)
             before, peak, after);
     assert_true(peak - before >= (double)jpegs * 7 / 3);  /* the cards + their base64 */
     assert_true(after <= before);
-    for (int i = 0; i < NFILES; i++)
-        free((void *)files[i]);
+    lpt_free_fs2020_set(files);
     lp_server_stop(s);
 }
 

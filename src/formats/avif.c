@@ -153,21 +153,28 @@ static bool cells_writable(uint32_t w, uint32_t h, uint32_t cw, uint32_t ch)
            cols * rows * 2 + 4 <= LP_HEIF_MAX_ITEMS;
 }
 
-/* The largest cells whose plan fits `limit`: fewer cells cost fewer bytes (each has its
- * headers, and prediction stops at its edges: docs/avif-grid.md). Sides are tried from
- * the image's longer side down to the leanest cells in superblock steps; false when not
- * even the leanest fit. */
-static bool largest_cells(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
-                          unsigned threads, uint64_t rest, uint64_t limit)
+/* libaom picks its speed features by the frame's shorter side (480p, 720p, 1080p, 4K:
+ * AOMMIN(width, height) >= 2160 in libaom 3.6's speed_features.c), and at speed 9 the 4K
+ * set codes photos much tighter: a 6660x4000 photo in 2240x2048 cells took 14.7% more
+ * bytes than one frame, in 2240x2176 cells 4.9% fewer (docs/avif-grid.md). So when the
+ * image itself is of that class, cells of at least K4_SIDE a side are tried first. */
+#define K4_SIDE 2176u
+
+/* The largest cells whose plan fits `limit`, sides tried from the image's longer side
+ * down to the leanest cells in superblock steps; cells are at least `min_side` a side (0:
+ * no minimum). False when none fits. */
+static bool cells_from(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
+                       unsigned threads, uint64_t rest, uint64_t limit, uint32_t min_side,
+                       uint32_t lean_w, uint32_t lean_h)
 {
     uint32_t w = plan->out_width, h = plan->out_height;
-    uint32_t lean_w, lean_h;
-    lp_avif_grid_default_cell(w, h, &lean_w, &lean_h);
     uint32_t lean = lean_w > lean_h ? lean_w : lean_h;
     uint32_t top = div_up(w > h ? w : h, 64) * 64;
     uint32_t last_w = 0, last_h = 0;
     for (uint32_t side = top; side > lean; side -= 64) {
         uint32_t cw = even_cell(w, side), ch = even_cell(h, side);
+        cw = cw < min_side ? min_side : cw;
+        ch = ch < min_side ? min_side : ch;
         if ((cw == last_w && ch == last_h) || cw < lean_w || ch < lean_h ||
             !cells_writable(w, h, cw, ch))
             continue;
@@ -178,6 +185,24 @@ static bool largest_cells(const lp_probe *p, lp_plan *plan, lp_encode_options *o
         if (plan->predicted_peak <= limit)
             return true;
     }
+    return false;
+}
+
+/* The largest cells whose plan fits `limit`: fewer cells cost fewer bytes (each has its
+ * headers, and prediction stops at its edges: docs/avif-grid.md); cells of libaom's 4K
+ * class first when the image is of it. Else the leanest cells (plan->lean), and false
+ * when even they do not fit. */
+static bool largest_cells(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
+                          unsigned threads, uint64_t rest, uint64_t limit)
+{
+    uint32_t w = plan->out_width, h = plan->out_height;
+    uint32_t lean_w, lean_h;
+    lp_avif_grid_default_cell(w, h, &lean_w, &lean_h);
+    if (w >= 2160 && h >= 2160 &&
+        cells_from(p, plan, opts, threads, rest, limit, K4_SIDE, lean_w, lean_h))
+        return true;
+    if (cells_from(p, plan, opts, threads, rest, limit, 0, lean_w, lean_h))
+        return true;
     set_mode(p, plan, opts, true, lean_w, lean_h, threads, rest);
     plan->lean = true;
     return plan->predicted_peak <= limit;

@@ -6,7 +6,33 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+void lpt_read_fs2020_set(const char *dir, const void *files[LPT_FS2020_FILES],
+                         size_t sizes[LPT_FS2020_FILES])
+{
+    static const char *const names[LPT_FS2020_FILES] = {
+        "Alpha_Flight_Controls.xml", "Joystick_-_HOTAS_Warthog.xml", "Logitech_Extreme_3D.xml",
+        "Saitek_Pro_Flight_Rudder_Pedals.xml", "Saitek_Pro_Flight_X-55_Rhino_Stick.xml",
+        "Saitek_Pro_Flight_X-55_Rhino_Throttle.xml", "Saitek_Pro_Flight_X-56_Rhino_Stick.xml",
+        "Saitek_Pro_Flight_X-56_Rhino_Throttle.xml", "Saitek_X52_Flight_Control_System.xml",
+        "Saitek_X52_Pro_Flight_Control_System.xml", "T.16000M.xml", "T.Flight_Hotas_4.xml",
+        "T.Flight_Hotas_One.xml", "T.Flight_Hotas_X.xml", "T.Flight_Rudder_Pedals.xml",
+        "T.Flight_Stick_X.xml", "TWCS_Throttle.xml", "Throttle_-_HOTAS_Warthog.xml"};
+    for (int i = 0; i < LPT_FS2020_FILES; i++) {
+        char path[1300];
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        files[i] = lpt_read_file(path, &sizes[i]);
+        assert_non_null(files[i]);
+    }
+}
+
+void lpt_free_fs2020_set(const void *files[LPT_FS2020_FILES])
+{
+    for (int i = 0; i < LPT_FS2020_FILES; i++)
+        free((void *)files[i]);
+}
 
 mrc_data *lpt_mrc_demo(void)
 {
