@@ -210,16 +210,6 @@ static void test_max_inline(void **state)
     lp_server_stop(s);
 }
 
-/* A metric's value from a /metrics page. */
-static double metric(const char *page, const char *name)
-{
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *p = strstr(page, key);
-    assert_non_null(p);
-    return strtod(p + strlen(key), NULL);
-}
-
 /* The 15 cards of the 18 shared fs2020 files inline: while the answer is written, the
  * budget holds the cards and the answer's base64 (the peak rises by at least both), and
  * once it is sent the budget is back where it was. */
@@ -243,7 +233,7 @@ static void test_inline_answer_is_counted(void **state)
     assert_int_equal(lpt_http_upload(port, "/v1/cards/fs2020", files, sizes, NFILES, &r), 200);
     lpt_http_free(&r);
     assert_int_equal(lpt_http(port, "GET", "/metrics", NULL, NULL, 0, &m), 200);
-    double before = metric(m.body, "leanpix_budget_bytes");
+    double before = lpt_metric(m.body, "leanpix_budget_bytes");
     lpt_http_free(&m);
     assert_int_equal(lpt_http_upload(port, "/v1/cards/fs2020?inline=1", files, sizes, NFILES, &r),
                      200);
@@ -256,9 +246,9 @@ static void test_inline_answer_is_counted(void **state)
     lpt_cards_free(cards, n);
     lpt_http_free(&r);
     assert_int_equal(lpt_http(port, "GET", "/metrics", NULL, NULL, 0, &m), 200);
-    double peak = metric(m.body, "leanpix_memory_counted_peak_bytes") -
-                  metric(m.body, "leanpix_render_pool_peak_bytes");
-    double after = metric(m.body, "leanpix_budget_bytes");
+    double peak = lpt_metric(m.body, "leanpix_memory_counted_peak_bytes") -
+                  lpt_metric(m.body, "leanpix_render_pool_peak_bytes");
+    double after = lpt_metric(m.body, "leanpix_budget_bytes");
     lpt_http_free(&m);
     fprintf(stderr, "cards %zu bytes; budget before %.0f, peak %.0f, after %.0f\n", jpegs,
             before, peak, after);

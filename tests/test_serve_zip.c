@@ -211,15 +211,6 @@ static void test_zip_obeys_max_inline(void **state)
     lp_server_stop(s);
 }
 
-static double metric(const char *page, const char *name)
-{
-    char key[128];
-    snprintf(key, sizeof key, "\n%s ", name);
-    const char *p = strstr(page, key);
-    assert_non_null(p);
-    return strtod(p + strlen(key), NULL);
-}
-
 /* The 18 shared fs2020 files: 15 cards in the zip, in the order and with the names of the
  * inline answer's (not its bytes: the first upload draws from the full device images, later
  * ones from their compact copies, assets.c). */
@@ -243,7 +234,7 @@ static void test_zip_of_the_shared_files(void **state)
     assert_int_equal(ncards, 15);
     lpt_http_free(&r);
     assert_int_equal(lpt_http(port, "GET", "/metrics", NULL, NULL, 0, &m), 200);
-    double before = metric(m.body, "leanpix_budget_bytes");
+    double before = lpt_metric(m.body, "leanpix_budget_bytes");
     lpt_http_free(&m);
 
     assert_int_equal(upload(port, "/v1/cards/fs2020", "application/zip", files, sizes, NFILES, &r),
@@ -264,9 +255,9 @@ static void test_zip_of_the_shared_files(void **state)
     lpt_cards_free(cards, ncards);
     lpt_http_free(&r);
     assert_int_equal(lpt_http(port, "GET", "/metrics", NULL, NULL, 0, &m), 200);
-    double peak = metric(m.body, "leanpix_memory_counted_peak_bytes") -
-                  metric(m.body, "leanpix_render_pool_peak_bytes");
-    double after = metric(m.body, "leanpix_budget_bytes");
+    double peak = lpt_metric(m.body, "leanpix_memory_counted_peak_bytes") -
+                  lpt_metric(m.body, "leanpix_render_pool_peak_bytes");
+    double after = lpt_metric(m.body, "leanpix_budget_bytes");
     lpt_http_free(&m);
     fprintf(stderr, "zip of %zu card bytes; budget before %.0f, peak %.0f, after %.0f\n", jpegs,
             before, peak, after);

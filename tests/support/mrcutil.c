@@ -28,6 +28,15 @@ void lpt_read_fs2020_set(const char *dir, const void *files[LPT_FS2020_FILES],
     }
 }
 
+double lpt_metric(const char *page, const char *name)
+{
+    char key[128];
+    snprintf(key, sizeof key, "\n%s ", name);
+    const char *p = strstr(page, key);
+    assert_non_null(p);
+    return strtod(p + strlen(key), NULL);
+}
+
 void lpt_free_fs2020_set(const void *files[LPT_FS2020_FILES])
 {
     for (int i = 0; i < LPT_FS2020_FILES; i++)

@@ -19,6 +19,8 @@ enum { LPT_FS2020_FILES = 18 };
 void lpt_read_fs2020_set(const char *dir, const void *files[LPT_FS2020_FILES],
                          size_t sizes[LPT_FS2020_FILES]);
 void lpt_free_fs2020_set(const void *files[LPT_FS2020_FILES]);
+/* A metric's value from a /metrics page (fails the test when it is absent). */
+double lpt_metric(const char *page, const char *name);
 /* Whether a line of the log contains text. */
 bool lpt_mrc_logged(const mrc_log *log, const char *text);
 
