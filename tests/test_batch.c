@@ -866,7 +866,7 @@ static void test_json_report(void **state)
                          .in_format = LP_FILE_JPEG, .out_format = LP_FILE_AVIF,
                          .in_width = 4000, .in_height = 3000, .out_width = 4000, .out_height = 3000,
                          .bytes_in = 12345, .bytes_out = 678, .seconds = 1.5,
-                         .predicted_peak = 1000, .counted_peak = 900, .process_rss = 5000,
+                         .predicted_peak = 1000, .counted_peak = 900, .process_rss = 5000, .running_counted = 4000,
                          .status = "ok"};
     lp_batch_json_record(f, &r, true);
     r.status = "failed";
@@ -886,6 +886,7 @@ static void test_json_report(void **state)
     assert_non_null(strstr(text, "\"error\": null"));
     assert_non_null(strstr(text, "\"predicted_peak_bytes\": 1000"));
     assert_non_null(strstr(text, "\"finished_at\": "));
+    assert_non_null(strstr(text, "\"running_counted_bytes\": 4000"));
     assert_non_null(strstr(text, "\"megapixels_per_second\": 6.000"));
     assert_non_null(strstr(text, "\"shard\": \"0/3\""));
     free(text);

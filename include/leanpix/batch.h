@@ -160,6 +160,9 @@ typedef struct lp_batch_record {
     uint64_t predicted_peak;   /* model */
     uint64_t counted_peak;     /* lp_mem peak of the job */
     uint64_t process_rss;      /* process RSS when the job ended */
+    uint64_t running_counted;  /* counted bytes of the jobs still running then: what of
+                                  process_rss is theirs, so that process_rss minus it is
+                                  what the process keeps between jobs (RSS drift) */
     uint32_t cell_width, cell_height;  /* AVIF grid cells (0: one frame, or not AVIF) */
     unsigned threads;          /* encoder threads planned (CPUs lent come on top) */
     unsigned cpus_lent;        /* most CPUs idle workers lent the job at once */
