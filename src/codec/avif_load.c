@@ -33,6 +33,7 @@
  * monochrome (4:0:0) comes out as RGB. Alpha is straight (libavif un-premultiplies).
  */
 #include "codec/heif_boxes.h"
+#include "codec/source_common.h"
 #include "codec/source_meta.h"
 #include "leanpix/codec.h"
 
@@ -63,13 +64,12 @@
 
 typedef struct avif_source {
     lp_stage base;
-    lp_input *in;
+    lp_source_common common;      /* input, limits, metadata copies, reservation */
     avifIO io;
     avifDecoder *dec;
     uint8_t *io_buf;              /* the last read (libavif copies what it keeps) */
     size_t io_cap;
     lp_error io_err;
-    lp_limits limits;
     int orientation;              /* irot/imir as an EXIF orientation 1..8 */
     uint32_t stored_w, stored_h;
     lp_format format;
@@ -80,9 +80,6 @@ typedef struct avif_source {
     size_t row_bytes;
     uint32_t next_row;
     bool decoded;
-    uint64_t reserved;
-    uint64_t metadata_bytes;
-    uint8_t *icc, *exif, *xmp;
 } avif_source;
 
 /* ---- avifIO over lp_input ---- */
@@ -91,7 +88,7 @@ static avifResult io_read(avifIO *io, uint32_t flags, uint64_t offset, size_t si
 {
     avif_source *s = io->data;
     (void)flags;
-    uint64_t file = lp_input_size(s->in);
+    uint64_t file = lp_input_size(s->common.in);
     if (offset > file)
         return AVIF_RESULT_IO_ERROR;
     if (size > file - offset)
@@ -104,7 +101,7 @@ static avifResult io_read(avifIO *io, uint32_t flags, uint64_t offset, size_t si
         s->io_cap = size;
     }
     size_t got = 0;
-    if (size && lp_input_read_at(s->in, offset, s->io_buf, size, &got, &s->io_err) != LP_OK)
+    if (size && lp_input_read_at(s->common.in, offset, s->io_buf, size, &got, &s->io_err) != LP_OK)
         return AVIF_RESULT_IO_ERROR;
     out->data = s->io_buf;
     out->size = got;  /* shorter only when the file shrank: libavif says it is truncated */
@@ -166,8 +163,8 @@ static void stored_of(int o, uint32_t w, uint32_t h, uint32_t dx, uint32_t dy, u
 
 static uint8_t *keep_copy(avif_source *s, const uint8_t *data, size_t size, const char *what)
 {
-    uint8_t *buf = lp_meta_buffer(&s->base, s->limits.max_metadata_bytes, &s->metadata_bytes,
-                                  size, what);
+    uint8_t *buf = lp_meta_buffer(&s->base, s->common.limits.max_metadata_bytes,
+                                  &s->common.metadata_bytes, size, what);
     if (buf)
         memcpy(buf, data, size);
     return buf;
@@ -179,8 +176,9 @@ static void read_metadata(avif_source *s)
 {
     const avifImage *img = s->dec->image;
     lp_metadata *m = &s->base.info.meta;
-    if (img->icc.size && (s->icc = keep_copy(s, img->icc.data, img->icc.size, "AVIF ICC copy"))) {
-        m->icc = s->icc;
+    if (img->icc.size &&
+        (s->common.icc = keep_copy(s, img->icc.data, img->icc.size, "AVIF ICC copy"))) {
+        m->icc = s->common.icc;
         m->icc_size = img->icc.size;
     }
     if (img->exif.size) {
@@ -197,15 +195,16 @@ static void read_metadata(avif_source *s)
                 tiff = reset;
                 size = reset_size;
             }
-            if ((s->exif = keep_copy(s, tiff, size, "AVIF EXIF copy"))) {
-                m->exif = s->exif;
+            if ((s->common.exif = keep_copy(s, tiff, size, "AVIF EXIF copy"))) {
+                m->exif = s->common.exif;
                 m->exif_size = size;
             }
             free(reset);
         }
     }
-    if (img->xmp.size && (s->xmp = keep_copy(s, img->xmp.data, img->xmp.size, "AVIF XMP copy"))) {
-        m->xmp = s->xmp;
+    if (img->xmp.size &&
+        (s->common.xmp = keep_copy(s, img->xmp.data, img->xmp.size, "AVIF XMP copy"))) {
+        m->xmp = s->common.xmp;
         m->xmp_size = img->xmp.size;
     }
 }
@@ -220,14 +219,14 @@ static lp_status open_header(avif_source *s, lp_error *err)
     avifDecoder *d = s->dec;
     d->maxThreads = 1;  /* one dav1d thread: its memory is what the estimate says */
     d->codecChoice = AVIF_CODEC_CHOICE_AUTO;
-    uint64_t pixels = s->limits.max_pixels;
+    const lp_limits *limits = &s->common.limits;
+    uint64_t pixels = limits->max_pixels;
     d->imageSizeLimit = pixels && pixels < AVIF_DEFAULT_IMAGE_SIZE_LIMIT ? (uint32_t)pixels
                                                                          : AVIF_DEFAULT_IMAGE_SIZE_LIMIT;
-    uint32_t side = s->limits.max_width > s->limits.max_height ? s->limits.max_width
-                                                               : s->limits.max_height;
+    uint32_t side = limits->max_width > limits->max_height ? limits->max_width : limits->max_height;
     d->imageDimensionLimit = side;  /* 0 = none, as ours */
     s->io.read = io_read;
-    s->io.sizeHint = lp_input_size(s->in);
+    s->io.sizeHint = lp_input_size(s->common.in);
     s->io.persistent = AVIF_FALSE;
     s->io.data = s;
     avifDecoderSetIO(d, &s->io);  /* no destroy: the decoder does not own it */
@@ -236,8 +235,8 @@ static lp_status open_header(avif_source *s, lp_error *err)
     if (r == AVIF_RESULT_BMFF_PARSE_FAILED && s->io_err.status == LP_OK &&
         strstr(d->diag.error, "too large"))
         return lp_error_set(err, LP_ERR_LIMITS, "AVIF header: %s (limits %" PRIu32 "x%" PRIu32
-                            ", %" PRIu64 " pixels)", d->diag.error, s->limits.max_width,
-                            s->limits.max_height, s->limits.max_pixels);
+                            ", %" PRIu64 " pixels)", d->diag.error, limits->max_width,
+                            limits->max_height, limits->max_pixels);
     if (r != AVIF_RESULT_OK)
         return avif_failure(s, r, "container", err);
     const avifImage *img = d->image;
@@ -249,7 +248,7 @@ static lp_status open_header(avif_source *s, lp_error *err)
     bool t = transposes(s->orientation);
     s->base.info.width = t ? img->height : img->width;
     s->base.info.height = t ? img->width : img->height;
-    return lp_limits_check(&s->limits, s->base.info.width, s->base.info.height, err);
+    return lp_limits_check(limits, s->base.info.width, s->base.info.height, err);
 }
 
 static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
@@ -263,7 +262,8 @@ static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
 static bool primary_is_grid(avif_source *s)
 {
     lp_heif_header h;
-    return lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), s->limits.max_metadata_bytes, &h, NULL) != LP_OK ||
+    return lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
+                               s->common.limits.max_metadata_bytes, &h, NULL) != LP_OK ||
            h.grid;
 }
 
@@ -297,7 +297,7 @@ static lp_status plan_decode(avif_source *s, lp_error *err)
     lp_status st = lp_mem_reserve(s->base.mem, bytes, "AV1 decode (whole frame)", err);
     if (st != LP_OK)
         return st;
-    s->reserved = bytes;
+    s->common.reserved = bytes;
     s->base.whole_image = true;
     s->base.held_bytes = (size_t)bytes;
 
@@ -428,12 +428,7 @@ static void avif_destroy(lp_stage *self)
     lp_mem_release(mem, s->io_buf);
     lp_mem_release(mem, s->band);
     lp_mem_release(mem, s->strip);
-    lp_mem_release(mem, s->icc);
-    lp_mem_release(mem, s->exif);
-    lp_mem_release(mem, s->xmp);
-    lp_mem_unreserve(mem, s->reserved);
-    lp_input_close(s->in);
-    free(s);
+    lp_source_free(self, &s->common);
 }
 
 static const lp_stage_ops avif_source_ops = {
@@ -446,20 +441,10 @@ lp_status lp_avif_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
                              lp_error *err)
 {
     *out = NULL;
-    avif_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        lp_input_close(in);
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate an AVIF source");
-    }
-    s->in = in;
-    s->base.ops = &avif_source_ops;
-    s->base.mem = mem;
-    s->base.info.meta.orientation = 1;
-    s->base.info.source_format = LP_FILE_AVIF;
-    if (limits)
-        s->limits = *limits;
-    else
-        lp_limits_default(&s->limits);
+    avif_source *s = lp_source_alloc(sizeof *s, in, "an AVIF source", err);
+    if (!s)
+        return LP_ERR_NOMEM;
+    lp_source_init(&s->base, &s->common, &avif_source_ops, LP_FILE_AVIF, in, limits, mem);
     lp_status st = open_header(s, err);
     if (st == LP_OK) {
         read_metadata(s);

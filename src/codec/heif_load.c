@@ -33,6 +33,7 @@
  * with a reason in meta.dropped, it never fails the image.
  */
 #include "codec/heif_boxes.h"
+#include "codec/source_common.h"
 #include "codec/source_meta.h"
 #include "leanpix/codec.h"
 
@@ -64,10 +65,9 @@
 
 typedef struct heif_source {
     lp_stage base;
-    lp_input *in;
+    lp_source_common common;      /* input, limits, metadata copies, reservation */
     int64_t pos;                  /* the reader's position */
     lp_error io_err;              /* why the reader failed, when it did */
-    lp_limits limits;
     struct heif_context *ctx;
     struct heif_image_handle *handle;
     struct heif_image *image;     /* the decoded image, after the first next() */
@@ -78,9 +78,6 @@ typedef struct heif_source {
     size_t row_bytes;
     uint32_t next_row;
     bool decoded;
-    uint64_t reserved;            /* bytes charged with lp_mem_reserve */
-    uint64_t metadata_bytes;
-    uint8_t *icc, *exif, *xmp;    /* counted copies, pointed at by base.info.meta */
 } heif_source;
 
 /* ---- heif_reader over lp_input ---- */
@@ -97,7 +94,8 @@ static int reader_read(void *data, size_t size, void *user)
     heif_source *s = user;
     size_t got = 0;
     lp_error e = {0};
-    if (s->pos < 0 || lp_input_read_at(s->in, (uint64_t)s->pos, data, size, &got, &e) != LP_OK) {
+    if (s->pos < 0 ||
+        lp_input_read_at(s->common.in, (uint64_t)s->pos, data, size, &got, &e) != LP_OK) {
         if (s->io_err.status == LP_OK)
             s->io_err = e;
         return -1;
@@ -115,7 +113,7 @@ static int reader_read(void *data, size_t size, void *user)
 static int reader_seek(int64_t position, void *user)
 {
     heif_source *s = user;
-    if (position < 0 || (uint64_t)position > lp_input_size(s->in))
+    if (position < 0 || (uint64_t)position > lp_input_size(s->common.in))
         return -1;
     s->pos = position;
     return 0;
@@ -124,7 +122,7 @@ static int reader_seek(int64_t position, void *user)
 static enum heif_reader_grow_status reader_wait(int64_t target, void *user)
 {
     heif_source *s = user;
-    return target >= 0 && (uint64_t)target <= lp_input_size(s->in)
+    return target >= 0 && (uint64_t)target <= lp_input_size(s->common.in)
                ? heif_reader_grow_status_size_reached
                : heif_reader_grow_status_size_beyond_eof;
 }
@@ -174,7 +172,8 @@ static void note_dropped(heif_source *s, const char *why)
 
 static uint8_t *metadata_buffer(heif_source *s, size_t size, const char *what)
 {
-    return lp_meta_buffer(&s->base, s->limits.max_metadata_bytes, &s->metadata_bytes, size, what);
+    return lp_meta_buffer(&s->base, s->common.limits.max_metadata_bytes,
+                          &s->common.metadata_bytes, size, what);
 }
 
 static void read_icc(heif_source *s)
@@ -192,10 +191,10 @@ static void read_icc(heif_source *s)
     if (e.code != heif_error_Ok) {
         note_dropped(s, "ICC profile could not be read");
         lp_mem_release(s->base.mem, icc);
-        s->metadata_bytes -= size;
+        s->common.metadata_bytes -= size;
         return;
     }
-    s->icc = icc;
+    s->common.icc = icc;
     s->base.info.meta.icc = icc;
     s->base.info.meta.icc_size = size;
 }
@@ -223,7 +222,7 @@ static uint8_t *read_item(heif_source *s, const char *type, const char *content_
         if (e.code != heif_error_Ok) {
             note_dropped(s, "metadata item could not be read");
             lp_mem_release(s->base.mem, buf);
-            s->metadata_bytes -= size;
+            s->common.metadata_bytes -= size;
             lp_error_clear(&s->io_err);  /* the image may still decode */
             return NULL;
         }
@@ -233,7 +232,7 @@ static uint8_t *read_item(heif_source *s, const char *type, const char *content_
     return NULL;
 }
 
-/* Keeps the TIFF stream of an Exif item in s->exif: the item starts with a 4-byte
+/* Keeps the TIFF stream of an Exif item in s->common.exif: the item starts with a 4-byte
  * big-endian offset from its end to the TIFF header (usually 6: "Exif\0\0"). The
  * orientation tag is reset to 1 because the pixels come out turned (see the top). */
 static void keep_exif(heif_source *s, uint8_t *item, size_t size)
@@ -256,10 +255,10 @@ static void keep_exif(heif_source *s, uint8_t *item, size_t size)
         tiff = reset;
         tiff_size = reset_size;
     }
-    s->exif = metadata_buffer(s, tiff_size, "HEIF EXIF copy");
-    if (s->exif) {
-        memcpy(s->exif, tiff, tiff_size);
-        m->exif = s->exif;
+    s->common.exif = metadata_buffer(s, tiff_size, "HEIF EXIF copy");
+    if (s->common.exif) {
+        memcpy(s->common.exif, tiff, tiff_size);
+        m->exif = s->common.exif;
         m->exif_size = tiff_size;
     }
     free(reset);
@@ -273,11 +272,11 @@ static void read_metadata(heif_source *s)
     if (item) {
         keep_exif(s, item, size);
         lp_mem_release(s->base.mem, item);
-        s->metadata_bytes -= size;
+        s->common.metadata_bytes -= size;
     }
-    s->xmp = read_item(s, "mime", "application/rdf+xml", &size, "HEIF XMP item");
-    if (s->xmp) {
-        s->base.info.meta.xmp = s->xmp;
+    s->common.xmp = read_item(s, "mime", "application/rdf+xml", &size, "HEIF XMP item");
+    if (s->common.xmp) {
+        s->base.info.meta.xmp = s->common.xmp;
         s->base.info.meta.xmp_size = size;
     }
 }
@@ -290,8 +289,8 @@ static lp_status open_header(heif_source *s, lp_error *err)
     /* libheif refuses a side >= its limit (32768 by default in 1.15); ours refuses a side
      * > max_width/max_height, so libheif gets ours + 1 (our limits are the authority; 0 =
      * none: the largest it takes). */
-    uint32_t side = s->limits.max_width > s->limits.max_height ? s->limits.max_width
-                                                               : s->limits.max_height;
+    const lp_limits *limits = &s->common.limits;
+    uint32_t side = limits->max_width > limits->max_height ? limits->max_width : limits->max_height;
     if (side == 0 || side >= INT_MAX)
         side = INT_MAX - 1;
     heif_context_set_maximum_image_size_limit(s->ctx, (int)side + 1);
@@ -306,7 +305,7 @@ static lp_status open_header(heif_source *s, lp_error *err)
     int w = heif_image_handle_get_width(s->handle), h = heif_image_handle_get_height(s->handle);
     if (w <= 0 || h <= 0)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF primary image has no size (%dx%d)", w, h);
-    return lp_limits_check(&s->limits, (uint32_t)w, (uint32_t)h, err);
+    return lp_limits_check(&s->common.limits, (uint32_t)w, (uint32_t)h, err);
 }
 
 static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
@@ -334,12 +333,13 @@ static lp_status check_meta(heif_source *s, unsigned *chroma, lp_error *err)
 {
     lp_heif_header h;
     *chroma = 0;
-    if (lp_heif_read_header(read_input_at, s->in, lp_input_size(s->in), s->limits.max_metadata_bytes, &h, NULL) != LP_OK)
+    if (lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
+                            s->common.limits.max_metadata_bytes, &h, NULL) != LP_OK)
         return LP_OK;
     *chroma = h.chroma_samples;
     if (!h.grid_width)
         return LP_OK;
-    lp_status st = lp_limits_check(&s->limits, h.grid_width, h.grid_height, err);
+    lp_status st = lp_limits_check(&s->common.limits, h.grid_width, h.grid_height, err);
     if (st != LP_OK)
         return st;
     if (h.grid_width > h.width || h.grid_height > h.height)
@@ -370,7 +370,7 @@ static lp_status plan_decode(heif_source *s, lp_error *err)
     st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
     if (st != LP_OK)
         return st;
-    s->reserved = bytes;
+    s->common.reserved = bytes;
     s->base.whole_image = true;
     s->base.held_bytes = (size_t)bytes;
     if (s->bits > 8) {
@@ -468,20 +468,14 @@ static lp_status heif_next(lp_stage *self, lp_strip *strip, lp_error *err)
 static void heif_destroy(lp_stage *self)
 {
     heif_source *s = (heif_source *)self;
-    lp_mem *mem = self->mem;
     if (s->image)
         heif_image_release(s->image);
     if (s->handle)
         heif_image_handle_release(s->handle);
     if (s->ctx)
         heif_context_free(s->ctx);
-    lp_mem_release(mem, s->strip);
-    lp_mem_release(mem, s->icc);
-    lp_mem_release(mem, s->exif);
-    lp_mem_release(mem, s->xmp);
-    lp_mem_unreserve(mem, s->reserved);
-    lp_input_close(s->in);
-    free(s);
+    lp_mem_release(self->mem, s->strip);
+    lp_source_free(self, &s->common);
 }
 
 static const lp_stage_ops heif_source_ops = {
@@ -494,20 +488,10 @@ lp_status lp_heif_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
                              lp_error *err)
 {
     *out = NULL;
-    heif_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        lp_input_close(in);
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate a HEIF source");
-    }
-    s->in = in;
-    s->base.ops = &heif_source_ops;
-    s->base.mem = mem;
-    s->base.info.meta.orientation = 1;
-    s->base.info.source_format = LP_FILE_HEIF;
-    if (limits)
-        s->limits = *limits;
-    else
-        lp_limits_default(&s->limits);
+    heif_source *s = lp_source_alloc(sizeof *s, in, "a HEIF source", err);
+    if (!s)
+        return LP_ERR_NOMEM;
+    lp_source_init(&s->base, &s->common, &heif_source_ops, LP_FILE_HEIF, in, limits, mem);
     lp_status st = open_header(s, err);
     if (st == LP_OK) {
         s->base.info.width = (uint32_t)heif_image_handle_get_width(s->handle);

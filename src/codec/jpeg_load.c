@@ -43,6 +43,7 @@
  * job's lp_mem, reported in held_bytes and flagged whole_image.
  */
 #include "jpeg_glue.h"
+#include "codec/source_common.h"
 #include "codec/source_meta.h"
 #include "leanpix/codec.h"
 
@@ -74,11 +75,11 @@ typedef struct icc_chunks {
 
 typedef struct jpeg_source {
     lp_stage base;
+    lp_source_common common;  /* input, limits, metadata copies, reservation */
     struct jpeg_decompress_struct cinfo;
     struct jpeg_error_mgr jerr;
     struct jpeg_source_mgr src;
     lp_jpeg_failure failure;  /* libjpeg error_exit -> lp_status (jpeg_glue.h) */
-    lp_input *in;
     bool cinfo_ready;         /* jpeg_create_decompress was called */
     bool started;             /* jpeg_start_decompress was called */
     bool finished;
@@ -90,17 +91,11 @@ typedef struct jpeg_source {
     bool inverted_cmyk;       /* Adobe APP14: stored ink values are inverted */
     uint8_t *strip;           /* STRIP_ROWS rows of row_bytes */
     size_t row_bytes;
-    uint8_t *exif;            /* owned copies of the metadata (counted) */
-    uint8_t *xmp;
-    uint8_t *icc;             /* assembled from icc_chunks at the end of the header */
-    icc_chunks chunks;        /* APP2 ICC chunks as they arrive */
-    uint64_t metadata_bytes;  /* counted metadata held, against limits.max_metadata_bytes */
+    icc_chunks chunks;        /* APP2 ICC chunks as they arrive (common.icc: assembled) */
     uint8_t *filling;         /* a metadata buffer being read: a file that ends inside its
                                  segment longjmps out of read_bytes, and destroy frees it */
-    lp_limits limits;
     unsigned warnings;        /* tolerated warnings so far, against limits.max_warnings */
     struct jpeg_progress_mgr progress;
-    uint64_t reserved;        /* bytes charged with lp_mem_reserve */
 } jpeg_source;
 
 static jpeg_source *source_of(j_common_ptr cinfo)
@@ -159,11 +154,11 @@ static void on_emit_message(j_common_ptr cinfo, int msg_level)
     if (msg_level >= 0)
         return;  /* trace messages */
     if (harmless_warning(cinfo->err->msg_code)) {
-        if (!s->limits.max_warnings || ++s->warnings <= s->limits.max_warnings)
+        if (!s->common.limits.max_warnings || ++s->warnings <= s->common.limits.max_warnings)
             return;  /* a warning we can live with, unless the stream is made of them */
         lp_jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
                            "JPEG data has more than %u recoverable defects, the limit",
-                           s->limits.max_warnings);
+                           s->common.limits.max_warnings);
     }
     if (s->ended || cinfo->err->msg_code == JWRN_JPEG_EOF) {
         j_decompress_ptr d = (j_decompress_ptr)cinfo;
@@ -211,7 +206,7 @@ static boolean src_fill(j_decompress_ptr cinfo)
     const uint8_t *data;
     size_t len;
     lp_error e = {0};
-    if (lp_input_next_chunk(s->in, &data, &len, &e) != LP_OK)
+    if (lp_input_next_chunk(s->common.in, &data, &len, &e) != LP_OK)
         lp_jpeg_failure_raise(&s->failure, e.status, "%s", lp_error_message(&e));
     if (len == 0) {
         src_at_end(s);
@@ -274,7 +269,8 @@ static void note_dropped(jpeg_source *s, const char *why)
 
 static uint8_t *metadata_buffer(jpeg_source *s, size_t size, const char *what)
 {
-    return lp_meta_buffer(&s->base, s->limits.max_metadata_bytes, &s->metadata_bytes, size, what);
+    return lp_meta_buffer(&s->base, s->common.limits.max_metadata_bytes,
+                          &s->common.metadata_bytes, size, what);
 }
 
 static void release_metadata(jpeg_source *s, uint8_t **buf, size_t size)
@@ -283,7 +279,7 @@ static void release_metadata(jpeg_source *s, uint8_t **buf, size_t size)
         return;
     lp_mem_release(s->base.mem, *buf);
     *buf = NULL;
-    s->metadata_bytes -= size;
+    s->common.metadata_bytes -= size;
 }
 
 /* Reads the rest of an APPn segment (payload bytes after `have` already read) into a new
@@ -313,7 +309,7 @@ static void keep_exif(jpeg_source *s, size_t left)
         note_dropped(s, "EXIF block is truncated or not a TIFF stream");
         return;
     }
-    s->exif = exif;
+    s->common.exif = exif;
     meta->exif = exif;
     meta->exif_size = left;
 }
@@ -367,10 +363,10 @@ static boolean read_app_segment(j_decompress_ptr cinfo)
         if (want == sizeof head) {
             read_bytes(s, head + have, sizeof head - have);
             have = sizeof head;
-            if (memcmp(head, XMP_HEADER, sizeof XMP_HEADER) == 0 && !s->xmp) {
-                s->xmp = keep_payload(s, left - have, "JPEG XMP copy");
-                if (s->xmp) {
-                    s->base.info.meta.xmp = s->xmp;
+            if (memcmp(head, XMP_HEADER, sizeof XMP_HEADER) == 0 && !s->common.xmp) {
+                s->common.xmp = keep_payload(s, left - have, "JPEG XMP copy");
+                if (s->common.xmp) {
+                    s->base.info.meta.xmp = s->common.xmp;
                     s->base.info.meta.xmp_size = left - have;
                 }
                 return TRUE;
@@ -400,14 +396,14 @@ static void assemble_icc(jpeg_source *s)
             total += c->size[i];
     }
     if (!c->bogus && total > 0) {
-        s->icc = lp_mem_alloc(s->base.mem, total, "JPEG ICC profile", NULL);
-        if (s->icc) {
+        s->common.icc = lp_mem_alloc(s->base.mem, total, "JPEG ICC profile", NULL);
+        if (s->common.icc) {
             size_t at = 0;
             for (unsigned i = 1; i <= c->count; i++) {
-                memcpy(s->icc + at, c->data[i], c->size[i]);
+                memcpy(s->common.icc + at, c->data[i], c->size[i]);
                 at += c->size[i];
             }
-            s->base.info.meta.icc = s->icc;
+            s->base.info.meta.icc = s->common.icc;
             s->base.info.meta.icc_size = total;
         }
     }
@@ -424,10 +420,10 @@ static void check_scans(j_common_ptr common)
 {
     jpeg_source *s = source_of(common);
     j_decompress_ptr cinfo = (j_decompress_ptr)common;
-    if (s->limits.max_scans && cinfo->input_scan_number > (int)s->limits.max_scans)
+    if (s->common.limits.max_scans && cinfo->input_scan_number > (int)s->common.limits.max_scans)
         lp_jpeg_failure_raise(&s->failure, LP_ERR_LIMITS,
                            "JPEG has more than %u progressive scans, the limit",
-                           s->limits.max_scans);
+                           s->common.limits.max_scans);
 }
 
 /* Bytes of the whole-image coefficient buffer libjpeg allocates for multi-scan files:
@@ -501,7 +497,6 @@ static lp_status read_header(jpeg_source *s, const lp_limits *limits, lp_error *
         lp_exif_orientation(s->base.info.meta.exif, s->base.info.meta.exif_size);
     s->base.info.width = cinfo->image_width;
     s->base.info.height = cinfo->image_height;
-    s->base.info.source_format = LP_FILE_JPEG;
     s->base.info.source_bit_depth = 8;
     s->base.info.source_progressive = jpeg_has_multiple_scans(cinfo);
     s->base.info.source_samples_per_pixel = samples_per_pixel(cinfo);
@@ -510,7 +505,7 @@ static lp_status read_header(jpeg_source *s, const lp_limits *limits, lp_error *
         st = lp_mem_reserve(s->base.mem, coefficients, "JPEG coefficient buffer (progressive)", err);
         if (st != LP_OK)
             return st;
-        s->reserved = coefficients;
+        s->common.reserved = coefficients;
         s->base.held_bytes = (size_t)coefficients;
         s->base.whole_image = true;
     }
@@ -551,7 +546,7 @@ static lp_status start(jpeg_source *s, lp_error *err)
     lp_status st = lp_mem_reserve(s->base.mem, working, "libjpeg working buffers", err);
     if (st != LP_OK)
         return st;
-    s->reserved += working;
+    s->common.reserved += working;
     jpeg_start_decompress(cinfo);
     s->started = true;
     if (cinfo->output_width != s->base.info.width || cinfo->output_height != s->base.info.height)
@@ -646,14 +641,9 @@ static void jpeg_destroy_stage(lp_stage *self)
         jpeg_destroy_decompress(&s->cinfo);
     for (unsigned i = 0; i < 256; i++)
         lp_mem_release(self->mem, s->chunks.data[i]);
-    lp_mem_release(self->mem, s->icc);
     lp_mem_release(self->mem, s->strip);
-    lp_mem_release(self->mem, s->exif);
-    lp_mem_release(self->mem, s->xmp);
     lp_mem_release(self->mem, s->filling);
-    lp_mem_unreserve(self->mem, s->reserved);
-    lp_input_close(s->in);
-    free(s);
+    lp_source_free(self, &s->common);
 }
 
 static const lp_stage_ops jpeg_source_ops = {
@@ -699,20 +689,11 @@ lp_status lp_jpeg_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
                              lp_mem *mem, lp_error *err)
 {
     *out = NULL;
-    jpeg_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        lp_input_close(in);
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate a JPEG decoder");
-    }
-    s->base.ops = &jpeg_source_ops;
-    s->base.mem = mem;
-    s->base.info.meta.orientation = 1;
-    s->in = in;
-    if (limits)
-        s->limits = *limits;
-    else
-        lp_limits_default(&s->limits);
-    lp_status st = open_header(s, &s->limits, err);
+    jpeg_source *s = lp_source_alloc(sizeof *s, in, "a JPEG decoder", err);
+    if (!s)
+        return LP_ERR_NOMEM;
+    lp_source_init(&s->base, &s->common, &jpeg_source_ops, LP_FILE_JPEG, in, limits, mem);
+    lp_status st = open_header(s, &s->common.limits, err);
     if (st != LP_OK) {
         jpeg_destroy_stage(&s->base);
         return st;

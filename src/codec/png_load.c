@@ -23,6 +23,7 @@
  * first next() decodes the whole image into one counted buffer (whole_image, known from
  * the header at creation; held_bytes once allocated) and the strips are cut from it.
  */
+#include "codec/source_common.h"
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
@@ -40,7 +41,7 @@
 
 typedef struct png_source {
     lp_stage base;
-    lp_input *in;
+    lp_source_common common;   /* input, limits, metadata copies (no reservation) */
     spng_ctx *ctx;
     struct spng_ihdr ihdr;
     uint8_t palette[256][4];   /* RGBA, tRNS applied; missing entries are opaque black */
@@ -55,8 +56,6 @@ typedef struct png_source {
     uint8_t *strip;            /* converted rows (unused when yielding from raw_image) */
     uint32_t next_row;
     bool started;
-    uint8_t *icc, *exif, *xmp; /* metadata copies owned here, pointed at by base.info.meta */
-    uint64_t metadata_cap;     /* limits.max_metadata_bytes (0 = none) */
     lp_error io_err;           /* why the read callback failed, when it did */
     lp_error mem_err;          /* why spng's last allocation was refused, when it was */
 } png_source;
@@ -118,7 +117,7 @@ static int read_stream(spng_ctx *ctx, void *user, void *dest, size_t length)
     uint8_t *out = dest;
     while (length > 0) {
         size_t got;
-        if (lp_input_read(s->in, out, length, &got, &s->io_err) != LP_OK)
+        if (lp_input_read(s->common.in, out, length, &got, &s->io_err) != LP_OK)
             return SPNG_IO_ERROR;
         if (got == 0)
             return SPNG_IO_EOF;
@@ -166,7 +165,7 @@ static lp_status spng_failure(png_source *s, int code, const char *where, lp_err
         return lp_error_set(err, LP_ERR_LIMITS,
                             "PNG %s: ancillary chunks (text, ICC, EXIF) over the metadata limit "
                             "(%" PRIu64 " bytes, or %d chunks)",
-                            where, s->metadata_cap, PNG_MAX_CACHED_CHUNKS);
+                            where, s->common.limits.max_metadata_bytes, PNG_MAX_CACHED_CHUNKS);
     lp_status st = status_of_spng(code);
     if (st == LP_ERR_TRUNCATED)
         return lp_error_set(err, st, "PNG data ends early (%s)", where);
@@ -291,7 +290,8 @@ static void read_xmp(png_source *s)
         for (uint32_t i = 0; i < n; i++) {
             if (strcmp(texts[i].keyword, PNG_XMP_KEYWORD) == 0 && texts[i].length > 0) {
                 lp_metadata *m = &s->base.info.meta;
-                copy_metadata(s, &s->xmp, texts[i].text, texts[i].length, &m->xmp, &m->xmp_size);
+                copy_metadata(s, &s->common.xmp, texts[i].text, texts[i].length, &m->xmp,
+                              &m->xmp_size);
                 break;
             }
         }
@@ -304,13 +304,13 @@ static void read_metadata(png_source *s)
     lp_metadata *m = &s->base.info.meta;
     struct spng_iccp iccp;
     if (spng_get_iccp(s->ctx, &iccp) == 0 && iccp.profile_len > 0)
-        copy_metadata(s, &s->icc, iccp.profile, iccp.profile_len, &m->icc, &m->icc_size);
+        copy_metadata(s, &s->common.icc, iccp.profile, iccp.profile_len, &m->icc, &m->icc_size);
     struct spng_exif exif;
     if (spng_get_exif(s->ctx, &exif) == 0 && exif.length > 0) {
         if (!lp_exif_is_tiff((const uint8_t *)exif.data, exif.length))
             m->dropped = "EXIF block is truncated or not a TIFF stream";
         else
-            copy_metadata(s, &s->exif, exif.data, exif.length, &m->exif, &m->exif_size);
+            copy_metadata(s, &s->common.exif, exif.data, exif.length, &m->exif, &m->exif_size);
         if (m->exif)
             m->orientation = lp_exif_orientation(m->exif, m->exif_size);
     }
@@ -355,7 +355,7 @@ static lp_status check_signature(png_source *s, uint32_t claimed[2], lp_error *e
     static const uint8_t signature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     uint8_t head[24];
     size_t got;
-    lp_status st = lp_input_peek(s->in, head, sizeof head, &got, err);
+    lp_status st = lp_input_peek(s->common.in, head, sizeof head, &got, err);
     if (st != LP_OK)
         return st;
     if (got == 0)
@@ -373,14 +373,9 @@ static lp_status check_signature(png_source *s, uint32_t claimed[2], lp_error *e
     return LP_OK;
 }
 
-static lp_status open_header(png_source *s, const lp_limits *limits, const uint32_t claimed[2],
-                             lp_error *err)
+static lp_status open_header(png_source *s, const uint32_t claimed[2], lp_error *err)
 {
-    lp_limits defaults;
-    if (!limits) {
-        lp_limits_default(&defaults);
-        limits = &defaults;
-    }
+    const lp_limits *limits = &s->common.limits;
     s->ctx = spng_ctx_new2(&counted_alloc, 0);
     if (!s->ctx)
         return lp_error_set(err, LP_ERR_NOMEM, "cannot create a PNG decoder");
@@ -392,8 +387,8 @@ static lp_status open_header(png_source *s, const lp_limits *limits, const uint3
     spng_set_image_limits(s->ctx, max_w, max_h);
     /* spng counts what it caches of ancillary chunks (inflated text included) against the
      * cache limit; the chunk-size limit is for the stored bytes of one such chunk. */
-    s->metadata_cap = limits->max_metadata_bytes;
-    size_t cap = s->metadata_cap && s->metadata_cap < SIZE_MAX ? (size_t)s->metadata_cap : SIZE_MAX;
+    uint64_t metadata_cap = limits->max_metadata_bytes;
+    size_t cap = metadata_cap && metadata_cap < SIZE_MAX ? (size_t)metadata_cap : SIZE_MAX;
     spng_set_chunk_limits(s->ctx, cap < 0x7fffffffu ? cap : 0x7fffffffu, cap);
     spng_set_option(s->ctx, SPNG_CHUNK_COUNT_LIMIT, PNG_MAX_CACHED_CHUNKS);
     /* A damaged critical chunk means wrong pixels: refuse. A damaged ancillary chunk
@@ -540,15 +535,11 @@ static void png_source_destroy(lp_stage *self)
     png_source *s = (png_source *)self;
     enter_spng(s);
     spng_ctx_free(s->ctx);
-    lp_input_close(s->in);
     lp_mem *mem = s->base.mem;
     lp_mem_release(mem, s->raw_row);
     lp_mem_release(mem, s->raw_image);
     lp_mem_release(mem, s->strip);
-    lp_mem_release(mem, s->icc);
-    lp_mem_release(mem, s->exif);
-    lp_mem_release(mem, s->xmp);
-    free(s);
+    lp_source_free(self, &s->common);
 }
 
 static const lp_stage_ops png_source_ops = {
@@ -561,21 +552,15 @@ lp_status lp_png_source_new(lp_stage **out, lp_input *in, const lp_limits *limit
                             lp_mem *mem, lp_error *err)
 {
     *out = NULL;
-    png_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        lp_input_close(in);
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate a PNG source");
-    }
-    s->in = in;
-    s->base.ops = &png_source_ops;
-    s->base.mem = mem;
-    s->base.info.meta.orientation = 1;
-    s->base.info.source_format = LP_FILE_PNG;
+    png_source *s = lp_source_alloc(sizeof *s, in, "a PNG source", err);
+    if (!s)
+        return LP_ERR_NOMEM;
+    lp_source_init(&s->base, &s->common, &png_source_ops, LP_FILE_PNG, in, limits, mem);
     enter_spng(s);
     uint32_t claimed[2] = {0, 0};
     lp_status st = check_signature(s, claimed, err);
     if (st == LP_OK)
-        st = open_header(s, limits, claimed, err);
+        st = open_header(s, claimed, err);
     if (st == LP_OK) {
         /* Everything up to the first IDAT: palette, tRNS, iCCP, eXIf, text. */
         int rc = spng_decode_chunks(s->ctx);

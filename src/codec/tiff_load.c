@@ -33,6 +33,7 @@
  * codec state) are reserved as an estimate (see libtiff_bytes).
  */
 #define _POSIX_C_SOURCE 200809L  /* pread */
+#include "codec/source_common.h"
 #include "codec/tiff_load.h"
 #include "leanpix/codec.h"
 
@@ -54,12 +55,11 @@
 
 typedef struct tiff_source {
     lp_stage base;
-    lp_input *in;
+    lp_source_common common;  /* input, limits, metadata copies (no EXIF), reservation */
     TIFF *tif;
     uint64_t pos;             /* libtiff's file position (its seek/read procedures) */
     lp_error lib_err;         /* libtiff's first error */
     lp_error io_err;          /* why a read failed, when one did */
-    lp_limits limits;
     /* layout */
     uint16_t bps, spp, photometric, colour_samples;
     int alpha_index;          /* sample index of the alpha channel, -1 when none */
@@ -78,9 +78,6 @@ typedef struct tiff_source {
     uint32_t band_y, band_rows; /* tiles: the rows the band holds */
     uint8_t *strip;           /* converted rows */
     uint32_t next_row;
-    uint8_t *icc, *xmp;       /* metadata copies (counted) */
-    uint64_t metadata_bytes;
-    uint64_t reserved;        /* bytes charged with lp_mem_reserve */
 } tiff_source;
 
 /* ---- libtiff's client procedures over lp_input ---- */
@@ -91,7 +88,7 @@ static tmsize_t proc_read(thandle_t h, void *buf, tmsize_t size)
     if (size <= 0)
         return 0;
     size_t got;
-    if (lp_input_read_at(s->in, s->pos, buf, (size_t)size, &got, &s->io_err) != LP_OK)
+    if (lp_input_read_at(s->common.in, s->pos, buf, (size_t)size, &got, &s->io_err) != LP_OK)
         return -1;
     s->pos += got;
     return (tmsize_t)got;
@@ -106,7 +103,8 @@ static tmsize_t proc_write(thandle_t h, void *buf, tmsize_t size)
 static toff_t proc_seek(thandle_t h, toff_t off, int whence)
 {
     tiff_source *s = (tiff_source *)h;
-    uint64_t base = whence == SEEK_CUR ? s->pos : whence == SEEK_END ? lp_input_size(s->in) : 0;
+    uint64_t end = lp_input_size(s->common.in);
+    uint64_t base = whence == SEEK_CUR ? s->pos : whence == SEEK_END ? end : 0;
     s->pos = base + off;  /* toff_t wraps like the signed offsets libtiff means */
     return s->pos;
 }
@@ -119,7 +117,7 @@ static int proc_close(thandle_t h)
 
 static toff_t proc_size(thandle_t h)
 {
-    return lp_input_size(((tiff_source *)h)->in);
+    return lp_input_size(((tiff_source *)h)->common.in);
 }
 
 static int proc_map(thandle_t h, void **base, toff_t *size)
@@ -391,10 +389,10 @@ static void convert_row(const tiff_source *s, const uint8_t *raw, uint8_t *out)
 static void copy_metadata(tiff_source *s, uint8_t **dst, const void *src, uint64_t size,
                           const uint8_t **meta, size_t *meta_size)
 {
-    uint64_t cap = s->limits.max_metadata_bytes;
+    uint64_t cap = s->common.limits.max_metadata_bytes;
     if (size == 0 || !src)
         return;
-    if ((cap && s->metadata_bytes + size > cap) || size > SIZE_MAX) {
+    if ((cap && s->common.metadata_bytes + size > cap) || size > SIZE_MAX) {
         s->base.info.meta.dropped = "metadata over the size limit";
         return;
     }
@@ -404,7 +402,7 @@ static void copy_metadata(tiff_source *s, uint8_t **dst, const void *src, uint64
         return;
     }
     memcpy(*dst, src, (size_t)size);
-    s->metadata_bytes += size;
+    s->common.metadata_bytes += size;
     *meta = *dst;
     *meta_size = (size_t)size;
 }
@@ -415,11 +413,11 @@ static void read_metadata(tiff_source *s)
     uint32_t count = 0;
     void *data = NULL;
     if (TIFFGetField(s->tif, TIFFTAG_ICCPROFILE, &count, &data))
-        copy_metadata(s, &s->icc, data, count, &m->icc, &m->icc_size);
+        copy_metadata(s, &s->common.icc, data, count, &m->icc, &m->icc_size);
     count = 0;
     data = NULL;
     if (TIFFGetField(s->tif, TIFFTAG_XMLPACKET, &count, &data))
-        copy_metadata(s, &s->xmp, data, count, &m->xmp, &m->xmp_size);
+        copy_metadata(s, &s->common.xmp, data, count, &m->xmp, &m->xmp_size);
     uint16_t orientation = ORIENTATION_TOPLEFT;
     TIFFGetFieldDefaulted(s->tif, TIFFTAG_ORIENTATION, &orientation);
     m->orientation = orientation >= 1 && orientation <= 8 ? orientation : 1;
@@ -435,7 +433,7 @@ static void read_metadata(tiff_source *s)
 static uint64_t libtiff_bytes(const tiff_source *s, uint64_t decoded_unit)
 {
     uint64_t raw = decoded_unit + decoded_unit / 8 + 4096;
-    uint64_t file = lp_input_size(s->in);
+    uint64_t file = lp_input_size(s->common.in);
     return (raw < file ? raw : file) + TIFF_CODEC_STATE_BYTES;
 }
 
@@ -487,7 +485,7 @@ static lp_status plan_buffers(tiff_source *s, lp_error *err)
     lp_status st = lp_mem_reserve(s->base.mem, lib, "libtiff strip and codec buffers", err);
     if (st != LP_OK)
         return st;
-    s->reserved = lib;
+    s->common.reserved = lib;
     s->raw = lp_mem_alloc(s->base.mem, (size_t)band, s->tiled ? "TIFF tile row" : "TIFF row", err);
     if (!s->raw)
         return err ? err->status : LP_ERR_NOMEM;
@@ -603,11 +601,7 @@ static void tiff_destroy(lp_stage *self)
     lp_mem_release(mem, s->raw);
     lp_mem_release(mem, s->tile);
     lp_mem_release(mem, s->strip);
-    lp_mem_release(mem, s->icc);
-    lp_mem_release(mem, s->xmp);
-    lp_mem_unreserve(mem, s->reserved);
-    lp_input_close(s->in);
-    free(s);
+    lp_source_free(self, &s->common);
 }
 
 static const lp_stage_ops tiff_source_ops = {
@@ -631,7 +625,7 @@ static lp_status check_magic(tiff_source *s, lp_error *err)
 {
     uint8_t head[4];
     size_t got;
-    lp_status st = lp_input_peek(s->in, head, sizeof head, &got, err);
+    lp_status st = lp_input_peek(s->common.in, head, sizeof head, &got, err);
     if (st != LP_OK)
         return st;
     if (got < 4)
@@ -655,8 +649,9 @@ static lp_status open_tiff(tiff_source *s, lp_error *err)
     TIFFOpenOptionsSetErrorHandlerExtR(opts, on_tiff_error, s);
     TIFFOpenOptionsSetWarningHandlerExtR(opts, on_tiff_warning, s);
     /* "O": strip and tile tables are loaded on demand, not at open. "m": no mapping. */
-    s->tif = TIFFClientOpenExt(lp_input_name(s->in), "rOm", (thandle_t)s, proc_read, proc_write,
-                               proc_seek, proc_close, proc_size, proc_map, proc_unmap, opts);
+    s->tif = TIFFClientOpenExt(lp_input_name(s->common.in), "rOm", (thandle_t)s, proc_read,
+                               proc_write, proc_seek, proc_close, proc_size, proc_map, proc_unmap,
+                               opts);
     TIFFOpenOptionsFree(opts);
     if (!s->tif)
         return tiff_failure(s, "the header", err);
@@ -664,7 +659,7 @@ static lp_status open_tiff(tiff_source *s, lp_error *err)
     if (!TIFFGetField(s->tif, TIFFTAG_IMAGEWIDTH, &width) ||
         !TIFFGetField(s->tif, TIFFTAG_IMAGELENGTH, &height))
         return lp_error_set(err, LP_ERR_CORRUPT, "TIFF has no image size");
-    st = lp_limits_check(&s->limits, width, height, err);
+    st = lp_limits_check(&s->common.limits, width, height, err);
     if (st != LP_OK)
         return st;
     s->base.info.width = width;
@@ -676,20 +671,10 @@ lp_status lp_tiff_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
                              lp_mem *mem, lp_error *err)
 {
     *out = NULL;
-    tiff_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        lp_input_close(in);
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate a TIFF source");
-    }
-    s->in = in;
-    s->base.ops = &tiff_source_ops;
-    s->base.mem = mem;
-    s->base.info.meta.orientation = 1;
-    s->base.info.source_format = LP_FILE_TIFF;
-    if (limits)
-        s->limits = *limits;
-    else
-        lp_limits_default(&s->limits);
+    tiff_source *s = lp_source_alloc(sizeof *s, in, "a TIFF source", err);
+    if (!s)
+        return LP_ERR_NOMEM;
+    lp_source_init(&s->base, &s->common, &tiff_source_ops, LP_FILE_TIFF, in, limits, mem);
     lp_status st = open_tiff(s, err);
     if (st == LP_OK)
         st = read_layout(s, err);

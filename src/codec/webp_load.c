@@ -26,6 +26,7 @@
  * plane (1 byte a pixel); a lossless decoder keeps the whole image as ARGB (4 bytes a
  * pixel) while it decodes, whatever the output size.
  */
+#include "codec/source_common.h"
 #include "codec/webp_load.h"
 #include "io/file_bytes.h"
 #include "leanpix/codec.h"
@@ -48,8 +49,7 @@
 
 typedef struct webp_source {
     lp_stage base;
-    lp_input *in;
-    lp_limits limits;
+    lp_source_common common;  /* input, limits, metadata copies, reservation */
     uint8_t *file;            /* the whole file (counted) */
     size_t file_size;
     size_t fed;               /* bytes revealed to the decoder */
@@ -61,9 +61,6 @@ typedef struct webp_source {
     uint32_t rows_ready;      /* rows the decoder has finished */
     uint32_t next_row;
     bool started, done;
-    uint8_t *icc, *exif, *xmp;
-    uint64_t metadata_bytes;
-    uint64_t reserved;
 } webp_source;
 
 /* ---- the memory model and the shrink rule, shared with the descriptor ---- */
@@ -128,7 +125,7 @@ static const char *text_of(VP8StatusCode code)
 
 static lp_status read_file(webp_source *s, lp_error *err)
 {
-    uint64_t size = lp_input_size(s->in);
+    uint64_t size = lp_input_size(s->common.in);
     if (size == 0)
         return lp_error_set(err, LP_ERR_TRUNCATED, "WebP data ends early (empty input)");
     if (size > SIZE_MAX)
@@ -139,7 +136,7 @@ static lp_status read_file(webp_source *s, lp_error *err)
     size_t have = 0;
     while (have < size) {
         size_t got;
-        lp_status st = lp_input_read(s->in, s->file + have, (size_t)size - have, &got, err);
+        lp_status st = lp_input_read(s->common.in, s->file + have, (size_t)size - have, &got, err);
         if (st != LP_OK)
             return st;
         if (got == 0)
@@ -175,16 +172,16 @@ static uint8_t *copy_chunk(webp_source *s, WebPDemuxer *demux, const char *fourc
         return NULL;
     size_t size = it.chunk.size;
     uint8_t *copy = NULL;
-    uint64_t cap = s->limits.max_metadata_bytes;
+    uint64_t cap = s->common.limits.max_metadata_bytes;
     if (size == 0) {
         /* nothing */
-    } else if (cap && s->metadata_bytes + size > cap) {
+    } else if (cap && s->common.metadata_bytes + size > cap) {
         note_dropped(s, "metadata over the size limit");
     } else if (!(copy = lp_mem_alloc(s->base.mem, size, "WebP metadata", NULL))) {
         note_dropped(s, "metadata over the memory budget");
     } else {
         memcpy(copy, it.chunk.bytes, size);
-        s->metadata_bytes += size;
+        s->common.metadata_bytes += size;
         *meta = copy;
         *meta_size = size;
     }
@@ -195,10 +192,10 @@ static uint8_t *copy_chunk(webp_source *s, WebPDemuxer *demux, const char *fourc
 static void read_metadata(webp_source *s, WebPDemuxer *demux)
 {
     lp_metadata *m = &s->base.info.meta;
-    s->icc = copy_chunk(s, demux, "ICCP", &m->icc, &m->icc_size);
-    s->xmp = copy_chunk(s, demux, "XMP ", &m->xmp, &m->xmp_size);
-    s->exif = copy_chunk(s, demux, "EXIF", &m->exif, &m->exif_size);
-    if (!s->exif)
+    s->common.icc = copy_chunk(s, demux, "ICCP", &m->icc, &m->icc_size);
+    s->common.xmp = copy_chunk(s, demux, "XMP ", &m->xmp, &m->xmp_size);
+    s->common.exif = copy_chunk(s, demux, "EXIF", &m->exif, &m->exif_size);
+    if (!s->common.exif)
         return;
     /* Some writers keep the JPEG APP1 prefix; the EXIF block is the TIFF stream after it. */
     if (m->exif_size > 6 && !memcmp(m->exif, "Exif\0\0", 6)) {
@@ -222,7 +219,7 @@ static lp_status read_header(webp_source *s, lp_error *err)
     if (s->features.has_animation)
         return lp_error_set(err, LP_ERR_UNSUPPORTED,
                             "animated WebP is not supported (only still images are)");
-    lp_status st = lp_limits_check(&s->limits, (uint32_t)s->features.width,
+    lp_status st = lp_limits_check(&s->common.limits, (uint32_t)s->features.width,
                                    (uint32_t)s->features.height, err);
     if (st != LP_OK)
         return st;
@@ -259,7 +256,7 @@ static lp_status start(webp_source *s, lp_error *err)
     lp_status st = lp_mem_reserve(s->base.mem, lib, "libwebp decoder", err);
     if (st != LP_OK)
         return st;
-    s->reserved = lib;
+    s->common.reserved = lib;
     s->stride = (size_t)info->width * (alpha ? 4u : 3u);
     uint64_t bytes = (uint64_t)s->stride * info->height;
     if (bytes > SIZE_MAX)
@@ -334,8 +331,8 @@ static lp_status webp_next(lp_stage *self, lp_strip *strip, lp_error *err)
     if (s->next_row == self->info.height && s->idec) {
         WebPIDelete(s->idec);  /* libwebp's buffers go before the downstream stages finish */
         s->idec = NULL;
-        lp_mem_unreserve(self->mem, s->reserved);
-        s->reserved = 0;
+        lp_mem_unreserve(self->mem, s->common.reserved);
+        s->common.reserved = 0;
     }
     return LP_OK;
 }
@@ -363,15 +360,9 @@ static void webp_destroy(lp_stage *self)
     webp_source *s = (webp_source *)self;
     if (s->idec)
         WebPIDelete(s->idec);
-    lp_mem *mem = self->mem;
-    lp_mem_release(mem, s->frame);
-    lp_mem_release(mem, s->file);
-    lp_mem_release(mem, s->icc);
-    lp_mem_release(mem, s->exif);
-    lp_mem_release(mem, s->xmp);
-    lp_mem_unreserve(mem, s->reserved);
-    lp_input_close(s->in);
-    free(s);
+    lp_mem_release(self->mem, s->frame);
+    lp_mem_release(self->mem, s->file);
+    lp_source_free(self, &s->common);
 }
 
 static const lp_stage_ops webp_source_ops = {
@@ -385,20 +376,10 @@ lp_status lp_webp_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
                              lp_mem *mem, lp_error *err)
 {
     *out = NULL;
-    webp_source *s = calloc(1, sizeof *s);
-    if (!s) {
-        lp_input_close(in);
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate a WebP source");
-    }
-    s->in = in;
-    s->base.ops = &webp_source_ops;
-    s->base.mem = mem;
-    s->base.info.meta.orientation = 1;
-    s->base.info.source_format = LP_FILE_WEBP;
-    if (limits)
-        s->limits = *limits;
-    else
-        lp_limits_default(&s->limits);
+    webp_source *s = lp_source_alloc(sizeof *s, in, "a WebP source", err);
+    if (!s)
+        return LP_ERR_NOMEM;
+    lp_source_init(&s->base, &s->common, &webp_source_ops, LP_FILE_WEBP, in, limits, mem);
     lp_status st = WebPInitDecoderConfig(&s->config)
                        ? LP_OK
                        : lp_error_set(err, LP_ERR_INTERNAL, "libwebp version mismatch");
