@@ -726,6 +726,35 @@ static lp_status alloc_job_run(void *user, size_t index, const lp_cpu_lender *le
     return LP_OK;
 }
 
+/* The heap figure the RSS drift is measured against follows live blocks, in the arenas and
+ * mmapped, and drops when they are freed. */
+static void test_heap_in_use_follows_live_blocks(void **state)
+{
+    (void)state;
+#ifndef __GLIBC__
+    skip();
+#endif
+    if (getenv("LP_SANITIZED")) {
+        fprintf(stderr, "SKIP: the heap is the sanitizer's allocator's under ASan\n");
+        skip();
+    }
+    lp_batch_tune_allocator();
+    uint64_t before = lp_batch_heap_in_use();
+    enum { SMALL = 64, SMALL_SIZE = 64 * 1024, BIG_SIZE = 8 << 20 };
+    char *small[SMALL];
+    for (int i = 0; i < SMALL; i++)
+        small[i] = malloc(SMALL_SIZE);
+    char *big = malloc(BIG_SIZE);
+    assert_non_null(big);
+    uint64_t during = lp_batch_heap_in_use();
+    assert_true(during >= before + (uint64_t)SMALL * SMALL_SIZE + BIG_SIZE);
+    free(big);
+    for (int i = 0; i < SMALL; i++)
+        free(small[i]);
+    uint64_t after = lp_batch_heap_in_use();
+    assert_true(after < during - BIG_SIZE);
+}
+
 static void test_rss_back_after_outlier(void **state)
 {
     (void)state;
@@ -866,7 +895,7 @@ static void test_json_report(void **state)
                          .in_format = LP_FILE_JPEG, .out_format = LP_FILE_AVIF,
                          .in_width = 4000, .in_height = 3000, .out_width = 4000, .out_height = 3000,
                          .bytes_in = 12345, .bytes_out = 678, .seconds = 1.5,
-                         .predicted_peak = 1000, .counted_peak = 900, .process_rss = 5000, .running_counted = 4000,
+                         .predicted_peak = 1000, .counted_peak = 900, .process_rss = 5000, .running_counted = 4000, .heap_in_use = 3000,
                          .status = "ok"};
     lp_batch_json_record(f, &r, true);
     r.status = "failed";
@@ -887,6 +916,7 @@ static void test_json_report(void **state)
     assert_non_null(strstr(text, "\"predicted_peak_bytes\": 1000"));
     assert_non_null(strstr(text, "\"finished_at\": "));
     assert_non_null(strstr(text, "\"running_counted_bytes\": 4000"));
+    assert_non_null(strstr(text, "\"heap_in_use_bytes\": 3000"));
     assert_non_null(strstr(text, "\"megapixels_per_second\": 6.000"));
     assert_non_null(strstr(text, "\"shard\": \"0/3\""));
     free(text);
@@ -1257,6 +1287,7 @@ int main(void)
         cmocka_unit_test(test_scheduler_lends_idle_cpus),
         cmocka_unit_test(test_batch_lends_cpus_to_a_grid_job),
         cmocka_unit_test(test_scheduler_backfills_without_starving),
+        cmocka_unit_test(test_heap_in_use_follows_live_blocks),
         cmocka_unit_test(test_rss_back_after_outlier),
         cmocka_unit_test(test_output_complete),
         cmocka_unit_test(test_stale_temps),

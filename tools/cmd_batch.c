@@ -263,6 +263,7 @@ static void write_record(batch *b, size_t item)
         .counted_peak = s->mem_peak,
         .process_rss = lp_process_current_rss(),
         .running_counted = lp_mem_current(b->batch_mem),
+        .heap_in_use = lp_batch_heap_in_use(),
         .cell_width = r->plan.cell_width,
         .cell_height = r->plan.cell_height,
         .threads = r->plan.threads,

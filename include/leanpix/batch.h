@@ -160,9 +160,9 @@ typedef struct lp_batch_record {
     uint64_t predicted_peak;   /* model */
     uint64_t counted_peak;     /* lp_mem peak of the job */
     uint64_t process_rss;      /* process RSS when the job ended */
-    uint64_t running_counted;  /* counted bytes of the jobs still running then: what of
-                                  process_rss is theirs, so that process_rss minus it is
-                                  what the process keeps between jobs (RSS drift) */
+    uint64_t running_counted;  /* counted bytes of the jobs still running then */
+    uint64_t heap_in_use;      /* lp_batch_heap_in_use() then: process_rss less it is what
+                                  the process keeps whatever its jobs hold (RSS drift) */
     uint32_t cell_width, cell_height;  /* AVIF grid cells (0: one frame, or not AVIF) */
     unsigned threads;          /* encoder threads planned (CPUs lent come on top) */
     unsigned cpus_lent;        /* most CPUs idle workers lent the job at once */
@@ -204,6 +204,11 @@ LP_API void lp_batch_json_close(FILE *f, const lp_batch_summary *summary);
 LP_API void lp_batch_tune_allocator(void);
 /* Hands freed heap memory back to the kernel (glibc malloc_trim). */
 LP_API void lp_batch_release_memory(void);
+/* The bytes the process's live heap blocks take (glibc mallinfo2: in use in the arenas plus
+ * mmapped blocks), whoever allocated them (libaom too); 0 on other C libraries. The
+ * process RSS less this is its code, stacks and the freed memory the allocator keeps: the
+ * part that drifts when memory is retained, whatever the running jobs hold. */
+LP_API uint64_t lp_batch_heap_in_use(void);
 
 #ifdef __cplusplus
 }

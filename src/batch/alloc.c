@@ -34,6 +34,16 @@ void lp_batch_tune_allocator(void)
 #endif
 }
 
+uint64_t lp_batch_heap_in_use(void)
+{
+#ifdef __GLIBC__
+    struct mallinfo2 m = mallinfo2();
+    return (uint64_t)m.uordblks + m.hblkhd;
+#else
+    return 0;
+#endif
+}
+
 void lp_batch_release_memory(void)
 {
 #ifdef __GLIBC__

@@ -45,12 +45,12 @@ void lp_batch_json_record(FILE *f, const lp_batch_record *r, bool first)
             ", \"out_height\": %" PRIu32 ", \"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
             ", \"seconds\": %.3f, \"finished_at\": %.3f, \"predicted_peak_bytes\": %" PRIu64
             ", \"counted_peak_bytes\": %" PRIu64 ", \"process_rss_bytes\": %" PRIu64
-            ", \"running_counted_bytes\": %" PRIu64
+            ", \"running_counted_bytes\": %" PRIu64 ", \"heap_in_use_bytes\": %" PRIu64
             ", \"cell_width\": %" PRIu32 ", \"cell_height\": %" PRIu32 ", \"threads\": %u"
             ", \"cpus_lent\": %u, \"lent_bytes\": %" PRIu64
             ", \"lean\": %s, \"alone\": %s}",
             r->in_width, r->in_height, r->out_width, r->out_height, r->bytes_in, r->bytes_out,
-            r->seconds, r->finished_at, r->predicted_peak, r->counted_peak, r->process_rss, r->running_counted,
+            r->seconds, r->finished_at, r->predicted_peak, r->counted_peak, r->process_rss, r->running_counted, r->heap_in_use,
             r->cell_width, r->cell_height, r->threads, r->cpus_lent, r->lent_bytes, r->lean ? "true" : "false",
             r->alone ? "true" : "false");
     fflush(f);
