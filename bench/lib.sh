@@ -20,6 +20,13 @@ psnr_db() {  # compare exits 1 when the images differ, which is the normal case 
 }
 
 bytes() { stat -c %s "$1"; }
+
+# resolve_leanpix SCRIPT [PATH] -> sets leanpix to the binary to measure: PATH, else
+# $LEANPIX, else build/leanpix beside bench/; exits 2 with SCRIPT's name when it is not one.
+resolve_leanpix() {
+  leanpix=$(realpath "${2:-${LEANPIX:-$(dirname "${BASH_SOURCE[0]}")/../build/leanpix}}")
+  [ -x "$leanpix" ] || { echo "$1: $leanpix is not an executable (make build)" >&2; exit 2; }
+}
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "NA" || a == "NA" || b == 0) print "NA"; else printf "%.2f", a / b }'; }
 
 # start_serve LOG BIN [SERVE OPTIONS...] -> starts `BIN serve --listen 127.0.0.1:0 ...` in the

@@ -14,8 +14,9 @@
 # --inputs-only), BUDGET (256M), NICE (10), PROFILE_INTERVAL (50ms). About 5 minutes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-leanpix=$(realpath "${1:-${LEANPIX:-$here/../build/leanpix}}")
-[ -x "$leanpix" ] || { echo "outliers-together: $leanpix is not an executable (make build)" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+resolve_leanpix outliers-together "${1:-}"
 work=${REF_WORK:-$here/out/reference}
 mapfile -t two < <(ls -S "$work"/distinct/o*.jpg 2>/dev/null | head -2)
 [ ${#two[@]} -eq 2 ] || { echo "outliers-together: no outliers in $work/distinct (bench/reference-batch.sh --inputs-only)" >&2; exit 2; }

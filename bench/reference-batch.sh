@@ -50,8 +50,9 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-leanpix=$(realpath "${1:-${LEANPIX:-$here/../build/leanpix}}")
-[ -x "$leanpix" ] || { echo "reference-batch: $leanpix is not an executable (make build)" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+resolve_leanpix reference-batch "${1:-}"
 work=${REF_WORK:-$here/out/reference}
 jobs=${JOBS:-$(nproc)}
 budget=${BUDGET:-256M}
@@ -139,8 +140,6 @@ mkdir -p "$out"
 find "$batch" -name '*.jpg' | sort > "$out/inputs.txt"
 n=$(wc -l < "$out/inputs.txt")
 classic_build=${CLASSIC_BUILD:-$(dirname "$leanpix")}
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh"
 if [[ ",$runs," =~ ,(classic|fix[123]), ]]; then
   build_classic "$classic_build" "$out/classic-pipeline" || { echo "reference-batch: set CLASSIC_BUILD to a build directory" >&2; exit 2; }
 fi

@@ -31,8 +31,9 @@ while [ $# -gt 0 ]; do
     *) break ;;
   esac
 done
-leanpix=$(realpath "${1:-${LEANPIX:-$here/../build/leanpix}}")
-[ -x "$leanpix" ] || { echo "reference-bytes: $leanpix is not an executable (make build)" >&2; exit 2; }
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
+resolve_leanpix reference-bytes "${1:-}"
 work=${REF_WORK:-$here/out/reference}
 manifest=$work/batch-1/manifest.tsv
 [ -s "$manifest" ] || { echo "reference-bytes: no $manifest: run bench/reference-batch.sh --inputs-only first" >&2; exit 2; }
@@ -58,8 +59,6 @@ while read -r f; do echo "$f $out/avifenc/$(basename "${f%.*}").avif"; done < "$
   sh -c 'exec avifenc "$@" >/dev/null' avifenc -j 1 -s "$speed" -y 420 -d 8 --min "$quant" --max "$quant"
 echo "reference-bytes: avifenc done $(date -u +%H:%M:%S)"
 
-# shellcheck source=bench/lib.sh
-. "$here/lib.sh"
 psnr_of() {  # AVIF SOURCE -> PSNR (dB) of the decoded AVIF against the source
   local png; png=$out/png/$(basename "$1").png
   avifdec -j "$jobs" "$1" "$png" >/dev/null 2>&1 && psnr_db "$2" "$png"; rm -f "$png"
