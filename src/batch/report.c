@@ -50,7 +50,8 @@ void lp_batch_json_record(FILE *f, const lp_batch_record *r, bool first)
             ", \"cpus_lent\": %u, \"lent_bytes\": %" PRIu64
             ", \"lean\": %s, \"alone\": %s}",
             r->in_width, r->in_height, r->out_width, r->out_height, r->bytes_in, r->bytes_out,
-            r->seconds, r->finished_at, r->predicted_peak, r->counted_peak, r->process_rss, r->running_counted, r->heap_in_use,
+            r->seconds, r->finished_at, r->predicted_peak, r->counted_peak, r->process_rss,
+            r->running_counted, r->heap_in_use,
             r->cell_width, r->cell_height, r->threads, r->cpus_lent, r->lent_bytes, r->lean ? "true" : "false",
             r->alone ? "true" : "false");
     fflush(f);
