@@ -107,7 +107,8 @@ def main():
         r['rss_drift_basis'] = 'tree RSS, first vs last sixth of the wall time'
         rep = os.path.join(d, name + '.report.json')
         if name == 'leanpix' and os.path.exists(rep):
-            images = sorted(json.load(open(rep))['images'], key=lambda i: i['finished_at'])
+            report = json.load(open(rep))
+            images = sorted(report['images'], key=lambda i: i['finished_at'])
             done = [i for i in images if i['process_rss_bytes']]
             rss = [i['process_rss_bytes'] for i in done]
             if len(rss) >= 2 * k:
@@ -124,11 +125,11 @@ def main():
                          rss_drift_basis=f'process RSS less heap in use at quiet job ends ({len(first)} of '
                                          f'the first {k} jobs, {len(last)} of the last {k}); raw '
                                          f'job-end RSS {r["rss_drift_raw"] * 100:+.1f}%')
-            elif 'rss_drift_raw' in r:  # a report without heap_in_use_bytes (before 2026-12-02)
+            elif 'rss_drift_raw' in r:  # no quiet end in a window, or a report without heap_in_use_bytes
                 r.update(rss_drift=r['rss_drift_raw'], rss_first_jobs_mib=r['rss_raw_first_jobs_mib'],
                          rss_last_jobs_mib=r['rss_raw_last_jobs_mib'],
                          rss_drift_basis=f'process RSS at job end, first vs last {k} jobs')
-            summary = json.load(open(rep))['summary']
+            summary = report['summary']
             r['report'] = {x: summary.get(x) for x in ('succeeded', 'failed', 'ran_alone', 'jobs', 'budget_bytes')}
         rows.append(r)
 
