@@ -11,6 +11,7 @@
  * with an error and never crash, a budget too small is refused before decoding. The CLI
  * end to end: convert HEIC to JPEG and AVIF to WebP, and a batch over a directory of them.
  */
+#include "codec/heif_items.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -557,6 +558,193 @@ static void test_grid_larger_than_ispe(void **state)
     assert_true(lp_process_peak_rss() < 1024ull * 1024 * 1024);
 }
 
+/* The first place of pattern in data (n bytes), or NULL. */
+static uint8_t *find_bytes(uint8_t *data, size_t n, const void *pattern, size_t len)
+{
+    for (size_t i = 0; i + len <= n; i++)
+        if (!memcmp(data + i, pattern, len))
+            return data + i;
+    return NULL;
+}
+
+/* The infe (version 2) of the first item of the given type in an avifenc file. */
+static uint8_t *find_infe_of_type(uint8_t *data, size_t n, const char *type)
+{
+    for (uint8_t *p = data; (p = find_bytes(p, n - (size_t)(p - data), "infe", 4)); p += 4)
+        if (p + 16 <= data + n && p[4] == 2 && !memcmp(p + 12, type, 4))
+            return p;
+    return NULL;
+}
+
+enum forgery { CELL_IS_THE_GRID, OVERLAY, GRID_OF_GRIDS };
+
+/* A 2x2 grid AVIF from avifenc with one thing changed in its meta box: a cell reference
+ * that names the grid itself (libheif 1.15 recursed until the stack overflowed: found by
+ * fuzz_heif_source), the grid item turned into an overlay (whose canvas libheif sizes
+ * from its own data), or a cell turned into a grid. */
+static const char *forge_items(enum forgery what)
+{
+    static const char *names[] = {"loop.avif", "iovl.avif", "gridgrid.avif"};
+    const char *path = make_avif("items.avif", 256, 256, LP_FORMAT_RGB8, "--grid 2x2");
+    size_t size;
+    uint8_t *data = lpt_read_file(path, &size);
+    assert_non_null(data);
+    uint8_t *grid = find_infe_of_type(data, size, "grid");
+    assert_non_null(grid);
+    if (what == CELL_IS_THE_GRID) {
+        uint8_t *dimg = find_bytes(data, size, "dimg", 4);  /* from, count, 4 cell ids */
+        assert_non_null(dimg);
+        assert_memory_equal(dimg + 4, grid + 8, 2);
+        memcpy(dimg + 10, grid + 8, 2);  /* the second cell is the grid */
+    } else if (what == OVERLAY) {
+        memcpy(grid + 12, "iovl", 4);
+    } else {
+        uint8_t *cell = find_infe_of_type(data, size, "av01");
+        assert_non_null(cell);
+        memcpy(cell + 12, "grid", 4);
+    }
+    const char *forged = keep_path(lpt_path(names[what]));
+    lpt_write_file(forged, data, size);
+    free(data);
+    return forged;
+}
+
+/* What libheif would follow without end, or without a bound on its memory, is refused
+ * from our reading of the meta box before libheif decodes, with our reason; the AVIF
+ * source refuses the same files (libavif's parser or our header reader, whichever comes
+ * first: libavif only follows grids, and checks their cells). */
+static void test_item_graph_refused(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    static const struct {
+        enum forgery what;
+        lp_status status;
+        const char *says;
+    } cases[] = {
+        {CELL_IS_THE_GRID, LP_ERR_CORRUPT, "loop"},
+        {OVERLAY, LP_ERR_UNSUPPORTED, "'iovl'"},
+        {GRID_OF_GRIDS, LP_ERR_UNSUPPORTED, "is itself a 'grid'"},
+    };
+    source_ctor ctors[2] = {lp_heif_source_new, lp_avif_source_new};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        const char *forged = forge_items(cases[k].what);
+        for (int c = 0; c < 2; c++) {
+            lp_buffer_image img;
+            lp_error err = {0};
+            lp_status st = decode_with(ctors[c], forged, NULL, NULL, &img, NULL, &err);
+            bool as_ours = st == cases[k].status && strstr(lp_error_message(&err), cases[k].says);
+            bool refused = st == LP_ERR_CORRUPT || st == LP_ERR_UNSUPPORTED;
+            if (c == 0 ? !as_ours : !refused)
+                fail_msg("%s, source %d: %s (%s)", forged, c, lp_strerror(st),
+                         lp_error_message(&err));
+        }
+    }
+}
+
+/* ---- the item graph, from hand-made iinf and iref bodies ---- */
+
+typedef struct meta_bytes {
+    uint8_t iinf[1 << 20], iref[1 << 20];
+    size_t iinf_n, iref_n;
+} meta_bytes;
+
+static void put16(uint8_t *p, uint32_t v) { p[0] = (uint8_t)(v >> 8), p[1] = (uint8_t)v; }
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    put16(p, v >> 16);
+    put16(p + 2, v & 0xFFFFu);
+}
+
+static void add_item(meta_bytes *m, uint32_t id, const char *type)
+{
+    if (m->iinf_n == 0)
+        m->iinf_n = 6;  /* version 0, flags, a 16-bit count that the walk does not need */
+    uint8_t *e = m->iinf + m->iinf_n;
+    put32(e, 21);
+    memcpy(e + 4, "infe", 4);
+    put32(e + 8, 2u << 24);  /* version 2 */
+    put16(e + 12, id);
+    put16(e + 14, 0);
+    memcpy(e + 16, type, 4);
+    e[20] = 0;
+    m->iinf_n += 21;
+}
+
+static void add_ref(meta_bytes *m, const char *type, uint32_t from, const uint32_t *to, size_t n)
+{
+    if (m->iref_n == 0)
+        m->iref_n = 4;
+    uint8_t *r = m->iref + m->iref_n;
+    put32(r, (uint32_t)(12 + 2 * n));
+    memcpy(r + 4, type, 4);
+    put16(r + 8, from);
+    put16(r + 10, (uint32_t)n);
+    for (size_t k = 0; k < n; k++)
+        put16(r + 12 + 2 * k, to[k]);
+    m->iref_n += 12 + 2 * n;
+}
+
+static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *err)
+{
+    lp_error_clear(err);
+    return lp_heif_check_items((lp_span){m->iinf, m->iinf_n}, (lp_span){m->iref, m->iref_n},
+                               primary, err);
+}
+
+/* The walk over the items libheif would visit: what real files do passes (a grid with an
+ * alpha grid, cells shared), a loop through auxiliary images, a chain deeper than real
+ * files go and a cell with its own alpha are refused; 60,000 references to one cell are
+ * walked once each. */
+static void test_item_graph_walk(void **state)
+{
+    (void)state;
+    static meta_bytes m;
+    lp_error err = {0};
+    uint32_t cells[] = {2, 3, 3, 2}, alpha_cells[] = {5, 6}, one = 1, two = 2, four = 4;
+
+    memset(&m, 0, sizeof m);  /* a grid, its alpha grid (auxl to the grid), coded cells */
+    add_item(&m, 1, "grid"), add_item(&m, 2, "hvc1"), add_item(&m, 3, "hvc1");
+    add_item(&m, 4, "grid"), add_item(&m, 5, "hvc1"), add_item(&m, 6, "hvc1");
+    add_ref(&m, "dimg", 1, cells, 4), add_ref(&m, "dimg", 4, alpha_cells, 2);
+    add_ref(&m, "auxl", 4, &one, 1);
+    assert_int_equal(check_items(&m, 1, &err), LP_OK);
+    add_ref(&m, "auxl", 5, &two, 1);  /* now a cell has an alpha image of its own */
+    assert_int_equal(check_items(&m, 1, &err), LP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(lp_error_message(&err), "cell 2 has auxiliary"));
+
+    memset(&m, 0, sizeof m);  /* two images each the other's alpha */
+    add_item(&m, 1, "hvc1"), add_item(&m, 2, "hvc1");
+    add_ref(&m, "auxl", 2, &one, 1), add_ref(&m, "auxl", 1, &two, 1);
+    assert_int_equal(check_items(&m, 1, &err), LP_ERR_CORRUPT);
+    assert_non_null(strstr(lp_error_message(&err), "loop"));
+
+    memset(&m, 0, sizeof m);  /* a chain of alpha images, 12 deep */
+    for (uint32_t id = 1; id <= 12; id++) {
+        uint32_t master = id - 1;
+        add_item(&m, id, "hvc1");
+        if (id > 1)
+            add_ref(&m, "auxl", id, &master, 1);
+    }
+    assert_int_equal(check_items(&m, 1, &err), LP_ERR_CORRUPT);
+    assert_non_null(strstr(lp_error_message(&err), "deeper"));
+
+    memset(&m, 0, sizeof m);  /* an identity derivation */
+    add_item(&m, 1, "iden"), add_item(&m, 4, "hvc1");
+    add_ref(&m, "dimg", 1, &four, 1);
+    assert_int_equal(check_items(&m, 1, &err), LP_ERR_UNSUPPORTED);
+
+    memset(&m, 0, sizeof m);  /* 60,000 references to one cell */
+    static uint32_t many[60000];
+    for (size_t k = 0; k < 60000; k++)
+        many[k] = 2;
+    add_item(&m, 1, "grid"), add_item(&m, 2, "av01");
+    add_ref(&m, "dimg", 1, many, 60000);
+    assert_int_equal(check_items(&m, 1, &err), LP_OK);
+    assert_int_equal(check_items(&m, 7, &err), LP_OK);  /* no such primary: libheif's to say */
+}
+
 /* Every cut of a file fails with an error (never a crash, a hang or an image). */
 static void test_truncated(void **state)
 {
@@ -725,6 +913,8 @@ int main(void)
         cmocka_unit_test(test_avif_metadata),
         cmocka_unit_test(test_limits_from_header),
         cmocka_unit_test(test_grid_larger_than_ispe),
+        cmocka_unit_test(test_item_graph_refused),
+        cmocka_unit_test(test_item_graph_walk),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_budget_refused_before_decoding),
         cmocka_unit_test(test_probe_agrees_with_source),

@@ -7,10 +7,14 @@
  * (the primary item), iinf/infe (its type: 'grid' or a coded item), iprp/ipco (the
  * properties, numbered from 1) and ipma (which properties belong to which item): ispe,
  * pixi, irot, imir of the primary; auxC with an alpha URN on any item means alpha; the
- * first av1C/hvcC says the chroma subsampling (and the depth when pixi is absent). Every
- * length is checked against what contains it; every loop is bounded by the buffer.
+ * first av1C/hvcC says the chroma subsampling (and the depth when pixi is absent). iref
+ * with iinf goes to heif_items.c, which refuses what libheif would follow without end.
+ * Every length is checked against what contains it; every loop is bounded by the buffer
+ * and walks it once (ipma and ipco are matched through bitmaps of property indices).
  */
 #include "codec/heif_boxes.h"
+#include "codec/heif_box.h"
+#include "codec/heif_items.h"
 #include "io/file_bytes.h"
 
 #include <stdlib.h>
@@ -18,66 +22,32 @@
 
 #define HEIF_MAX_TOP_BOXES 64
 
-typedef struct span {
-    const uint8_t *p;
-    size_t n;
-} span;
-
-static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
-static uint32_t be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The next child box of *in: its type and body; false at the end or on a bad size. */
-static bool next_box(span *in, char type[4], span *body)
-{
-    if (in->n < 8)
-        return false;
-    uint64_t size = be32(in->p);
-    size_t head = 8;
-    if (size == 1) {
-        if (in->n < 16)
-            return false;
-        size = (uint64_t)be32(in->p + 8) << 32 | be32(in->p + 12);
-        head = 16;
-    } else if (size == 0) {
-        size = in->n;
-    }
-    if (size < head || size > in->n)
-        return false;
-    memcpy(type, in->p + 4, 4);
-    body->p = in->p + head;
-    body->n = (size_t)size - head;
-    in->p += size;
-    in->n -= (size_t)size;
-    return true;
-}
-
 typedef struct meta_facts {
     uint32_t primary;
     bool have_primary;
-    span ipco, ipma, iinf, iloc, idat;
+    lp_span ipco, ipma, iinf, iref, iloc, idat;
 } meta_facts;
 
-static void scan_meta(span meta, meta_facts *f)
+static void scan_meta(lp_span meta, meta_facts *f)
 {
     char type[4];
-    span body;
-    while (next_box(&meta, type, &body)) {
+    lp_span body;
+    while (lp_next_box(&meta, type, &body)) {
         if (!memcmp(type, "pitm", 4) && body.n >= 6) {
-            f->primary = body.p[0] == 0 ? be16(body.p + 4) : body.n >= 8 ? be32(body.p + 4) : 0;
+            f->primary = body.p[0] == 0 ? lp_be16(body.p + 4) : body.n >= 8 ? lp_be32(body.p + 4) : 0;
             f->have_primary = true;
         } else if (!memcmp(type, "iinf", 4)) {
             f->iinf = body;
+        } else if (!memcmp(type, "iref", 4)) {
+            f->iref = body;
         } else if (!memcmp(type, "iloc", 4)) {
             f->iloc = body;
         } else if (!memcmp(type, "idat", 4)) {
             f->idat = body;
         } else if (!memcmp(type, "iprp", 4)) {
-            span child;
+            lp_span child;
             char t[4];
-            while (next_box(&body, t, &child)) {
+            while (lp_next_box(&body, t, &child)) {
                 if (!memcmp(t, "ipco", 4))
                     f->ipco = child;
                 else if (!memcmp(t, "ipma", 4))
@@ -87,50 +57,21 @@ static void scan_meta(span meta, meta_facts *f)
     }
 }
 
-/* The primary item's type from its infe (versions 2 and 3 carry item_type). */
+/* The primary item's type from its infe. */
 static bool primary_is_grid(const meta_facts *f)
 {
-    if (f->iinf.n < 6)
+    lp_span in, e;
+    char type[4], item_type[4];
+    uint32_t id;
+    if (!lp_box_entries(f->iinf, f->iinf.n && f->iinf.p[0] == 0 ? 2 : 4, &in))
         return false;
-    span in = {f->iinf.p + (f->iinf.p[0] == 0 ? 6 : 8), 0};
-    size_t skip = (size_t)(in.p - f->iinf.p);
-    if (skip > f->iinf.n)
-        return false;
-    in.n = f->iinf.n - skip;
-    char type[4];
-    span e;
-    while (next_box(&in, type, &e)) {
-        if (memcmp(type, "infe", 4) || e.n < 4)
-            continue;
-        unsigned version = e.p[0];
-        uint32_t id;
-        const uint8_t *item_type;
-        if (version == 2 && e.n >= 12) {
-            id = be16(e.p + 4);
-            item_type = e.p + 8;
-        } else if (version == 3 && e.n >= 14) {
-            id = be32(e.p + 4);
-            item_type = e.p + 10;
-        } else {
-            continue;
-        }
-        if (id == f->primary)
+    while (lp_next_box(&in, type, &e))
+        if (!memcmp(type, "infe", 4) && lp_read_infe(e, &id, item_type) && id == f->primary)
             return !memcmp(item_type, "grid", 4);
-    }
     return false;
 }
 
-/* The index-th (1-based) property box of ipco. */
-static bool property(const meta_facts *f, unsigned index, char type[4], span *body)
-{
-    span in = f->ipco;
-    for (unsigned i = 1; next_box(&in, type, body); i++)
-        if (i == index)
-            return true;
-    return false;
-}
-
-static bool is_alpha_urn(span body)
+static bool is_alpha_urn(lp_span body)
 {
     static const char *const urns[] = {"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha",
                                        "urn:mpeg:hevc:2015:auxid:1"};
@@ -146,7 +87,7 @@ static bool is_alpha_urn(span body)
     return false;
 }
 
-static void apply_property(const char type[4], span b, bool primary, lp_heif_header *h,
+static void apply_property(const char type[4], lp_span b, bool primary, lp_heif_header *h,
                            unsigned *irot, bool *mirror, unsigned *imir, bool *have_pixi)
 {
     if (!memcmp(type, "auxC", 4) && is_alpha_urn(b))
@@ -154,14 +95,14 @@ static void apply_property(const char type[4], span b, bool primary, lp_heif_hea
     if (!primary)
         return;
     if (!memcmp(type, "ispe", 4) && b.n >= 12) {
-        h->width = be32(b.p + 4);
-        h->height = be32(b.p + 8);
+        h->width = lp_be32(b.p + 4);
+        h->height = lp_be32(b.p + 8);
     } else if (!memcmp(type, "pixi", 4) && b.n >= 6 && b.p[4] > 0) {
         h->bit_depth = b.p[5];
         *have_pixi = true;
     } else if (!memcmp(type, "clap", 4) && b.n >= 16) {
         /* width and height as fractions N/D (the offsets do not change the size) */
-        uint32_t wn = be32(b.p), wd = be32(b.p + 4), hn = be32(b.p + 8), hd = be32(b.p + 12);
+        uint32_t wn = lp_be32(b.p), wd = lp_be32(b.p + 4), hn = lp_be32(b.p + 8), hd = lp_be32(b.p + 12);
         if (wd && hd) {
             h->clap_width = wn / wd;
             h->clap_height = hn / hd;
@@ -174,45 +115,60 @@ static void apply_property(const char type[4], span b, bool primary, lp_heif_hea
     }
 }
 
-/* Walks ipma: the properties of every item (alpha on any; the rest on the primary). */
-static void read_associations(const meta_facts *f, lp_heif_header *h, bool *have_pixi)
+/* Property indices are 15 bits at most (ipma): one bit per index. */
+#define HEIF_PROPERTY_INDICES 32768u
+
+static void mark(uint8_t *bits, unsigned i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7u)); }
+static bool marked(const uint8_t *bits, unsigned i) { return bits[i >> 3] >> (i & 7u) & 1u; }
+
+/* Which properties (1-based ipco indices) the primary and the items in all are associated
+ * with, from one walk over ipma. */
+static void mark_associations(lp_span m, uint32_t primary, uint8_t *of_primary, uint8_t *of_any)
 {
-    span m = f->ipma;
     if (m.n < 8)
         return;
     unsigned version = m.p[0];
     bool wide_index = (m.p[3] & 1u) != 0;
-    uint32_t entries = be32(m.p + 4);
-    size_t at = 8;
-    unsigned irot = 0, imir = 0;
-    bool mirror = false;
-    for (uint32_t e = 0; e < entries; e++) {
-        size_t id_bytes = version < 1 ? 2 : 4;
-        if (at + id_bytes + 1 > m.n)
-            break;
-        uint32_t id = id_bytes == 2 ? be16(m.p + at) : be32(m.p + at);
+    uint32_t entries = lp_be32(m.p + 4);
+    size_t at = 8, id_bytes = version < 1 ? 2 : 4;
+    for (uint32_t e = 0; e < entries && at + id_bytes + 1 <= m.n; e++) {
+        uint32_t id = id_bytes == 2 ? lp_be16(m.p + at) : lp_be32(m.p + at);
         unsigned count = m.p[at + id_bytes];
         at += id_bytes + 1;
-        for (unsigned k = 0; k < count; k++) {
-            if (at + (wide_index ? 2 : 1) > m.n)
-                return;
-            unsigned index = wide_index ? be16(m.p + at) & 0x7fffu : m.p[at] & 0x7fu;
+        for (unsigned k = 0; k < count && at + (wide_index ? 2 : 1) <= m.n; k++) {
+            unsigned index = wide_index ? lp_be16(m.p + at) & 0x7fffu : m.p[at] & 0x7fu;
             at += wide_index ? 2 : 1;
-            char type[4];
-            span body;
-            if (index && property(f, index, type, &body))
-                apply_property(type, body, id == f->primary, h, &irot, &mirror, &imir, have_pixi);
+            mark(of_any, index);
+            if (id == primary)
+                mark(of_primary, index);
         }
     }
+}
+
+/* The properties of every item (alpha on any; the rest on the primary): ipma once, then
+ * ipco once, so that the work is linear however many entries name however many
+ * properties. */
+static void read_associations(const meta_facts *f, lp_heif_header *h, bool *have_pixi)
+{
+    uint8_t of_primary[HEIF_PROPERTY_INDICES / 8] = {0}, of_any[HEIF_PROPERTY_INDICES / 8] = {0};
+    mark_associations(f->ipma, f->primary, of_primary, of_any);
+    unsigned irot = 0, imir = 0;
+    bool mirror = false;
+    lp_span in = f->ipco, body;
+    char type[4];
+    for (unsigned i = 1; i < HEIF_PROPERTY_INDICES && lp_next_box(&in, type, &body); i++)
+        if (marked(of_any, i))
+            apply_property(type, body, marked(of_primary, i), h, &irot, &mirror, &imir,
+                           have_pixi);
     h->orientation = lp_heif_orientation(irot, mirror, imir);
 }
 
 /* Chroma and depth of the coded cells from the first av1C or hvcC. */
 static void read_codec_config(const meta_facts *f, lp_heif_header *h, bool have_pixi)
 {
-    span in = f->ipco, b;
+    lp_span in = f->ipco, b;
     char type[4];
-    while (next_box(&in, type, &b)) {
+    while (lp_next_box(&in, type, &b)) {
         if (!memcmp(type, "av1C", 4) && b.n >= 3) {
             uint8_t c = b.p[2];
             bool mono = c & 0x10, sx = c & 0x08, sy = c & 0x04;
@@ -232,7 +188,7 @@ static void read_codec_config(const meta_facts *f, lp_heif_header *h, bool have_
 }
 
 /* An unsigned big-endian field of n (0, 4 or 8) bytes at *at of s, advancing *at. */
-static bool field(span s, size_t *at, unsigned n, uint64_t *v)
+static bool field(lp_span s, size_t *at, unsigned n, uint64_t *v)
 {
     if (n != 0 && n != 4 && n != 8)
         return false;
@@ -249,7 +205,7 @@ static bool field(span s, size_t *at, unsigned n, uint64_t *v)
  * at *offset; false when it cannot be told. */
 static bool primary_extent(const meta_facts *f, bool *in_idat, uint64_t *offset)
 {
-    span l = f->iloc;
+    lp_span l = f->iloc;
     if (l.n < 8)
         return false;
     unsigned version = l.p[0];
@@ -258,7 +214,7 @@ static bool primary_extent(const meta_facts *f, bool *in_idat, uint64_t *offset)
     size_t at = 6;
     uint64_t count, v;
     if (version < 2) {
-        count = be16(l.p + at);
+        count = lp_be16(l.p + at);
         at += 2;
     } else if (!field(l, &at, 4, &count)) {
         return false;
@@ -268,7 +224,7 @@ static bool primary_extent(const meta_facts *f, bool *in_idat, uint64_t *offset)
         if (version < 2) {
             if (at + 2 > l.n)
                 return false;
-            id = be16(l.p + at);
+            id = lp_be16(l.p + at);
             at += 2;
         } else if (!field(l, &at, 4, &id)) {
             return false;
@@ -277,14 +233,14 @@ static bool primary_extent(const meta_facts *f, bool *in_idat, uint64_t *offset)
         if (version >= 1) {
             if (at + 2 > l.n)
                 return false;
-            method = be16(l.p + at) & 15u;
+            method = lp_be16(l.p + at) & 15u;
             at += 2;
         }
         uint64_t base, extents;
         at += 2;  /* data_reference_index */
         if (at > l.n || !field(l, &at, base_size, &base) || at + 2 > l.n)
             return false;
-        extents = be16(l.p + at);
+        extents = lp_be16(l.p + at);
         at += 2;
         for (uint64_t e = 0; e < extents; e++) {
             uint64_t off, len;
@@ -329,8 +285,8 @@ static void read_grid_size(const meta_facts *f, lp_heif_read_fn read, void *user
             return;
     }
     bool wide = g[1] & 1u;
-    h->grid_width = wide ? be32(g + 4) : be16(g + 4);
-    h->grid_height = wide ? be32(g + 8) : be16(g + 6);
+    h->grid_width = wide ? lp_be32(g + 4) : lp_be16(g + 4);
+    h->grid_height = wide ? lp_be32(g + 8) : lp_be16(g + 6);
 }
 
 int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
@@ -352,13 +308,13 @@ static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint
         if (!read(user, at, head, 8))
             return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF box header at byte %llu cannot be read",
                                 (unsigned long long)at);
-        uint64_t box = be32(head), hl = 8;
+        uint64_t box = lp_be32(head), hl = 8;
         if (i == 0 && memcmp(head + 4, "ftyp", 4))
             return lp_error_set(err, LP_ERR_CORRUPT, "not a HEIF file (no ftyp box)");
         if (box == 1) {
             if (!read(user, at + 8, head + 8, 8))
                 return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF box header cut short");
-            box = (uint64_t)be32(head + 8) << 32 | be32(head + 12);
+            box = (uint64_t)lp_be32(head + 8) << 32 | lp_be32(head + 12);
             hl = 16;
         } else if (box == 0) {
             box = size - at;
@@ -401,8 +357,13 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
         return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF data ends inside its meta box");
     }
     meta_facts f = {0};
-    scan_meta((span){meta + 4, (size_t)len - 4}, &f);  /* meta is a full box */
+    scan_meta((lp_span){meta + 4, (size_t)len - 4}, &f);  /* meta is a full box */
     bool have_pixi = false;
+    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, err) : LP_OK;
+    if (st != LP_OK) {
+        free(meta);
+        return st;
+    }
     if (f.have_primary) {
         h->grid = primary_is_grid(&f);
         if (h->grid)

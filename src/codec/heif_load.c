@@ -74,6 +74,7 @@ typedef struct heif_source {
     const uint8_t *plane;         /* its interleaved pixels */
     int plane_stride;
     unsigned bits;                /* 8, or 9..16 for the 16-bit formats */
+    unsigned chroma_samples;      /* from our meta reader, for the estimate (0: unknown) */
     uint8_t *strip;               /* 16-bit: HEIF_STRIP_ROWS scaled rows */
     size_t row_bytes;
     uint32_t next_row;
@@ -324,22 +325,27 @@ uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, un
                       (double)height);
 }
 
-/* Our own reading of the meta box (src/codec/heif_boxes.c): the chroma subsampling for
- * the estimate, and a grid's own output size, which libheif 1.15 allocates its canvas by
- * without comparing it with ispe (a 64x64 image whose grid says 65535x65535 made it ask
- * for gigabytes: found by fuzz_heif_source). A grid larger than its ispe is refused; the
- * limits apply to it as to ispe. Files our reader cannot follow are left to libheif. */
-static lp_status check_meta(heif_source *s, unsigned *chroma, lp_error *err)
+/* Our own reading of the meta box (src/codec/heif_boxes.c), before libheif is asked
+ * anything that follows item references (even the bit depth does, in 1.15):
+ * - the items the decode would visit (heif_items.c): a loop of references made libheif
+ *   recurse until the stack overflowed, an overlay made it allocate a canvas of any size
+ *   (both found by fuzz_heif_source);
+ * - a grid's own output size, which libheif 1.15 allocates its canvas by without comparing
+ *   it with ispe (a 64x64 image whose grid says 65535x65535 made it ask for gigabytes):
+ *   a grid larger than its ispe is refused; the limits apply to it as to ispe;
+ * - the chroma subsampling, for the estimate.
+ * A file our reader refuses is refused: libheif is not left to find out. */
+static lp_status check_meta(heif_source *s, lp_error *err)
 {
     lp_heif_header h;
-    *chroma = 0;
-    if (lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
-                            s->common.limits.max_metadata_bytes, &h, NULL) != LP_OK)
-        return LP_OK;
-    *chroma = h.chroma_samples;
+    lp_status st = lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
+                                       s->common.limits.max_metadata_bytes, &h, err);
+    if (st != LP_OK)
+        return st;
+    s->chroma_samples = h.chroma_samples;
     if (!h.grid_width)
         return LP_OK;
-    lp_status st = lp_limits_check(&s->common.limits, h.grid_width, h.grid_height, err);
+    st = lp_limits_check(&s->common.limits, h.grid_width, h.grid_height, err);
     if (st != LP_OK)
         return st;
     if (h.grid_width > h.width || h.grid_height > h.height)
@@ -362,12 +368,9 @@ static lp_status plan_decode(heif_source *s, lp_error *err)
     info->source_bit_depth = s->bits > 8 ? 16 : 8;
     unsigned pixel_bytes = lp_format_pixel_bytes(info->format);
     s->row_bytes = (size_t)info->width * pixel_bytes;
-    unsigned chroma;
-    lp_status st = check_meta(s, &chroma, err);
-    if (st != LP_OK)
-        return st;
-    uint64_t bytes = lp_heif_decode_estimate(info->width, info->height, alpha, s->bits, chroma);
-    st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
+    uint64_t bytes = lp_heif_decode_estimate(info->width, info->height, alpha, s->bits,
+                                             s->chroma_samples);
+    lp_status st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
     if (st != LP_OK)
         return st;
     s->common.reserved = bytes;
@@ -493,6 +496,8 @@ lp_status lp_heif_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
         return LP_ERR_NOMEM;
     lp_source_init(&s->base, &s->common, &heif_source_ops, LP_FILE_HEIF, in, limits, mem);
     lp_status st = open_header(s, err);
+    if (st == LP_OK)
+        st = check_meta(s, err);
     if (st == LP_OK) {
         s->base.info.width = (uint32_t)heif_image_handle_get_width(s->handle);
         s->base.info.height = (uint32_t)heif_image_handle_get_height(s->handle);
