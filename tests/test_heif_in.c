@@ -730,6 +730,18 @@ static void test_item_graph_walk(void **state)
     assert_int_equal(check_items(&m, 1, &err), LP_ERR_CORRUPT);
     assert_non_null(strstr(lp_error_message(&err), "deeper"));
 
+    memset(&m, 0, sizeof m);  /* an overlay as a cell, its reference's box size a lie */
+    add_item(&m, 1, "grid"), add_item(&m, 2, "iovl");
+    add_ref(&m, "dimg", 1, &two, 1);
+    put32(m.iref + 4, 0x21000e);  /* libheif reads the entry by its contents (found by
+                                   * fuzz_heif_source: a 3.6 GB overlay canvas) */
+    assert_int_equal(check_items(&m, 1, &err), LP_ERR_UNSUPPORTED);
+
+    memset(&m, 0, sizeof m);  /* one id, two items */
+    add_item(&m, 1, "hvc1"), add_item(&m, 1, "iovl");
+    assert_int_equal(check_items(&m, 1, &err), LP_ERR_CORRUPT);
+    assert_non_null(strstr(lp_error_message(&err), "declared twice"));
+
     memset(&m, 0, sizeof m);  /* an identity derivation */
     add_item(&m, 1, "iden"), add_item(&m, 4, "hvc1");
     add_ref(&m, "dimg", 1, &four, 1);

@@ -28,32 +28,41 @@ typedef struct meta_facts {
     lp_span ipco, ipma, iinf, iref, iloc, idat;
 } meta_facts;
 
+/* Keeps the first box of a kind, as libheif does (it asks for the first child of each). */
+static void keep_first(lp_span *kept, lp_span body)
+{
+    if (!kept->p)
+        *kept = body;
+}
+
 static void scan_meta(lp_span meta, meta_facts *f)
 {
     char type[4];
-    lp_span body;
+    lp_span body, iprp = {0}, pitm = {0};
     while (lp_next_box(&meta, type, &body)) {
-        if (!memcmp(type, "pitm", 4) && body.n >= 6) {
-            f->primary = body.p[0] == 0 ? lp_be16(body.p + 4) : body.n >= 8 ? lp_be32(body.p + 4) : 0;
-            f->have_primary = true;
-        } else if (!memcmp(type, "iinf", 4)) {
-            f->iinf = body;
-        } else if (!memcmp(type, "iref", 4)) {
-            f->iref = body;
-        } else if (!memcmp(type, "iloc", 4)) {
-            f->iloc = body;
-        } else if (!memcmp(type, "idat", 4)) {
-            f->idat = body;
-        } else if (!memcmp(type, "iprp", 4)) {
-            lp_span child;
-            char t[4];
-            while (lp_next_box(&body, t, &child)) {
-                if (!memcmp(t, "ipco", 4))
-                    f->ipco = child;
-                else if (!memcmp(t, "ipma", 4))
-                    f->ipma = child;
-            }
-        }
+        if (!memcmp(type, "pitm", 4))
+            keep_first(&pitm, body);
+        else if (!memcmp(type, "iinf", 4))
+            keep_first(&f->iinf, body);
+        else if (!memcmp(type, "iref", 4))
+            keep_first(&f->iref, body);
+        else if (!memcmp(type, "iloc", 4))
+            keep_first(&f->iloc, body);
+        else if (!memcmp(type, "idat", 4))
+            keep_first(&f->idat, body);
+        else if (!memcmp(type, "iprp", 4))
+            keep_first(&iprp, body);
+    }
+    lp_span child;
+    while (lp_next_box(&iprp, type, &child)) {
+        if (!memcmp(type, "ipco", 4))
+            keep_first(&f->ipco, child);
+        else if (!memcmp(type, "ipma", 4))
+            keep_first(&f->ipma, child);
+    }
+    if (pitm.n >= 6 && (pitm.p[0] == 0 || pitm.n >= 8)) {
+        f->primary = pitm.p[0] == 0 ? lp_be16(pitm.p + 4) : lp_be32(pitm.p + 4);
+        f->have_primary = true;
     }
 }
 

@@ -20,6 +20,8 @@
  *  - comes back to an item on its current path (LP_ERR_CORRUPT: a loop);
  *  - goes deeper than HEIF_MAX_DEPTH items (LP_ERR_CORRUPT: real files need 3: a grid, its
  *    alpha grid, that grid's cells).
+ * The boxes are read as libheif reads them (the first of each kind; iref's entries by
+ * their contents, not their sizes), so that the walk sees the graph libheif will.
  * Each item and each reference is visited once (depth-first, with an explicit stack of at
  * most HEIF_MAX_DEPTH entries), items are found by id in a sorted table, so the work is
  * O(n log n) in the meta box and the tables take at most about twice its bytes (freed
@@ -103,26 +105,35 @@ static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)
                                                g->items[g->n_items].type))
             g->n_items++;
     qsort(g->items, g->n_items, sizeof *g->items, by_id);
+    for (uint32_t i = 1; i < g->n_items; i++)  /* libheif would keep the last of them */
+        if (g->items[i].id == g->items[i - 1].id)
+            return lp_error_set(err, LP_ERR_CORRUPT, "HEIF item %" PRIu32 " is declared twice",
+                                g->items[i].id);
     return LP_OK;
 }
 
-/* Calls add(g, type, from, to) for each reference of each SingleItemTypeReferenceBox of
- * iref (16-bit item ids in version 0, 32-bit in version 1). */
+/* Calls add(g, type, from, to) for each reference of iref (16-bit item ids in version
+ * 0, 32-bit in version 1), read as libheif 1.15 reads them so that both see the same
+ * references: one entry after the other, each a box header whose size is not used, the
+ * from id, a count and the ids, until the data ends. Each entry takes at least 8 bytes. */
 static void walk_references(lp_span iref, item_graph *g,
                             void (*add)(item_graph *, const char *, uint32_t, uint32_t))
 {
     if (iref.n < 4)
         return;
-    size_t id_bytes = iref.p[0] == 0 ? 2 : 4;
-    lp_span in = {iref.p + 4, iref.n - 4}, ref;
-    char type[4];
-    while (lp_next_box(&in, type, &ref)) {
-        if (ref.n < id_bytes + 2)
-            continue;
-        uint32_t from = id_bytes == 2 ? lp_be16(ref.p) : lp_be32(ref.p);
-        size_t count = lp_be16(ref.p + id_bytes), at = id_bytes + 2;
-        for (size_t k = 0; k < count && at + id_bytes <= ref.n; k++, at += id_bytes)
-            add(g, type, from, id_bytes == 2 ? lp_be16(ref.p + at) : lp_be32(ref.p + at));
+    size_t id_bytes = iref.p[0] == 0 ? 2 : 4, at = 4;
+    const uint8_t *p = iref.p;
+    while (at + 8 <= iref.n) {
+        char type[4];
+        memcpy(type, p + at + 4, 4);
+        at += 8 + (lp_be32(p + at) == 1 ? 8 : 0) + (is_type(type, "uuid") ? 16 : 0);
+        if (at + id_bytes + 2 > iref.n)
+            return;
+        uint32_t from = id_bytes == 2 ? lp_be16(p + at) : lp_be32(p + at);
+        size_t count = lp_be16(p + at + id_bytes);
+        at += id_bytes + 2;
+        for (size_t k = 0; k < count && at + id_bytes <= iref.n; k++, at += id_bytes)
+            add(g, type, from, id_bytes == 2 ? lp_be16(p + at) : lp_be32(p + at));
     }
 }
 
