@@ -690,13 +690,13 @@ static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *er
 {
     lp_error_clear(err);
     return lp_heif_check_items((lp_span){m->iinf, m->iinf_n}, (lp_span){m->iref, m->iref_n},
-                               primary, err);
+                               primary, NULL, err);
 }
 
 /* The walk over the items libheif would visit: what real files do passes (a grid with an
  * alpha grid, cells shared), a loop through auxiliary images, a chain deeper than real
  * files go and a cell with its own alpha are refused; 60,000 references to one cell are
- * walked once each. */
+ * walked once each, in tables counted in the job's budget. */
 static void test_item_graph_walk(void **state)
 {
     (void)state;
@@ -755,6 +755,12 @@ static void test_item_graph_walk(void **state)
     add_ref(&m, "dimg", 1, many, 60000);
     assert_int_equal(check_items(&m, 1, &err), LP_OK);
     assert_int_equal(check_items(&m, 7, &err), LP_OK);  /* no such primary: libheif's to say */
+    lp_mem *tight = lp_mem_new(64 * 1024, NULL);  /* the tables are counted: 240 kB here */
+    lp_error_clear(&err);
+    assert_int_equal(lp_heif_check_items((lp_span){m.iinf, m.iinf_n}, (lp_span){m.iref, m.iref_n},
+                                         1, tight, &err), LP_ERR_NOMEM);
+    assert_int_equal(lp_mem_current(tight), 0);
+    lp_mem_free_tracker(tight);
 }
 
 /* Every cut of a file fails with an error (never a crash, a hang or an image). */

@@ -263,7 +263,7 @@ static bool primary_is_grid(avif_source *s)
 {
     lp_heif_header h;
     return lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
-                               s->common.limits.max_metadata_bytes, &h, NULL) != LP_OK ||
+                               s->common.limits.max_metadata_bytes, s->base.mem, &h, NULL) != LP_OK ||
            h.grid;
 }
 

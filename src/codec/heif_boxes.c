@@ -3,7 +3,7 @@
  *
  * Top-level boxes are skipped by their headers (8 or 16 bytes each, at most
  * HEIF_MAX_TOP_BOXES of them) until 'meta', which is read whole into one buffer of at
- * most the caller's max_meta bytes (malloc'd and freed before returning). Inside it: pitm
+ * most the caller's max_meta bytes (counted in the caller's lp_mem, freed before returning). Inside it: pitm
  * (the primary item), iinf/infe (its type: 'grid' or a coded item), iprp/ipco (the
  * properties, numbered from 1) and ipma (which properties belong to which item): ispe,
  * pixi, irot, imir of the primary; auxC with an alpha URN on any item means alpha; the
@@ -342,7 +342,7 @@ static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint
 }
 
 lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
-                              lp_heif_header *h, lp_error *err)
+                              lp_mem *mem, lp_heif_header *h, lp_error *err)
 {
     memset(h, 0, sizeof *h);
     h->bit_depth = 8;
@@ -357,20 +357,19 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
         return lp_error_set(err, LP_ERR_LIMITS,
                             "HEIF meta box of %llu bytes is over the metadata limit of %llu",
                             (unsigned long long)len, (unsigned long long)max_meta);
-    uint8_t *meta = malloc((size_t)len);
+    uint8_t *meta = lp_mem_alloc(mem, (size_t)len, "HEIF meta box", err);
     if (!meta)
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot read a HEIF meta box of %llu bytes",
-                            (unsigned long long)len);
+        return err ? err->status : LP_ERR_NOMEM;
     if (!read(user, at, meta, (size_t)len)) {
-        free(meta);
+        lp_mem_release(mem, meta);
         return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF data ends inside its meta box");
     }
     meta_facts f = {0};
     scan_meta((lp_span){meta + 4, (size_t)len - 4}, &f);  /* meta is a full box */
     bool have_pixi = false;
-    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, err) : LP_OK;
+    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, mem, err) : LP_OK;
     if (st != LP_OK) {
-        free(meta);
+        lp_mem_release(mem, meta);
         return st;
     }
     if (f.have_primary) {
@@ -380,7 +379,7 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
         read_associations(&f, h, &have_pixi);
         read_codec_config(&f, h, have_pixi);
     }
-    free(meta);
+    lp_mem_release(mem, meta);
     if (!f.have_primary)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF file names no primary image");
     if (h->width == 0 || h->height == 0)
@@ -396,7 +395,7 @@ static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
 lp_status lp_heif_read_header_fd(int fd, uint64_t size, uint64_t max_meta, lp_heif_header *h,
                                  lp_error *err)
 {
-    return lp_heif_read_header(read_fd_at, &fd, size, max_meta, h, err);
+    return lp_heif_read_header(read_fd_at, &fd, size, max_meta, NULL, h, err);
 }
 
 bool lp_heif_ftyp_lists_avif(const uint8_t *head, size_t len)

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "leanpix/mem.h"
 #include "leanpix/status.h"
 
 
@@ -32,12 +33,14 @@ typedef struct lp_heif_header {
 typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
 
 /* Fills h from the file's ftyp and meta boxes (size bytes in all). The meta box is read
- * whole into one buffer of at most max_meta bytes (0 = no limit), else LP_ERR_LIMITS:
+ * whole into one buffer of at most max_meta bytes (0 = no limit), else LP_ERR_LIMITS;
+ * that buffer and the item tables of heif_items.c (at most about twice its size) are
+ * counted in mem (NULL: uncounted, for the probes, which plan before a job has a budget):
  * the sources pass limits.max_metadata_bytes (--max-metadata), the probes its default
  * LP_DEFAULT_MAX_METADATA_BYTES (8 MiB). Phones write a few kB; a grid of 256x256 cells
  * about 3 MB of item and property entries. */
 lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
-                              lp_heif_header *h, lp_error *err);
+                              lp_mem *mem, lp_heif_header *h, lp_error *err);
 
 /* lp_heif_read_header on a file descriptor (pread; the offset is not moved): the probes'. */
 lp_status lp_heif_read_header_fd(int fd, uint64_t size, uint64_t max_meta, lp_heif_header *h,

@@ -24,8 +24,8 @@
  * their contents, not their sizes), so that the walk sees the graph libheif will.
  * Each item and each reference is visited once (depth-first, with an explicit stack of at
  * most HEIF_MAX_DEPTH entries), items are found by id in a sorted table, so the work is
- * O(n log n) in the meta box and the tables take at most about twice its bytes (freed
- * before returning). References to items that are not there are left to libheif, which
+ * O(n log n) in the meta box and the tables take at most about twice its bytes (counted
+ * in the job's lp_mem, freed before returning). References to items that are not there are left to libheif, which
  * reports them.
  */
 #include "codec/heif_items.h"
@@ -52,6 +52,7 @@ typedef struct heif_item {
 #define CELL_EDGE 0x80000000u
 
 typedef struct item_graph {
+    lp_mem *mem;
     heif_item *items;
     uint32_t n_items;
     uint32_t *edges;
@@ -96,9 +97,9 @@ static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)
         n += is_type(type, "infe");
     if (n == 0)
         return LP_OK;
-    g->items = calloc(n, sizeof *g->items);
+    g->items = lp_mem_calloc(g->mem, n * sizeof *g->items, "HEIF item table", err);
     if (!g->items)
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot list %zu HEIF items", n);
+        return err ? err->status : LP_ERR_NOMEM;
     in = entries;
     while (lp_next_box(&in, type, &e))
         if (is_type(type, "infe") && lp_read_infe(e, &g->items[g->n_items].id,
@@ -183,10 +184,10 @@ static lp_status read_edges(lp_span iref, item_graph *g, lp_error *err)
     walk_references(iref, g, count_edge);
     if (g->n_edges == 0)
         return LP_OK;
-    g->edges = malloc((size_t)g->n_edges * sizeof *g->edges);
+    g->edges = lp_mem_alloc(g->mem, (size_t)g->n_edges * sizeof *g->edges,
+                            "HEIF item references", err);
     if (!g->edges)
-        return lp_error_set(err, LP_ERR_NOMEM, "cannot list %" PRIu32 " HEIF item references",
-                            g->n_edges);
+        return err ? err->status : LP_ERR_NOMEM;
     uint32_t first = 0;
     for (uint32_t i = 0; i < g->n_items; i++) {
         g->items[i].first = first;
@@ -252,16 +253,17 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_error *err)
     return LP_OK;
 }
 
-lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_error *err)
+lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_mem *mem,
+                              lp_error *err)
 {
-    item_graph g = {0};
+    item_graph g = {.mem = mem};
     lp_status st = read_items(iinf, &g, err);
     if (st == LP_OK)
         st = read_edges(iref, &g, err);
     uint32_t start = st == LP_OK ? find_item(&g, primary) : NO_ITEM;
     if (start != NO_ITEM)
         st = walk_from(&g, start, err);
-    free(g.items);
-    free(g.edges);
+    lp_mem_release(mem, g.items);
+    lp_mem_release(mem, g.edges);
     return st;
 }

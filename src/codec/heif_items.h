@@ -9,11 +9,14 @@
 #include <stdint.h>
 
 #include "codec/heif_box.h"
+#include "leanpix/mem.h"
 #include "leanpix/status.h"
 
 /* iinf and iref: the bodies of the meta box's boxes of those types (empty when absent);
- * primary: the pitm item. LP_OK when the walk from it finds nothing to refuse, or cannot
- * start (no such item: libheif reports that). */
-lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_error *err);
+ * primary: the pitm item; the tables are counted in mem (NULL: uncounted). LP_OK when the
+ * walk from it finds nothing to refuse, or cannot start (no such item: libheif reports
+ * that). */
+lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_mem *mem,
+                              lp_error *err);
 
 #endif

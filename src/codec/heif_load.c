@@ -339,7 +339,7 @@ static lp_status check_meta(heif_source *s, lp_error *err)
 {
     lp_heif_header h;
     lp_status st = lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
-                                       s->common.limits.max_metadata_bytes, &h, err);
+                                       s->common.limits.max_metadata_bytes, s->base.mem, &h, err);
     if (st != LP_OK)
         return st;
     s->chroma_samples = h.chroma_samples;
