@@ -3,10 +3,10 @@
  *
  * Top-level boxes are skipped by their headers (8 or 16 bytes each, at most
  * HEIF_MAX_TOP_BOXES of them) until 'meta', which is read whole into one buffer of at
- * most the caller's max_meta bytes (counted in the caller's lp_mem, freed before returning). Inside it: pitm
- * (the primary item), iinf/infe (its type: 'grid' or a coded item), iprp/ipco (the
- * properties, numbered from 1) and ipma (which properties belong to which item): ispe,
- * pixi, irot, imir of the primary; auxC with an alpha URN on any item means alpha; the
+ * most the caller's max_meta bytes (counted in the caller's lp_mem, freed before
+ * returning). Inside it: pitm (the primary item), iinf/infe (its type: 'grid' or a coded
+ * item), iprp/ipco (the properties, numbered from 1) and ipma (which properties belong to
+ * which item): ispe, pixi, irot, imir of the primary; auxC with an alpha URN on any item means alpha; the
  * first av1C/hvcC says the chroma subsampling (and the depth when pixi is absent). iref
  * with iinf goes to heif_items.c, which refuses what libheif would follow without end.
  * Every length is checked against what contains it; every loop is bounded by the buffer
@@ -111,7 +111,8 @@ static void apply_property(const char type[4], lp_span b, bool primary, lp_heif_
         *have_pixi = true;
     } else if (!memcmp(type, "clap", 4) && b.n >= 16) {
         /* width and height as fractions N/D (the offsets do not change the size) */
-        uint32_t wn = lp_be32(b.p), wd = lp_be32(b.p + 4), hn = lp_be32(b.p + 8), hd = lp_be32(b.p + 12);
+        uint32_t wn = lp_be32(b.p), wd = lp_be32(b.p + 4);
+        uint32_t hn = lp_be32(b.p + 8), hd = lp_be32(b.p + 12);
         if (wd && hd) {
             h->clap_width = wn / wd;
             h->clap_height = hn / hd;

@@ -25,8 +25,8 @@
  * Each item and each reference is visited once (depth-first, with an explicit stack of at
  * most HEIF_MAX_DEPTH entries), items are found by id in a sorted table, so the work is
  * O(n log n) in the meta box and the tables take at most about twice its bytes (counted
- * in the job's lp_mem, freed before returning). References to items that are not there are left to libheif, which
- * reports them.
+ * in the job's lp_mem, freed before returning). References to items that are not there
+ * are left to libheif, which reports them.
  */
 #include "codec/heif_items.h"
 #include "codec/heif_box.h"

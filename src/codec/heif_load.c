@@ -6,7 +6,10 @@
  * the compressed image data stays in the file until the decode asks for it. The primary
  * image's size (after its transformations) is checked against lp_limits before anything
  * is decoded; libheif's own security limit on width and height is set from the same
- * limits, so a declared size it would refuse is refused here with our message.
+ * limits, so a declared size it would refuse is refused here with our message. Then our
+ * own reader of the meta box (heif_boxes.c, heif_items.c) checks what libheif 1.15 would
+ * follow without a bound (loops of item references, overlays, a grid's own size) before
+ * libheif is asked anything that follows references; what it refuses is refused.
  *
  * Decoding: libheif 1.15 has no way to decode a grid cell by cell for the caller, or to
  * hand out rows before the whole primary image is decoded, colour-converted and
