@@ -201,9 +201,12 @@ static void test_attribution_at_peak(void **state)
     const json_t *prow = process_row(root, sample, parent), *crow = process_row(root, sample, child);
     assert_non_null(prow);
     assert_non_null(crow);
-    assert_within(row_field(root, crow, "rss_anon") / MiB, 96, 0.05);
-    assert_within(row_field(root, crow, "pss_anon") / MiB, 72, 0.05);
-    assert_within(row_field(root, prow, "pss_anon") / MiB, 72, 0.05);
+    /* a sanitizer's runtime adds its own anonymous memory to each process (shadow pages,
+     * allocator caches: +3.7 MiB in one ASan run), so those runs allow 10% */
+    double anon_tolerance = getenv("LP_SANITIZED") ? 0.10 : 0.05;
+    assert_within(row_field(root, crow, "rss_anon") / MiB, 96, anon_tolerance);
+    assert_within(row_field(root, crow, "pss_anon") / MiB, 72, anon_tolerance);
+    assert_within(row_field(root, prow, "pss_anon") / MiB, 72, anon_tolerance);
     assert_within(row_field(root, prow, "pss_file") / MiB, 64, 0.05);
     /* RSS well above PSS in the child: 4/3 */
     assert_within(row_field(root, crow, "rss") / row_field(root, crow, "pss"), 4.0 / 3.0, 0.05);
