@@ -686,11 +686,19 @@ static void add_ref(meta_bytes *m, const char *type, uint32_t from, const uint32
     m->iref_n += 12 + 2 * n;
 }
 
-static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *err)
+/* The walk from primary; *type (when not NULL) gets the primary item's type. */
+static lp_status check_items_typed(const meta_bytes *m, uint32_t primary, char type[4],
+                                   lp_error *err)
 {
+    char ignored[4];
     lp_error_clear(err);
     return lp_heif_check_items((lp_span){m->iinf, m->iinf_n}, (lp_span){m->iref, m->iref_n},
-                               primary, NULL, err);
+                               primary, type ? type : ignored, NULL, err);
+}
+
+static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *err)
+{
+    return check_items_typed(m, primary, NULL, err);
 }
 
 /* The walk over the items libheif would visit: what real files do passes (a grid with an
@@ -709,7 +717,11 @@ static void test_item_graph_walk(void **state)
     add_item(&m, 4, "grid"), add_item(&m, 5, "hvc1"), add_item(&m, 6, "hvc1");
     add_ref(&m, "dimg", 1, cells, 4), add_ref(&m, "dimg", 4, alpha_cells, 2);
     add_ref(&m, "auxl", 4, &one, 1);
-    assert_int_equal(check_items(&m, 1, &err), LP_OK);
+    char type[4];
+    assert_int_equal(check_items_typed(&m, 1, type, &err), LP_OK);
+    assert_memory_equal(type, "grid", 4);  /* the primary's type, for the header */
+    assert_int_equal(check_items_typed(&m, 2, type, &err), LP_OK);
+    assert_memory_equal(type, "hvc1", 4);
     add_ref(&m, "auxl", 5, &two, 1);  /* now a cell has an alpha image of its own */
     assert_int_equal(check_items(&m, 1, &err), LP_ERR_UNSUPPORTED);
     assert_non_null(strstr(lp_error_message(&err), "cell 2 has auxiliary"));
@@ -754,11 +766,12 @@ static void test_item_graph_walk(void **state)
     add_item(&m, 1, "grid"), add_item(&m, 2, "av01");
     add_ref(&m, "dimg", 1, many, 60000);
     assert_int_equal(check_items(&m, 1, &err), LP_OK);
-    assert_int_equal(check_items(&m, 7, &err), LP_OK);  /* no such primary: libheif's to say */
+    assert_int_equal(check_items_typed(&m, 7, type, &err), LP_OK);  /* no such primary: */
+    assert_memory_equal(type, "\0\0\0\0", 4);                          /* libheif's to say */
     lp_mem *tight = lp_mem_new(64 * 1024, NULL);  /* the tables are counted: 240 kB here */
     lp_error_clear(&err);
     assert_int_equal(lp_heif_check_items((lp_span){m.iinf, m.iinf_n}, (lp_span){m.iref, m.iref_n},
-                                         1, tight, &err), LP_ERR_NOMEM);
+                                         1, type, tight, &err), LP_ERR_NOMEM);
     assert_int_equal(lp_mem_current(tight), 0);
     lp_mem_free_tracker(tight);
 }

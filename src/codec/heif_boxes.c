@@ -66,20 +66,6 @@ static void scan_meta(lp_span meta, meta_facts *f)
     }
 }
 
-/* The primary item's type from its infe. */
-static bool primary_is_grid(const meta_facts *f)
-{
-    lp_span in, e;
-    char type[4], item_type[4];
-    uint32_t id;
-    if (!lp_box_entries(f->iinf, f->iinf.n && f->iinf.p[0] == 0 ? 2 : 4, &in))
-        return false;
-    while (lp_next_box(&in, type, &e))
-        if (!memcmp(type, "infe", 4) && lp_read_infe(e, &id, item_type) && id == f->primary)
-            return !memcmp(item_type, "grid", 4);
-    return false;
-}
-
 static bool is_alpha_urn(lp_span body)
 {
     static const char *const urns[] = {"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha",
@@ -368,13 +354,15 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
     meta_facts f = {0};
     scan_meta((lp_span){meta + 4, (size_t)len - 4}, &f);  /* meta is a full box */
     bool have_pixi = false;
-    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, mem, err) : LP_OK;
+    char primary_type[4] = {0};
+    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, primary_type, mem, err)
+                        : LP_OK;
     if (st != LP_OK) {
         lp_mem_release(mem, meta);
         return st;
     }
     if (f.have_primary) {
-        h->grid = primary_is_grid(&f);
+        h->grid = !memcmp(primary_type, "grid", 4);
         if (h->grid)
             read_grid_size(&f, read, user, size, h);
         read_associations(&f, h, &have_pixi);

@@ -33,6 +33,7 @@
 
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define HEIF_MAX_DEPTH 8
 #define NO_ITEM UINT32_MAX
@@ -253,16 +254,19 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_error *err)
     return LP_OK;
 }
 
-lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_mem *mem,
-                              lp_error *err)
+lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary,
+                              char primary_type[4], lp_mem *mem, lp_error *err)
 {
     item_graph g = {.mem = mem};
+    memset(primary_type, 0, 4);
     lp_status st = read_items(iinf, &g, err);
     if (st == LP_OK)
         st = read_edges(iref, &g, err);
     uint32_t start = st == LP_OK ? find_item(&g, primary) : NO_ITEM;
-    if (start != NO_ITEM)
+    if (start != NO_ITEM) {
+        memcpy(primary_type, g.items[start].type, 4);
         st = walk_from(&g, start, err);
+    }
     lp_mem_release(mem, g.items);
     lp_mem_release(mem, g.edges);
     return st;

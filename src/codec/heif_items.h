@@ -15,8 +15,9 @@
 /* iinf and iref: the bodies of the meta box's boxes of those types (empty when absent);
  * primary: the pitm item; the tables are counted in mem (NULL: uncounted). LP_OK when the
  * walk from it finds nothing to refuse, or cannot start (no such item: libheif reports
- * that). */
-lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_mem *mem,
-                              lp_error *err);
+ * that). *primary_type gets the primary item's type from its infe (four NULs when there
+ * is no such item), so that the caller need not walk iinf again. */
+lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary,
+                              char primary_type[4], lp_mem *mem, lp_error *err);
 
 #endif
