@@ -62,7 +62,7 @@ one() {
       --chroma 420 --depth 8 --json > "$o.json" 2>/dev/null
   fi
   avifdec "$o.avif" "$o.png" >/dev/null 2>&1
-  local db; db=$({ compare -metric PSNR "$o.png" "$f" null: 2>&1 || true; } | awk '{print $1}')
+  local db; db=$(psnr_db "$f" "$o.png" all)
   local cells=one-frame
   [ -s "$o.json" ] && cells=$(python3 -c 'import json, sys
 p = json.load(open(sys.argv[1]))["plan"]

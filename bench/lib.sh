@@ -14,9 +14,12 @@ measure() {
   MEAS_WALL_S=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; printf "%.2f", s}' "$log")
 }
 
-# psnr_db REFERENCE DECODED -> PSNR in dB (ImageMagick's compare; both decodable by it)
+# psnr_db REFERENCE DECODED [DECIMALS] -> PSNR in dB (ImageMagick's compare; both
+# decodable by it), rounded to DECIMALS places (2; "all" keeps compare's own digits, for
+# figures computed from the points, as BD-rates are)
 psnr_db() {  # compare exits 1 when the images differ, which is the normal case here
-  { /usr/bin/compare -metric PSNR "$1" "$2" null: 2>&1 || true; } | awk '{printf "%.2f", $1}'
+  { /usr/bin/compare -metric PSNR "$1" "$2" null: 2>&1 || true; } |
+    awk -v d="${3:-2}" '{ if (d == "all") print $1; else printf "%.*f", d, $1 }'
 }
 
 bytes() { stat -c %s "$1"; }
