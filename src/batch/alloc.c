@@ -22,7 +22,9 @@
 #endif
 
 /* 1 MiB: strips and rows stay in the arenas (fast reuse); frames and codec buffers are mmapped. */
+#ifndef LP_MMAP_THRESHOLD  /* -DLP_MMAP_THRESHOLD=N measures another (docs/benchmarks.md) */
 #define LP_MMAP_THRESHOLD (1024 * 1024)
+#endif
 #define LP_ARENA_MAX 2
 
 void lp_batch_tune_allocator(void)
