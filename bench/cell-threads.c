@@ -13,6 +13,9 @@
  * g_threads differs. The PPM is turned into 8-bit 4:2:0 full-range BT.601 here, in
  * floating point: both thread counts get the same planes, which is all the comparison
  * needs.
+ *
+ * AOM_OPTS="key=value,..." adds libaom options by their aomenc names
+ * (aom_codec_set_option), to see whether any of them changes the peak or the bytes.
  */
 #define _GNU_SOURCE
 #include <aom/aom_encoder.h>
@@ -119,6 +122,34 @@ static size_t take_packets(aom_codec_ctx_t *ctx)
     return bytes;
 }
 
+/* "key=value,key=value" -> aom_codec_set_option, in order. */
+static int set_options(aom_codec_ctx_t *ctx, const char *list)
+{
+    char buf[1024];
+    if (!list || !*list)
+        return 0;
+    if (strlen(list) >= sizeof buf) {
+        fprintf(stderr, "cell-threads: AOM_OPTS too long\n");
+        return -1;
+    }
+    strcpy(buf, list);
+    char *save = NULL;
+    for (char *kv = strtok_r(buf, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        if (!eq) {
+            fprintf(stderr, "cell-threads: AOM_OPTS: %s: no '='\n", kv);
+            return -1;
+        }
+        *eq = '\0';
+        if (aom_codec_set_option(ctx, kv, eq + 1) != AOM_CODEC_OK) {
+            fprintf(stderr, "cell-threads: AOM_OPTS: %s=%s: %s\n", kv, eq + 1,
+                    aom_codec_error_detail(ctx));
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     planes p;
@@ -146,6 +177,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "cell-threads: libaom set-up failed\n");
         return 1;
     }
+    if (set_options(&ctx, getenv("AOM_OPTS")) != 0)
+        return 1;
     aom_image_t img;
     aom_img_wrap(&img, AOM_IMG_FMT_I420, p.w, p.h, 1, p.y);
     img.planes[1] = p.u, img.planes[2] = p.v;

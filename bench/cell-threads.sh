@@ -16,7 +16,8 @@
 #
 # Inputs: $REF_WORK/distinct/p*.jpg (bench/reference-batch.sh --inputs-only makes them).
 # Environment: REF_WORK (bench/out/reference), PHOTOS (e.g. "p00 p05"; default all),
-# CELL (2176), SPEEDS ("9 6"), QUANT (25, the reference batch's quantizer).
+# CELL (2176), SPEEDS ("9 6"), QUANT (25, the reference batch's quantizer), AOM_OPTS
+# (libaom options by their aomenc names, "key=value,...", given to both encoders).
 # Results: $REF_WORK/cell-threads/points.tsv and table.md. About 3 minutes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
