@@ -338,6 +338,10 @@ static void print_summary(FILE *f, const lp_prof_run *run)
     if (run->wall_s >= 1)  /* shorter runs are dominated by the start-up scan of /proc */
         fprintf(f, " (%.2f%% of a core)", 100 * run->profiler_cpu_s / run->wall_s);
     fputc('\n', f);
+    if (run->pss_walks_redone)
+        fprintf(f, "  PSS: %llu smaps_rollup reads counted pages twice (the process remapped "
+                   "memory during the walk) and were read again\n",
+                (unsigned long long)run->pss_walks_redone);
 }
 
 static bool save(const lp_prof_run *const *runs, size_t n, lp_prof_format fmt, const char *path)

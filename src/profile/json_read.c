@@ -260,6 +260,7 @@ static lp_status read_root(const json_t *root, lp_prof_run *run, lp_error *err)
     run->wall_s = get_num(root, "wall_s", 0);
     run->profiler_cpu_s = get_num(root, "profiler_cpu_s", 0);
     run->snapshot_cpu_s = get_num(root, "snapshot_cpu_s", 0);
+    run->pss_walks_redone = (uint64_t)get_num(root, "pss_walks_redone", 0);
     lp_status st = read_processes(root, run, err);
     if (st == LP_OK)
         st = read_samples(root, run, err);

@@ -184,6 +184,7 @@ lp_status lp_prof_write_json(const lp_prof_run *run, FILE *f, lp_error *err)
     json_num(f, run->profiler_cpu_s);
     fprintf(f, ",\"snapshot_cpu_s\":");
     json_num(f, run->snapshot_cpu_s);
+    fprintf(f, ",\"pss_walks_redone\":%" PRIu64, run->pss_walks_redone);
     fprintf(f, ",\n");
     write_summary(f, run);
     write_processes(f, run);

@@ -81,6 +81,7 @@ static void scan_keys(const char *text, const key_slot *slots, size_t nslots, vo
 
 #define MEM_SLOT(key, field) {key, offsetof(lp_prof_mem, field)}
 static const key_slot rollup_keys[] = {
+    MEM_SLOT("Rss:", rss),             /* the walk's own count: checked against status */
     MEM_SLOT("Pss:", pss),             MEM_SLOT("Pss_Anon:", pss_anon),
     MEM_SLOT("Pss_File:", pss_file),   MEM_SLOT("Pss_Shmem:", pss_shmem),
     MEM_SLOT("Anonymous:", anonymous), MEM_SLOT("Swap:", swap),
@@ -202,6 +203,12 @@ bool lp_procfs_read_rollup(lp_procfds *fds, lp_prof_mem *mem)
         return false;
     scan_keys(buf, rollup_keys, sizeof rollup_keys / sizeof rollup_keys[0], mem);
     return true;
+}
+
+uint64_t lp_procfs_walk_bound(uint64_t rss_before, uint64_t rss_after, uint32_t threads)
+{
+    uint64_t most = rss_before > rss_after ? rss_before : rss_after;
+    return most + (2ull << 20) + (uint64_t)threads * (256ull << 10) + most / 64;
 }
 
 bool lp_procfs_peek(int pid, int *ppid, char comm[32])

@@ -43,11 +43,17 @@ void lp_procfs_close(lp_procfds *fds);
 /* Reads stat and status (cheap: counters the kernel keeps); false when the process is
  * gone. A zombie reads as alive with state 'Z' and no memory. */
 bool lp_procfs_read(lp_procfds *fds, lp_proc_reading *out);
-/* Reads smaps_rollup into the PSS, anonymous and swap fields of mem. This one walks the
+/* Reads smaps_rollup into the PSS, anonymous and swap fields of mem, and into mem->rss the
+ * resident pages the walk itself counted (callers compare it with status). This one walks the
  * page tables in the kernel: it costs about 1.3 ms per 100k resident pages on an idle machine. It is
  * reopened when it reads empty: after an exec the open file still refers to the old,
  * gone address space. */
 bool lp_procfs_read_rollup(lp_procfds *fds, lp_prof_mem *mem);
+/* The most resident memory a smaps_rollup walk may count between two status reads of
+ * rss_before and rss_after: status's counters are batched per thread (64 pages, before
+ * Linux 6.2) or per CPU, hence the slack (2 MiB, 256 KiB a thread, 1/64). A walk over it
+ * counted pages twice (the kernel lets writers in during the walk: recorder.c). */
+uint64_t lp_procfs_walk_bound(uint64_t rss_before, uint64_t rss_after, uint32_t threads);
 /* Reads /proc/PID/status once (for discovering new processes): parent and name; false
  * when gone or when pid is a thread's ID rather than a process's. */
 bool lp_procfs_peek(int pid, int *ppid, char comm[32]);

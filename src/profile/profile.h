@@ -133,6 +133,7 @@ typedef struct lp_prof_run {
     double interval_s, wall_s;
     double profiler_cpu_s;     /* CPU time the recorder itself used */
     double snapshot_cpu_s;     /* the part of it spent reading smaps at peaks */
+    uint64_t pss_walks_redone; /* smaps_rollup reads that counted pages twice, read again */
     lp_prof_sample *samples;
     size_t nsamples;
     lp_prof_proc_sample *proc_samples;

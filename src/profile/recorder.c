@@ -455,6 +455,12 @@ static void estimate_pss(const member *m, lp_prof_mem *mem)
     mem->pss_shmem = ADD(a->pss_shmem, d_shmem);
     mem->anonymous = ADD(a->anonymous, d_anon);
 #undef ADD
+    /* a base read while the process moved may carry more than status shows now */
+#define AT_MOST(v, cap) ((v) = (v) < (cap) ? (v) : (cap))
+    AT_MOST(mem->pss_anon, mem->rss_anon);
+    AT_MOST(mem->pss_file, mem->rss_file);
+    AT_MOST(mem->pss_shmem, mem->rss_shmem);
+#undef AT_MOST
     mem->pss = mem->pss_anon + mem->pss_file + mem->pss_shmem;
     mem->swap = a->swap;
     mem->swap_pss = a->swap_pss;
@@ -500,6 +506,51 @@ static void sync_counters(member *m)
     m->now.cpu_s = after.cpu_s;
 }
 
+/* The PSS fields of a walk that counted `walked` bytes, scaled to `bound`. */
+static void scale_walk(lp_prof_mem *mem, uint64_t walked, uint64_t bound)
+{
+    double k = (double)bound / (double)walked;
+    mem->pss = (uint64_t)((double)mem->pss * k);
+    mem->pss_anon = (uint64_t)((double)mem->pss_anon * k);
+    mem->pss_file = (uint64_t)((double)mem->pss_file * k);
+    mem->pss_shmem = (uint64_t)((double)mem->pss_shmem * k);
+    mem->anonymous = (uint64_t)((double)mem->anonymous * k);
+}
+
+/* smaps_rollup walks the VMAs under mmap_lock, but since Linux 5.10 it lets a waiting
+ * writer in and resumes after the last address it counted: a mapping unmapped behind the
+ * walk and a new one faulted in ahead of it are both counted. libaom frees and makes its
+ * ~30 MB coefficient buffer once per grid cell, and in the reference batch such walks
+ * put a process's PSS 29 MiB over its VmHWM, which no moment can have. So a walk that
+ * counted more resident pages than status showed just before and just after it is read
+ * again (WALK_TRIES in all); a process still moving too fast keeps its estimate (or, on
+ * its first read, the walk scaled down to what status showed). True when m->now.mem
+ * holds a walk to rely on. */
+#define WALK_TRIES 3
+static bool read_rollup_checked(lp_prof_recorder *rec, member *m)
+{
+    uint64_t walked = 0, bound = 0;
+    for (int k = 0; k < WALK_TRIES; k++) {
+        uint64_t before = m->now.mem.rss;
+        if (!lp_procfs_read_rollup(&m->fds, &m->now.mem)) {
+            if (k == 0)
+                return false;
+            break;  /* gone meanwhile: the last walk is what there is */
+        }
+        walked = m->now.mem.rss;
+        sync_counters(m);  /* m->now.mem.rss: status again */
+        uint64_t after = m->now.mem.rss;
+        bound = lp_procfs_walk_bound(before, after, m->now.threads);
+        if (walked <= bound)
+            return true;
+        rec->run->pss_walks_redone++;
+    }
+    if (m->has_rollup)
+        return false;
+    scale_walk(&m->now.mem, walked, bound);
+    return true;
+}
+
 /* Reads smaps_rollup of the processes whose PSS may have changed, stalest first, while
  * the CPU allowance lasts (a process never read yet is always read, and all are when
  * exact is set); estimates the others. Returns how many were estimated. */
@@ -517,14 +568,13 @@ static uint32_t read_pss(lp_prof_recorder *rec, double t, size_t nlive, bool exa
             estimated += stale;
             continue;
         }
+        /* faults from before the read: if the process moved during it, it stays stale
+         * and is read again as soon as the budget allows */
+        uint64_t faults_before = m->now.minflt + m->now.majflt;
         double c0 = lp_thread_cpu_seconds();
-        bool ok = lp_procfs_read_rollup(&m->fds, &m->now.mem);
+        bool ok = read_rollup_checked(rec, m);
         rec->pss_allowance -= lp_thread_cpu_seconds() - c0;
         if (ok) {
-            /* faults from before the read: if the process moved during it, it stays
-             * stale and is read again as soon as the budget allows */
-            uint64_t faults_before = m->now.minflt + m->now.majflt;
-            sync_counters(m);
             m->has_rollup = true;
             m->rollup_t = t;
             m->at_rollup = m->now.mem;

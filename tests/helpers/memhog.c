@@ -7,6 +7,11 @@
  *   memhog exit CODE         exit at once with CODE
  *   memhog hold MB MS        touch MB megabytes, hold them MS milliseconds, exit
  *   memhog churn MB MS       for MS milliseconds: map MB megabytes, touch, unmap, again
+ *   memhog leapfrog MB MID MS  holds MID megabytes in the middle of the address space
+ *                            and, for MS milliseconds, moves MB megabytes between a low
+ *                            and a high address (map, touch, unmap): RSS never exceeds
+ *                            MID+MB, but a smaps walk that lets the unmap and the next map
+ *                            in while it crosses the middle counts the moving part twice
  *   memhog arena MB          two threads each malloc MB megabytes in 64 KB blocks (below
  *                            malloc's mmap threshold, so they land in per-thread arenas)
  *                            and touch them, then wait 400 ms
@@ -27,6 +32,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +196,41 @@ static int arena(size_t mb)
     return 0;
 }
 
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static char *map_at(uintptr_t where, size_t bytes)
+{
+    char *p = mmap((void *)where, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == MAP_FAILED)
+        die("mmap");
+    for (size_t i = 0; i < bytes; i += 4096)
+        p[i] = 1;
+    return p;
+}
+
+static int leapfrog(size_t mb, size_t middle_mb, long ms)
+{
+    size_t bytes = mb * MB;
+    /* below the binary, the middle, and above the middle but below the libraries */
+    const uintptr_t low = 0x100000000ul, middle = 0x200000000000ul, high = 0x400000000000ul;
+    map_at(middle, middle_mb * MB);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long rounds = 0;
+    do {
+        munmap(map_at(rounds % 2 ? high : low, bytes), bytes);
+        rounds++;
+    } while (elapsed_ms(&t0) < ms);
+    printf("leapfrog: %ld rounds\n", rounds);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "full"))
@@ -219,6 +260,9 @@ int main(int argc, char **argv)
         printf("churn: %ld rounds\n", rounds);
         return 0;
     }
-    fprintf(stderr, "usage: memhog full DIR [EXIT] | late MB | exit CODE | hold MB MS | churn MB MS | arena MB\n");
+    if (argc >= 5 && !strcmp(argv[1], "leapfrog"))
+        return leapfrog((size_t)atol(argv[2]), (size_t)atol(argv[3]), atol(argv[4]));
+    fprintf(stderr, "usage: memhog full DIR [EXIT] | late MB | exit CODE | hold MB MS | "
+                    "churn MB MS | leapfrog MB MID MS | arena MB\n");
     return 2;
 }
