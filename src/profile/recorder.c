@@ -47,7 +47,8 @@ typedef struct member {
     bool has_rollup;       /* smaps_rollup read at least once */
     double rollup_t;       /* when it was last read */
     lp_prof_mem at_rollup; /* the figures then (RSS parts from status, PSS from rollup) */
-    uint64_t faults_at_rollup; /* minor + major faults then */
+    uint64_t faults_at_rollup; /* minor + major faults then (read after the walk) */
+    bool moved_in_read;    /* it faulted during that read: read it again soon */
     lp_proc_reading now;   /* this sample's reading */
     bool read_ok;
 } member;
@@ -474,7 +475,7 @@ static void estimate_pss(const member *m, lp_prof_mem *mem)
  * have started or stopped sharing its pages). */
 static bool pss_stale(const member *m, double t)
 {
-    if (!m->has_rollup || t - m->rollup_t >= PSS_REFRESH_S)
+    if (!m->has_rollup || m->moved_in_read || t - m->rollup_t >= PSS_REFRESH_S)
         return true;
     const lp_prof_mem *a = &m->at_rollup, *n = &m->now.mem;
     uint64_t faults = m->now.minflt + m->now.majflt - m->faults_at_rollup;
@@ -487,8 +488,8 @@ static bool pss_stale(const member *m, double t)
 /* Re-reads stat and status right after a rollup read: a process that grows fast has
  * moved on since the first read, and the base of later estimates must not be older
  * than the PSS read, or the estimate counts that growth twice (a false peak). What grew
- * during the read itself is missed until the next read, which comes soon: see the
- * faults kept from before the read in read_pss. */
+ * during the read itself is missed until the next read, which comes soon: see
+ * moved_in_read in read_pss. */
 static void sync_counters(member *m)
 {
     lp_proc_reading after;
@@ -568,17 +569,22 @@ static uint32_t read_pss(lp_prof_recorder *rec, double t, size_t nlive, bool exa
             estimated += stale;
             continue;
         }
-        /* faults from before the read: if the process moved during it, it stays stale
-         * and is read again as soon as the budget allows */
         uint64_t faults_before = m->now.minflt + m->now.majflt;
         double c0 = lp_thread_cpu_seconds();
         bool ok = read_rollup_checked(rec, m);
         rec->pss_allowance -= lp_thread_cpu_seconds() - c0;
         if (ok) {
+            /* Estimates count faults from after the walk: the walk has seen the pages
+             * faulted before it ended, and counting those again made false peaks (a
+             * copy-on-write child read 3.7 MiB over its PSS). Pages faulted behind the
+             * walk are missed instead, so a process that moved during the read is read
+             * again as soon as the budget allows. */
+            uint64_t faults_after = m->now.minflt + m->now.majflt;
             m->has_rollup = true;
             m->rollup_t = t;
             m->at_rollup = m->now.mem;
-            m->faults_at_rollup = faults_before;
+            m->faults_at_rollup = faults_after;
+            m->moved_in_read = faults_after - faults_before >= 16;
         } else if (m->has_rollup) {
             estimate_pss(m, &m->now.mem);
             estimated++;
