@@ -284,25 +284,19 @@ static void test_pss_never_over_hwm(void **state)
                      0);
     json_t *root = load_json(out);
     const json_t *samples = json_object_get(root, "samples");
-    double hwm = 0;
+    double hwm = 0, most_pss = 0;  /* VmHWM only grows: its largest is every sample's bound */
     size_t rows = 0;
     for (size_t i = 0; i < json_array_size(samples); i++) {
         const json_t *procs = json_object_get(json_array_get(samples, i), "processes");
         for (size_t k = 0; k < json_array_size(procs); k++, rows++) {
             const json_t *row = json_array_get(procs, k);
-            double h = row_field(root, row, "hwm");
+            double h = row_field(root, row, "hwm"), pss = row_field(root, row, "pss");
             hwm = h > hwm ? h : hwm;
+            most_pss = pss > most_pss ? pss : most_pss;
         }
     }
-    for (size_t i = 0; i < json_array_size(samples); i++) {
-        const json_t *procs = json_object_get(json_array_get(samples, i), "processes");
-        for (size_t k = 0; k < json_array_size(procs); k++) {
-            const json_t *row = json_array_get(procs, k);
-            double pss = row_field(root, row, "pss");
-            if (pss > hwm + 2 * MiB)
-                fail_msg("sample %zu: PSS %.1f MiB over VmHWM %.1f MiB", i, pss / MiB, hwm / MiB);
-        }
-    }
+    if (most_pss > hwm + 2 * MiB)
+        fail_msg("PSS %.1f MiB over VmHWM %.1f MiB", most_pss / MiB, hwm / MiB);
     assert_true(rows > 100);
     assert_true(hwm >= 256 * MiB);  /* it held the middle (sanitizers add their own pages) */
     json_decref(root);

@@ -473,6 +473,8 @@ static void estimate_pss(const member *m, lp_prof_mem *mem)
 /* Whether m's PSS may have changed since its last read: it faulted pages in or copied
  * them on write (faults), its RSS changed, or the last read is old (other processes may
  * have started or stopped sharing its pages). */
+#define FAULTS_NOTICED 16  /* fewer faults than this leave a PSS reading as it was */
+
 static bool pss_stale(const member *m, double t)
 {
     if (!m->has_rollup || m->moved_in_read || t - m->rollup_t >= PSS_REFRESH_S)
@@ -480,7 +482,7 @@ static bool pss_stale(const member *m, double t)
     const lp_prof_mem *a = &m->at_rollup, *n = &m->now.mem;
     uint64_t faults = m->now.minflt + m->now.majflt - m->faults_at_rollup;
     uint64_t pages = n->rss / 4096;
-    if (faults >= 16 && faults * 500 >= pages)  /* 0.2% of the resident pages */
+    if (faults >= FAULTS_NOTICED && faults * 500 >= pages)  /* 0.2% of the resident pages */
         return true;
     return a->rss_anon != n->rss_anon || a->rss_file != n->rss_file || a->rss_shmem != n->rss_shmem;
 }
@@ -584,7 +586,7 @@ static uint32_t read_pss(lp_prof_recorder *rec, double t, size_t nlive, bool exa
             m->rollup_t = t;
             m->at_rollup = m->now.mem;
             m->faults_at_rollup = faults_after;
-            m->moved_in_read = faults_after - faults_before >= 16;
+            m->moved_in_read = faults_after - faults_before >= FAULTS_NOTICED;
         } else if (m->has_rollup) {
             estimate_pss(m, &m->now.mem);
             estimated++;

@@ -57,15 +57,22 @@ static void die(const char *what)
     exit(99);
 }
 
-static char *touch_anon(size_t bytes)
+/* hint: where to map (NULL: anywhere); a hint, not MAP_FIXED, so that where a runtime (a
+ * sanitizer's) holds the range the kernel picks another place */
+static char *touch_anon_at(void *hint, size_t bytes)
 {
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *p = mmap(hint, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         die("mmap anon");
     madvise(p, bytes, MADV_NOHUGEPAGE);  /* 4 KB pages: copy-on-write page by page */
     for (size_t i = 0; i < bytes; i += 4096)
         p[i] = (char)(i >> 12 | 1);
     return p;
+}
+
+static char *touch_anon(size_t bytes)
+{
+    return touch_anon_at(NULL, bytes);
 }
 
 static int write_file(const char *path, size_t bytes)
@@ -203,30 +210,17 @@ static long elapsed_ms(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-/* A hint, not MAP_FIXED: where a runtime (a sanitizer's) holds that range, the kernel
- * picks another place and the run still holds the invariant the test checks. */
-static char *map_at(uintptr_t where, size_t bytes)
-{
-    char *p = mmap((void *)where, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                   -1, 0);
-    if (p == MAP_FAILED)
-        die("mmap");
-    for (size_t i = 0; i < bytes; i += 4096)
-        p[i] = 1;
-    return p;
-}
-
 static int leapfrog(size_t mb, size_t middle_mb, long ms)
 {
     size_t bytes = mb * MB;
     /* below the binary, the middle, and above the middle but below the libraries */
     const uintptr_t low = 0x100000000ul, middle = 0x200000000000ul, high = 0x400000000000ul;
-    map_at(middle, middle_mb * MB);
+    touch_anon_at((void *)middle, middle_mb * MB);
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long rounds = 0;
     do {
-        munmap(map_at(rounds % 2 ? high : low, bytes), bytes);
+        munmap(touch_anon_at((void *)(rounds % 2 ? high : low), bytes), bytes);
         rounds++;
     } while (elapsed_ms(&t0) < ms);
     printf("leapfrog: %ld rounds\n", rounds);
@@ -250,15 +244,14 @@ int main(int argc, char **argv)
     }
     if (argc >= 4 && !strcmp(argv[1], "churn")) {
         size_t bytes = (size_t)atol(argv[2]) * MB;
-        struct timespec t0, t;
+        struct timespec t0;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         long rounds = 0;
         do {
             char *p = touch_anon(bytes);
             munmap(p, bytes);
             rounds++;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-        } while ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 < atol(argv[3]));
+        } while (elapsed_ms(&t0) < atol(argv[3]));
         printf("churn: %ld rounds\n", rounds);
         return 0;
     }
