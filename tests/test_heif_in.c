@@ -558,6 +558,96 @@ static void test_grid_larger_than_ispe(void **state)
     assert_true(lp_process_peak_rss() < 1024ull * 1024 * 1024);
 }
 
+/* Where the first extent (offset, length: 4 bytes each) of item id is written in the
+ * iloc box of an avifenc file (version 0 or 1, no base offsets or extent indices). */
+static uint8_t *iloc_extent_of(uint8_t *data, size_t size, uint32_t id)
+{
+    uint8_t *box = find_box(data, size, "iloc");
+    assert_non_null(box);
+    uint8_t *p = box + 8;
+    unsigned version = p[0];
+    assert_true(version <= 1);
+    assert_int_equal(p[4], 0x44);
+    assert_int_equal(p[5], 0);
+    unsigned count = (unsigned)p[6] << 8 | p[7];
+    p += 8;
+    for (unsigned i = 0; i < count; i++) {
+        unsigned item = (unsigned)p[0] << 8 | p[1];
+        p += version == 1 ? 6 : 4;
+        unsigned extents = (unsigned)p[0] << 8 | p[1];
+        p += 2;
+        if (item == id)
+            return p;
+        p += 8 * extents;
+    }
+    fail_msg("no iloc entry for item %u", id);
+    return NULL;
+}
+
+/* The item id of the n-th (from 0) grid item of an avifenc file. */
+static uint32_t grid_item(uint8_t *data, size_t size, int n)
+{
+    for (uint8_t *p = data; (p = find_box(p, size - (size_t)(p - data), "infe")); p += 8)
+        if (p[8] == 2 && !memcmp(p + 16, "grid", 4) && n-- == 0)
+            return (uint32_t)p[12] << 8 | p[13];
+    fail_msg("no grid item %d", n);
+    return 0;
+}
+
+/* Grids whose ImageGrid data libheif 1.15 would read from outside its box, or size a
+ * canvas by without a check (found by fuzz_heif_source: a 1 kB file whose grid ran past
+ * its idat box made it allocate 2.1 GB), are refused by our reading of the meta box:
+ *  - the color grid's data cut to 4 bytes (libheif checks extents against the file, not
+ *    against what a grid needs);
+ *  - an alpha grid whose own data (in a free box after mdat) says 65535x65535. */
+static void test_grid_data_checked(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    const char *path = make_avif("ga.avif", 512, 384, LP_FORMAT_RGBA8, "--grid 2x2");
+    size_t size;
+    uint8_t *data = lpt_read_file(path, &size);
+    assert_non_null(data);
+    uint8_t *forged = malloc(size + 16);
+    assert_non_null(forged);
+    static const struct {
+        int grid;
+        const char *says;
+    } cases[] = {{0, "are not a grid inside its file"}, {1, "auxiliary grid of 65535x65535"}};
+    for (int k = 0; k < 2; k++) {
+        memcpy(forged, data, size);
+        uint8_t *extent = iloc_extent_of(forged, size, grid_item(forged, size, cases[k].grid));
+        size_t forged_size = size;
+        if (k == 0) {
+            put_be32(extent + 4, 4);
+        } else {
+            static const uint8_t grid[8] = {0, 0, 1, 1, 0xFF, 0xFF, 0xFF, 0xFF};
+            put_be32(forged + size, 16);
+            memcpy(forged + size + 4, "free", 4);
+            memcpy(forged + size + 8, grid, 8);
+            put_be32(extent, (uint32_t)size + 8);
+            forged_size += 16;
+        }
+        const char *out = keep_path(lpt_path(k ? "ga-alpha-grid.avif" : "ga-short-grid.avif"));
+        lpt_write_file(out, forged, forged_size);
+        lp_mem *mem = lp_mem_new(0, NULL);
+        lp_buffer_image img;
+        lp_error err = {0};
+        lp_status st = decode_with(lp_heif_source_new, out, NULL, mem, &img, NULL, &err);
+        if (st != LP_ERR_CORRUPT || !strstr(lp_error_message(&err), cases[k].says))
+            fail_msg("%s: %s (%s)", out, lp_strerror(st), lp_error_message(&err));
+        assert_true(lp_mem_peak(mem) < 1024 * 1024);
+        lp_mem_free_tracker(mem);
+        lp_error_clear(&err);
+        st = decode_with(lp_avif_source_new, out, NULL, NULL, &img, NULL, &err);
+        if (st != LP_ERR_CORRUPT)  /* libavif's own grid checks refuse both */
+            fail_msg("%s, AVIF source: %s (%s)", out, lp_strerror(st), lp_error_message(&err));
+    }
+    free(forged);
+    free(data);
+    assert_true(lp_process_peak_rss() < 1024ull * 1024 * 1024);
+}
+
 /* The first place of pattern in data (n bytes), or NULL. */
 static uint8_t *find_bytes(uint8_t *data, size_t n, const void *pattern, size_t len)
 {
@@ -686,19 +776,19 @@ static void add_ref(meta_bytes *m, const char *type, uint32_t from, const uint32
     m->iref_n += 12 + 2 * n;
 }
 
-/* The walk from primary; *type (when not NULL) gets the primary item's type. */
-static lp_status check_items_typed(const meta_bytes *m, uint32_t primary, char type[4],
-                                   lp_error *err)
+/* The walk from primary; *reached (when not NULL) gets the primary's type and the grids. */
+static lp_status walk_items(const meta_bytes *m, uint32_t primary, lp_heif_reached *reached,
+                            lp_error *err)
 {
-    char ignored[4];
+    lp_heif_reached ignored;
     lp_error_clear(err);
     return lp_heif_check_items((lp_span){m->iinf, m->iinf_n}, (lp_span){m->iref, m->iref_n},
-                               primary, type ? type : ignored, NULL, err);
+                               primary, reached ? reached : &ignored, NULL, err);
 }
 
 static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *err)
 {
-    return check_items_typed(m, primary, NULL, err);
+    return walk_items(m, primary, NULL, err);
 }
 
 /* The walk over the items libheif would visit: what real files do passes (a grid with an
@@ -717,11 +807,15 @@ static void test_item_graph_walk(void **state)
     add_item(&m, 4, "grid"), add_item(&m, 5, "hvc1"), add_item(&m, 6, "hvc1");
     add_ref(&m, "dimg", 1, cells, 4), add_ref(&m, "dimg", 4, alpha_cells, 2);
     add_ref(&m, "auxl", 4, &one, 1);
-    char type[4];
-    assert_int_equal(check_items_typed(&m, 1, type, &err), LP_OK);
-    assert_memory_equal(type, "grid", 4);  /* the primary's type, for the header */
-    assert_int_equal(check_items_typed(&m, 2, type, &err), LP_OK);
-    assert_memory_equal(type, "hvc1", 4);
+    lp_heif_reached r;
+    assert_int_equal(walk_items(&m, 1, &r, &err), LP_OK);
+    assert_memory_equal(r.primary_type, "grid", 4);  /* the primary's type, for the header */
+    assert_int_equal(r.n_grids, 2);                  /* and the grids whose data to check */
+    assert_int_equal(r.grids[0], 1);
+    assert_int_equal(r.grids[1], 4);
+    assert_int_equal(walk_items(&m, 2, &r, &err), LP_OK);
+    assert_memory_equal(r.primary_type, "hvc1", 4);
+    assert_int_equal(r.n_grids, 0);
     add_ref(&m, "auxl", 5, &two, 1);  /* now a cell has an alpha image of its own */
     assert_int_equal(check_items(&m, 1, &err), LP_ERR_UNSUPPORTED);
     assert_non_null(strstr(lp_error_message(&err), "cell 2 has auxiliary"));
@@ -749,6 +843,13 @@ static void test_item_graph_walk(void **state)
                                    * fuzz_heif_source: a 3.6 GB overlay canvas) */
     assert_int_equal(check_items(&m, 1, &err), LP_ERR_UNSUPPORTED);
 
+    memset(&m, 0, sizeof m);  /* a grid with five grids as its auxiliary images */
+    add_item(&m, 1, "grid");
+    for (uint32_t id = 2; id <= 6; id++)
+        add_item(&m, id, "grid"), add_ref(&m, "auxl", id, &one, 1);
+    assert_int_equal(check_items(&m, 1, &err), LP_ERR_UNSUPPORTED);
+    assert_non_null(strstr(lp_error_message(&err), "more than 4 grids"));
+
     memset(&m, 0, sizeof m);  /* one id, two items */
     add_item(&m, 1, "hvc1"), add_item(&m, 1, "iovl");
     assert_int_equal(check_items(&m, 1, &err), LP_ERR_CORRUPT);
@@ -766,12 +867,12 @@ static void test_item_graph_walk(void **state)
     add_item(&m, 1, "grid"), add_item(&m, 2, "av01");
     add_ref(&m, "dimg", 1, many, 60000);
     assert_int_equal(check_items(&m, 1, &err), LP_OK);
-    assert_int_equal(check_items_typed(&m, 7, type, &err), LP_OK);  /* no such primary: */
-    assert_memory_equal(type, "\0\0\0\0", 4);                          /* libheif's to say */
+    assert_int_equal(walk_items(&m, 7, &r, &err), LP_OK);   /* no such primary: */
+    assert_memory_equal(r.primary_type, "\0\0\0\0", 4);  /* libheif's to say */
     lp_mem *tight = lp_mem_new(64 * 1024, NULL);  /* the tables are counted: 240 kB here */
     lp_error_clear(&err);
     assert_int_equal(lp_heif_check_items((lp_span){m.iinf, m.iinf_n}, (lp_span){m.iref, m.iref_n},
-                                         1, type, tight, &err), LP_ERR_NOMEM);
+                                         1, &r, tight, &err), LP_ERR_NOMEM);
     assert_int_equal(lp_mem_current(tight), 0);
     lp_mem_free_tracker(tight);
 }
@@ -944,6 +1045,7 @@ int main(void)
         cmocka_unit_test(test_avif_metadata),
         cmocka_unit_test(test_limits_from_header),
         cmocka_unit_test(test_grid_larger_than_ispe),
+        cmocka_unit_test(test_grid_data_checked),
         cmocka_unit_test(test_item_graph_refused),
         cmocka_unit_test(test_item_graph_walk),
         cmocka_unit_test(test_truncated),

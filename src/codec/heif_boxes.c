@@ -11,12 +11,16 @@
  * with iinf goes to heif_items.c, which refuses what libheif would follow without end.
  * Every length is checked against what contains it; every loop is bounded by the buffer
  * and walks it once (ipma and ipco are matched through bitmaps of property indices).
+ * Each grid the decode reaches (the primary, an alpha grid) has its ImageGrid data read
+ * through iloc (one walk for all of them): libheif sizes its canvases by that data, so a
+ * grid whose data cannot be read where libheif would read it is refused here.
  */
 #include "codec/heif_boxes.h"
 #include "codec/heif_box.h"
 #include "codec/heif_items.h"
 #include "io/file_bytes.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -197,11 +201,18 @@ static bool field(lp_span s, size_t *at, unsigned n, uint64_t *v)
     return true;
 }
 
-/* Where the primary item's first extent lies (iloc): in idat (*in_idat) or in the file,
- * at *offset; false when it cannot be told. */
-static bool primary_extent(const meta_facts *f, bool *in_idat, uint64_t *offset)
+/* The first extent of an item (iloc): where its data begins and how many bytes of it are
+ * there, in idat (construction method 1) or in the file (0). */
+typedef struct item_extent {
+    bool found, in_idat, other_method;
+    uint64_t offset, length;
+} item_extent;
+
+/* The first extents of the n items ids[] (n <= LP_HEIF_MAX_GRIDS), out[] in the same
+ * order, from one walk of iloc; false when iloc cannot be read to the end of what it
+ * declares. */
+static bool first_extents(lp_span l, const uint32_t *ids, unsigned n, item_extent *out)
 {
-    lp_span l = f->iloc;
     if (l.n < 8)
         return false;
     unsigned version = l.p[0];
@@ -243,46 +254,71 @@ static bool primary_extent(const meta_facts *f, bool *in_idat, uint64_t *offset)
             if (!field(l, &at, index_size, &v) || !field(l, &at, offset_size, &off) ||
                 !field(l, &at, length_size, &len))
                 return false;
-            if (id == f->primary && e == 0) {
-                if (method > 1)
-                    return false;
-                *in_idat = method == 1;
-                *offset = base + off;
-                return true;
-            }
+            for (unsigned k = 0; k < n && e == 0; k++)
+                if (id == ids[k] && !out[k].found)  /* libheif keeps the first entry too */
+                    out[k] = (item_extent){true, method == 1, method > 1, base + off, len};
         }
     }
-    return false;
+    return true;
 }
 
-/* The output size of a grid primary item from its ImageGrid data (ISO 23008-12 6.6.2.3.2):
- * version, flags (bit 0: 32-bit sizes), rows - 1, columns - 1, width, height. */
-static void read_grid_size(const meta_facts *f, lp_heif_read_fn read, void *user, uint64_t size,
-                           lp_heif_header *h)
+/* A grid item's output size from its ImageGrid data (ISO 23008-12 6.6.2.3.2): version,
+ * flags (bit 0: 32-bit sizes), rows - 1, columns - 1, width, height. The data must lie
+ * whole inside its extent, and the extent inside idat or the file: libheif 1.15 reads an
+ * idat extent up to the end of the box counted with its header, so 8 bytes past the data
+ * (a 48x32 image whose grid ran past its idat read a canvas of 12541x57088 from the next
+ * box: found by fuzz_heif_source). */
+static lp_status read_grid(const meta_facts *f, lp_heif_read_fn read, void *user, uint64_t size,
+                           uint32_t id, const item_extent *x, uint32_t *w, uint32_t *h,
+                           lp_error *err)
 {
-    bool in_idat = false;
-    uint64_t offset = 0;
-    uint8_t g[12];
-    if (!primary_extent(f, &in_idat, &offset))
-        return;
-    if (in_idat) {
-        if (offset > f->idat.n || f->idat.n - offset < 8)
-            return;
-        size_t n = f->idat.n - offset < sizeof g ? (size_t)(f->idat.n - offset) : sizeof g;
-        memcpy(g, f->idat.p + offset, n);
-        if (n < sizeof g)
-            memset(g + n, 0, sizeof g - n);
-    } else {
-        if (offset > size || size - offset < 8)
-            return;
-        size_t n = size - offset < sizeof g ? (size_t)(size - offset) : sizeof g;
-        memset(g, 0, sizeof g);
-        if (!read(user, offset, g, n))
-            return;
+    if (!x->found || x->other_method)
+        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid item %" PRIu32 " has %s", id,
+                            x->found ? "its data in an item (iloc method 2)" : "no location");
+    uint64_t room = x->in_idat ? f->idat.n : size;
+    uint8_t g[12] = {0};
+    size_t n = x->length < sizeof g ? (size_t)x->length : sizeof g;
+    bool inside = x->offset <= room && x->length <= room - x->offset;
+    bool got = inside && n >= 2 &&
+               (x->in_idat ? (memcpy(g, f->idat.p + x->offset, n), true)
+                           : read(user, x->offset, g, n));
+    if (!got || n < (g[1] & 1u ? 12u : 8u))
+        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid item %" PRIu32 ": its %llu bytes at"
+                            " %llu are not a grid inside its %s", id,
+                            (unsigned long long)x->length, (unsigned long long)x->offset,
+                            x->in_idat ? "idat box" : "file");
+    *w = g[1] & 1u ? lp_be32(g + 4) : lp_be16(g + 4);
+    *h = g[1] & 1u ? lp_be32(g + 8) : lp_be16(g + 6);
+    if (*w == 0 || *h == 0)
+        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid item %" PRIu32 " of %" PRIu32 "x%"
+                            PRIu32, id, *w, *h);
+    return LP_OK;
+}
+
+/* The output size of each grid the decode reaches: the primary's into grid_width and
+ * grid_height, the largest of the others' (an alpha grid) into aux_grid_width and
+ * aux_grid_height. */
+static lp_status read_grids(const meta_facts *f, const lp_heif_reached *r, lp_heif_read_fn read,
+                            void *user, uint64_t size, lp_heif_header *h, lp_error *err)
+{
+    item_extent x[LP_HEIF_MAX_GRIDS] = {{0}};
+    if (r->n_grids == 0)
+        return LP_OK;
+    if (!first_extents(f->iloc, r->grids, r->n_grids, x))
+        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF item locations (iloc) cut short");
+    for (unsigned k = 0; k < r->n_grids; k++) {
+        uint32_t w = 0, g_h = 0;
+        lp_status st = read_grid(f, read, user, size, r->grids[k], &x[k], &w, &g_h, err);
+        if (st != LP_OK)
+            return st;
+        if (k == 0 && h->grid) {
+            h->grid_width = w, h->grid_height = g_h;
+        } else {
+            h->aux_grid_width = w > h->aux_grid_width ? w : h->aux_grid_width;
+            h->aux_grid_height = g_h > h->aux_grid_height ? g_h : h->aux_grid_height;
+        }
     }
-    bool wide = g[1] & 1u;
-    h->grid_width = wide ? lp_be32(g + 4) : lp_be16(g + 4);
-    h->grid_height = wide ? lp_be32(g + 8) : lp_be16(g + 6);
+    return LP_OK;
 }
 
 int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
@@ -354,17 +390,18 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
     meta_facts f = {0};
     scan_meta((lp_span){meta + 4, (size_t)len - 4}, &f);  /* meta is a full box */
     bool have_pixi = false;
-    char primary_type[4] = {0};
-    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, primary_type, mem, err)
+    lp_heif_reached reached;
+    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, &reached, mem, err)
                         : LP_OK;
+    if (f.have_primary && st == LP_OK) {
+        h->grid = !memcmp(reached.primary_type, "grid", 4);
+        st = read_grids(&f, &reached, read, user, size, h, err);
+    }
     if (st != LP_OK) {
         lp_mem_release(mem, meta);
         return st;
     }
     if (f.have_primary) {
-        h->grid = !memcmp(primary_type, "grid", 4);
-        if (h->grid)
-            read_grid_size(&f, read, user, size, h);
         read_associations(&f, h, &have_pixi);
         read_codec_config(&f, h, have_pixi);
     }

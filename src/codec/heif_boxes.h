@@ -4,7 +4,9 @@
  * (ispe), whether it is a grid, alpha, bit depth (pixi), irot/imir as an EXIF orientation.
  * Used by the AVIF/HEIF sources (to reserve what their decoder will hold) and by the
  * format descriptors' probes. The decoders themselves (libheif, libavif) remain the
- * authority on the file: this reader only estimates, and fails on nothing it need not.
+ * authority on the file: this reader estimates, and fails only on what it needs (no meta,
+ * no size) and on what libheif 1.15 cannot be trusted with (heif_items.c; a grid whose
+ * ImageGrid data lies outside its box).
  */
 #ifndef LP_HEIF_BOXES_H
 #define LP_HEIF_BOXES_H
@@ -24,9 +26,12 @@ typedef struct lp_heif_header {
     unsigned chroma_samples; /* 0 unknown; else samples per pixel x 2 (4:2:0 = 3, 4:4:4 = 6) */
     int orientation;         /* irot/imir of the primary item as EXIF 1..8 */
     uint32_t clap_width, clap_height;  /* clean aperture of the primary item, 0 when none */
-    /* A grid's own output size (its ImageGrid data), 0 when not a grid or not found:
+    /* A grid's own output size (its ImageGrid data), 0 when the primary is not a grid:
      * libheif 1.15 sizes the canvas by it, not by ispe, so the sources check it too. */
     uint32_t grid_width, grid_height;
+    /* The same for the other grids the decode reaches (an alpha grid): the largest width
+     * and the largest height among them, 0 when there are none. */
+    uint32_t aux_grid_width, aux_grid_height;
 } lp_heif_header;
 
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */

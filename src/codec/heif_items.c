@@ -19,7 +19,10 @@
  *    (LP_ERR_UNSUPPORTED: HEIF's grid cells are coded images, alpha belongs to the grid);
  *  - comes back to an item on its current path (LP_ERR_CORRUPT: a loop);
  *  - goes deeper than HEIF_MAX_DEPTH items (LP_ERR_CORRUPT: real files need 3: a grid, its
- *    alpha grid, that grid's cells).
+ *    alpha grid, that grid's cells);
+ *  - reaches more than LP_HEIF_MAX_GRIDS grids (LP_ERR_UNSUPPORTED). The grids it reaches
+ *    are handed back: libheif sizes each grid's canvas by the grid's own data, which the
+ *    caller reads and checks (heif_boxes.c).
  * The boxes are read as libheif reads them (the first of each kind; iref's entries by
  * their contents, not their sizes), so that the walk sees the graph libheif will.
  * Each item and each reference is visited once (depth-first, with an explicit stack of at
@@ -214,16 +217,33 @@ static lp_status check_reached(const heif_item *it, bool cell, lp_error *err)
     return LP_OK;
 }
 
+/* Keeps a grid the walk reached for the first time: libheif allocates a canvas for each,
+ * sized by its own data, which the caller checks. */
+static lp_status note_grid(const heif_item *it, lp_heif_reached *reached, lp_error *err)
+{
+    if (!is_type(it->type, "grid"))
+        return LP_OK;
+    if (reached->n_grids == LP_HEIF_MAX_GRIDS)
+        return lp_error_set(err, LP_ERR_UNSUPPORTED, "HEIF image has more than %d grids (item %"
+                            PRIu32 "); real files have one, two with alpha",
+                            LP_HEIF_MAX_GRIDS, it->id);
+    reached->grids[reached->n_grids++] = it->id;
+    return LP_OK;
+}
+
 /* One item on the walk's current path: which, and its next reference to follow. */
 typedef struct path_step {
     uint32_t item, next;
 } path_step;
 
-static lp_status walk_from(item_graph *g, uint32_t start, lp_error *err)
+static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reached,
+                           lp_error *err)
 {
     path_step path[HEIF_MAX_DEPTH];
     unsigned depth = 0;
     lp_status st = check_reached(&g->items[start], false, err);
+    if (st == LP_OK)
+        st = note_grid(&g->items[start], reached, err);
     if (st != LP_OK)
         return st;
     g->items[start].state = ON_PATH;
@@ -248,6 +268,9 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_error *err)
         if (depth == HEIF_MAX_DEPTH)
             return lp_error_set(err, LP_ERR_CORRUPT, "HEIF item references nest deeper than %d",
                                 HEIF_MAX_DEPTH);
+        st = note_grid(to, reached, err);
+        if (st != LP_OK)
+            return st;
         to->state = ON_PATH;
         path[depth++] = (path_step){edge & ~CELL_EDGE, 0};
     }
@@ -255,17 +278,17 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_error *err)
 }
 
 lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary,
-                              char primary_type[4], lp_mem *mem, lp_error *err)
+                              lp_heif_reached *reached, lp_mem *mem, lp_error *err)
 {
     item_graph g = {.mem = mem};
-    memset(primary_type, 0, 4);
+    memset(reached, 0, sizeof *reached);
     lp_status st = read_items(iinf, &g, err);
     if (st == LP_OK)
         st = read_edges(iref, &g, err);
     uint32_t start = st == LP_OK ? find_item(&g, primary) : NO_ITEM;
     if (start != NO_ITEM) {
-        memcpy(primary_type, g.items[start].type, 4);
-        st = walk_from(&g, start, err);
+        memcpy(reached->primary_type, g.items[start].type, 4);
+        st = walk_from(&g, start, reached, err);
     }
     lp_mem_release(mem, g.items);
     lp_mem_release(mem, g.edges);

@@ -12,12 +12,23 @@
 #include "leanpix/mem.h"
 #include "leanpix/status.h"
 
+/* The grids a decode would allocate canvases for: the primary item when it is a grid and
+ * the grids among the auxiliary images the walk reaches (an alpha grid). Real files have
+ * one or two; more are refused (LP_ERR_UNSUPPORTED), so that each can be checked. */
+#define LP_HEIF_MAX_GRIDS 4
+
+typedef struct lp_heif_reached {
+    char primary_type[4];                /* from its infe; four NULs when there is none */
+    uint32_t grids[LP_HEIF_MAX_GRIDS];   /* item ids, the primary first when it is a grid */
+    unsigned n_grids;
+} lp_heif_reached;
+
 /* iinf and iref: the bodies of the meta box's boxes of those types (empty when absent);
  * primary: the pitm item; the tables are counted in mem (NULL: uncounted). LP_OK when the
  * walk from it finds nothing to refuse, or cannot start (no such item: libheif reports
- * that). *primary_type gets the primary item's type from its infe (four NULs when there
- * is no such item), so that the caller need not walk iinf again. */
+ * that). *reached gets the primary item's type and the grids the walk reached, so that
+ * the caller need not walk iinf and iref again. */
 lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary,
-                              char primary_type[4], lp_mem *mem, lp_error *err);
+                              lp_heif_reached *reached, lp_mem *mem, lp_error *err);
 
 #endif

@@ -335,7 +335,9 @@ uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, un
  *   (both found by fuzz_heif_source);
  * - a grid's own output size, which libheif 1.15 allocates its canvas by without comparing
  *   it with ispe (a 64x64 image whose grid says 65535x65535 made it ask for gigabytes):
- *   a grid larger than its ispe is refused; the limits apply to it as to ispe;
+ *   a grid larger than its ispe is refused, so is an alpha grid larger than the image,
+ *   and one whose data libheif would read from outside its box; the limits apply to the
+ *   grid as to ispe;
  * - the chroma subsampling, for the estimate.
  * A file our reader refuses is refused: libheif is not left to find out. */
 static lp_status check_meta(heif_source *s, lp_error *err)
@@ -346,15 +348,19 @@ static lp_status check_meta(heif_source *s, lp_error *err)
     if (st != LP_OK)
         return st;
     s->chroma_samples = h.chroma_samples;
-    if (!h.grid_width)
-        return LP_OK;
-    st = lp_limits_check(&s->common.limits, h.grid_width, h.grid_height, err);
-    if (st != LP_OK)
-        return st;
+    if (h.grid_width) {
+        st = lp_limits_check(&s->common.limits, h.grid_width, h.grid_height, err);
+        if (st != LP_OK)
+            return st;
+    }
     if (h.grid_width > h.width || h.grid_height > h.height)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid of %" PRIu32 "x%" PRIu32
                             " is larger than its image (%" PRIu32 "x%" PRIu32 ")",
                             h.grid_width, h.grid_height, h.width, h.height);
+    if (h.aux_grid_width > h.width || h.aux_grid_height > h.height)
+        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF auxiliary grid of %" PRIu32 "x%" PRIu32
+                            " is larger than its image (%" PRIu32 "x%" PRIu32 ")",
+                            h.aux_grid_width, h.aux_grid_height, h.width, h.height);
     return LP_OK;
 }
 
