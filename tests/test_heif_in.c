@@ -943,6 +943,95 @@ static void test_budget_refused_before_decoding(void **state)
     lp_mem_free_tracker(mem);
 }
 
+/* A source opened on path under a budget of budget bytes (0: none): its status, err
+ * filled; what it reserved is given back (the tracker ends empty). */
+static lp_status open_under(source_ctor ctor, const char *path, uint64_t budget, lp_error *err)
+{
+    lp_mem *mem = lp_mem_new(budget, NULL);
+    lp_input *in;
+    lp_stage *src = NULL;
+    lp_error_clear(err);
+    assert_int_equal(lp_input_open_file(&in, path, LP_IO_READ, 0, err), LP_OK);
+    lp_status st = ctor(&src, in, NULL, mem, err);
+    if (st == LP_OK)
+        lp_stage_destroy(src);
+    assert_int_equal(lp_mem_current(mem), 0);
+    lp_mem_free_tracker(mem);
+    return st;
+}
+
+/* What libheif and libavif hold outside our allocator for a file's container is bounded
+ * and counted before they read it (found 2026-12-03, by hand, after the grid fix):
+ *  - libheif 1.15 keeps an object for every top-level box (2.4 GB for 20 million 8-byte
+ *    boxes in a 160 MB file): more than LP_HEIF_MAX_TOP_BOXES are refused;
+ *  - both parse the meta box into tables of their own (libheif up to ~34 bytes a byte,
+ *    libavif ~62): that is reserved first, so a budget that cannot hold it refuses the
+ *    file before they parse (here a meta box grown by a 256 kB free box);
+ *  - libavif 0.11 opens an AV1 decoder for every grid cell (a 740 kB file of 2,500 cells
+ *    held 1.1 GB): reserved per cell, and predicted by the probe; libheif decodes cells
+ *    one after the other, so its source takes the same file in a small budget. */
+static void test_container_counted(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    source_ctor ctors[2] = {lp_avif_source_new, lp_heif_source_new};
+    const char *path = make_avif("cc.avif", 256, 256, LP_FORMAT_RGB8, NULL);
+    size_t size;
+    uint8_t *data = lpt_read_file(path, &size);
+    assert_non_null(data);
+    enum { GROWN = 256 * 1024 };
+    uint8_t *forged = calloc(1, size + GROWN);
+    assert_non_null(forged);
+    lp_error err;
+
+    memcpy(forged, data, size);  /* 100 empty boxes after the file */
+    for (size_t k = 0; k < 100; k++)
+        put_be32(forged + size + 8 * k, 8), memcpy(forged + size + 8 * k + 4, "free", 4);
+    const char *boxes = keep_path(lpt_path("cc-boxes.avif"));
+    lpt_write_file(boxes, forged, size + 800);
+    for (int c = 0; c < 2; c++) {
+        assert_int_equal(open_under(ctors[c], boxes, 0, &err), LP_ERR_UNSUPPORTED);
+        assert_non_null(strstr(lp_error_message(&err), "more than 64 top-level boxes"));
+    }
+
+    uint8_t *meta = find_box(data, size, "meta");  /* meta grown by a free box at its end */
+    assert_non_null(meta);
+    size_t meta_at = (size_t)(meta - data), meta_size = ((size_t)meta[0] << 24 |
+                                                          (size_t)meta[1] << 16 |
+                                                          (size_t)meta[2] << 8 | meta[3]);
+    memcpy(forged, data, meta_at + meta_size);
+    put_be32(forged + meta_at, (uint32_t)(meta_size + GROWN));
+    put_be32(forged + meta_at + meta_size, GROWN);
+    memcpy(forged + meta_at + meta_size + 4, "free", 4);
+    memset(forged + meta_at + meta_size + 8, 0, GROWN - 8);
+    memcpy(forged + meta_at + meta_size + GROWN, data + meta_at + meta_size,
+           size - meta_at - meta_size);
+    const char *grown = keep_path(lpt_path("cc-meta.avif"));
+    lpt_write_file(grown, forged, size + GROWN);
+    for (int c = 0; c < 2; c++) {
+        assert_int_equal(open_under(ctors[c], grown, 4 << 20, &err), LP_ERR_NOMEM);
+        assert_non_null(strstr(lp_error_message(&err), "container (meta box)"));
+    }
+    free(forged);
+    free(data);
+
+    const char *cells = make_avif("cc-cells.avif", 1280, 1280, LP_FORMAT_RGB8, "--grid 20x20");
+    lp_probe probe;
+    assert_int_equal(lp_probe_file(cells, &probe, NULL), LP_OK);
+    assert_int_equal(probe.grid_cells, 400);
+    assert_int_equal(open_under(lp_avif_source_new, cells, 64 << 20, &err), LP_ERR_NOMEM);
+    assert_non_null(strstr(lp_error_message(&err), "a decoder per cell"));
+    assert_int_equal(open_under(lp_heif_source_new, cells, 64 << 20, &err), LP_OK);
+    lp_mem *mem = lp_mem_new(0, NULL);
+    lp_input *in;
+    lp_stage *src;
+    assert_int_equal(lp_input_open_file(&in, cells, LP_IO_READ, 0, &err), LP_OK);
+    assert_int_equal(lp_avif_source_new(&src, in, NULL, mem, &err), LP_OK);
+    assert_true(src->held_bytes >= 400u * 400u * 1024u);  /* ~400 kB a cell, measured */
+    lp_stage_destroy(src);
+    lp_mem_free_tracker(mem);
+}
+
 /* ---- the planner's probe and the CLI ---- */
 
 /* The probe (small preads of the meta box) states what the source yields, so that the
@@ -983,8 +1072,10 @@ static void test_probe_agrees_with_source(void **state)
     lp_probe probe;
     assert_int_equal(lp_probe_file(files[0], &probe, NULL), LP_OK);
     assert_true(probe.progressive);  /* the AVIF grid: its decoder holds more */
+    assert_int_equal(probe.grid_cells, 4);
     assert_int_equal(lp_probe_file(files[1], &probe, NULL), LP_OK);
     assert_false(probe.progressive);
+    assert_int_equal(probe.grid_cells, 0);
 }
 
 static void test_cli_end_to_end(void **state)
@@ -1050,6 +1141,7 @@ int main(void)
         cmocka_unit_test(test_item_graph_walk),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_budget_refused_before_decoding),
+        cmocka_unit_test(test_container_counted),
         cmocka_unit_test(test_probe_agrees_with_source),
         cmocka_unit_test(test_cli_end_to_end),
     };

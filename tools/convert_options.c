@@ -270,7 +270,7 @@ static const option_entry options[] = {
     {"--max-file-size", NULL, true, set_max_file_size, "SIZE: refuse input files larger than this (default 2G)"},
     {"--max-scans", NULL, true, set_max_scans, "N: refuse JPEGs with more than N progressive scans, 0 = no limit (default " LP_QUOTE(LP_DEFAULT_MAX_SCANS) "; encoders write about 10)"},
     {"--max-warnings", NULL, true, set_max_warnings, "N: refuse JPEGs with more than N recoverable defects, 0 = no limit (default " LP_QUOTE(LP_DEFAULT_MAX_WARNINGS) ")"},
-    {"--max-metadata", NULL, true, set_max_metadata, "SIZE: ICC+EXIF+XMP kept from an input, PNG text chunks read (default " LP_QUOTE(LP_DEFAULT_MAX_METADATA_MIB) "M); JPEG metadata over it is left out, PNGs over it are refused"},
+    {"--max-metadata", NULL, true, set_max_metadata, "SIZE: ICC+EXIF+XMP kept from an input, PNG text chunks read, a HEIF/AVIF meta box (default " LP_QUOTE(LP_DEFAULT_MAX_METADATA_MIB) "M); JPEG metadata over it is left out, PNG/HEIF/AVIF over it are refused"},
     {"--io", NULL, true, set_io, "read|mmap: how inputs are read (default read)"},
 };
 

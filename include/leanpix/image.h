@@ -132,6 +132,8 @@ typedef struct lp_probe {
     double samples_per_pixel; /* JPEG: sum over components of Hc*Vc/(Hmax*Vmax) (1.5 for 4:2:0) */
     int orientation;          /* EXIF orientation 1..8 when the probe read it, else 1 */
     uint64_t file_bytes;
+    uint32_t grid_cells;      /* HEIF/AVIF: cells of the grids the decode reads (rows x columns,
+                               * the image's and its alpha's), 0 when not a grid */
 } lp_probe;
 
 #ifdef __cplusplus

@@ -9,7 +9,10 @@
  *
  * Creation parses the container only (avifDecoderParse: ftyp, meta, the item properties,
  * ICC/EXIF/XMP) through an avifIO over lp_input_read_at, then checks the size against
- * lp_limits before any AV1 data is decoded. The first next() decodes the primary image
+ * lp_limits before any AV1 data is decoded. Before libavif reads a byte, our walk of the
+ * top-level boxes (heif_boxes.c) finds the meta box, refuses it over
+ * limits.max_metadata_bytes, and reserves what libavif's item tables will hold for it
+ * (AVIF_PARSE_BYTES_PER_META_BYTE: libavif 0.11 has no allocator hook). The first next() decodes the primary image
  * (avifDecoderNextImage): libavif 0.11 decodes a grid's cells and assembles them into one
  * frame, with no way to get a cell row out earlier, so the YUV(A) frame is whole and held
  * by the decoder; its size and dav1d's state are an estimate (AVIF_DECODE_BYTES_PER_FRAME_BYTE,
@@ -62,6 +65,18 @@
 #define AVIF_DECODE_BYTES_PER_FRAME_BYTE 1.6
 #define AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE 3.0
 
+/* What libavif 0.11 holds after avifDecoderParse, per byte of the meta box (glibc heap in
+ * use, 2026-12-03): 46 for avifenc's 50x50 grid (122,785 bytes: 5.63 MB), 62 for 19,500
+ * minimal infe entries (479,785 bytes: 29.5 MB; each item takes ~1.5 kB whatever its
+ * size, so a meta box of nothing but 21-byte infe boxes would come to ~73). */
+#define AVIF_PARSE_BYTES_PER_META_BYTE 80u
+
+/* libavif 0.11 opens one dav1d decoder for every cell of a grid and keeps them all until
+ * the image is done: ~400-480 kB each above the frame (avifdec -j 1 on one 3200x3200
+ * picture: 72 MB as one frame, 111, 147, 338 and 1,105 MB as grids of 5x5, 10x10,
+ * 25x25 and 50x50 cells, 2026-12-03), so a 740 kB file of 2,500 cells held 1.1 GB. */
+#define AVIF_DECODE_BYTES_PER_CELL (512u * 1024u)
+
 typedef struct avif_source {
     lp_stage base;
     lp_source_common common;      /* input, limits, metadata copies, reservation */
@@ -72,6 +87,7 @@ typedef struct avif_source {
     lp_error io_err;
     int orientation;              /* irot/imir as an EXIF orientation 1..8 */
     uint32_t stored_w, stored_h;
+    uint32_t grid_cells;          /* cells of the grids libavif will decode (0: one frame) */
     lp_format format;
     unsigned pixel_bytes;
     uint8_t *band;                /* converted band (rows or columns) with margins */
@@ -257,23 +273,37 @@ static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
     return lp_input_read_at(user, at, buf, len, &got, NULL) == LP_OK && got == len;
 }
 
-/* libavif 0.11 does not say whether the primary image is a grid; the meta box does. When
- * our reader cannot tell, the grid's (larger) estimate is the safe side. */
-static bool primary_is_grid(avif_source *s)
+/* Our reading of the meta box (heif_boxes.c), before libavif parses it: the walk of the
+ * top-level boxes and the metadata limit, the reservation for libavif's item tables;
+ * then the items (what heif_items.c refuses is refused here too) and the grids' cells,
+ * which libavif 0.11 does not tell. */
+static lp_status read_meta(avif_source *s, lp_error *err)
 {
+    uint64_t at = 0, len = 0;
+    lp_status st = lp_heif_find_meta(read_input_at, s->common.in, lp_input_size(s->common.in),
+                                     s->common.limits.max_metadata_bytes, &at, &len, err);
+    if (st != LP_OK)
+        return st;
+    st = lp_source_reserve(&s->base, &s->common, len * AVIF_PARSE_BYTES_PER_META_BYTE,
+                           "libavif container (meta box)", err);
+    if (st != LP_OK)
+        return st;
     lp_heif_header h;
-    return lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
-                               s->common.limits.max_metadata_bytes, s->base.mem, &h, NULL) != LP_OK ||
-           h.grid;
+    st = lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
+                             s->common.limits.max_metadata_bytes, s->base.mem, &h, err);
+    s->grid_cells = h.grid_cells;
+    return st;
 }
 
+
 uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
-                                 unsigned bit_depth, unsigned chroma_samples, bool grid)
+                                 unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells)
 {
     double samples = (chroma_samples ? chroma_samples : 6) / 2.0 + (alpha ? 1.0 : 0.0);
     double frame = (double)stored_width * stored_height * samples * (bit_depth > 8 ? 2.0 : 1.0);
-    return (uint64_t)(frame * (grid ? AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE
-                                    : AVIF_DECODE_BYTES_PER_FRAME_BYTE));
+    return (uint64_t)(frame * (grid_cells ? AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE
+                                          : AVIF_DECODE_BYTES_PER_FRAME_BYTE)) +
+           (uint64_t)grid_cells * AVIF_DECODE_BYTES_PER_CELL;
 }
 
 /* Formats, buffers and the decode reservation; once the limits passed. */
@@ -293,13 +323,13 @@ static lp_status plan_decode(avif_source *s, lp_error *err)
                       : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV420 ? 3
                                                                    : 2;
     uint64_t bytes = lp_avif_decode_estimate(s->stored_w, s->stored_h, alpha, img->depth, halves,
-                                             primary_is_grid(s));
-    lp_status st = lp_mem_reserve(s->base.mem, bytes, "AV1 decode (whole frame)", err);
+                                             s->grid_cells);
+    lp_status st = lp_source_reserve(&s->base, &s->common, bytes,
+                                     s->grid_cells ? "AV1 decode (whole frame, a decoder per cell)"
+                                                   : "AV1 decode (whole frame)", err);
     if (st != LP_OK)
         return st;
-    s->common.reserved = bytes;
     s->base.whole_image = true;
-    s->base.held_bytes = (size_t)bytes;
 
     /* A band: the strip's rows (or columns) and their margins, across the stored image. */
     size_t band_lines = AVIF_STRIP_ROWS + 2 * AVIF_BAND_MARGIN + 2;
@@ -445,7 +475,9 @@ lp_status lp_avif_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
     if (!s)
         return LP_ERR_NOMEM;
     lp_source_init(&s->base, &s->common, &avif_source_ops, LP_FILE_AVIF, in, limits, mem);
-    lp_status st = open_header(s, err);
+    lp_status st = read_meta(s, err);
+    if (st == LP_OK)
+        st = open_header(s, err);
     if (st == LP_OK) {
         read_metadata(s);
         st = plan_decode(s, err);

@@ -1,8 +1,8 @@
 /*
  * heif_boxes.c - the primary image's planning facts from a HEIF/AVIF meta box.
  *
- * Top-level boxes are skipped by their headers (8 or 16 bytes each, at most
- * HEIF_MAX_TOP_BOXES of them) until 'meta', which is read whole into one buffer of at
+ * Top-level boxes are walked by their headers (8 or 16 bytes each, at most
+ * LP_HEIF_MAX_TOP_BOXES of them in all) to find 'meta', which is read whole into one buffer of at
  * most the caller's max_meta bytes (counted in the caller's lp_mem, freed before
  * returning). Inside it: pitm (the primary item), iinf/infe (its type: 'grid' or a coded
  * item), iprp/ipco (the properties, numbered from 1) and ipma (which properties belong to
@@ -24,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEIF_MAX_TOP_BOXES 64
 
 typedef struct meta_facts {
     uint32_t primary;
@@ -270,7 +269,7 @@ static bool first_extents(lp_span l, const uint32_t *ids, unsigned n, item_exten
  * box: found by fuzz_heif_source). */
 static lp_status read_grid(const meta_facts *f, lp_heif_read_fn read, void *user, uint64_t size,
                            uint32_t id, const item_extent *x, uint32_t *w, uint32_t *h,
-                           lp_error *err)
+                           uint32_t *cells, lp_error *err)
 {
     if (!x->found || x->other_method)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid item %" PRIu32 " has %s", id,
@@ -287,6 +286,7 @@ static lp_status read_grid(const meta_facts *f, lp_heif_read_fn read, void *user
                             " %llu are not a grid inside its %s", id,
                             (unsigned long long)x->length, (unsigned long long)x->offset,
                             x->in_idat ? "idat box" : "file");
+    *cells = (g[2] + 1u) * (g[3] + 1u);
     *w = g[1] & 1u ? lp_be32(g + 4) : lp_be16(g + 4);
     *h = g[1] & 1u ? lp_be32(g + 8) : lp_be16(g + 6);
     if (*w == 0 || *h == 0)
@@ -297,7 +297,7 @@ static lp_status read_grid(const meta_facts *f, lp_heif_read_fn read, void *user
 
 /* The output size of each grid the decode reaches: the primary's into grid_width and
  * grid_height, the largest of the others' (an alpha grid) into aux_grid_width and
- * aux_grid_height. */
+ * aux_grid_height; all their cells into grid_cells. */
 static lp_status read_grids(const meta_facts *f, const lp_heif_reached *r, lp_heif_read_fn read,
                             void *user, uint64_t size, lp_heif_header *h, lp_error *err)
 {
@@ -307,10 +307,11 @@ static lp_status read_grids(const meta_facts *f, const lp_heif_reached *r, lp_he
     if (!first_extents(f->iloc, r->grids, r->n_grids, x))
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF item locations (iloc) cut short");
     for (unsigned k = 0; k < r->n_grids; k++) {
-        uint32_t w = 0, g_h = 0;
-        lp_status st = read_grid(f, read, user, size, r->grids[k], &x[k], &w, &g_h, err);
+        uint32_t w = 0, g_h = 0, cells = 0;
+        lp_status st = read_grid(f, read, user, size, r->grids[k], &x[k], &w, &g_h, &cells, err);
         if (st != LP_OK)
             return st;
+        h->grid_cells += cells;
         if (k == 0 && h->grid) {
             h->grid_width = w, h->grid_height = g_h;
         } else {
@@ -330,18 +331,22 @@ int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
     return mirror ? mirrored[angle] : plain[angle];
 }
 
-/* Finds the meta box among the top-level boxes: its body's offset and length. */
-static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint64_t *at_out,
-                           uint64_t *len_out, lp_error *err)
+lp_status lp_heif_find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
+                           uint64_t *at_out, uint64_t *len_out, lp_error *err)
 {
     uint64_t at = 0;
-    for (int i = 0; i < HEIF_MAX_TOP_BOXES && at + 8 <= size; i++) {
+    int boxes = 0;
+    bool found = false;
+    for (; at + 8 <= size; boxes++) {
         uint8_t head[16];
+        if (boxes == LP_HEIF_MAX_TOP_BOXES)
+            return lp_error_set(err, LP_ERR_UNSUPPORTED, "HEIF file has more than %d top-level"
+                                " boxes (real files have 3 or 4)", LP_HEIF_MAX_TOP_BOXES);
         if (!read(user, at, head, 8))
             return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF box header at byte %llu cannot be read",
                                 (unsigned long long)at);
         uint64_t box = lp_be32(head), hl = 8;
-        if (i == 0 && memcmp(head + 4, "ftyp", 4))
+        if (boxes == 0 && memcmp(head + 4, "ftyp", 4))
             return lp_error_set(err, LP_ERR_CORRUPT, "not a HEIF file (no ftyp box)");
         if (box == 1) {
             if (!read(user, at + 8, head + 8, 8))
@@ -351,17 +356,27 @@ static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint
         } else if (box == 0) {
             box = size - at;
         }
-        if (box < hl || box > size - at)
+        if (box < hl)
             return lp_error_set(err, LP_ERR_CORRUPT, "HEIF box of %llu bytes at byte %llu",
                                 (unsigned long long)box, (unsigned long long)at);
-        if (!memcmp(head + 4, "meta", 4)) {
+        if (box > size - at)
+            return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF file ends inside its '%.4s' box"
+                                " (%llu bytes at byte %llu)", (const char *)head + 4,
+                                (unsigned long long)box, (unsigned long long)at);
+        if (!memcmp(head + 4, "meta", 4) && !found) {  /* the first, as libheif */
             *at_out = at + hl;
             *len_out = box - hl;
-            return LP_OK;
+            found = true;
         }
         at += box;
     }
-    return lp_error_set(err, LP_ERR_CORRUPT, "HEIF file has no meta box");
+    if (!found)
+        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF file has no meta box");
+    if (max_meta && *len_out > max_meta)
+        return lp_error_set(err, LP_ERR_LIMITS,
+                            "HEIF meta box of %llu bytes is over the metadata limit of %llu",
+                            (unsigned long long)*len_out, (unsigned long long)max_meta);
+    return LP_OK;
 }
 
 lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
@@ -371,15 +386,12 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
     h->bit_depth = 8;
     h->orientation = 1;
     uint64_t at = 0, len = 0;
-    lp_status st = find_meta(read, user, size, &at, &len, err);
+    lp_status st = lp_heif_find_meta(read, user, size, max_meta, &at, &len, err);
     if (st != LP_OK)
         return st;
     if (len < 4)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF meta box is empty");
-    if (max_meta && len > max_meta)
-        return lp_error_set(err, LP_ERR_LIMITS,
-                            "HEIF meta box of %llu bytes is over the metadata limit of %llu",
-                            (unsigned long long)len, (unsigned long long)max_meta);
+    h->meta_bytes = len;
     uint8_t *meta = lp_mem_alloc(mem, (size_t)len, "HEIF meta box", err);
     if (!meta)
         return err ? err->status : LP_ERR_NOMEM;

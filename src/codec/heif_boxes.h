@@ -32,10 +32,25 @@ typedef struct lp_heif_header {
     /* The same for the other grids the decode reaches (an alpha grid): the largest width
      * and the largest height among them, 0 when there are none. */
     uint32_t aux_grid_width, aux_grid_height;
+    uint64_t meta_bytes;  /* the meta box's body */
+    uint32_t grid_cells;  /* rows x columns of every grid the decode reaches, summed */
 } lp_heif_header;
 
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */
 typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
+
+/* libheif 1.15 keeps an object for every top-level box it reads, to the end of the file
+ * (about 120 bytes each: 20 million 8-byte boxes in a 160 MB file made it hold 2.4 GB);
+ * real files have ftyp, meta, mdat and perhaps a free box. */
+#define LP_HEIF_MAX_TOP_BOXES 64
+
+/* The first meta box among the file's top-level boxes: its body's offset and length.
+ * Every top-level box header is read (8 or 16 bytes; a file with more than
+ * LP_HEIF_MAX_TOP_BOXES boxes is refused), so that the libraries parse no more than this
+ * saw. A file without ftyp first or without meta is refused, and so is a meta box over
+ * max_meta bytes (0 = no limit; LP_ERR_LIMITS). */
+lp_status lp_heif_find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
+                            uint64_t *at, uint64_t *len, lp_error *err);
 
 /* Fills h from the file's ftyp and meta boxes (size bytes in all). The meta box is read
  * whole into one buffer of at most max_meta bytes (0 = no limit), else LP_ERR_LIMITS;
@@ -58,11 +73,12 @@ bool lp_heif_ftyp_lists_avif(const uint8_t *head, size_t len);
 /* What the decoders hold at their peak (the bytes the sources reserve, and what the
  * format descriptors predict), from the header's facts; the constants and their
  * measurements are next to each function: src/codec/heif_load.c, avif_load.c.
- * chroma_samples as in lp_heif_header (0 = unknown: 4:4:4 assumed). */
+ * chroma_samples as in lp_heif_header (0 = unknown: 4:4:4 assumed); grid_cells as there
+ * (0: not a grid). */
 uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, unsigned bit_depth,
                                  unsigned chroma_samples);
 uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
-                                 unsigned bit_depth, unsigned chroma_samples, bool grid);
+                                 unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells);
 
 /* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom
  * exchanged, 1: left and right) as the EXIF orientation that shows the same picture. */

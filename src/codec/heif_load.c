@@ -1,15 +1,19 @@
 /*
  * heif_load.c - the HEIC/HEIF source: libheif behind an lp_stage.
  *
- * Creation reads the container only (ftyp, meta; libheif walks the other top-level boxes
- * by their headers and seeks past mdat) through a heif_reader over lp_input_read_at, so
- * the compressed image data stays in the file until the decode asks for it. The primary
- * image's size (after its transformations) is checked against lp_limits before anything
- * is decoded; libheif's own security limit on width and height is set from the same
- * limits, so a declared size it would refuse is refused here with our message. Then our
- * own reader of the meta box (heif_boxes.c, heif_items.c) checks what libheif 1.15 would
- * follow without a bound (loops of item references, overlays, a grid's own size) before
- * libheif is asked anything that follows references; what it refuses is refused.
+ * Creation first reads the meta box with our own reader (heif_boxes.c, heif_items.c),
+ * which checks what libheif 1.15 would follow without a bound (loops of item references,
+ * overlays, a grid's own size, more top-level boxes than real files have) and the meta
+ * box's size against limits.max_metadata_bytes; what it refuses is refused, before
+ * libheif reads a byte. libheif parses the container into objects of its own, outside
+ * our allocator, up to HEIF_PARSE_BYTES_PER_META_BYTE per byte of the meta box: that is
+ * reserved in the job's lp_mem before it parses. Then libheif reads the container (ftyp,
+ * meta; the other top-level boxes by their headers, past mdat) through a heif_reader
+ * over lp_input_read_at, so the compressed image data stays in the file until the decode
+ * asks for it. The primary image's size (after its transformations) is checked against
+ * lp_limits before anything is decoded; libheif's own security limit on width and height
+ * is set from the same limits, so a declared size it would refuse is refused here with
+ * our message.
  *
  * Decoding: libheif 1.15 has no way to decode a grid cell by cell for the caller, or to
  * hand out rows before the whole primary image is decoded, colour-converted and
@@ -64,6 +68,12 @@
  * (10.5, 16.5, 21 for the HEIC, 4:4:4 and 10-bit ones). */
 #define HEIF_RGB_FACTOR 1.5
 #define HEIF_YUV_FACTOR 4.0
+
+/* What libheif 1.15 holds after parsing a container, per byte of its meta box (glibc heap
+ * in use after heif_context_read_from_file, 2026-12-03): 15-17 for boxes of 8 bytes (a
+ * meta box of 7.6 MB of empty boxes: 126.7 MB), 21 for avifenc's 50x50 grid (122,785
+ * bytes: 2.51 MB), 34 for 19,500 minimal infe entries (479,785 bytes: 16.4 MB). */
+#define HEIF_PARSE_BYTES_PER_META_BYTE 40u
 
 
 typedef struct heif_source {
@@ -328,8 +338,9 @@ uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, un
                       (double)height);
 }
 
-/* Our own reading of the meta box (src/codec/heif_boxes.c), before libheif is asked
- * anything that follows item references (even the bit depth does, in 1.15):
+/* Our own reading of the meta box (src/codec/heif_boxes.c), before libheif reads the
+ * container (so before it is asked anything that follows item references: even the bit
+ * depth does, in 1.15), and the reservation for what libheif's parse will hold:
  * - the items the decode would visit (heif_items.c): a loop of references made libheif
  *   recurse until the stack overflowed, an overlay made it allocate a canvas of any size
  *   (both found by fuzz_heif_source);
@@ -348,6 +359,10 @@ static lp_status check_meta(heif_source *s, lp_error *err)
     if (st != LP_OK)
         return st;
     s->chroma_samples = h.chroma_samples;
+    st = lp_source_reserve(&s->base, &s->common, h.meta_bytes * HEIF_PARSE_BYTES_PER_META_BYTE,
+                           "libheif container (meta box)", err);
+    if (st != LP_OK)
+        return st;
     if (h.grid_width) {
         st = lp_limits_check(&s->common.limits, h.grid_width, h.grid_height, err);
         if (st != LP_OK)
@@ -379,12 +394,11 @@ static lp_status plan_decode(heif_source *s, lp_error *err)
     s->row_bytes = (size_t)info->width * pixel_bytes;
     uint64_t bytes = lp_heif_decode_estimate(info->width, info->height, alpha, s->bits,
                                              s->chroma_samples);
-    lp_status st = lp_mem_reserve(s->base.mem, bytes, "libheif decode (whole image)", err);
+    lp_status st = lp_source_reserve(&s->base, &s->common, bytes, "libheif decode (whole image)",
+                                     err);
     if (st != LP_OK)
         return st;
-    s->common.reserved = bytes;
     s->base.whole_image = true;
-    s->base.held_bytes = (size_t)bytes;
     if (s->bits > 8) {
         s->strip = lp_mem_alloc(s->base.mem, s->row_bytes * HEIF_STRIP_ROWS, "HEIF strip", err);
         if (!s->strip)
@@ -504,9 +518,9 @@ lp_status lp_heif_source_new(lp_stage **out, lp_input *in, const lp_limits *limi
     if (!s)
         return LP_ERR_NOMEM;
     lp_source_init(&s->base, &s->common, &heif_source_ops, LP_FILE_HEIF, in, limits, mem);
-    lp_status st = open_header(s, err);
+    lp_status st = check_meta(s, err);
     if (st == LP_OK)
-        st = check_meta(s, err);
+        st = open_header(s, err);
     if (st == LP_OK) {
         s->base.info.width = (uint32_t)heif_image_handle_get_width(s->handle);
         s->base.info.height = (uint32_t)heif_image_handle_get_height(s->handle);

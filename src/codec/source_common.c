@@ -29,6 +29,17 @@ void lp_source_init(lp_stage *base, lp_source_common *common, const lp_stage_ops
         lp_limits_default(&common->limits);
 }
 
+lp_status lp_source_reserve(lp_stage *base, lp_source_common *common, uint64_t bytes,
+                            const char *what, lp_error *err)
+{
+    lp_status st = lp_mem_reserve(base->mem, bytes, what, err);
+    if (st != LP_OK)
+        return st;
+    common->reserved += bytes;
+    base->held_bytes += (size_t)bytes;
+    return LP_OK;
+}
+
 void lp_source_free(lp_stage *base, lp_source_common *common)
 {
     lp_mem *mem = base->mem;

@@ -39,6 +39,12 @@ void *lp_source_alloc(size_t size, lp_input *in, const char *what, lp_error *err
 void lp_source_init(lp_stage *base, lp_source_common *common, const lp_stage_ops *ops,
                     lp_file_format format, lp_input *in, const lp_limits *limits, lp_mem *mem);
 
+/* Reserves bytes in the job's lp_mem for what the source's library holds outside our
+ * allocator (what: the reason the budget error names), adds them to common->reserved (so
+ * lp_source_free gives them back) and to base->held_bytes. */
+lp_status lp_source_reserve(lp_stage *base, lp_source_common *common, uint64_t bytes,
+                            const char *what, lp_error *err);
+
 /* Releases the metadata copies, the reservation and the input, then frees the decoder
  * (base is the start of lp_source_alloc's block). */
 void lp_source_free(lp_stage *base, lp_source_common *common);
