@@ -330,6 +330,7 @@ static lp_status plan_decode(avif_source *s, lp_error *err)
     if (st != LP_OK)
         return st;
     s->base.whole_image = true;
+    s->base.held_bytes = (size_t)bytes;
 
     /* A band: the strip's rows (or columns) and their margins, across the stored image. */
     size_t band_lines = AVIF_STRIP_ROWS + 2 * AVIF_BAND_MARGIN + 2;

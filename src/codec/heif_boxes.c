@@ -2,12 +2,13 @@
  * heif_boxes.c - the primary image's planning facts from a HEIF/AVIF meta box.
  *
  * Top-level boxes are walked by their headers (8 or 16 bytes each, at most
- * LP_HEIF_MAX_TOP_BOXES of them in all) to find 'meta', which is read whole into one buffer of at
- * most the caller's max_meta bytes (counted in the caller's lp_mem, freed before
- * returning). Inside it: pitm (the primary item), iinf/infe (its type: 'grid' or a coded
- * item), iprp/ipco (the properties, numbered from 1) and ipma (which properties belong to
- * which item): ispe, pixi, irot, imir of the primary; auxC with an alpha URN on any item means alpha; the
- * first av1C/hvcC says the chroma subsampling (and the depth when pixi is absent). iref
+ * LP_HEIF_MAX_TOP_BOXES of them in all) to find 'meta', which is read whole into one
+ * buffer of at most the caller's max_meta bytes (counted in the caller's lp_mem, freed
+ * before returning). Inside it: pitm (the primary item), iinf/infe (its type: 'grid' or a
+ * coded item), iprp/ipco (the properties, numbered from 1) and ipma (which properties
+ * belong to which item): ispe, pixi, irot, imir of the primary; auxC with an alpha URN on
+ * any item means alpha; the first av1C/hvcC says the chroma subsampling (and the depth
+ * when pixi is absent). iref
  * with iinf goes to heif_items.c, which refuses what libheif would follow without end.
  * Every length is checked against what contains it; every loop is bounded by the buffer
  * and walks it once (ipma and ipco are matched through bitmaps of property indices).
@@ -23,7 +24,6 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-
 
 typedef struct meta_facts {
     uint32_t primary;
@@ -331,8 +331,9 @@ int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
     return mirror ? mirrored[angle] : plain[angle];
 }
 
-lp_status lp_heif_find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
-                           uint64_t *at_out, uint64_t *len_out, lp_error *err)
+lp_status lp_heif_find_meta(lp_heif_read_fn read, void *user, uint64_t size,
+                            uint64_t max_meta, uint64_t *at_out, uint64_t *len_out,
+                            lp_error *err)
 {
     uint64_t at = 0;
     int boxes = 0;

@@ -399,6 +399,7 @@ static lp_status plan_decode(heif_source *s, lp_error *err)
     if (st != LP_OK)
         return st;
     s->base.whole_image = true;
+    s->base.held_bytes = (size_t)bytes;
     if (s->bits > 8) {
         s->strip = lp_mem_alloc(s->base.mem, s->row_bytes * HEIF_STRIP_ROWS, "HEIF strip", err);
         if (!s->strip)

@@ -502,10 +502,10 @@ static lp_status read_header(jpeg_source *s, const lp_limits *limits, lp_error *
     s->base.info.source_samples_per_pixel = samples_per_pixel(cinfo);
     uint64_t coefficients = coefficient_bytes(cinfo);
     if (coefficients) {
-        st = lp_mem_reserve(s->base.mem, coefficients, "JPEG coefficient buffer (progressive)", err);
+        st = lp_source_reserve(&s->base, &s->common, coefficients,
+                               "JPEG coefficient buffer (progressive)", err);
         if (st != LP_OK)
             return st;
-        s->common.reserved = coefficients;
         s->base.held_bytes = (size_t)coefficients;
         s->base.whole_image = true;
     }
@@ -543,10 +543,9 @@ static lp_status start(jpeg_source *s, lp_error *err)
 {
     j_decompress_ptr cinfo = &s->cinfo;
     uint64_t working = working_bytes(s);
-    lp_status st = lp_mem_reserve(s->base.mem, working, "libjpeg working buffers", err);
+    lp_status st = lp_source_reserve(&s->base, &s->common, working, "libjpeg working buffers", err);
     if (st != LP_OK)
         return st;
-    s->common.reserved += working;
     jpeg_start_decompress(cinfo);
     s->started = true;
     if (cinfo->output_width != s->base.info.width || cinfo->output_height != s->base.info.height)

@@ -36,7 +36,6 @@ lp_status lp_source_reserve(lp_stage *base, lp_source_common *common, uint64_t b
     if (st != LP_OK)
         return st;
     common->reserved += bytes;
-    base->held_bytes += (size_t)bytes;
     return LP_OK;
 }
 

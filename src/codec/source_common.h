@@ -40,8 +40,8 @@ void lp_source_init(lp_stage *base, lp_source_common *common, const lp_stage_ops
                     lp_file_format format, lp_input *in, const lp_limits *limits, lp_mem *mem);
 
 /* Reserves bytes in the job's lp_mem for what the source's library holds outside our
- * allocator (what: the reason the budget error names), adds them to common->reserved (so
- * lp_source_free gives them back) and to base->held_bytes. */
+ * allocator (what: the reason the budget error names) and adds them to common->reserved,
+ * which lp_source_free gives back. */
 lp_status lp_source_reserve(lp_stage *base, lp_source_common *common, uint64_t bytes,
                             const char *what, lp_error *err);
 

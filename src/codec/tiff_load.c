@@ -482,10 +482,10 @@ static lp_status plan_buffers(tiff_source *s, lp_error *err)
     s->raw_row_bytes = (size_t)raw_row;
     s->out_stride = (size_t)out_stride;
     uint64_t lib = libtiff_bytes(s, unit);
-    lp_status st = lp_mem_reserve(s->base.mem, lib, "libtiff strip and codec buffers", err);
+    lp_status st = lp_source_reserve(&s->base, &s->common, lib, "libtiff strip and codec buffers",
+                                     err);
     if (st != LP_OK)
         return st;
-    s->common.reserved = lib;
     s->raw = lp_mem_alloc(s->base.mem, (size_t)band, s->tiled ? "TIFF tile row" : "TIFF row", err);
     if (!s->raw)
         return err ? err->status : LP_ERR_NOMEM;

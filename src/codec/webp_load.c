@@ -253,10 +253,9 @@ static lp_status start(webp_source *s, lp_error *err)
     bool lossless = s->features.format == 2;
     uint64_t lib = libwebp_bytes((uint32_t)s->features.width, (uint32_t)s->features.height,
                                  alpha, lossless);
-    lp_status st = lp_mem_reserve(s->base.mem, lib, "libwebp decoder", err);
+    lp_status st = lp_source_reserve(&s->base, &s->common, lib, "libwebp decoder", err);
     if (st != LP_OK)
         return st;
-    s->common.reserved = lib;
     s->stride = (size_t)info->width * (alpha ? 4u : 3u);
     uint64_t bytes = (uint64_t)s->stride * info->height;
     if (bytes > SIZE_MAX)
