@@ -356,6 +356,43 @@ static void test_limits_before_the_frame(void **state)
     lp_mem_free_tracker(mem);
 }
 
+/* libwebpdemux keeps a record for every chunk, outside our allocator (an 80 MB file of 10
+ * million empty chunks: 320 MB beside the counted file, found 2026-12-03): a still with
+ * 64 chunks is read, one with 65 is refused before demux. */
+static void test_chunk_count_bounded(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cwebp");
+    const char *webp = make_webp("few.webp", 64, 48, LP_FORMAT_RGBA8, "-q 80");
+    size_t size;
+    uint8_t *data = lpt_read_file(webp, &size);
+    assert_non_null(data);
+    assert_memory_equal(data + 12, "VP8X", 4);  /* VP8X, ALPH, VP8: 3 chunks */
+    for (unsigned extra = 61; extra <= 62; extra++) {
+        size_t n = size + 8 * extra;
+        uint8_t *f = malloc(n);
+        assert_non_null(f);
+        memcpy(f, data, size);
+        for (unsigned k = 0; k < extra; k++)
+            memcpy(f + size + 8 * k, "ABCD\0\0\0\0", 8);
+        put_le(f + 4, (uint32_t)(n - 8), 4);
+        const char *path = lpt_path("chunks.webp");
+        lpt_write_file(path, f, n);
+        free(f);
+        lp_error err = {0};
+        lp_stage *src = open_webp(path, NULL, NULL, &err);
+        if (extra == 61) {
+            assert_non_null(src);
+            lp_stage_destroy(src);
+        } else {
+            assert_null(src);
+            assert_int_equal(err.status, LP_ERR_UNSUPPORTED);
+            assert_non_null(strstr(err.message, "more than 64 chunks"));
+        }
+    }
+    free(data);
+}
+
 static void test_truncated_and_damaged(void **state)
 {
     (void)state;
@@ -441,6 +478,7 @@ int main(void)
         cmocka_unit_test(test_cli_convert_and_batch),
         cmocka_unit_test(test_animation_refused),
         cmocka_unit_test(test_limits_before_the_frame),
+        cmocka_unit_test(test_chunk_count_bounded),
         cmocka_unit_test(test_truncated_and_damaged),
         cmocka_unit_test(test_whole_frame_declared_and_counted),
     };
