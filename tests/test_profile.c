@@ -270,6 +270,42 @@ static void test_pss_walk_bound(void **state)
     assert_true(lp_procfs_walk_bound(0, 0, 1) < 3 * m);
 }
 
+/* A parent whose child writes their shared pages gains PSS without a fault of its own:
+ * every sample in the child's last 150 ms, after its last write, must show the parent at
+ * its 72 MiB (48 + 48/2), not the reading taken while the child was still writing (it
+ * lagged up to the 1 s refresh: 67 of 72 MiB at a peak, in a CI run). */
+static void test_sharer_follows_child_cow(void **state)
+{
+    (void)state;
+    const char *out = lpt_path("cow.json");
+    assert_int_equal(lpt_run("'%s' profile -q -i 10ms -o '%s' -- '%s' cow 96 8 40", lpt_bin(), out,
+                             memhog), 0);
+    json_t *root = load_json(out);
+    const json_t *procs = json_object_get(root, "processes");
+    assert_int_equal(json_array_size(procs), 2);
+    int parent = (int)num(json_array_get(procs, 0), "pid");
+    int child = (int)num(json_array_get(procs, 1), "pid");
+    const json_t *samples = json_object_get(root, "samples");
+    size_t last_both = 0;  /* the last sample with the child alive */
+    for (size_t i = 0; i < json_array_size(samples); i++)
+        if (process_row(root, json_array_get(samples, i), child))
+            last_both = i;
+    double t_end = num(json_array_get(samples, last_both), "t");
+    size_t checked = 0;
+    for (size_t i = 0; i <= last_both; i++) {
+        const json_t *sample = json_array_get(samples, i);
+        double t = num(sample, "t");
+        if (t < t_end - 0.15 || t > t_end - 0.02)
+            continue;
+        const json_t *prow = process_row(root, sample, parent);
+        assert_non_null(prow);
+        assert_within(row_field(root, prow, "pss_anon") / MiB, 72, 0.05);
+        checked++;
+    }
+    assert_true(checked >= 5);
+    json_decref(root);
+}
+
 /* A process that moves memory from a low to a high address while holding much in the
  * middle: no sample may show more PSS than the process ever had resident (VmHWM, read
  * after the sample). The race that double-counts is not forced here; this holds the
@@ -602,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_attribution_at_peak),
         cmocka_unit_test(test_pss_walk_bound),
         cmocka_unit_test(test_pss_never_over_hwm),
+        cmocka_unit_test(test_sharer_follows_child_cow),
         cmocka_unit_test(test_major_faults_counted),
         cmocka_unit_test(test_csv_timeline),
         cmocka_unit_test(test_children_started_later),

@@ -227,6 +227,37 @@ static int leapfrog(size_t mb, size_t middle_mb, long ms)
     return 0;
 }
 
+/* cow MB STEPS MS: touches 2 x MB anonymous and frees half of it (so that what follows
+ * makes no new peak of the tree, and a profiler's peak snapshots do not read it), then
+ * forks; the child writes the first half of the rest in STEPS steps MS apart
+ * (copy-on-write breaks the parent never sees as faults of its own), holds 300 ms and
+ * exits. At the end each process has PSS MB/2 + MB/4 of that mapping. */
+static int cow(size_t bytes, int steps, long ms)
+{
+    char *peak = touch_anon(bytes);
+    char *anon = touch_anon(bytes);
+    pause_ms(100);
+    munmap(peak, bytes);
+    pause_ms(100);
+    pid_t child = fork();
+    if (child < 0)
+        die("fork");
+    if (child == 0) {
+        size_t step = bytes / 2 / (size_t)steps;
+        for (int k = 0; k < steps; k++) {
+            for (size_t i = (size_t)k * step; i < (size_t)(k + 1) * step; i += 4096)
+                anon[i] = 7;
+            pause_ms(ms);
+        }
+        pause_ms(300);
+        _exit(0);
+    }
+    int status;
+    waitpid(child, &status, 0);
+    printf("cow: child %d wrote %zu MB in %d steps\n", (int)child, bytes / 2 / MB, steps);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "full"))
@@ -255,9 +286,11 @@ int main(int argc, char **argv)
         printf("churn: %ld rounds\n", rounds);
         return 0;
     }
+    if (argc >= 5 && !strcmp(argv[1], "cow"))
+        return cow((size_t)atol(argv[2]) * MB, atoi(argv[3]), atol(argv[4]));
     if (argc >= 5 && !strcmp(argv[1], "leapfrog"))
         return leapfrog((size_t)atol(argv[2]), (size_t)atol(argv[3]), atol(argv[4]));
     fprintf(stderr, "usage: memhog full DIR [EXIT] | late MB | exit CODE | hold MB MS | "
-                    "churn MB MS | leapfrog MB MID MS | arena MB\n");
+                    "churn MB MS | leapfrog MB MID MS | cow MB STEPS MS | arena MB\n");
     return 2;
 }
