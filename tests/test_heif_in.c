@@ -343,6 +343,15 @@ static const char *make_avif(const char *name, uint32_t w, uint32_t h, lp_format
     return keep_path(out);
 }
 
+/* The bytes of make_avif's file (*size of them), for forging; freed by the caller. */
+static uint8_t *avif_bytes(const char *name, uint32_t w, uint32_t h, lp_format format,
+                           const char *extra, size_t *size)
+{
+    uint8_t *data = lpt_read_file(make_avif(name, w, h, format, extra), size);
+    assert_non_null(data);
+    return data;
+}
+
 static void check_against_avifdec(const char *path, lp_format format)
 {
     lp_buffer_image ours, ref;
@@ -529,10 +538,8 @@ static void test_grid_larger_than_ispe(void **state)
 {
     (void)state;
     LPT_REQUIRE_TOOL("avifenc");
-    const char *path = make_avif("bg.avif", 512, 384, LP_FORMAT_RGB8, "--grid 2x2");
     size_t size;
-    uint8_t *data = lpt_read_file(path, &size);
-    assert_non_null(data);
+    uint8_t *data = avif_bytes("bg.avif", 512, 384, LP_FORMAT_RGB8, "--grid 2x2", &size);
     /* the ImageGrid: version 0, flags 0 (16-bit sizes), 2 rows, 2 columns, 512 x 384 */
     static const uint8_t grid[8] = {0, 0, 1, 1, 0x02, 0x00, 0x01, 0x80};
     uint8_t *g = NULL;
@@ -604,10 +611,8 @@ static void test_grid_data_checked(void **state)
 {
     (void)state;
     LPT_REQUIRE_TOOL("avifenc");
-    const char *path = make_avif("ga.avif", 512, 384, LP_FORMAT_RGBA8, "--grid 2x2");
     size_t size;
-    uint8_t *data = lpt_read_file(path, &size);
-    assert_non_null(data);
+    uint8_t *data = avif_bytes("ga.avif", 512, 384, LP_FORMAT_RGBA8, "--grid 2x2", &size);
     uint8_t *forged = malloc(size + 16);
     assert_non_null(forged);
     static const struct {
@@ -675,10 +680,8 @@ enum forgery { CELL_IS_THE_GRID, OVERLAY, GRID_OF_GRIDS };
 static const char *forge_items(enum forgery what)
 {
     static const char *names[] = {"loop.avif", "iovl.avif", "gridgrid.avif"};
-    const char *path = make_avif("items.avif", 256, 256, LP_FORMAT_RGB8, "--grid 2x2");
     size_t size;
-    uint8_t *data = lpt_read_file(path, &size);
-    assert_non_null(data);
+    uint8_t *data = avif_bytes("items.avif", 256, 256, LP_FORMAT_RGB8, "--grid 2x2", &size);
     uint8_t *grid = find_infe_of_type(data, size, "grid");
     assert_non_null(grid);
     if (what == CELL_IS_THE_GRID) {
@@ -975,10 +978,8 @@ static void test_container_counted(void **state)
     (void)state;
     LPT_REQUIRE_TOOL("avifenc");
     source_ctor ctors[2] = {lp_avif_source_new, lp_heif_source_new};
-    const char *path = make_avif("cc.avif", 256, 256, LP_FORMAT_RGB8, NULL);
     size_t size;
-    uint8_t *data = lpt_read_file(path, &size);
-    assert_non_null(data);
+    uint8_t *data = avif_bytes("cc.avif", 256, 256, LP_FORMAT_RGB8, NULL, &size);
     enum { GROWN = 256 * 1024 };
     uint8_t *forged = calloc(1, size + GROWN);
     assert_non_null(forged);
