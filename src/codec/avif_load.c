@@ -9,10 +9,11 @@
  *
  * Creation parses the container only (avifDecoderParse: ftyp, meta, the item properties,
  * ICC/EXIF/XMP) through an avifIO over lp_input_read_at, then checks the size against
- * lp_limits before any AV1 data is decoded. Before libavif reads a byte, our walk of the
- * top-level boxes (heif_boxes.c) finds the meta box, refuses it over
- * limits.max_metadata_bytes, and reserves what libavif's item tables will hold for it
- * (AVIF_PARSE_BYTES_PER_META_BYTE: libavif 0.11 has no allocator hook). The first next() decodes the primary image
+ * lp_limits before any AV1 data is decoded. Before libavif reads a byte, our reader of
+ * the meta box (heif_boxes.c) walks the top-level boxes, refuses a meta box over
+ * limits.max_metadata_bytes, and what it reads reserves what libavif's item tables will
+ * hold (AVIF_PARSE_BYTES_PER_META_BYTE: libavif 0.11 has no allocator hook) and libavif's
+ * decoders for a grid's cells. The first next() decodes the primary image
  * (avifDecoderNextImage): libavif 0.11 decodes a grid's cells and assembles them into one
  * frame, with no way to get a cell row out earlier, so the YUV(A) frame is whole and held
  * by the decoder; its size and dav1d's state are an estimate (AVIF_DECODE_BYTES_PER_FRAME_BYTE,
@@ -274,27 +275,20 @@ static bool read_input_at(void *user, uint64_t at, void *buf, size_t len)
 }
 
 /* Our reading of the meta box (heif_boxes.c), before libavif parses it: the walk of the
- * top-level boxes and the metadata limit, the reservation for libavif's item tables;
- * then the items (what heif_items.c refuses is refused here too) and the grids' cells,
- * which libavif 0.11 does not tell. */
+ * top-level boxes, the metadata limit and the items (what heif_items.c refuses is
+ * refused here too); then the reservation for libavif's item tables, and the grids'
+ * cells, which libavif 0.11 does not tell. */
 static lp_status read_meta(avif_source *s, lp_error *err)
 {
-    uint64_t at = 0, len = 0;
-    lp_status st = lp_heif_find_meta(read_input_at, s->common.in, lp_input_size(s->common.in),
-                                     s->common.limits.max_metadata_bytes, &at, &len, err);
-    if (st != LP_OK)
-        return st;
-    st = lp_source_reserve(&s->base, &s->common, len * AVIF_PARSE_BYTES_PER_META_BYTE,
-                           "libavif container (meta box)", err);
-    if (st != LP_OK)
-        return st;
     lp_heif_header h;
-    st = lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
-                             s->common.limits.max_metadata_bytes, s->base.mem, &h, err);
+    lp_status st = lp_heif_read_header(read_input_at, s->common.in, lp_input_size(s->common.in),
+                                       s->common.limits.max_metadata_bytes, s->base.mem, &h, err);
+    if (st != LP_OK)
+        return st;
     s->grid_cells = h.grid_cells;
-    return st;
+    return lp_source_reserve(&s->base, &s->common, h.meta_bytes * AVIF_PARSE_BYTES_PER_META_BYTE,
+                             "libavif container (meta box)", err);
 }
-
 
 uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
                                  unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells)

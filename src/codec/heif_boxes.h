@@ -17,7 +17,6 @@
 #include "leanpix/mem.h"
 #include "leanpix/status.h"
 
-
 typedef struct lp_heif_header {
     uint32_t width, height;  /* ispe of the primary item: as stored, before irot */
     bool grid;               /* the primary item is a 'grid' of coded cells */
@@ -39,26 +38,15 @@ typedef struct lp_heif_header {
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */
 typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);
 
-/* libheif 1.15 keeps an object for every top-level box it reads, to the end of the file
- * (about 120 bytes each: 20 million 8-byte boxes in a 160 MB file made it hold 2.4 GB);
- * real files have ftyp, meta, mdat and perhaps a free box. */
-#define LP_HEIF_MAX_TOP_BOXES 64
-
-/* The first meta box among the file's top-level boxes: its body's offset and length.
- * Every top-level box header is read (8 or 16 bytes; a file with more than
- * LP_HEIF_MAX_TOP_BOXES boxes is refused), so that the libraries parse no more than this
- * saw. A file without ftyp first or without meta is refused, and so is a meta box over
- * max_meta bytes (0 = no limit; LP_ERR_LIMITS). */
-lp_status lp_heif_find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
-                            uint64_t *at, uint64_t *len, lp_error *err);
-
 /* Fills h from the file's ftyp and meta boxes (size bytes in all). The meta box is read
  * whole into one buffer of at most max_meta bytes (0 = no limit), else LP_ERR_LIMITS;
  * that buffer and the item tables of heif_items.c (at most about twice its size) are
  * counted in mem (NULL: uncounted, for the probes, which plan before a job has a budget):
  * the sources pass limits.max_metadata_bytes (--max-metadata), the probes its default
  * LP_DEFAULT_MAX_METADATA_BYTES (8 MiB). Phones write a few kB; a grid of 256x256 cells
- * about 3 MB of item and property entries. */
+ * about 3 MB of item and property entries. Every top-level box header is read first,
+ * and a file of more than 64 is refused (libheif keeps an object for each: the sources
+ * call this before the libraries parse). */
 lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
                               lp_mem *mem, lp_heif_header *h, lp_error *err);
 

@@ -75,7 +75,6 @@
  * bytes: 2.51 MB), 34 for 19,500 minimal infe entries (479,785 bytes: 16.4 MB). */
 #define HEIF_PARSE_BYTES_PER_META_BYTE 40u
 
-
 typedef struct heif_source {
     lp_stage base;
     lp_source_common common;      /* input, limits, metadata copies, reservation */

@@ -433,15 +433,6 @@ static int cmp_staleness(const void *a, const void *b, void *ctx)
     return (x->rollup_t > y->rollup_t) - (x->rollup_t < y->rollup_t);
 }
 
-/* PSS between two rollup reads: the parts measured last time plus the change of the
- * matching RSS parts since (status is exact and cheap), i.e. new pages are taken as
- * private and freed ones as having been private. One more case is visible in the
- * counters: faults that did not grow RSS in a process that shared anonymous pages are
- * copy-on-write breaks, and each makes half a page more PSS here (exactly half when two
- * processes share). The other half goes to the sharers, which see no fault of their own:
- * a sharing process gains 1/(n(n-1)) of a page for each break elsewhere among the n
- * sharing processes (half a page for a parent and its child). Exact again at the next
- * read. */
 /* Whether the last rollup read of m found anonymous pages shared with other processes
  * (RSS over PSS): the kernel's RSS counters lag by up to 64 pages a thread, so only a
  * clear sharing counts. */
@@ -465,6 +456,15 @@ static int64_t cow_faults(const member *m)
     return faults - (grown_pages > 0 ? grown_pages : 0);
 }
 
+/* PSS between two rollup reads: the parts measured last time plus the change of the
+ * matching RSS parts since (status is exact and cheap), i.e. new pages are taken as
+ * private and freed ones as having been private. One more case is visible in the
+ * counters: faults that did not grow RSS in a process that shared anonymous pages are
+ * copy-on-write breaks, and each makes half a page more PSS here (exactly half when two
+ * processes share). The other half goes to the sharers, which see no fault of their own:
+ * a sharing process gains 1/(n(n-1)) of a page for each break elsewhere among the n
+ * sharing processes (half a page for a parent and its child). Exact again at the next
+ * read. */
 static void estimate_pss(const lp_prof_recorder *rec, const member *m, lp_prof_mem *mem)
 {
     const lp_prof_mem *a = &m->at_rollup;
@@ -500,11 +500,11 @@ static void estimate_pss(const lp_prof_recorder *rec, const member *m, lp_prof_m
 #define PSS_REFRESH_S 1.0  /* an idle process's PSS is still re-read this often */
 #define SYS_PERIOD_S 0.2   /* /proc/vmstat and pressure are read this often */
 
+#define FAULTS_NOTICED 16  /* fewer faults than this leave a PSS reading as it was */
+
 /* Whether m's PSS may have changed since its last read: it faulted pages in or copied
  * them on write (faults), its RSS changed, or the last read is old (other processes may
  * have started or stopped sharing its pages). */
-#define FAULTS_NOTICED 16  /* fewer faults than this leave a PSS reading as it was */
-
 static bool pss_stale(const member *m, double t)
 {
     if (!m->has_rollup || m->moved_in_read || m->sharer_moved || t - m->rollup_t >= PSS_REFRESH_S)
