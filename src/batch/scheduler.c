@@ -6,7 +6,11 @@
  * cfg->jobs worker threads take jobs from one queue under one mutex. A job is admitted
  * only when the sum of the predicted peaks of the running jobs plus its own fits the
  * budget. The queue holds the longest jobs first (so that none starts last and leaves the
- * other workers idle); when its head does not fit yet, the first job among the next
+ * other workers idle), by octave of work: jobs within a factor of two of each other keep
+ * the given order, which is as good for the tail (the last job to start is at most twice
+ * as long as the shortest) and lets outputs appear in the order of the list (progress an
+ * operator can read, and a batch's first and last jobs of the same mix of inputs, so that
+ * the process's RSS at each end compares like with like); when its head does not fit yet, the first job among the next
  * LOOKAHEAD that fits starts instead (small jobs fill the room beside big ones), but the
  * head is passed over at most BYPASS_LIMIT times a worker, then waits for its room: a big
  * job is never starved by a stream of small ones. Jobs marked `alone` (too big for the
@@ -30,6 +34,8 @@
  */
 #include "leanpix/batch.h"
 
+#include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,20 +249,29 @@ static void *worker(void *arg)
 }
 
 typedef struct queued_job {
-    double work;
+    int octave;  /* of the job's work: jobs within a factor of two share it */
     size_t index;
 } queued_job;
 
-/* Decreasing work, then index (a stable order). */
+static int work_octave(double work)
+{
+    if (!(work > 0))
+        return INT_MIN;  /* unknown work: last */
+    int exponent;
+    frexp(work, &exponent);
+    return exponent;
+}
+
+/* Decreasing octave of work, then index (the given order). */
 static int by_work(const void *a, const void *b)
 {
     const queued_job *x = a, *y = b;
-    if (x->work != y->work)
-        return x->work > y->work ? -1 : 1;
+    if (x->octave != y->octave)
+        return x->octave > y->octave ? -1 : 1;
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Sorts order[0..n) by decreasing work, through a temporary array (no global state for
+/* Sorts order[0..n) by decreasing octave of work, through a temporary array (no global state for
  * qsort's comparator). On allocation failure the given order is kept: still correct. */
 static void sort_by_work(const scheduler *s, size_t *order, size_t n)
 {
@@ -264,14 +279,14 @@ static void sort_by_work(const scheduler *s, size_t *order, size_t n)
     if (!tmp)
         return;
     for (size_t i = 0; i < n; i++)
-        tmp[i] = (queued_job){s->specs[order[i]].work, order[i]};
+        tmp[i] = (queued_job){work_octave(s->specs[order[i]].work), order[i]};
     qsort(tmp, n, sizeof *tmp, by_work);
     for (size_t i = 0; i < n; i++)
         order[i] = tmp[i].index;
     free(tmp);
 }
 
-/* Normal jobs longest first, then the ones that must run alone, longest first. */
+/* Normal jobs longest first (by octave), then the ones that must run alone, likewise. */
 static void build_order(scheduler *s)
 {
     size_t n = 0, normal = 0;
