@@ -389,8 +389,20 @@ static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint
     return LP_OK;
 }
 
-lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
-                              lp_mem *mem, lp_heif_header *h, lp_error *err)
+/* The reader's messages name the family ("HEIF item 3 ..."); a file whose ftyp lists an
+ * AVIF brand is an AVIF file to its user, so its messages say so. */
+static void name_avif(lp_heif_read_fn read, void *user, uint64_t size, lp_error *err)
+{
+    uint8_t head[64];
+    size_t n = size < sizeof head ? (size_t)size : sizeof head;
+    if (!err || strncmp(err->message, "HEIF ", 5) || n < 16 || !read(user, 0, head, n) ||
+        memcmp(head + 4, "ftyp", 4) || !lp_heif_ftyp_lists_avif(head, n))
+        return;
+    memcpy(err->message, "AVIF", 4);
+}
+
+static lp_status read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
+                             lp_mem *mem, lp_heif_header *h, lp_error *err)
 {
     memset(h, 0, sizeof *h);
     h->bit_depth = 8;
@@ -433,6 +445,15 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
     if (h->width == 0 || h->height == 0)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF primary image has no size (ispe)");
     return LP_OK;
+}
+
+lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
+                              lp_mem *mem, lp_heif_header *h, lp_error *err)
+{
+    lp_status st = read_header(read, user, size, max_meta, mem, h, err);
+    if (st != LP_OK)
+        name_avif(read, user, size, err);
+    return st;
 }
 
 static bool read_fd_at(void *user, uint64_t at, void *buf, size_t len)
