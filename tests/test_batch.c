@@ -492,13 +492,13 @@ static void test_scheduler_without_budget_and_stop(void **state)
     assert_int_equal(lp_batch_run(specs, 0, &cfg, fake_job, NULL, &f, &stats, &err), LP_OK);
 }
 
-/* Longest first: with one worker, jobs finish by decreasing octave of work; work within
- * a factor of two keeps the given order (36 and 60 share [32, 64); 7 is alone in [4, 8)). */
+/* Long jobs first: with one worker, the jobs of at least 4 times the median work (10)
+ * finish first, longest first; the others keep the given order, whatever their work. */
 static void test_scheduler_longest_first(void **state)
 {
     (void)state;
     lp_batch_job_spec specs[8];
-    const double work[8] = {1, 36, 3, 60, 0, 7, 0, 50};
+    const double work[8] = {10, 45, 3, 60, 0, 9, 0, 12};
     for (int i = 0; i < 8; i++)
         specs[i] = (lp_batch_job_spec){1, false, work[i]};
     specs[4].alone = true;  /* alone jobs still come last */
@@ -507,7 +507,7 @@ static void test_scheduler_longest_first(void **state)
     lp_batch_config cfg = {.jobs = 1, .budget = 1000};
     lp_error err = {0};
     assert_int_equal(lp_batch_run(specs, 8, &cfg, fake_job, NULL, &f, NULL, &err), LP_OK);
-    const size_t expected[8] = {1, 3, 7, 5, 2, 0, 6, 4};
+    const size_t expected[8] = {3, 1, 0, 2, 5, 6, 7, 4};
     for (int i = 0; i < 8; i++)
         assert_int_equal(f.order[i], expected[i]);
 }

@@ -114,9 +114,9 @@ typedef struct lp_batch_sched_stats {
     size_t cpus_lent;                /* idle workers' CPUs lent to running jobs (sum of lends) */
 } lp_batch_sched_stats;
 
-/* Runs count jobs on cfg->jobs threads. The queue holds the jobs by decreasing octave of
- * work (longest first, so that a long job does not start last and leave the other workers
- * idle; jobs within a factor of two of each other keep the given order), then the jobs that must run alone (so the
+/* Runs count jobs on cfg->jobs threads. The queue holds the long jobs first (work at
+ * least 4 times the median job's), longest first, so that none starts last and leaves the
+ * other workers idle; then the other jobs in the given order; then the jobs that must run alone (so the
  * workers drain once). A job starts when a worker is free and, for a normal job, the
  * running predictions plus its own fit the budget: the head of the queue, else one of the
  * next 64 jobs that fits (the head is passed over at most 4 times per worker, then waits

@@ -5,12 +5,11 @@
  * copy-on-write turns into private pages, and their freed memory cannot be shared. Here
  * cfg->jobs worker threads take jobs from one queue under one mutex. A job is admitted
  * only when the sum of the predicted peaks of the running jobs plus its own fits the
- * budget. The queue holds the longest jobs first (so that none starts last and leaves the
- * other workers idle), by octave of work: jobs within a factor of two of each other keep
- * the given order, which is as good for the tail (the last job to start is at most twice
- * as long as the shortest) and lets outputs appear in the order of the list (progress an
- * operator can read, and a batch's first and last jobs of the same mix of inputs, so that
- * the process's RSS at each end compares like with like); when its head does not fit yet, the first job among the next
+ * budget. The queue holds the long jobs first, longest first (a job of at least
+ * LONG_JOB_FACTOR times the median's work, started last, would leave the other workers
+ * idle), then the others in the given order (outputs appear in the order of the list,
+ * which an operator can follow, and a batch's first and last jobs are of the same mix of
+ * inputs). When its head does not fit yet, the first job among the next
  * LOOKAHEAD that fits starts instead (small jobs fill the room beside big ones), but the
  * head is passed over at most BYPASS_LIMIT times a worker, then waits for its room: a big
  * job is never starved by a stream of small ones. Jobs marked `alone` (too big for the
@@ -34,8 +33,6 @@
  */
 #include "leanpix/batch.h"
 
-#include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,45 +245,51 @@ static void *worker(void *arg)
     }
 }
 
+/* A job is long when its work is at least this many times the median job's. */
+#define LONG_JOB_FACTOR 4.0
+
 typedef struct queued_job {
-    int octave;  /* of the job's work: jobs within a factor of two share it */
+    double key;  /* the job's work if it is long, else 0 */
     size_t index;
 } queued_job;
 
-static int work_octave(double work)
-{
-    if (!(work > 0))
-        return INT_MIN;  /* unknown work: last */
-    int exponent;
-    frexp(work, &exponent);
-    return exponent;
-}
-
-/* Decreasing octave of work, then index (the given order). */
-static int by_work(const void *a, const void *b)
+/* Decreasing key, then index (the given order). */
+static int by_key(const void *a, const void *b)
 {
     const queued_job *x = a, *y = b;
-    if (x->octave != y->octave)
-        return x->octave > y->octave ? -1 : 1;
+    if (x->key != y->key)
+        return x->key > y->key ? -1 : 1;
     return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Sorts order[0..n) by decreasing octave of work, through a temporary array (no global state for
- * qsort's comparator). On allocation failure the given order is kept: still correct. */
+/* Sorts order[0..n): long jobs first, longest first, then the others in the given order,
+ * through a temporary array (no global state for qsort's comparator). Only a long job
+ * can leave the other workers idle by starting last; among the rest, the list's order is
+ * as good for the tail (none is more than a few median jobs long) and better for the
+ * operator. On allocation failure the given order is kept: still correct. */
 static void sort_by_work(const scheduler *s, size_t *order, size_t n)
 {
     queued_job *tmp = n > 1 ? malloc(n * sizeof *tmp) : NULL;
     if (!tmp)
         return;
+    size_t known = 0;  /* jobs with work > 0 (0 = unknown) */
+    for (size_t i = 0; i < n; i++) {
+        double work = s->specs[order[i]].work;
+        tmp[i] = (queued_job){work > 0 ? work : 0, order[i]};
+        known += work > 0;
+    }
+    qsort(tmp, n, sizeof *tmp, by_key);
+    double median = known ? tmp[known / 2].key : 0;
     for (size_t i = 0; i < n; i++)
-        tmp[i] = (queued_job){work_octave(s->specs[order[i]].work), order[i]};
-    qsort(tmp, n, sizeof *tmp, by_work);
+        if (!(median > 0 && tmp[i].key >= LONG_JOB_FACTOR * median))
+            tmp[i].key = 0;
+    qsort(tmp, n, sizeof *tmp, by_key);
     for (size_t i = 0; i < n; i++)
         order[i] = tmp[i].index;
     free(tmp);
 }
 
-/* Normal jobs longest first (by octave), then the ones that must run alone, likewise. */
+/* Normal jobs, long ones first; then the ones that must run alone, in the same order. */
 static void build_order(scheduler *s)
 {
     size_t n = 0, normal = 0;
