@@ -1040,6 +1040,28 @@ static void test_cli_bad_image_goes_on(void **state)
     free(json);
 }
 
+/* Runs `leanpix batch --max-mem 300M ARGS` on a pty (util-linux `script`), its output in
+ * cli_out; false when `script` is missing. */
+static bool run_batch_on_tty(const char *args)
+{
+    if (!lpt_have_tool("script")) {
+        fprintf(stderr, "SKIP: util-linux script is not installed: no pty for the TTY case\n");
+        return false;
+    }
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' batch --max-mem 300M %s", lpt_bin(), args);
+    char quoted[9000];
+    size_t n = 0;
+    for (const char *c = cmd; *c && n + 5 < sizeof quoted; c++) {
+        if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
+            quoted[n++] = '\\';
+        quoted[n++] = *c;
+    }
+    quoted[n] = '\0';
+    lpt_run_capture(cli_out, sizeof cli_out, "script -qec \"%s\" /dev/null", quoted);
+    return true;
+}
+
 /* Progress: one updating line on a terminal (util-linux `script` gives the batch a pty),
  * nothing when stderr is not a terminal. */
 static void test_cli_progress_only_on_tty(void **state)
@@ -1057,21 +1079,8 @@ static void test_cli_progress_only_on_tty(void **state)
     assert_int_equal(lpt_run_capture(cli_out, sizeof cli_out, "'%s' batch %s 2>&1", lpt_bin(), args), 3);
     assert_null(strstr(cli_out, "img/s"));
     assert_null(strstr(cli_out, "\r"));
-    if (!lpt_have_tool("script")) {
-        fprintf(stderr, "SKIP: util-linux script is not installed: no pty for the TTY case\n");
+    if (!run_batch_on_tty(args))
         return;
-    }
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' batch --max-mem 300M %s", lpt_bin(), args);
-    char quoted[9000];
-    size_t n = 0;
-    for (const char *c = cmd; *c && n + 5 < sizeof quoted; c++) {
-        if (*c == '"' || *c == '\\' || *c == '$' || *c == '`')
-            quoted[n++] = '\\';
-        quoted[n++] = *c;
-    }
-    quoted[n] = '\0';
-    lpt_run_capture(cli_out, sizeof cli_out, "script -qec \"%s\" /dev/null", quoted);
     assert_non_null(strstr(cli_out, "\r\033[Kleanpix: batch: "));
     /* failures are not counted as converted, nor in the rate (as in the final summary) */
     assert_non_null(strstr(cli_out, "3/3: 0 converted, 3 failed"));
@@ -1080,6 +1089,35 @@ static void test_cli_progress_only_on_tty(void **state)
     assert_non_null(strstr(cli_out, "MP/s"));
     assert_non_null(strstr(cli_out, "ETA"));
     assert_non_null(strstr(cli_out, "/300 MiB"));
+}
+
+/* The ETA goes by work, not images: once a 12 MP image (a long job: it runs first) is
+ * done, 30 images of 64x64 are next to no work, where a rate of images would predict 30
+ * times the big one's time (at least 3 s). */
+static void test_cli_eta_by_work(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("eta-in");
+    const char *out = dir_path("eta-out");
+    char p[1200];
+    for (int i = 0; i < 30; i++) {
+        snprintf(p, sizeof p, "%s/small%02d.jpg", in, i);
+        make_jpeg(p, 64, 64, (uint32_t)i, "");
+    }
+    snprintf(p, sizeof p, "%s/zz-big.jpg", in);
+    make_jpeg(p, 4000, 3000, 7, "");
+    char args[4096];
+    snprintf(args, sizeof args, "--jobs 1 -f jpeg -o '%s' '%s'", out, in);
+    if (!run_batch_on_tty(args))
+        return;
+    const char *line = strstr(cli_out, "batch: 1/31: 1 converted");
+    if (!line)
+        fail_msg("no progress line after the first job: %s", cli_out);
+    const char *end = strchr(line, '\r'), *eta = strstr(line, "ETA 0:00");
+    if (!eta || (end && eta > end))
+        fail_msg("the ETA after the big image should be 0:00: %.200s", line);
 }
 
 static void test_cli_converts_tree(void **state)
@@ -1296,6 +1334,7 @@ int main(void)
         cmocka_unit_test(test_cli_usage_and_outdir),
         cmocka_unit_test(test_cli_bad_image_goes_on),
         cmocka_unit_test(test_cli_progress_only_on_tty),
+        cmocka_unit_test(test_cli_eta_by_work),
         cmocka_unit_test(test_cli_converts_tree),
         cmocka_unit_test(test_cli_kill9_and_resume),
         cmocka_unit_test(test_cli_sigterm_then_resume),

@@ -65,6 +65,7 @@ typedef struct job_result {
     bool probe_failed;
     lp_error error;
     double seconds;
+    double work;               /* the scheduler's measure of it (plan_jobs); 0 if unplanned */
     unsigned cpus_lent_most;   /* most CPUs idle workers lent it at once */
     uint64_t lent_bytes_most;  /* and the encoder reservations that came with them */
 } job_result;
@@ -134,6 +135,7 @@ typedef struct batch {
     size_t total, done, failed, skipped;
     size_t lean, alone;        /* succeeded in their leanest mode / alone */
     double megapixels_done;
+    double work_total, work_settled, work_converted;  /* of the planned jobs (for the ETA) */
     size_t interrupted;        /* jobs cancelled by SIGINT/SIGTERM */
     size_t excluded;           /* named inputs skipped: inside OUTDIR */
     bool out_of_space;
@@ -209,8 +211,11 @@ static void print_progress(batch *b, bool force)
     size_t converted = b->done - b->skipped - b->failed;
     double ips = elapsed > 0 ? converted / elapsed : 0;
     double mps = elapsed > 0 ? b->megapixels_done / elapsed : 0;
+    /* The ETA goes by work (megapixels), not images: long jobs run first, and a rate of
+     * images taken from them would predict hours for the folder of photos that follows. */
+    double work_rate = elapsed > 0 ? b->work_converted / elapsed : 0;
     char eta[32];
-    format_eta(eta, sizeof eta, ips > 0 ? (b->total - b->done) / ips : -1);
+    format_eta(eta, sizeof eta, work_rate > 0 ? (b->work_total - b->work_settled) / work_rate : -1);
     fprintf(stderr, "\r\033[Kleanpix: batch: %zu/%zu: %zu converted", b->done, b->total, converted);
     if (b->skipped)
         fprintf(stderr, ", %zu skipped", b->skipped);
@@ -318,9 +323,12 @@ static void finish_item(batch *b, size_t item)
         return;
     } else if (r->error.status != LP_OK) {
         b->failed++;
+        b->work_settled += r->work;
         report_failure(b, item);
     } else {
         b->megapixels_done += (double)r->stats.in_width * r->stats.in_height / 1e6;
+        b->work_settled += r->work;
+        b->work_converted += r->work;
         b->lean += r->plan.lean;
         b->alone += r->plan.alone;
         if (r->stats.warning[0]) {
@@ -491,8 +499,10 @@ static bool plan_jobs(batch *b, bool resume)
         }
         b->specs[b->nspecs].predicted = r->plan.predicted_peak;
         b->specs[b->nspecs].alone = r->plan.alone;
-        b->specs[b->nspecs].work = (double)r->plan.out_width * r->plan.out_height / 1e6 +
-                                   (double)r->plan.decode_width * r->plan.decode_height / 4e6;
+        r->work = (double)r->plan.out_width * r->plan.out_height / 1e6 +
+                  (double)r->plan.decode_width * r->plan.decode_height / 4e6;
+        b->specs[b->nspecs].work = r->work;
+        b->work_total += r->work;
         b->spec_item[b->nspecs++] = i;
     }
     return true;
