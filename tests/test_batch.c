@@ -49,6 +49,16 @@ static void make_jpeg(const char *path, uint32_t w, uint32_t h, uint32_t seed, c
     unlink(ppm);
 }
 
+/* count JPEGs of w x h, DIR/NAME00.jpg and on, each of its own content. */
+static void make_jpegs(const char *dir, const char *name, int count, uint32_t w, uint32_t h)
+{
+    char p[1200];
+    for (int i = 0; i < count; i++) {
+        snprintf(p, sizeof p, "%s/%s%02d.jpg", dir, name, i);
+        make_jpeg(p, w, h, 1000 + (uint32_t)i, "");
+    }
+}
+
 static void touch(const char *path, const char *text)
 {
     lpt_write_file(path, text, strlen(text));
@@ -1100,16 +1110,10 @@ static void test_cli_eta_by_work(void **state)
     LPT_REQUIRE_TOOL("cjpeg");
     REQUIRE_CONVERT();
     const char *in = dir_path("eta-in");
-    const char *out = dir_path("eta-out");
-    char p[1200];
-    for (int i = 0; i < 30; i++) {
-        snprintf(p, sizeof p, "%s/small%02d.jpg", in, i);
-        make_jpeg(p, 64, 64, (uint32_t)i, "");
-    }
-    snprintf(p, sizeof p, "%s/zz-big.jpg", in);
-    make_jpeg(p, 4000, 3000, 7, "");
+    make_jpegs(in, "small", 30, 64, 64);
+    make_jpegs(in, "zz-big", 1, 4000, 3000);  /* last by name, first to run */
     char args[4096];
-    snprintf(args, sizeof args, "--jobs 1 -f jpeg -o '%s' '%s'", out, in);
+    snprintf(args, sizeof args, "--jobs 1 -f jpeg -o '%s' '%s'", dir_path("eta-out"), in);
     if (!run_batch_on_tty(args))
         return;
     const char *line = strstr(cli_out, "batch: 1/31: 1 converted");
