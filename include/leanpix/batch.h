@@ -116,8 +116,8 @@ typedef struct lp_batch_sched_stats {
 
 /* Runs count jobs on cfg->jobs threads. The queue holds the long jobs first (work at
  * least 4 times the median job's), longest first, so that none starts last and leaves the
- * other workers idle; then the other jobs in the given order; then the jobs that must run alone (so the
- * workers drain once). A job starts when a worker is free and, for a normal job, the
+ * other workers idle; then the other jobs in the given order; then the jobs that must
+ * run alone (so the workers drain once). A job starts when a worker is free and, for a normal job, the
  * running predictions plus its own fit the budget: the head of the queue, else one of the
  * next 64 jobs that fits (the head is passed over at most 4 times per worker, then waits
  * for its room). A job marked alone (or predicted over the budget) starts only when

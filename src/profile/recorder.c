@@ -54,7 +54,6 @@ typedef struct member {
     int64_t cow_counted;   /* its copy-on-write breaks since that read, as last counted */
     uint64_t cow_tree_at_rollup; /* the tree's count of breaks (cow_tree) then */
     bool walked_since_count; /* read after the other sharers' breaks were last counted */
-    int64_t cow_fresh;     /* its breaks found by the latest count */
     lp_proc_reading now;   /* this sample's reading */
     bool read_ok;
 } member;
@@ -598,14 +597,12 @@ static void mark_sharers(lp_prof_recorder *rec, size_t nlive)
     rec->sharers = 0;
     for (size_t k = 0; k < nlive; k++) {
         member *m = &rec->members[rec->order[k]];
-        m->cow_fresh = 0;
         if (!shares_anon(m))
             continue;
         rec->sharers++;
         int64_t cow = cow_faults(m);
         if (cow > m->cow_counted) {  /* new breaks since the last sample */
-            m->cow_fresh = cow - m->cow_counted;
-            fresh += m->cow_fresh;
+            fresh += cow - m->cow_counted;
             m->cow_counted = cow;
         }
         breaking = breaking || cow >= FAULTS_NOTICED;
@@ -616,9 +613,10 @@ static void mark_sharers(lp_prof_recorder *rec, size_t nlive)
         /* A process read in the last sample saw the breaks made elsewhere before its walk
          * ended, and they are among the ones counted now: its base takes them all, or they
          * would count twice (a parent read 76 of its 72 MiB in a CI run). The breaks
-         * after its walk are missed instead, until its next read, which comes soon. */
+         * after its walk are missed instead, until its next read, which comes soon. Its
+         * own count restarted at the walk, so cow_counted holds just its share of fresh. */
         if (m->walked_since_count)
-            m->cow_tree_at_rollup += (uint64_t)(fresh - m->cow_fresh);
+            m->cow_tree_at_rollup += (uint64_t)(fresh - m->cow_counted);
         m->walked_since_count = false;
         m->sharer_moved = m->sharer_moved || (breaking && shares_anon(m));
     }
