@@ -786,7 +786,7 @@ static lp_status walk_items(const meta_bytes *m, uint32_t primary, lp_heif_reach
     lp_heif_reached ignored;
     lp_error_clear(err);
     return lp_heif_check_items((lp_span){m->iinf, m->iinf_n}, (lp_span){m->iref, m->iref_n},
-                               primary, reached ? reached : &ignored, NULL, err);
+                               primary, "HEIF", reached ? reached : &ignored, NULL, err);
 }
 
 static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *err)
@@ -875,7 +875,8 @@ static void test_item_graph_walk(void **state)
     lp_mem *tight = lp_mem_new(64 * 1024, NULL);  /* the tables are counted: 240 kB here */
     lp_error_clear(&err);
     assert_int_equal(lp_heif_check_items((lp_span){m.iinf, m.iinf_n}, (lp_span){m.iref, m.iref_n},
-                                         1, &r, tight, &err), LP_ERR_NOMEM);
+                                         1, "AVIF", &r, tight, &err), LP_ERR_NOMEM);
+    assert_non_null(strstr(lp_error_message(&err), "AVIF item references"));  /* named AVIF */
     assert_int_equal(lp_mem_current(tight), 0);
     lp_mem_free_tracker(tight);
 }

@@ -15,6 +15,7 @@
  * Each grid the decode reaches (the primary, an alpha grid) has its ImageGrid data read
  * through iloc (one walk for all of them): libheif sizes its canvases by that data, so a
  * grid whose data cannot be read where libheif would read it is refused here.
+ * The messages call the file AVIF when its ftyp lists an AVIF brand, HEIF otherwise.
  */
 #include "codec/heif_boxes.h"
 #include "codec/heif_box.h"
@@ -29,6 +30,15 @@
  * (about 120 bytes each: 20 million 8-byte boxes in a 160 MB file made it hold 2.4 GB);
  * real files have ftyp, meta, mdat and perhaps a free box. */
 #define HEIF_MAX_TOP_BOXES 64
+
+/* Where the reader reads, and the name its messages give the file: AVIF when its ftyp lists
+ * an AVIF brand (to this reader an AVIF file is a HEIF file; to its user it is not). */
+typedef struct box_reader {
+    lp_heif_read_fn read;
+    void *user;
+    uint64_t size;
+    const char *family;
+} box_reader;
 
 typedef struct meta_facts {
     uint32_t primary;
@@ -272,48 +282,49 @@ static bool first_extents(lp_span l, const uint32_t *ids, unsigned n, item_exten
  * idat extent up to the end of the box counted with its header, so 8 bytes past the data
  * (a 48x32 image whose grid ran past its idat read a canvas of 12541x57088 from the next
  * box: found by fuzz_heif_source). */
-static lp_status read_grid(const meta_facts *f, lp_heif_read_fn read, void *user, uint64_t size,
-                           uint32_t id, const item_extent *x, uint32_t *w, uint32_t *h,
-                           uint32_t *cells, lp_error *err)
+static lp_status read_grid(const meta_facts *f, const box_reader *r, uint32_t id,
+                           const item_extent *x, uint32_t *w, uint32_t *h, uint32_t *cells,
+                           lp_error *err)
 {
     if (!x->found || x->other_method)
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid item %" PRIu32 " has %s", id,
-                            x->found ? "its data in an item (iloc method 2)" : "no location");
-    uint64_t room = x->in_idat ? f->idat.n : size;
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s grid item %" PRIu32 " has %s", r->family,
+                            id, x->found ? "its data in an item (iloc method 2)" : "no location");
+    uint64_t room = x->in_idat ? f->idat.n : r->size;
     uint8_t g[12] = {0};
     size_t n = x->length < sizeof g ? (size_t)x->length : sizeof g;
     bool inside = x->offset <= room && x->length <= room - x->offset;
     bool got = inside && n >= 2 &&
                (x->in_idat ? (memcpy(g, f->idat.p + x->offset, n), true)
-                           : read(user, x->offset, g, n));
+                           : r->read(r->user, x->offset, g, n));
     if (!got || n < (g[1] & 1u ? 12u : 8u))
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid item %" PRIu32 ": its %llu bytes at"
-                            " %llu are not a grid inside its %s", id,
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s grid item %" PRIu32 ": its %llu bytes at"
+                            " %llu are not a grid inside its %s", r->family, id,
                             (unsigned long long)x->length, (unsigned long long)x->offset,
                             x->in_idat ? "idat box" : "file");
     *cells = (g[2] + 1u) * (g[3] + 1u);
     *w = g[1] & 1u ? lp_be32(g + 4) : lp_be16(g + 4);
     *h = g[1] & 1u ? lp_be32(g + 8) : lp_be16(g + 6);
     if (*w == 0 || *h == 0)
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF grid item %" PRIu32 " of %" PRIu32 "x%"
-                            PRIu32, id, *w, *h);
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s grid item %" PRIu32 " of %" PRIu32 "x%"
+                            PRIu32, r->family, id, *w, *h);
     return LP_OK;
 }
 
 /* The output size of each grid the decode reaches: the primary's into grid_width and
  * grid_height, the largest of the others' (an alpha grid) into aux_grid_width and
  * aux_grid_height; all their cells into grid_cells. */
-static lp_status read_grids(const meta_facts *f, const lp_heif_reached *r, lp_heif_read_fn read,
-                            void *user, uint64_t size, lp_heif_header *h, lp_error *err)
+static lp_status read_grids(const meta_facts *f, const lp_heif_reached *reached,
+                            const box_reader *r, lp_heif_header *h, lp_error *err)
 {
     item_extent x[LP_HEIF_MAX_GRIDS] = {{0}};
-    if (r->n_grids == 0)
+    if (reached->n_grids == 0)
         return LP_OK;
-    if (!first_extents(f->iloc, r->grids, r->n_grids, x))
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF item locations (iloc) cut short");
-    for (unsigned k = 0; k < r->n_grids; k++) {
+    if (!first_extents(f->iloc, reached->grids, reached->n_grids, x))
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s item locations (iloc) cut short",
+                            r->family);
+    for (unsigned k = 0; k < reached->n_grids; k++) {
         uint32_t w = 0, g_h = 0, cells = 0;
-        lp_status st = read_grid(f, read, user, size, r->grids[k], &x[k], &w, &g_h, &cells, err);
+        lp_status st = read_grid(f, r, reached->grids[k], &x[k], &w, &g_h, &cells, err);
         if (st != LP_OK)
             return st;
         h->grid_cells += cells;
@@ -336,42 +347,54 @@ int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
     return mirror ? mirrored[angle] : plain[angle];
 }
 
+/* The file's family from its ftyp box (the first box, at most 64 bytes of it read): AVIF
+ * when it lists an AVIF brand, else HEIF. */
+static const char *family_of(const box_reader *r, uint64_t ftyp_bytes)
+{
+    uint8_t head[64];
+    size_t n = ftyp_bytes < sizeof head ? (size_t)ftyp_bytes : sizeof head;
+    bool avif = n >= 16 && r->read(r->user, 0, head, n) && lp_heif_ftyp_lists_avif(head, n);
+    return avif ? "AVIF" : "HEIF";
+}
+
 /* The first meta box among the file's top-level boxes: its body's offset and length.
  * Every top-level box header is read (8 or 16 bytes; a file with more than
  * HEIF_MAX_TOP_BOXES boxes is refused), so that the libraries parse no more than this
  * saw. A file without ftyp first or without meta is refused, and so is a meta box over
- * max_meta bytes (0 = no limit; LP_ERR_LIMITS). */
-static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
-                           uint64_t *at_out, uint64_t *len_out, lp_error *err)
+ * max_meta bytes (0 = no limit; LP_ERR_LIMITS). The ftyp names the family (r->family). */
+static lp_status find_meta(box_reader *r, uint64_t max_meta, uint64_t *at_out, uint64_t *len_out,
+                           lp_error *err)
 {
-    uint64_t at = 0;
+    uint64_t at = 0, size = r->size;
     int boxes = 0;
     bool found = false;
     for (; at + 8 <= size; boxes++) {
         uint8_t head[16];
         if (boxes == HEIF_MAX_TOP_BOXES)
-            return lp_error_set(err, LP_ERR_UNSUPPORTED, "HEIF file has more than %d top-level"
-                                " boxes (real files have 3 or 4)", HEIF_MAX_TOP_BOXES);
-        if (!read(user, at, head, 8))
-            return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF box header at byte %llu cannot be read",
-                                (unsigned long long)at);
+            return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s file has more than %d top-level"
+                                " boxes (real files have 3 or 4)", r->family, HEIF_MAX_TOP_BOXES);
+        if (!r->read(r->user, at, head, 8))
+            return lp_error_set(err, LP_ERR_TRUNCATED, "%s box header at byte %llu cannot be"
+                                " read", r->family, (unsigned long long)at);
         uint64_t box = lp_be32(head), hl = 8;
         if (boxes == 0 && memcmp(head + 4, "ftyp", 4))
             return lp_error_set(err, LP_ERR_CORRUPT, "not a HEIF file (no ftyp box)");
+        if (boxes == 0)
+            r->family = family_of(r, box < size ? box : size);
         if (box == 1) {
-            if (!read(user, at + 8, head + 8, 8))
-                return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF box header cut short");
+            if (!r->read(r->user, at + 8, head + 8, 8))
+                return lp_error_set(err, LP_ERR_TRUNCATED, "%s box header cut short", r->family);
             box = (uint64_t)lp_be32(head + 8) << 32 | lp_be32(head + 12);
             hl = 16;
         } else if (box == 0) {
             box = size - at;
         }
         if (box < hl)
-            return lp_error_set(err, LP_ERR_CORRUPT, "HEIF box of %llu bytes at byte %llu",
-                                (unsigned long long)box, (unsigned long long)at);
+            return lp_error_set(err, LP_ERR_CORRUPT, "%s box of %llu bytes at byte %llu",
+                                r->family, (unsigned long long)box, (unsigned long long)at);
         if (box > size - at)
-            return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF file ends inside its '%.4s' box"
-                                " (%llu bytes at byte %llu)", (const char *)head + 4,
+            return lp_error_set(err, LP_ERR_TRUNCATED, "%s file ends inside its '%.4s' box"
+                                " (%llu bytes at byte %llu)", r->family, (const char *)head + 4,
                                 (unsigned long long)box, (unsigned long long)at);
         if (!memcmp(head + 4, "meta", 4) && !found) {  /* the first, as libheif */
             *at_out = at + hl;
@@ -381,78 +404,63 @@ static lp_status find_meta(lp_heif_read_fn read, void *user, uint64_t size, uint
         at += box;
     }
     if (!found)
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF file has no meta box");
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s file has no meta box", r->family);
     if (max_meta && *len_out > max_meta)
         return lp_error_set(err, LP_ERR_LIMITS,
-                            "HEIF meta box of %llu bytes is over the metadata limit of %llu",
-                            (unsigned long long)*len_out, (unsigned long long)max_meta);
+                            "%s meta box of %llu bytes is over the metadata limit of %llu",
+                            r->family, (unsigned long long)*len_out,
+                            (unsigned long long)max_meta);
     return LP_OK;
 }
 
-/* The reader's messages name the family ("HEIF item 3 ..."); a file whose ftyp lists an
- * AVIF brand is an AVIF file to its user, so its messages say so. */
-static void name_avif(lp_heif_read_fn read, void *user, uint64_t size, lp_error *err)
+/* The facts of the meta box's body (meta, len bytes): items checked, grids read, then the
+ * primary's properties. */
+static lp_status read_meta(const box_reader *r, const uint8_t *meta, uint64_t len, lp_mem *mem,
+                           lp_heif_header *h, lp_error *err)
 {
-    uint8_t head[64];
-    size_t n = size < sizeof head ? (size_t)size : sizeof head;
-    if (!err || strncmp(err->message, "HEIF ", 5) || n < 16 || !read(user, 0, head, n) ||
-        memcmp(head + 4, "ftyp", 4) || !lp_heif_ftyp_lists_avif(head, n))
-        return;
-    memcpy(err->message, "AVIF", 4);
-}
-
-static lp_status read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
-                             lp_mem *mem, lp_heif_header *h, lp_error *err)
-{
-    memset(h, 0, sizeof *h);
-    h->bit_depth = 8;
-    h->orientation = 1;
-    uint64_t at = 0, len = 0;
-    lp_status st = find_meta(read, user, size, max_meta, &at, &len, err);
-    if (st != LP_OK)
-        return st;
-    if (len < 4)
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF meta box is empty");
-    h->meta_bytes = len;
-    uint8_t *meta = lp_mem_alloc(mem, (size_t)len, "HEIF meta box", err);
-    if (!meta)
-        return err ? err->status : LP_ERR_NOMEM;
-    if (!read(user, at, meta, (size_t)len)) {
-        lp_mem_release(mem, meta);
-        return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF data ends inside its meta box");
-    }
     meta_facts f = {0};
     scan_meta((lp_span){meta + 4, (size_t)len - 4}, &f);  /* meta is a full box */
-    bool have_pixi = false;
-    lp_heif_reached reached;
-    st = f.have_primary ? lp_heif_check_items(f.iinf, f.iref, f.primary, &reached, mem, err)
-                        : LP_OK;
-    if (f.have_primary && st == LP_OK) {
-        h->grid = !memcmp(reached.primary_type, "grid", 4);
-        st = read_grids(&f, &reached, read, user, size, h, err);
-    }
-    if (st != LP_OK) {
-        lp_mem_release(mem, meta);
-        return st;
-    }
-    if (f.have_primary) {
-        read_associations(&f, h, &have_pixi);
-        read_codec_config(&f, h, have_pixi);
-    }
-    lp_mem_release(mem, meta);
     if (!f.have_primary)
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF file names no primary image");
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s file names no primary image", r->family);
+    lp_heif_reached reached;
+    lp_status st = lp_heif_check_items(f.iinf, f.iref, f.primary, r->family, &reached, mem, err);
+    if (st != LP_OK)
+        return st;
+    h->grid = !memcmp(reached.primary_type, "grid", 4);
+    st = read_grids(&f, &reached, r, h, err);
+    if (st != LP_OK)
+        return st;
+    bool have_pixi = false;
+    read_associations(&f, h, &have_pixi);
+    read_codec_config(&f, h, have_pixi);
     if (h->width == 0 || h->height == 0)
-        return lp_error_set(err, LP_ERR_CORRUPT, "HEIF primary image has no size (ispe)");
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s primary image has no size (ispe)",
+                            r->family);
     return LP_OK;
 }
 
 lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, uint64_t max_meta,
                               lp_mem *mem, lp_heif_header *h, lp_error *err)
 {
-    lp_status st = read_header(read, user, size, max_meta, mem, h, err);
+    memset(h, 0, sizeof *h);
+    h->bit_depth = 8;
+    h->orientation = 1;
+    box_reader r = {read, user, size, "HEIF"};
+    uint64_t at = 0, len = 0;
+    lp_status st = find_meta(&r, max_meta, &at, &len, err);
     if (st != LP_OK)
-        name_avif(read, user, size, err);
+        return st;
+    if (len < 4)
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s meta box is empty", r.family);
+    h->meta_bytes = len;
+    bool avif = !strcmp(r.family, "AVIF");
+    uint8_t *meta = lp_mem_alloc(mem, (size_t)len, avif ? "AVIF meta box" : "HEIF meta box", err);
+    if (!meta)
+        return err ? err->status : LP_ERR_NOMEM;
+    st = read(user, at, meta, (size_t)len)
+             ? read_meta(&r, meta, len, mem, h, err)
+             : lp_error_set(err, LP_ERR_TRUNCATED, "%s data ends inside its meta box", r.family);
+    lp_mem_release(mem, meta);
     return st;
 }
 

@@ -57,6 +57,7 @@ typedef struct heif_item {
 
 typedef struct item_graph {
     lp_mem *mem;
+    const char *family;  /* what the messages call the file: HEIF or AVIF */
     heif_item *items;
     uint32_t n_items;
     uint32_t *edges;
@@ -64,6 +65,8 @@ typedef struct item_graph {
 } item_graph;
 
 static bool is_type(const char type[4], const char *name) { return !memcmp(type, name, 4); }
+
+static bool is_avif(const item_graph *g) { return !strcmp(g->family, "AVIF"); }
 
 static bool is_derived(const char type[4])
 {
@@ -101,7 +104,8 @@ static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)
         n += is_type(type, "infe");
     if (n == 0)
         return LP_OK;
-    g->items = lp_mem_calloc(g->mem, n * sizeof *g->items, "HEIF item table", err);
+    g->items = lp_mem_calloc(g->mem, n * sizeof *g->items,
+                             is_avif(g) ? "AVIF item table" : "HEIF item table", err);
     if (!g->items)
         return err ? err->status : LP_ERR_NOMEM;
     in = entries;
@@ -112,8 +116,8 @@ static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)
     qsort(g->items, g->n_items, sizeof *g->items, by_id);
     for (uint32_t i = 1; i < g->n_items; i++)  /* libheif would keep the last of them */
         if (g->items[i].id == g->items[i - 1].id)
-            return lp_error_set(err, LP_ERR_CORRUPT, "HEIF item %" PRIu32 " is declared twice",
-                                g->items[i].id);
+            return lp_error_set(err, LP_ERR_CORRUPT, "%s item %" PRIu32 " is declared twice",
+                                g->family, g->items[i].id);
     return LP_OK;
 }
 
@@ -189,7 +193,8 @@ static lp_status read_edges(lp_span iref, item_graph *g, lp_error *err)
     if (g->n_edges == 0)
         return LP_OK;
     g->edges = lp_mem_alloc(g->mem, (size_t)g->n_edges * sizeof *g->edges,
-                            "HEIF item references", err);
+                            is_avif(g) ? "AVIF item references" : "HEIF item references",
+                            err);
     if (!g->edges)
         return err ? err->status : LP_ERR_NOMEM;
     uint32_t first = 0;
@@ -203,29 +208,32 @@ static lp_status read_edges(lp_span iref, item_graph *g, lp_error *err)
 }
 
 /* What refuses an item the walk reaches (through a cell edge when cell). */
-static lp_status check_reached(const heif_item *it, bool cell, lp_error *err)
+static lp_status check_reached(const item_graph *g, const heif_item *it, bool cell,
+                               lp_error *err)
 {
     if (is_type(it->type, "iden") || is_type(it->type, "iovl"))
-        return lp_error_set(err, LP_ERR_UNSUPPORTED, "HEIF item %" PRIu32 " is a derived '%.4s'"
-                            " image (leanpix reads single images and grids)", it->id, it->type);
+        return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s item %" PRIu32 " is a derived '%.4s'"
+                            " image (leanpix reads single images and grids)", g->family, it->id,
+                            it->type);
     if (cell && is_derived(it->type))
-        return lp_error_set(err, LP_ERR_UNSUPPORTED, "HEIF grid cell %" PRIu32 " is itself a"
-                            " '%.4s' image, not a coded one", it->id, it->type);
+        return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s grid cell %" PRIu32 " is itself a"
+                            " '%.4s' image, not a coded one", g->family, it->id, it->type);
     if (cell && it->has_aux)
-        return lp_error_set(err, LP_ERR_UNSUPPORTED, "HEIF grid cell %" PRIu32 " has auxiliary"
-                            " images of its own", it->id);
+        return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s grid cell %" PRIu32 " has auxiliary"
+                            " images of its own", g->family, it->id);
     return LP_OK;
 }
 
 /* Keeps a grid the walk reached for the first time: libheif allocates a canvas for each,
  * sized by its own data, which the caller checks. */
-static lp_status note_grid(const heif_item *it, lp_heif_reached *reached, lp_error *err)
+static lp_status note_grid(const item_graph *g, const heif_item *it, lp_heif_reached *reached,
+                           lp_error *err)
 {
     if (!is_type(it->type, "grid"))
         return LP_OK;
     if (reached->n_grids == LP_HEIF_MAX_GRIDS)
-        return lp_error_set(err, LP_ERR_UNSUPPORTED, "HEIF image has more than %d grids (item %"
-                            PRIu32 "); real files have one, two with alpha",
+        return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s image has more than %d grids (item %"
+                            PRIu32 "); real files have one, two with alpha", g->family,
                             LP_HEIF_MAX_GRIDS, it->id);
     reached->grids[reached->n_grids++] = it->id;
     return LP_OK;
@@ -241,9 +249,9 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
 {
     path_step path[HEIF_MAX_DEPTH];
     unsigned depth = 0;
-    lp_status st = check_reached(&g->items[start], false, err);
+    lp_status st = check_reached(g, &g->items[start], false, err);
     if (st == LP_OK)
-        st = note_grid(&g->items[start], reached, err);
+        st = note_grid(g, &g->items[start], reached, err);
     if (st != LP_OK)
         return st;
     g->items[start].state = ON_PATH;
@@ -258,17 +266,17 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
         uint32_t edge = g->edges[it->first + path[depth - 1].next++];
         heif_item *to = &g->items[edge & ~CELL_EDGE];
         if (to->state == ON_PATH)
-            return lp_error_set(err, LP_ERR_CORRUPT, "HEIF items %" PRIu32 " and %" PRIu32
-                                " refer to each other in a loop", it->id, to->id);
-        st = check_reached(to, (edge & CELL_EDGE) != 0, err);
+            return lp_error_set(err, LP_ERR_CORRUPT, "%s items %" PRIu32 " and %" PRIu32
+                                " refer to each other in a loop", g->family, it->id, to->id);
+        st = check_reached(g, to, (edge & CELL_EDGE) != 0, err);
         if (st != LP_OK)
             return st;
         if (to->state == DONE)
             continue;
         if (depth == HEIF_MAX_DEPTH)
-            return lp_error_set(err, LP_ERR_CORRUPT, "HEIF item references nest deeper than %d",
-                                HEIF_MAX_DEPTH);
-        st = note_grid(to, reached, err);
+            return lp_error_set(err, LP_ERR_CORRUPT, "%s item references nest deeper than %d",
+                                g->family, HEIF_MAX_DEPTH);
+        st = note_grid(g, to, reached, err);
         if (st != LP_OK)
             return st;
         to->state = ON_PATH;
@@ -277,10 +285,10 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
     return LP_OK;
 }
 
-lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary,
+lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, const char *family,
                               lp_heif_reached *reached, lp_mem *mem, lp_error *err)
 {
-    item_graph g = {.mem = mem};
+    item_graph g = {.mem = mem, .family = family};
     memset(reached, 0, sizeof *reached);
     lp_status st = read_items(iinf, &g, err);
     if (st == LP_OK)
