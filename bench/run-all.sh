@@ -12,7 +12,7 @@ for script in convert-vs-peers.sh png-webp-vs-peers.sh grid-vs-peers.sh batch-vs
   echo "=== $script ($(date -u +%FT%TZ))"
   "$here/$script" "$leanpix" || { echo "=== $script failed" >&2; status=1; }
 done
-for script in resize-vs-vips.sh yuv-convert-bench.sh avif-sink-bench.sh; do
+for script in resize-vs-vips.sh yuv-convert-bench.sh avif-sink-bench.sh heif-writers.sh; do
   [ -x "$here/$script" ] || continue
   echo "=== $script ($(date -u +%FT%TZ))"
   "$here/$script" || { echo "=== $script failed" >&2; status=1; }
