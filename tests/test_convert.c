@@ -314,6 +314,31 @@ static void test_threads_follow_the_cpus(void **state)
     assert_int_equal(planned_threads("taskset -c 0,1"), 2);
 }
 
+/* --stats says the plan of an AVIF job and where its threads came from. */
+static void test_stats_say_the_plan(void **state)
+{
+    (void)state;
+    if (!lpt_have_tool("taskset"))
+        skip();
+    char out[4096];
+    int rc = lpt_run_capture(out, sizeof out, "taskset -c 0 '%s' convert '%s' '%s' --speed 10 "
+                             "--stats 2>&1", lpt_bin(), lpt_path("src.jpg"), lpt_path("plan.avif"));
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "  plan: one AV1 frame, 1 encoder thread (of 1 effective CPU: 1 in the "
+                     "affinity mask"))
+        fail_msg("convert --stats said: %s", out);
+    assert_non_null(strstr(out, "predicted peak "));
+    rc = lpt_run_capture(out, sizeof out, "'%s' convert '%s' '%s' --speed 10 -t 2 --grid 256x256"
+                         " --stats 2>&1", lpt_bin(), lpt_path("src.jpg"), lpt_path("plan.avif"));
+    assert_int_equal(rc, 0);
+    if (!strstr(out, "  plan: AVIF grid of 256x256 cells, 2 encoder threads (from -t)"))
+        fail_msg("convert --stats said: %s", out);
+    rc = lpt_run_capture(out, sizeof out, "'%s' convert '%s' '%s' --stats 2>&1", lpt_bin(),
+                         lpt_path("src.jpg"), lpt_path("plan.png"));
+    assert_int_equal(rc, 0);
+    assert_null(strstr(out, "plan:"));  /* a plan of AV1 encoders only */
+}
+
 /* Peak RSS (bytes) of `leanpix convert` on a 2 MP image of smooth gradients and flat,
  * hard-edged patches at speed 6 with the given --grid. */
 static uint64_t smooth_encode_rss(const char *grid)
@@ -377,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_stdin_stdout),
         cmocka_unit_test(test_grid_off_refuses_oversize_frame),
         cmocka_unit_test(test_threads_follow_the_cpus),
+        cmocka_unit_test(test_stats_say_the_plan),
         cmocka_unit_test(test_smooth_image_memory_follows_the_model),
     };
     return cmocka_run_group_tests(tests, make_inputs, free_inputs);

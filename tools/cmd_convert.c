@@ -69,8 +69,36 @@ static double mib(uint64_t bytes)
     return bytes / 1048576.0;
 }
 
+/* Where an AVIF job's encoder threads came from: -t, else the CPUs this process may use. */
+static void threads_why(char *why, size_t n, unsigned given, const lp_machine *m)
+{
+    if (given) {
+        snprintf(why, n, "from -t");
+        return;
+    }
+    int at = snprintf(why, n, "of %u effective CPU%s: %u in the affinity mask", m->cpus,
+                      m->cpus == 1 ? "" : "s", m->affinity_cpus);
+    if (at > 0 && (size_t)at < n)
+        snprintf(why + at, n - (size_t)at, m->cgroup_cpus > 0 ? ", cgroup CPU quota %.2f"
+                                                              : ", no cgroup CPU quota",
+                 m->cgroup_cpus);
+}
+
+static void print_plan(const lp_plan *p, unsigned given_threads)
+{
+    char why[160];
+    threads_why(why, sizeof why, given_threads, cli_machine());
+    if (p->grid)
+        fprintf(stderr, "  plan: AVIF grid of %ux%u cells", p->cell_width, p->cell_height);
+    else
+        fprintf(stderr, "  plan: one AV1 frame");
+    fprintf(stderr, ", %u encoder thread%s (%s), predicted peak %.1f MiB%s\n", p->threads,
+            p->threads == 1 ? "" : "s", why, mib(p->predicted_peak),
+            p->alone ? " (over the budget: leanest mode)" : p->lean ? " (leanest mode)" : "");
+}
+
 static void print_stats(const char *in, const char *out, const lp_convert_stats *s, uint64_t rss,
-                        const lp_budget *budget)
+                        const lp_budget *budget, unsigned given_threads)
 {
     fprintf(stderr,
             "%s (%ux%u %s, %.2f MB) -> %s (%ux%u %s, %.2f MB) in %.2f s\n"
@@ -82,6 +110,8 @@ static void print_stats(const char *in, const char *out, const lp_convert_stats 
             mib(s->whole_image_bytes), mib(rss));
     if (s->shrink_on_load > 1)
         fprintf(stderr, "  decoder shrink-on-load: 1/%u\n", s->shrink_on_load);
+    if (s->out_format == LP_FILE_AVIF)
+        print_plan(&s->plan, given_threads);
     fprintf(stderr, "  budget: %s\n", budget->why);
 }
 
@@ -223,6 +253,6 @@ int cmd_convert(int argc, char **argv)
     if (s.warning[0] && !json)  /* written, but something of the input was left out */
         cli_error(paths[0], "warning: %s", s.warning);
     if (stats)
-        print_stats(paths[0], paths[1], &s, rss, &budget);
+        print_stats(paths[0], paths[1], &s, rss, &budget, opts.encode.threads);
     return LP_EXIT_OK;
 }
