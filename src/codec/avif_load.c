@@ -78,6 +78,12 @@
  * 25x25 and 50x50 cells, 2026-12-03), so a 740 kB file of 2,500 cells held 1.1 GB. */
 #define AVIF_DECODE_BYTES_PER_CELL (512u * 1024u)
 
+/* What a decoder holds whatever the picture's size: libavif's decoder and dav1d's context
+ * came to about 500 kB of heap on a 64x43 picture (valgrind massif, 2026-12-03), which the
+ * per-byte factors above leave out at small sizes (bench/heif-writers.sh at 1536x1024: 4.70
+ * MB of heap against 4.5 MB reserved and counted without it). */
+#define AVIF_DECODER_FIXED_BYTES (512u * 1024u)
+
 typedef struct avif_source {
     lp_stage base;
     lp_source_common common;      /* input, limits, metadata copies, reservation */
@@ -297,7 +303,7 @@ uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, 
     double frame = (double)stored_width * stored_height * samples * (bit_depth > 8 ? 2.0 : 1.0);
     return (uint64_t)(frame * (grid_cells ? AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE
                                           : AVIF_DECODE_BYTES_PER_FRAME_BYTE)) +
-           (uint64_t)grid_cells * AVIF_DECODE_BYTES_PER_CELL;
+           (uint64_t)grid_cells * AVIF_DECODE_BYTES_PER_CELL + AVIF_DECODER_FIXED_BYTES;
 }
 
 /* Formats, buffers and the decode reservation; once the limits passed. */
