@@ -964,6 +964,24 @@ static lp_status open_under(source_ctor ctor, const char *path, uint64_t budget,
     return st;
 }
 
+/* A decoder's fixed heap (about 500 kB for libavif+dav1d, 170 kB for libheif beyond the
+ * per-pixel factors, whatever the picture's size) is reserved: a 16x16 picture needs
+ * 512 KiB of budget through the AVIF source and 256 KiB through the HEIF source. */
+static void test_decoder_fixed_part_reserved(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    LPT_REQUIRE_TOOL("heif-enc");
+    lp_error err;
+    const char *avif = make_avif("tiny.avif", 16, 16, LP_FORMAT_RGB8, NULL);
+    assert_int_equal(open_under(lp_avif_source_new, avif, 480 * 1024, &err), LP_ERR_NOMEM);
+    assert_non_null(strstr(lp_error_message(&err), "decode"));
+    assert_int_equal(open_under(lp_avif_source_new, avif, 1024 * 1024, &err), LP_OK);
+    const char *heic = make_heic("tiny.heic", 16, 16, LP_FORMAT_RGB8, NULL);
+    assert_int_equal(open_under(lp_heif_source_new, heic, 224 * 1024, &err), LP_ERR_NOMEM);
+    assert_int_equal(open_under(lp_heif_source_new, heic, 1024 * 1024, &err), LP_OK);
+}
+
 /* What libheif and libavif hold outside our allocator for a file's container is bounded
  * and counted before they read it (found 2026-12-03, by hand, after the grid fix):
  *  - libheif 1.15 keeps an object for every top-level box (2.4 GB for 20 million 8-byte
@@ -1145,6 +1163,7 @@ int main(void)
         cmocka_unit_test(test_item_graph_walk),
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_budget_refused_before_decoding),
+        cmocka_unit_test(test_decoder_fixed_part_reserved),
         cmocka_unit_test(test_container_counted),
         cmocka_unit_test(test_probe_agrees_with_source),
         cmocka_unit_test(test_cli_end_to_end),
