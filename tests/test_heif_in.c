@@ -11,6 +11,7 @@
  * with an error and never crash, a budget too small is refused before decoding. The CLI
  * end to end: convert HEIC to JPEG and AVIF to WebP, and a batch over a directory of them.
  */
+#include "codec/heif_boxes.h"
 #include "codec/heif_items.h"
 #include "testutil.h"
 
@@ -786,7 +787,8 @@ static lp_status walk_items(const meta_bytes *m, uint32_t primary, lp_heif_reach
     lp_heif_reached ignored;
     lp_error_clear(err);
     return lp_heif_check_items((lp_span){m->iinf, m->iinf_n}, (lp_span){m->iref, m->iref_n},
-                               primary, "HEIF", reached ? reached : &ignored, NULL, err);
+                               primary, LP_HEIF_FAMILY_HEIF, reached ? reached : &ignored, NULL,
+                               err);
 }
 
 static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *err)
@@ -875,7 +877,7 @@ static void test_item_graph_walk(void **state)
     lp_mem *tight = lp_mem_new(64 * 1024, NULL);  /* the tables are counted: 240 kB here */
     lp_error_clear(&err);
     assert_int_equal(lp_heif_check_items((lp_span){m.iinf, m.iinf_n}, (lp_span){m.iref, m.iref_n},
-                                         1, "AVIF", &r, tight, &err), LP_ERR_NOMEM);
+                                         1, LP_HEIF_FAMILY_AVIF, &r, tight, &err), LP_ERR_NOMEM);
     assert_non_null(strstr(lp_error_message(&err), "AVIF item references"));  /* named AVIF */
     assert_int_equal(lp_mem_current(tight), 0);
     lp_mem_free_tracker(tight);
@@ -1058,6 +1060,46 @@ static void test_container_counted(void **state)
     lp_mem_free_tracker(mem);
 }
 
+/* A reader over bytes in memory that counts its reads. */
+typedef struct counted_bytes {
+    const uint8_t *data;
+    size_t size;
+    unsigned reads;
+} counted_bytes;
+
+static bool read_counted(void *user, uint64_t at, void *buf, size_t len)
+{
+    counted_bytes *c = user;
+    c->reads++;
+    if (at > c->size || len > c->size - at)
+        return false;
+    memcpy(buf, c->data + at, len);
+    return true;
+}
+
+/* The header costs one read per top-level box and one for the meta box: the ftyp's header
+ * and the brands that name the family come in the same read (a second read of the ftyp on
+ * every open was what naming the family first cost). */
+static void test_header_reads(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    size_t size;
+    uint8_t *data = avif_bytes("reads.avif", 64, 48, LP_FORMAT_RGB8, NULL, &size);
+    unsigned boxes = 0;
+    for (size_t at = 0; at + 8 <= size; boxes++)
+        at += (size_t)data[at] << 24 | (size_t)data[at + 1] << 16 | (size_t)data[at + 2] << 8 |
+              data[at + 3];
+    counted_bytes c = {data, size, 0};
+    lp_heif_header h;
+    lp_error err;
+    lp_error_clear(&err);
+    assert_int_equal(lp_heif_read_header(read_counted, &c, size, 0, NULL, &h, &err), LP_OK);
+    assert_int_equal(h.width, 64);
+    assert_int_equal(c.reads, boxes + 1);
+    free(data);
+}
+
 /* ---- the planner's probe and the CLI ---- */
 
 /* The probe (small preads of the meta box) states what the source yields, so that the
@@ -1169,6 +1211,7 @@ int main(void)
         cmocka_unit_test(test_budget_refused_before_decoding),
         cmocka_unit_test(test_decoder_fixed_part_reserved),
         cmocka_unit_test(test_container_counted),
+        cmocka_unit_test(test_header_reads),
         cmocka_unit_test(test_probe_agrees_with_source),
         cmocka_unit_test(test_cli_end_to_end),
     };

@@ -14,6 +14,15 @@
 
 #include "io/file_bytes.h"
 
+/* What a reader's messages and budget labels call the file: to the reader an AVIF file is
+ * a HEIF file, to its user it is not. An index into the tables of names and labels. */
+typedef enum lp_heif_family { LP_HEIF_FAMILY_HEIF, LP_HEIF_FAMILY_AVIF } lp_heif_family;
+
+static inline const char *lp_heif_family_name(lp_heif_family family)
+{
+    return family == LP_HEIF_FAMILY_AVIF ? "AVIF" : "HEIF";
+}
+
 typedef struct lp_span {
     const uint8_t *p;
     size_t n;

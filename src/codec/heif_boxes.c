@@ -31,14 +31,19 @@
  * real files have ftyp, meta, mdat and perhaps a free box. */
 #define HEIF_MAX_TOP_BOXES 64
 
-/* Where the reader reads, and the name its messages give the file: AVIF when its ftyp lists
- * an AVIF brand (to this reader an AVIF file is a HEIF file; to its user it is not). */
+/* Where the reader reads, and what its messages call the file: AVIF when its ftyp lists an
+ * AVIF brand (lp_heif_family). */
 typedef struct box_reader {
     lp_heif_read_fn read;
     void *user;
     uint64_t size;
-    const char *family;
+    lp_heif_family family;
 } box_reader;
+
+static const char *family_name(const box_reader *r)
+{
+    return lp_heif_family_name(r->family);
+}
 
 typedef struct meta_facts {
     uint32_t primary;
@@ -287,7 +292,7 @@ static lp_status read_grid(const meta_facts *f, const box_reader *r, uint32_t id
                            lp_error *err)
 {
     if (!x->found || x->other_method)
-        return lp_error_set(err, LP_ERR_CORRUPT, "%s grid item %" PRIu32 " has %s", r->family,
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s grid item %" PRIu32 " has %s", family_name(r),
                             id, x->found ? "its data in an item (iloc method 2)" : "no location");
     uint64_t room = x->in_idat ? f->idat.n : r->size;
     uint8_t g[12] = {0};
@@ -298,7 +303,7 @@ static lp_status read_grid(const meta_facts *f, const box_reader *r, uint32_t id
                            : r->read(r->user, x->offset, g, n));
     if (!got || n < (g[1] & 1u ? 12u : 8u))
         return lp_error_set(err, LP_ERR_CORRUPT, "%s grid item %" PRIu32 ": its %llu bytes at"
-                            " %llu are not a grid inside its %s", r->family, id,
+                            " %llu are not a grid inside its %s", family_name(r), id,
                             (unsigned long long)x->length, (unsigned long long)x->offset,
                             x->in_idat ? "idat box" : "file");
     *cells = (g[2] + 1u) * (g[3] + 1u);
@@ -306,7 +311,7 @@ static lp_status read_grid(const meta_facts *f, const box_reader *r, uint32_t id
     *h = g[1] & 1u ? lp_be32(g + 8) : lp_be16(g + 6);
     if (*w == 0 || *h == 0)
         return lp_error_set(err, LP_ERR_CORRUPT, "%s grid item %" PRIu32 " of %" PRIu32 "x%"
-                            PRIu32, r->family, id, *w, *h);
+                            PRIu32, family_name(r), id, *w, *h);
     return LP_OK;
 }
 
@@ -321,7 +326,7 @@ static lp_status read_grids(const meta_facts *f, const lp_heif_reached *reached,
         return LP_OK;
     if (!first_extents(f->iloc, reached->grids, reached->n_grids, x))
         return lp_error_set(err, LP_ERR_CORRUPT, "%s item locations (iloc) cut short",
-                            r->family);
+                            family_name(r));
     for (unsigned k = 0; k < reached->n_grids; k++) {
         uint32_t w = 0, g_h = 0, cells = 0;
         lp_status st = read_grid(f, r, reached->grids[k], &x[k], &w, &g_h, &cells, err);
@@ -347,14 +352,22 @@ int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
     return mirror ? mirrored[angle] : plain[angle];
 }
 
-/* The file's family from its ftyp box (the first box, at most 64 bytes of it read): AVIF
- * when it lists an AVIF brand, else HEIF. */
-static const char *family_of(const box_reader *r, uint64_t ftyp_bytes)
+/* The first box, which must be the ftyp: its header into head (16 bytes) and the file's
+ * family from its brands, in one read of at most 64 bytes. */
+static lp_status read_ftyp(box_reader *r, uint8_t head[16], lp_error *err)
 {
-    uint8_t head[64];
-    size_t n = ftyp_bytes < sizeof head ? (size_t)ftyp_bytes : sizeof head;
-    bool avif = n >= 16 && r->read(r->user, 0, head, n) && lp_heif_ftyp_lists_avif(head, n);
-    return avif ? "AVIF" : "HEIF";
+    uint8_t ftyp[64];
+    size_t n = r->size < sizeof ftyp ? (size_t)r->size : sizeof ftyp;
+    if (!r->read(r->user, 0, ftyp, n))
+        return lp_error_set(err, LP_ERR_TRUNCATED, "HEIF box header at byte 0 cannot be read");
+    if (memcmp(ftyp + 4, "ftyp", 4))
+        return lp_error_set(err, LP_ERR_CORRUPT, "not a HEIF file (no ftyp box)");
+    memcpy(head, ftyp, n < 16 ? n : 16);
+    uint64_t box = lp_be32(ftyp);
+    size_t brands = box < n ? (size_t)box : n;
+    r->family = brands >= 16 && lp_heif_ftyp_lists_avif(ftyp, brands) ? LP_HEIF_FAMILY_AVIF
+                                                                      : LP_HEIF_FAMILY_HEIF;
+    return LP_OK;
 }
 
 /* The first meta box among the file's top-level boxes: its body's offset and length.
@@ -372,18 +385,19 @@ static lp_status find_meta(box_reader *r, uint64_t max_meta, uint64_t *at_out, u
         uint8_t head[16];
         if (boxes == HEIF_MAX_TOP_BOXES)
             return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s file has more than %d top-level"
-                                " boxes (real files have 3 or 4)", r->family, HEIF_MAX_TOP_BOXES);
-        if (!r->read(r->user, at, head, 8))
+                                " boxes (real files have 3 or 4)", family_name(r),
+                                HEIF_MAX_TOP_BOXES);
+        lp_status st = boxes == 0 ? read_ftyp(r, head, err) : LP_OK;
+        if (st != LP_OK)
+            return st;
+        if (boxes > 0 && !r->read(r->user, at, head, 8))
             return lp_error_set(err, LP_ERR_TRUNCATED, "%s box header at byte %llu cannot be"
-                                " read", r->family, (unsigned long long)at);
+                                " read", family_name(r), (unsigned long long)at);
         uint64_t box = lp_be32(head), hl = 8;
-        if (boxes == 0 && memcmp(head + 4, "ftyp", 4))
-            return lp_error_set(err, LP_ERR_CORRUPT, "not a HEIF file (no ftyp box)");
-        if (boxes == 0)
-            r->family = family_of(r, box < size ? box : size);
         if (box == 1) {
             if (!r->read(r->user, at + 8, head + 8, 8))
-                return lp_error_set(err, LP_ERR_TRUNCATED, "%s box header cut short", r->family);
+                return lp_error_set(err, LP_ERR_TRUNCATED, "%s box header cut short",
+                                    family_name(r));
             box = (uint64_t)lp_be32(head + 8) << 32 | lp_be32(head + 12);
             hl = 16;
         } else if (box == 0) {
@@ -391,11 +405,12 @@ static lp_status find_meta(box_reader *r, uint64_t max_meta, uint64_t *at_out, u
         }
         if (box < hl)
             return lp_error_set(err, LP_ERR_CORRUPT, "%s box of %llu bytes at byte %llu",
-                                r->family, (unsigned long long)box, (unsigned long long)at);
+                                family_name(r), (unsigned long long)box, (unsigned long long)at);
         if (box > size - at)
             return lp_error_set(err, LP_ERR_TRUNCATED, "%s file ends inside its '%.4s' box"
-                                " (%llu bytes at byte %llu)", r->family, (const char *)head + 4,
-                                (unsigned long long)box, (unsigned long long)at);
+                                " (%llu bytes at byte %llu)", family_name(r),
+                                (const char *)head + 4, (unsigned long long)box,
+                                (unsigned long long)at);
         if (!memcmp(head + 4, "meta", 4) && !found) {  /* the first, as libheif */
             *at_out = at + hl;
             *len_out = box - hl;
@@ -404,11 +419,11 @@ static lp_status find_meta(box_reader *r, uint64_t max_meta, uint64_t *at_out, u
         at += box;
     }
     if (!found)
-        return lp_error_set(err, LP_ERR_CORRUPT, "%s file has no meta box", r->family);
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s file has no meta box", family_name(r));
     if (max_meta && *len_out > max_meta)
         return lp_error_set(err, LP_ERR_LIMITS,
                             "%s meta box of %llu bytes is over the metadata limit of %llu",
-                            r->family, (unsigned long long)*len_out,
+                            family_name(r), (unsigned long long)*len_out,
                             (unsigned long long)max_meta);
     return LP_OK;
 }
@@ -421,7 +436,7 @@ static lp_status read_meta(const box_reader *r, const uint8_t *meta, uint64_t le
     meta_facts f = {0};
     scan_meta((lp_span){meta + 4, (size_t)len - 4}, &f);  /* meta is a full box */
     if (!f.have_primary)
-        return lp_error_set(err, LP_ERR_CORRUPT, "%s file names no primary image", r->family);
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s file names no primary image", family_name(r));
     lp_heif_reached reached;
     lp_status st = lp_heif_check_items(f.iinf, f.iref, f.primary, r->family, &reached, mem, err);
     if (st != LP_OK)
@@ -435,7 +450,7 @@ static lp_status read_meta(const box_reader *r, const uint8_t *meta, uint64_t le
     read_codec_config(&f, h, have_pixi);
     if (h->width == 0 || h->height == 0)
         return lp_error_set(err, LP_ERR_CORRUPT, "%s primary image has no size (ispe)",
-                            r->family);
+                            family_name(r));
     return LP_OK;
 }
 
@@ -445,21 +460,22 @@ lp_status lp_heif_read_header(lp_heif_read_fn read, void *user, uint64_t size, u
     memset(h, 0, sizeof *h);
     h->bit_depth = 8;
     h->orientation = 1;
-    box_reader r = {read, user, size, "HEIF"};
+    box_reader r = {read, user, size, LP_HEIF_FAMILY_HEIF};
     uint64_t at = 0, len = 0;
     lp_status st = find_meta(&r, max_meta, &at, &len, err);
     if (st != LP_OK)
         return st;
     if (len < 4)
-        return lp_error_set(err, LP_ERR_CORRUPT, "%s meta box is empty", r.family);
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s meta box is empty", family_name(&r));
     h->meta_bytes = len;
-    bool avif = !strcmp(r.family, "AVIF");
-    uint8_t *meta = lp_mem_alloc(mem, (size_t)len, avif ? "AVIF meta box" : "HEIF meta box", err);
+    static const char *const meta_label[] = {"HEIF meta box", "AVIF meta box"};
+    uint8_t *meta = lp_mem_alloc(mem, (size_t)len, meta_label[r.family], err);
     if (!meta)
         return err ? err->status : LP_ERR_NOMEM;
     st = read(user, at, meta, (size_t)len)
              ? read_meta(&r, meta, len, mem, h, err)
-             : lp_error_set(err, LP_ERR_TRUNCATED, "%s data ends inside its meta box", r.family);
+             : lp_error_set(err, LP_ERR_TRUNCATED, "%s data ends inside its meta box",
+                            family_name(&r));
     lp_mem_release(mem, meta);
     return st;
 }

@@ -55,9 +55,14 @@ typedef struct heif_item {
  * leads from a grid to one of its cells. */
 #define CELL_EDGE 0x80000000u
 
+/* Budget labels by family (lp_mem takes a plain string). */
+static const char *const ITEM_TABLE_LABEL[] = {"HEIF item table", "AVIF item table"};
+static const char *const ITEM_REFS_LABEL[] = {"HEIF item references", "AVIF item references"};
+
 typedef struct item_graph {
     lp_mem *mem;
     const char *family;  /* what the messages call the file: HEIF or AVIF */
+    lp_heif_family kind; /* and which of the two, for the budget labels */
     heif_item *items;
     uint32_t n_items;
     uint32_t *edges;
@@ -65,8 +70,6 @@ typedef struct item_graph {
 } item_graph;
 
 static bool is_type(const char type[4], const char *name) { return !memcmp(type, name, 4); }
-
-static bool is_avif(const item_graph *g) { return !strcmp(g->family, "AVIF"); }
 
 static bool is_derived(const char type[4])
 {
@@ -105,7 +108,7 @@ static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)
     if (n == 0)
         return LP_OK;
     g->items = lp_mem_calloc(g->mem, n * sizeof *g->items,
-                             is_avif(g) ? "AVIF item table" : "HEIF item table", err);
+                             ITEM_TABLE_LABEL[g->kind], err);
     if (!g->items)
         return err ? err->status : LP_ERR_NOMEM;
     in = entries;
@@ -193,7 +196,7 @@ static lp_status read_edges(lp_span iref, item_graph *g, lp_error *err)
     if (g->n_edges == 0)
         return LP_OK;
     g->edges = lp_mem_alloc(g->mem, (size_t)g->n_edges * sizeof *g->edges,
-                            is_avif(g) ? "AVIF item references" : "HEIF item references",
+                            ITEM_REFS_LABEL[g->kind],
                             err);
     if (!g->edges)
         return err ? err->status : LP_ERR_NOMEM;
@@ -285,10 +288,10 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
     return LP_OK;
 }
 
-lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, const char *family,
+lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_heif_family family,
                               lp_heif_reached *reached, lp_mem *mem, lp_error *err)
 {
-    item_graph g = {.mem = mem, .family = family};
+    item_graph g = {.mem = mem, .family = lp_heif_family_name(family), .kind = family};
     memset(reached, 0, sizeof *reached);
     lp_status st = read_items(iinf, &g, err);
     if (st == LP_OK)

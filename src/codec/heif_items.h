@@ -24,12 +24,12 @@ typedef struct lp_heif_reached {
 } lp_heif_reached;
 
 /* iinf and iref: the bodies of the meta box's boxes of those types (empty when absent);
- * primary: the pitm item; family: "HEIF" or "AVIF", what the messages call the file; the
+ * primary: the pitm item; family: what the messages and labels call the file; the
  * tables are counted in mem (NULL: uncounted). LP_OK when the
  * walk from it finds nothing to refuse, or cannot start (no such item: libheif reports
  * that). *reached gets the primary item's type and the grids the walk reached, so that
  * the caller need not walk iinf and iref again. */
-lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, const char *family,
+lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_heif_family family,
                               lp_heif_reached *reached, lp_mem *mem, lp_error *err);
 
 #endif
