@@ -55,3 +55,18 @@ build_classic() {
   cc -O2 -Wall -Wextra -I"$here/../include" -o "$out" "$here/classic.c" "$build/libleanpix.a" \
     $(pkg-config --libs $(sed -n 's/^Requires.private: //p' "$pc")) $(sed -n 's/^Libs.private: //p' "$pc")
 }
+
+# build_patched SCRIPT PATCH DIR -> a Release build of HEAD with PATCH applied, in a scratch
+# worktree at DIR (removed when the calling script exits); sets leanpix to its binary. For
+# designs measured and set aside: their code lives in bench/patches/, not in the tree.
+build_patched() {
+  local root
+  root=$(git -C "$(dirname "${BASH_SOURCE[0]}")" rev-parse --show-toplevel)
+  git -C "$root" worktree add -q --detach "$3" HEAD
+  # shellcheck disable=SC2064  # the paths are fixed now
+  trap "git -C '$root' worktree remove --force '$3' >/dev/null 2>&1 || true" EXIT
+  git -C "$3" apply --3way "$2" || { echo "$1: $2 does not apply to HEAD" >&2; exit 1; }
+  cmake -S "$3" -B "$3/build" -DCMAKE_BUILD_TYPE=Release > "$3.cmake.log"
+  cmake --build "$3/build" -j "$(nproc)" --target leanpix > "$3.build.log"
+  leanpix=$3/build/leanpix
+}

@@ -27,13 +27,7 @@ n=${N:-48}
 [ -d "$work/batch-1" ] || { echo "shared-encoders: no $work/batch-1: run bench/reference-batch.sh --inputs-only first" >&2; exit 2; }
 out=$work/shared-encoders
 rm -rf "$out"; mkdir -p "$out/in"
-tree=$out/tree
-git -C "$here/.." worktree add -q --detach "$tree" HEAD
-trap 'git -C "$here/.." worktree remove --force "$tree" >/dev/null 2>&1 || true' EXIT
-git -C "$tree" apply --3way "$here/patches/shared-encoders.patch"
-cmake -S "$tree" -B "$tree/build" -DCMAKE_BUILD_TYPE=Release > "$out/cmake.log"
-cmake --build "$tree/build" -j "$(nproc)" --target leanpix > "$out/build.log"
-leanpix=$tree/build/leanpix
+build_patched shared-encoders "$here/patches/shared-encoders.patch" "$out/tree"
 
 awk -F'\t' -v n="$n" '$2 == "photo" && taken++ < n { print $1 }' "$work/batch-1/manifest.tsv" |
   while read -r f; do ln "$work/batch-1/$f" "$out/in/$f"; done
