@@ -25,15 +25,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 work=${REF_WORK:-$here/out/reference}
 n=${N:-48}
-[ -d "$work/batch-1" ] || { echo "grid-bands: no $work/batch-1: run bench/reference-batch.sh --inputs-only first" >&2; exit 2; }
+need_ref_inputs grid-bands "$work"
 out=$work/grid-bands
 rm -rf "$out"; mkdir -p "$out/photos" "$out/outliers"
 build_patched grid-bands "$here/patches/grid-bands.patch" "$out/tree"
-
-awk -F'\t' -v n="$n" '$2 == "photo" && taken++ < n { print $1 }' "$work/batch-1/manifest.tsv" |
-  while read -r f; do ln "$work/batch-1/$f" "$out/photos/$f"; done
-awk -F'\t' '$2 == "outlier" && $3 == "o15120x10080.jpg" && taken++ < 2 { print $1 }' \
-  "$work/batch-1/manifest.tsv" | while read -r f; do ln "$work/batch-1/$f" "$out/outliers/$f"; done
+link_ref_inputs "$work" photo "$n" "$out/photos"
+link_ref_inputs "$work" outlier 2 "$out/outliers" o15120x10080.jpg
 echo "grid-bands: $(ls "$out/photos" | wc -l) photos, $(ls "$out/outliers" | wc -l) outliers;" \
   "$(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1 /proc/loadavg)"
 printf "| %-9s | %5s | %6s | %6s | %10s | %13s | %11s |\n" inputs bands "wall s" "CPU s" "cores busy" \
@@ -41,19 +38,9 @@ printf "| %-9s | %5s | %6s | %6s | %10s | %13s | %11s |\n" inputs bands "wall s"
 printf "| %-9s | %5s | %6s | %6s | %10s | %13s | %11s |\n" --- --- --- --- --- --- ---
 for set in photos outliers; do
   for b in 1 2; do
-    "$leanpix" profile -q -i 50ms -o "$out/profile-$set-$b.json" -- \
-      /usr/bin/time -f "%e %U %S" -o "$out/time-$set-$b.txt" "$leanpix" batch --no-progress \
-      --jobs 2 --max-mem 256M -q 60 --speed 9 --chroma 420 --depth 8 --grid-bands "$b" \
-      --json "$out/report-$set-$b.json" -o "$out/o-$set-$b" "$out/$set" > /dev/null
-    read -r wall user sys < "$out/time-$set-$b.txt"
-    python3 - "$out/profile-$set-$b.json" "$out/report-$set-$b.json" "$set" "$b" "$wall" "$user" "$sys" <<'PY'
-import json, sys
-prof, rep = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))['summary']
-wall, cpu = float(sys.argv[5]), float(sys.argv[6]) + float(sys.argv[7])
-peak = prof['summary']['peak']['tree']['pss'] / 2**20
-print(f"| {sys.argv[3]:<9} | {sys.argv[4]:>5} | {wall:6.1f} | {cpu:6.1f} | {cpu / wall:10.2f} | {peak:13.1f} "
-      f"| {rep['bytes_out']:11d} |")
-PY
+    profiled_batch "$set-$b" "$out" --grid-bands "$b" "$out/$set"
+    printf "| %-9s | %5s | %6.1f | %6.1f | %10s | %13s | %11s |\n" "$set" "$b" "$RUN_WALL" "$RUN_CPU" \
+      "$RUN_CORES" "$RUN_PEAK" "$RUN_BYTES"
   done
   for f in $(cd "$out/o-$set-1" && ls); do
     avifdec "$out/o-$set-1/$f" "$out/a.y4m" > /dev/null

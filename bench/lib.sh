@@ -70,3 +70,40 @@ build_patched() {
   cmake --build "$3/build" -j "$(nproc)" --target leanpix > "$3.build.log"
   leanpix=$3/build/leanpix
 }
+
+# need_ref_inputs SCRIPT WORK -> exits 2 unless bench/reference-batch.sh --inputs-only made
+# WORK/batch-1
+need_ref_inputs() {
+  [ -d "$2/batch-1" ] || { echo "$1: no $2/batch-1: run bench/reference-batch.sh --inputs-only first" >&2; exit 2; }
+}
+
+# link_ref_inputs WORK KIND N DIR [SOURCE] -> hard links in DIR to the first N inputs of the
+# reference list of KIND (photo|outlier), only copies of the distinct file SOURCE if given
+link_ref_inputs() {
+  awk -F'\t' -v kind="$2" -v n="$3" -v src="${5:-}" \
+    '$2 == kind && (src == "" || $3 == src) && taken++ < n { print $1 }' "$1/batch-1/manifest.tsv" |
+    while read -r f; do ln "$1/batch-1/$f" "$4/$f"; done
+}
+
+# profiled_batch NAME OUT BATCH-ARGS... -> runs `$leanpix batch --no-progress --jobs 2
+# --max-mem 256M -q 60 --speed 9 --chroma 420 --depth 8 BATCH-ARGS` under `leanpix profile`
+# (OUT/profile-NAME.json, OUT/report-NAME.json, outputs in OUT/o-NAME) and sets RUN_WALL,
+# RUN_CPU (user + system s), RUN_CORES, RUN_PEAK (tree peak PSS, MiB), RUN_BYTES and
+# RUN_REPORT
+profiled_batch() {
+  local name=$1 dir=$2; shift 2
+  "$leanpix" profile -q -i 50ms -o "$dir/profile-$name.json" -- \
+    /usr/bin/time -f "%e %U %S" -o "$dir/time-$name.txt" "$leanpix" batch --no-progress \
+    --jobs 2 --max-mem 256M -q 60 --speed 9 --chroma 420 --depth 8 \
+    --json "$dir/report-$name.json" -o "$dir/o-$name" "$@" > /dev/null
+  local user sys
+  read -r RUN_WALL user sys < "$dir/time-$name.txt"
+  RUN_CPU=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.1f", u + s }')
+  RUN_CORES=$(awk -v c="$RUN_CPU" -v w="$RUN_WALL" 'BEGIN { printf "%.2f", c / w }')
+  RUN_REPORT=$dir/report-$name.json
+  read -r RUN_PEAK RUN_BYTES < <(python3 -c '
+import json, sys
+p = json.load(open(sys.argv[1]))["summary"]["peak"]["tree"]["pss"] / 2**20
+print(f"{p:.1f}", json.load(open(sys.argv[2]))["summary"]["bytes_out"])' \
+    "$dir/profile-$name.json" "$RUN_REPORT")
+}
