@@ -913,7 +913,8 @@ static void test_json_report(void **state)
     r.error = "truncated JPEG data\n";
     lp_batch_json_record(f, &r, false);
     lp_batch_summary s = {.total = 2, .succeeded = 1, .failed = 1, .seconds = 2.0,
-                          .megapixels = 12.0, .budget = 256u << 20, .jobs = 2, .shard = "0/3"};
+                          .megapixels = 12.0, .budget = 256u << 20, .jobs = 2, .shard = "0/3",
+                          .idle_process = 13u << 20, .job_budget = 243u << 20};
     lp_batch_json_close(f, &s);
     fclose(f);
     size_t size;
@@ -930,6 +931,7 @@ static void test_json_report(void **state)
     assert_non_null(strstr(text, "\"heap_in_use_bytes\": 3000"));
     assert_non_null(strstr(text, "\"megapixels_per_second\": 6.000"));
     assert_non_null(strstr(text, "\"shard\": \"0/3\""));
+    assert_non_null(strstr(text, "\"idle_process_bytes\": 13631488, \"job_budget_bytes\": 254803968"));
     free(text);
     if (lpt_have_tool("python3"))
         assert_int_equal(lpt_run("python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
@@ -1042,6 +1044,13 @@ static void test_cli_bad_image_goes_on(void **state)
     assert_non_null(strstr(json, "\"status\": \"failed\""));
     assert_non_null(strstr(json, "good.jpg"));
     assert_non_null(strstr(json, "\"total\": 2"));
+    /* the plan's share: the budget less the idle process, both reported */
+    if (lpt_have_tool("python3"))
+        assert_int_equal(lpt_run("python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))"
+                                 "[\"summary\"]; i=s[\"idle_process_bytes\"]; step=4<<20; "
+                                 "assert 0 < i < s[\"budget_bytes\"] and i // step * step + "
+                                 "s[\"job_budget_bytes\"] == s[\"budget_bytes\"]' '%s'",
+                                 lpt_path("bad.json")), 0);
     if (convert_works()) {
         assert_int_equal(rc, 3);
         assert_non_null(strstr(json, "\"status\": \"ok\""));

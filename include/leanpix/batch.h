@@ -186,6 +186,9 @@ typedef struct lp_batch_summary {
     size_t ran_alone;
     size_t backfilled;         /* jobs started ahead of a longer one that waited for room */
     size_t cpus_lent;          /* idle workers' CPUs lent to running jobs (sum of lends) */
+    uint64_t idle_process;     /* the process's RSS when the jobs were planned */
+    uint64_t job_budget;       /* the budget less that (as the caller counted it): what the
+                                  jobs' predictions share */
     const char *shard;         /* "I/N" or NULL */
     const char *budget_source; /* why the budget is what it is, or NULL */
 } lp_batch_summary;
