@@ -161,7 +161,7 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
     fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
     fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default: " LP_DEFAULT_AVAILABLE_TEXT ")");
-    fprintf(f, "  %-22s %s\n", "--stats", "print the summary and the budget used (and why) to stderr");
+    fprintf(f, "  %-22s %s\n", "--stats", "print the summary, the budget used (and why) and the share it leaves each job to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
     fprintf(f, "  %-22s %s\n", "--resume", "skip outputs that exist and are complete; remove stale temp files");
     fprintf(f, "  %-22s %s\n", "--json FILE", "write a JSON record per image and a summary to FILE (- = stdout)");
