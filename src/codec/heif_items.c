@@ -61,13 +61,14 @@ static const char *const ITEM_REFS_LABEL[] = {"HEIF item references", "AVIF item
 
 typedef struct item_graph {
     lp_mem *mem;
-    const char *family;  /* what the messages call the file: HEIF or AVIF */
-    lp_heif_family kind; /* and which of the two, for the budget labels */
+    lp_heif_family family;  /* what the messages and budget labels call the file */
     heif_item *items;
     uint32_t n_items;
     uint32_t *edges;
     uint32_t n_edges;
 } item_graph;
+
+static const char *family_name(const item_graph *g) { return lp_heif_family_name(g->family); }
 
 static bool is_type(const char type[4], const char *name) { return !memcmp(type, name, 4); }
 
@@ -108,7 +109,7 @@ static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)
     if (n == 0)
         return LP_OK;
     g->items = lp_mem_calloc(g->mem, n * sizeof *g->items,
-                             ITEM_TABLE_LABEL[g->kind], err);
+                             ITEM_TABLE_LABEL[g->family], err);
     if (!g->items)
         return err ? err->status : LP_ERR_NOMEM;
     in = entries;
@@ -120,7 +121,7 @@ static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)
     for (uint32_t i = 1; i < g->n_items; i++)  /* libheif would keep the last of them */
         if (g->items[i].id == g->items[i - 1].id)
             return lp_error_set(err, LP_ERR_CORRUPT, "%s item %" PRIu32 " is declared twice",
-                                g->family, g->items[i].id);
+                                family_name(g), g->items[i].id);
     return LP_OK;
 }
 
@@ -196,7 +197,7 @@ static lp_status read_edges(lp_span iref, item_graph *g, lp_error *err)
     if (g->n_edges == 0)
         return LP_OK;
     g->edges = lp_mem_alloc(g->mem, (size_t)g->n_edges * sizeof *g->edges,
-                            ITEM_REFS_LABEL[g->kind],
+                            ITEM_REFS_LABEL[g->family],
                             err);
     if (!g->edges)
         return err ? err->status : LP_ERR_NOMEM;
@@ -216,14 +217,14 @@ static lp_status check_reached(const item_graph *g, const heif_item *it, bool ce
 {
     if (is_type(it->type, "iden") || is_type(it->type, "iovl"))
         return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s item %" PRIu32 " is a derived '%.4s'"
-                            " image (leanpix reads single images and grids)", g->family, it->id,
-                            it->type);
+                            " image (leanpix reads single images and grids)", family_name(g),
+                            it->id, it->type);
     if (cell && is_derived(it->type))
         return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s grid cell %" PRIu32 " is itself a"
-                            " '%.4s' image, not a coded one", g->family, it->id, it->type);
+                            " '%.4s' image, not a coded one", family_name(g), it->id, it->type);
     if (cell && it->has_aux)
         return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s grid cell %" PRIu32 " has auxiliary"
-                            " images of its own", g->family, it->id);
+                            " images of its own", family_name(g), it->id);
     return LP_OK;
 }
 
@@ -236,7 +237,7 @@ static lp_status note_grid(const item_graph *g, const heif_item *it, lp_heif_rea
         return LP_OK;
     if (reached->n_grids == LP_HEIF_MAX_GRIDS)
         return lp_error_set(err, LP_ERR_UNSUPPORTED, "%s image has more than %d grids (item %"
-                            PRIu32 "); real files have one, two with alpha", g->family,
+                            PRIu32 "); real files have one, two with alpha", family_name(g),
                             LP_HEIF_MAX_GRIDS, it->id);
     reached->grids[reached->n_grids++] = it->id;
     return LP_OK;
@@ -270,7 +271,7 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
         heif_item *to = &g->items[edge & ~CELL_EDGE];
         if (to->state == ON_PATH)
             return lp_error_set(err, LP_ERR_CORRUPT, "%s items %" PRIu32 " and %" PRIu32
-                                " refer to each other in a loop", g->family, it->id, to->id);
+                                " refer to each other in a loop", family_name(g), it->id, to->id);
         st = check_reached(g, to, (edge & CELL_EDGE) != 0, err);
         if (st != LP_OK)
             return st;
@@ -278,7 +279,7 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
             continue;
         if (depth == HEIF_MAX_DEPTH)
             return lp_error_set(err, LP_ERR_CORRUPT, "%s item references nest deeper than %d",
-                                g->family, HEIF_MAX_DEPTH);
+                                family_name(g), HEIF_MAX_DEPTH);
         st = note_grid(g, to, reached, err);
         if (st != LP_OK)
             return st;
@@ -291,7 +292,7 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
 lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_heif_family family,
                               lp_heif_reached *reached, lp_mem *mem, lp_error *err)
 {
-    item_graph g = {.mem = mem, .family = lp_heif_family_name(family), .kind = family};
+    item_graph g = {.mem = mem, .family = family};
     memset(reached, 0, sizeof *reached);
     lp_status st = read_items(iinf, &g, err);
     if (st == LP_OK)
