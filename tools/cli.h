@@ -38,6 +38,12 @@ bool cli_parse_size(const char *opt, const char *text, uint64_t *out);
 /* "640x480", "640x" or "x480" (0 for a missing side). */
 bool cli_parse_dims(const char *opt, const char *text, uint32_t *w, uint32_t *h);
 
+/* Bytes in MiB, for what the commands print. */
+static inline double cli_mib(uint64_t bytes)
+{
+    return (double)bytes / 1048576.0;
+}
+
 
 /* SIGINT/SIGTERM from now on: remove the library's temp files, print "leanpix: SUBJECT:
  * interrupted by SIGINT: WHAT" and end by the signal (the shell reports 130 / 143). A

@@ -178,11 +178,6 @@ static void usage(FILE *f)
                "list, every input inside OUTDIR: nothing to do), 2 bad command line\n");
 }
 
-static double mib(uint64_t bytes)
-{
-    return bytes / 1048576.0;
-}
-
 /* ---- progress ---- */
 
 static void format_eta(char *buf, size_t size, double seconds)
@@ -224,7 +219,7 @@ static void print_progress(batch *b, bool force)
     if (b->failed)
         fprintf(stderr, ", %zu failed", b->failed);
     fprintf(stderr, "; %.2f img/s, %.1f MP/s, ETA %s, RSS %.0f/%.0f MiB", ips, mps, eta,
-            mib(lp_process_current_rss()), mib(b->budget));
+            cli_mib(lp_process_current_rss()), cli_mib(b->budget));
 }
 
 static void clear_progress(batch *b)
@@ -802,7 +797,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     if (b->progress || b->failed || a->stats) {
         fprintf(stderr, "leanpix: batch: %zu done, %zu skipped, %zu failed in %.1f s, peak RSS %.0f MiB (budget %.0f MiB)",
                 b->done - b->failed - b->skipped, b->skipped, b->failed, lp_monotonic_seconds() - b->start,
-                mib(lp_process_peak_rss()), mib(b->budget));
+                cli_mib(lp_process_peak_rss()), cli_mib(b->budget));
         if (b->lean || b->alone)
             fprintf(stderr, "; %zu in leanest mode (AVIF grid), %zu alone (over the budget)",
                     b->lean, b->alone);
@@ -812,8 +807,8 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
         fprintf(stderr, "leanpix: batch: budget %s; %u jobs (%s); the idle process held %.1f MiB"
                         " (%.0f counted, in steps of %u), so the jobs shared %.1f MiB (%.1f MiB a"
                         " job)\n", b->budget_why.why, b->jobs,
-                a->jobs ? "from -j" : "the effective CPUs", mib(b->idle), mib(b->idle_counted),
-                LP_BATCH_IDLE_STEP >> 20, mib(b->job_budget), mib(b->job_budget) / b->jobs);
+                a->jobs ? "from -j" : "the effective CPUs", cli_mib(b->idle), cli_mib(b->idle_counted),
+                LP_BATCH_IDLE_STEP >> 20, cli_mib(b->job_budget), cli_mib(b->job_budget) / b->jobs);
     return b->failed || b->excluded ? LP_EXIT_PARTIAL : LP_EXIT_OK;
 }
 

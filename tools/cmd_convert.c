@@ -64,11 +64,6 @@ static void usage(FILE *f)
                "130/143 interrupted by SIGINT/SIGTERM (OUT not written, no temp file left)\n");
 }
 
-static double mib(uint64_t bytes)
-{
-    return bytes / 1048576.0;
-}
-
 /* Where an AVIF job's encoder threads came from: -t, else the CPUs this process may use. */
 static void threads_why(char *why, size_t n, unsigned given, const lp_machine *m)
 {
@@ -93,7 +88,7 @@ static void print_plan(const lp_plan *p, unsigned given_threads)
     else
         fprintf(stderr, "  plan: one AV1 frame");
     fprintf(stderr, ", %u encoder thread%s (%s), predicted peak %.1f MiB%s\n", p->threads,
-            p->threads == 1 ? "" : "s", why, mib(p->predicted_peak),
+            p->threads == 1 ? "" : "s", why, cli_mib(p->predicted_peak),
             p->alone ? " (over the budget: leanest mode)" : p->lean ? " (leanest mode)" : "");
 }
 
@@ -106,8 +101,8 @@ static void print_stats(const char *in, const char *out, const lp_convert_stats 
             "  memory: counted peak %.1f MiB (whole-image buffers %.1f MiB), process peak RSS %.1f MiB\n",
             in, s->in_width, s->in_height, lp_file_format_name(s->in_format), s->bytes_in / 1e6, out,
             s->out_width, s->out_height, lp_file_format_name(s->out_format), s->bytes_out / 1e6,
-            s->seconds, s->chain, s->shrink_on_load > 1 ? " (shrink-on-load)" : "", mib(s->mem_peak),
-            mib(s->whole_image_bytes), mib(rss));
+            s->seconds, s->chain, s->shrink_on_load > 1 ? " (shrink-on-load)" : "", cli_mib(s->mem_peak),
+            cli_mib(s->whole_image_bytes), cli_mib(rss));
     if (s->shrink_on_load > 1)
         fprintf(stderr, "  decoder shrink-on-load: 1/%u\n", s->shrink_on_load);
     if (s->out_format == LP_FILE_AVIF)

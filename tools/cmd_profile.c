@@ -274,8 +274,6 @@ static int record(lp_prof_recorder *rec, pid_t child, double interval_s, lp_erro
     return LP_EXIT_FAILURE;
 }
 
-#define MiB(x) ((double)(x) / 1048576.0)
-
 static void print_mappings(FILE *f, const lp_prof_run *run, size_t n)
 {
     const lp_prof_snapshot *s = &run->peak;
@@ -284,10 +282,10 @@ static void print_mappings(FILE *f, const lp_prof_run *run, size_t n)
         return;
     }
     fprintf(f, "  top mappings at the peak (smaps at %.2f s, tree PSS %.1f MiB):\n", s->t,
-            MiB(s->tree.pss));
+            cli_mib(s->tree.pss));
     for (size_t i = 0; i < n && i < s->count; i++) {
         const lp_prof_mapping *m = &s->maps[i];
-        fprintf(f, "    %8.1f MiB PSS %8.1f MiB RSS  %-5s %d %s  %s", MiB(m->pss), MiB(m->rss),
+        fprintf(f, "    %8.1f MiB PSS %8.1f MiB RSS  %-5s %d %s  %s", cli_mib(m->pss), cli_mib(m->rss),
                 lp_prof_kind_name(m->kind), m->pid, m->comm, m->name);
         if (m->kind == LP_PROF_KIND_ANON || m->kind == LP_PROF_KIND_STACK)
             fprintf(f, " @0x%llx", (unsigned long long)m->start);
@@ -312,19 +310,19 @@ static void print_summary(FILE *f, const lp_prof_run *run)
         const lp_prof_sample *p = &run->samples[run->peak_sample];
         const lp_prof_sample *r = &run->samples[run->peak_rss_sample];
         fprintf(f, "  peak tree PSS %.1f MiB at %.2f s: anon %.1f, file %.1f, shmem %.1f MiB\n",
-                MiB(p->tree.pss), p->t, MiB(p->tree.pss_anon), MiB(p->tree.pss_file),
-                MiB(p->tree.pss_shmem));
+                cli_mib(p->tree.pss), p->t, cli_mib(p->tree.pss_anon), cli_mib(p->tree.pss_file),
+                cli_mib(p->tree.pss_shmem));
         fprintf(f, "  tree RSS then %.1f MiB (sum over %u process%s): anon %.1f, file %.1f, shmem %.1f MiB\n",
-                MiB(p->tree.rss), p->procs, p->procs == 1 ? "" : "es", MiB(p->tree.rss_anon),
-                MiB(p->tree.rss_file), MiB(p->tree.rss_shmem));
+                cli_mib(p->tree.rss), p->procs, p->procs == 1 ? "" : "es", cli_mib(p->tree.rss_anon),
+                cli_mib(p->tree.rss_file), cli_mib(p->tree.rss_shmem));
         fprintf(f, "  peak tree RSS %.1f MiB at %.2f s; largest VmHWM of one process %.1f MiB\n",
-                MiB(r->tree.rss), r->t, MiB(tot.max_hwm));
+                cli_mib(r->tree.rss), r->t, cli_mib(tot.max_hwm));
     }
     fprintf(f, "  faults: minor %llu, major %llu (system-wide major %llu)\n",
             (unsigned long long)tot.minflt, (unsigned long long)tot.majflt,
             (unsigned long long)tot.sys_majflt);
     fprintf(f, "  swap: tree peak %.1f MiB; system swap-in %llu, swap-out %llu pages\n",
-            MiB(tot.swap_max), (unsigned long long)tot.sys_pswpin,
+            cli_mib(tot.swap_max), (unsigned long long)tot.sys_pswpin,
             (unsigned long long)tot.sys_pswpout);
     double psi = -1;
     for (size_t i = 0; i < run->nsamples; i++)
@@ -522,19 +520,19 @@ static void print_compare(const lp_prof_run *a, const lp_prof_run *b)
         }
     }
     compare_row("wall time", a->wall_s, b->wall_s, "s");
-    compare_row("peak tree PSS", MiB(p[0].tree.pss), MiB(p[1].tree.pss), "MiB");
-    compare_row("  anon (PSS)", MiB(p[0].tree.pss_anon), MiB(p[1].tree.pss_anon), "MiB");
-    compare_row("  file (PSS)", MiB(p[0].tree.pss_file), MiB(p[1].tree.pss_file), "MiB");
-    compare_row("  shmem (PSS)", MiB(p[0].tree.pss_shmem), MiB(p[1].tree.pss_shmem), "MiB");
-    compare_row("tree RSS at the PSS peak", MiB(p[0].tree.rss), MiB(p[1].tree.rss), "MiB");
-    compare_row("  anon (RSS)", MiB(p[0].tree.rss_anon), MiB(p[1].tree.rss_anon), "MiB");
-    compare_row("  file (RSS)", MiB(p[0].tree.rss_file), MiB(p[1].tree.rss_file), "MiB");
-    compare_row("  shmem (RSS)", MiB(p[0].tree.rss_shmem), MiB(p[1].tree.rss_shmem), "MiB");
-    compare_row("peak tree RSS", MiB(q[0].tree.rss), MiB(q[1].tree.rss), "MiB");
-    compare_row("largest VmHWM", MiB(t[0].max_hwm), MiB(t[1].max_hwm), "MiB");
+    compare_row("peak tree PSS", cli_mib(p[0].tree.pss), cli_mib(p[1].tree.pss), "MiB");
+    compare_row("  anon (PSS)", cli_mib(p[0].tree.pss_anon), cli_mib(p[1].tree.pss_anon), "MiB");
+    compare_row("  file (PSS)", cli_mib(p[0].tree.pss_file), cli_mib(p[1].tree.pss_file), "MiB");
+    compare_row("  shmem (PSS)", cli_mib(p[0].tree.pss_shmem), cli_mib(p[1].tree.pss_shmem), "MiB");
+    compare_row("tree RSS at the PSS peak", cli_mib(p[0].tree.rss), cli_mib(p[1].tree.rss), "MiB");
+    compare_row("  anon (RSS)", cli_mib(p[0].tree.rss_anon), cli_mib(p[1].tree.rss_anon), "MiB");
+    compare_row("  file (RSS)", cli_mib(p[0].tree.rss_file), cli_mib(p[1].tree.rss_file), "MiB");
+    compare_row("  shmem (RSS)", cli_mib(p[0].tree.rss_shmem), cli_mib(p[1].tree.rss_shmem), "MiB");
+    compare_row("peak tree RSS", cli_mib(q[0].tree.rss), cli_mib(q[1].tree.rss), "MiB");
+    compare_row("largest VmHWM", cli_mib(t[0].max_hwm), cli_mib(t[1].max_hwm), "MiB");
     compare_row("minor faults", (double)t[0].minflt, (double)t[1].minflt, "");
     compare_row("major faults", (double)t[0].majflt, (double)t[1].majflt, "");
-    compare_row("peak swap", MiB(t[0].swap_max), MiB(t[1].swap_max), "MiB");
+    compare_row("peak swap", cli_mib(t[0].swap_max), cli_mib(t[1].swap_max), "MiB");
     compare_row("processes", (double)a->nprocs, (double)b->nprocs, "");
     compare_row("CPU time of the tree", a->nsamples ? a->samples[a->nsamples - 1].cpu_s : 0,
                 b->nsamples ? b->samples[b->nsamples - 1].cpu_s : 0, "s");
