@@ -122,7 +122,6 @@ typedef struct batch {
     uint64_t budget;           /* --max-mem: the whole process */
     lp_budget budget_why;      /* the budget and where it came from */
     uint64_t idle;             /* the process's RSS when the jobs were planned */
-    uint64_t idle_counted;     /* that in whole LP_BATCH_IDLE_STEPs, rounded down */
     uint64_t job_budget;       /* what jobs may predict together: budget - the idle process */
     unsigned jobs;
     lp_mem *batch_mem;         /* parent of every job's tracker, limited to the budget */
@@ -394,6 +393,11 @@ static void job_done(void *user, size_t spec, lp_status status, const lp_error *
  * one step of the process's own pages out of the count; the jobs' predictions run 7-12%
  * above their counted peaks, several steps for two jobs. */
 #define LP_BATCH_IDLE_STEP (4u << 20)
+
+static uint64_t counted_idle(uint64_t idle)
+{
+    return idle / LP_BATCH_IDLE_STEP * LP_BATCH_IDLE_STEP;
+}
 
 static char *strip_trailing_slashes(const char *dir)
 {
@@ -766,8 +770,8 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
     /* The budget is for the whole process: what the binary, its libraries and the input
      * list already hold is not available to jobs. */
     b->idle = lp_process_current_rss();
-    b->idle_counted = b->idle / LP_BATCH_IDLE_STEP * LP_BATCH_IDLE_STEP;
-    b->job_budget = b->idle_counted < b->budget / 2 ? b->budget - b->idle_counted : b->budget / 2;
+    uint64_t counted = counted_idle(b->idle);
+    b->job_budget = counted < b->budget / 2 ? b->budget - counted : b->budget / 2;
     b->batch_mem = lp_mem_new(b->job_budget, NULL);
     if (!b->batch_mem || !plan_jobs(b, a->resume))
         return LP_EXIT_FAILURE;
@@ -807,7 +811,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
         fprintf(stderr, "leanpix: batch: budget %s; %u jobs (%s); the idle process held %.1f MiB"
                         " (%.0f counted, in steps of %u), so the jobs shared %.1f MiB (%.1f MiB a"
                         " job)\n", b->budget_why.why, b->jobs,
-                a->jobs ? "from -j" : "the effective CPUs", cli_mib(b->idle), cli_mib(b->idle_counted),
+                a->jobs ? "from -j" : "the effective CPUs", cli_mib(b->idle), cli_mib(counted_idle(b->idle)),
                 LP_BATCH_IDLE_STEP >> 20, cli_mib(b->job_budget), cli_mib(b->job_budget) / b->jobs);
     return b->failed || b->excluded ? LP_EXIT_PARTIAL : LP_EXIT_OK;
 }
