@@ -11,10 +11,10 @@
 # left as they are, so the jobs get the same cells). This applies the patch to a scratch
 # worktree of HEAD, builds it (Release) and runs `leanpix batch --jobs 2 --max-mem 256M
 # --speed 9` with each number of bands in BANDS over two input sets of the reference list:
-# its first N photos, and its first two
-# 15120x10080 outliers side by side (the full batch's peak); each run under
-# `leanpix profile` (tree peak PSS). Every setting's outputs must decode to the pixels of
-# one band's (their cells are the same; only their order in the file differs).
+# its first N photos, and its first two 15120x10080 outliers side by side (the full batch's
+# peak); each run under `leanpix profile` (tree peak PSS). Every setting's outputs must
+# decode to the pixels of one band's where both runs planned the same cells (their cells
+# are the same; only their order in the file differs).
 #
 # Inputs: $REF_WORK/batch-1 (bench/reference-batch.sh --inputs-only). Environment:
 # REF_WORK (bench/out/reference), N (48 photos), BANDS ("1 2 3"; 1 first). A quiet machine
