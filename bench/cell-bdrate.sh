@@ -10,8 +10,9 @@
 #   avifenc    `avifenc -j 1 -s S --min Q --max Q` (one frame)
 #   leanpix    `leanpix convert --threads 1 --max-mem SHARE -q QUALITY --speed S` for each
 #              SHARE in LIST: the cells the planner picks for a job with that much of the
-#              budget (128M: a 256M batch of 2 jobs, which picks libaom's 4K class of cells
-#              for 24 MP photos; 80M: a 160M batch, cells below it)
+#              budget (122M: a job of a 256M batch of 2, which counts 12 MiB of idle
+#              process and shares the rest, and picks libaom's 4K class of cells for most
+#              24 MP photos; 74M: a 160M batch, cells below it)
 # measures the PSNR of each output against its JPEG (ImageMagick's compare on avifdec's
 # PNG), and reports for each leanpix variant
 #   - the Bjontegaard delta rate against avifenc, per photo and as the mean over photos:
@@ -28,7 +29,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cmdline="bench/cell-bdrate.sh $*"
-speed=9 shares="128M 80M" quants="21 25 29"
+speed=9 shares="122M 74M" quants="21 25 29"
 while [ $# -gt 0 ]; do
   case "$1" in
     --speed) speed=$2; shift 2 ;;
@@ -70,7 +71,7 @@ print("%dx%d" % (p["cell_width"], p["cell_height"]) if p["mode"] == "grid" else 
   rm -f "$o.png"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$p" "$v" "$q" "$(stat -c %s "$o.avif")" "$db" "$cells"
 }
-export -f one
+export -f one psnr_db
 for p in $photos; do for v in avifenc $shares; do for q in $quants; do echo "$p $v $q"; done; done; done |
   nice -n "${NICE:-10}" xargs -P "${JOBS:-$(nproc)}" -L 1 bash -c 'one "$@"' one > "$out/points.unsorted"
 { printf 'photo\tvariant\tquant\tbytes\tpsnr_db\tcells\n'; sort "$out/points.unsorted"; } > "$out/points.tsv"
