@@ -4,18 +4,20 @@
 # forged files)?
 #
 # One 24 MP photo-like picture (bench/make-photo.sh), with and without alpha, written by
-# every HEIF/AVIF writer Debian has: avifenc (one frame, a 6x4 grid), libheif's heif-enc
+# every HEIF/AVIF writer Debian has: avifenc (one frame, 6x4 grids), libheif's heif-enc
 # (AV1 through libaom, HEVC through x265), vips heifsave and ImageMagick 6 (both through
-# libheif, but with their own settings: chroma, depth, properties). Each file is decoded
-# by each source that takes it through tests/helpers/decode_peak, which prints the growth
-# of VmHWM (what the decode really held) and the bytes the job counted (the reservation
-# made before decoding, and what was counted after). A reservation under the measured
-# growth is a hole in the budget; one far over it refuses images that would fit.
+# libheif, but with their own settings: chroma, depth, properties), and leanpix's own grids.
+# Each file is decoded by each source that takes it through tests/helpers/decode_peak,
+# which prints the growth of VmHWM (what the decode really held) and the bytes the job
+# counted (the reservation made before decoding, and what was counted after). A
+# reservation under the measured growth is a hole in the budget; one far over it refuses
+# images that would fit.
 # Prints one row per (file, source): writer, size, measured MB, reserved MB, ratio. The CLI
 # reads .avif with the AVIF source (libavif) and .heic with the HEIF source (libheif); the
 # HEIF source's rows for AVIF files are what a caller naming that source would get.
 #
-# DECODE_PEAK: the helper (default build/tests/decode_peak). Needs scripts/deps.sh bench.
+# DECODE_PEAK: the helper (default build/tests/decode_peak); LEANPIX: the CLI (default
+# build/leanpix). Needs scripts/deps.sh bench.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 peak=$(realpath "${1:-$here/../build/tests/decode_peak}")
@@ -49,6 +51,8 @@ write f-avifenc-444.avif "${avif[@]}" -y 444 "$work/photo.png" "$work/f-avifenc-
 write f-avifenc-444-grid.avif "${avif[@]}" -y 444 --grid 6x4 "$work/photo.png" \
   "$work/f-avifenc-444-grid.avif"
 write f-avifenc-10.avif "${avif[@]}" -y 420 -d 10 "$work/photo.png" "$work/f-avifenc-10.avif"
+write f-avifenc-444-10.avif "${avif[@]}" -y 444 -d 10 "$work/photo.png" \
+  "$work/f-avifenc-444-10.avif"
 write f-avifenc-alpha.avif "${avif[@]}" -y 420 "$work/alpha.png" "$work/f-avifenc-alpha.avif"
 write f-heifenc.avif heif-enc -A -q 60 -p speed=9 -o "$work/f-heifenc.avif" "$work/photo.png"
 write f-heifenc-alpha.avif heif-enc -A -q 60 -p speed=9 -o "$work/f-heifenc-alpha.avif" \
@@ -58,6 +62,15 @@ write f-heifenc-alpha.heic heif-enc -q 60 -o "$work/f-heifenc-alpha.heic" "$work
 write f-vips.avif vips heifsave "$work/photo.jpg" "$work/f-vips.avif" --compression av1 --Q 60 \
   --effort 0
 write f-vips.heic vips heifsave "$work/photo.jpg" "$work/f-vips.heic" --compression hevc --Q 60
+# leanpix's own grids (2240 px cells, what a 256M batch plans for 24 MP photos): the AVIF
+# source's per-cell factor measured on a writer besides avifenc
+lp=(${LEANPIX:-$here/../build/leanpix} convert -q 60 -s 9 --grid 2240x2240 --no-progress)
+write f-leanpix-grid.avif "${lp[@]}" "$work/photo.png" "$work/f-leanpix-grid.avif"
+write f-leanpix-444-10-grid.avif "${lp[@]}" --chroma 444 --depth 10 "$work/photo.png" \
+  "$work/f-leanpix-444-10-grid.avif"
+write f-leanpix-alpha-grid.avif "${lp[@]}" "$work/alpha.png" "$work/f-leanpix-alpha-grid.avif"
+write f-avifenc-444-10-grid.avif "${avif[@]}" -y 444 -d 10 --grid 6x4 "$work/photo.png" \
+  "$work/f-avifenc-444-10-grid.avif"
 write f-im6.avif convert-im6.q16 "$work/photo.jpg" -quality 60 "$work/f-im6.avif"
 write f-im6.heic convert-im6.q16 "$work/photo.jpg" -quality 60 "$work/f-im6.heic"
 

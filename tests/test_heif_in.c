@@ -532,6 +532,32 @@ static void test_limits_from_header(void **state)
                      LP_ERR_LIMITS);
 }
 
+/* AV1 data larger than its item's declared size (ispe): libavif 0.11 decoded the whole
+ * frame, then scaled it down to the ispe (a 64x64 ispe over 3520x5280 of AV1 data held 51
+ * MB under a 20M budget, counted 2.5 MiB). dav1d is now held to the declared size and
+ * refuses the frame before allocating it; a grid's cells are held to the largest cell. */
+static void test_av1_larger_than_ispe(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("avifenc");
+    const char *files[2] = {make_avif("lie1.avif", 640, 480, LP_FORMAT_RGB8, NULL),
+                            make_avif("lie4.avif", 640, 480, LP_FORMAT_RGB8, "--grid 2x2")};
+    for (int f = 0; f < 2; f++) {
+        lp_buffer_image img;
+        lp_error err = {0};
+        assert_int_equal(decode_with(lp_avif_source_new, files[f], NULL, NULL, &img, NULL, &err),
+                         LP_OK);  /* as written, both decode */
+        lp_buffer_image_free(&img);
+        const char *lie = keep_path(lpt_path(f ? "lie4-forged.avif" : "lie1-forged.avif"));
+        forge_size(files[f], lie, 64, 64);  /* every ispe: the grid's and its cells' */
+        lp_error_clear(&err);
+        lp_status st = decode_with(lp_avif_source_new, lie, NULL, NULL, &img, NULL, &err);
+        if (st == LP_OK)
+            fail_msg("%s decoded as %ux%u", lie, img.info.width, img.info.height);
+        assert_int_equal(st, LP_ERR_CORRUPT);
+    }
+}
+
 /* A grid whose own output size (its ImageGrid data) is far over its ispe: libheif 1.15
  * would allocate its canvas by the grid's size (gigabytes; found by fuzz_heif_source). The
  * source refuses it from the header, before libheif decodes anything. */
@@ -1141,9 +1167,11 @@ static void test_probe_agrees_with_source(void **state)
     assert_int_equal(lp_probe_file(files[0], &probe, NULL), LP_OK);
     assert_true(probe.progressive);  /* the AVIF grid: its decoder holds more */
     assert_int_equal(probe.grid_cells, 4);
+    assert_int_equal(probe.coded_pixels, 256u * 192u);  /* a cell's ispe */
     assert_int_equal(lp_probe_file(files[1], &probe, NULL), LP_OK);
     assert_false(probe.progressive);
     assert_int_equal(probe.grid_cells, 0);
+    assert_int_equal(probe.coded_pixels, 96u * 64u);  /* the image's, as stored */
 }
 
 static void test_cli_end_to_end(void **state)
@@ -1203,6 +1231,7 @@ int main(void)
         cmocka_unit_test(test_orientation_as_displayed),
         cmocka_unit_test(test_avif_metadata),
         cmocka_unit_test(test_limits_from_header),
+        cmocka_unit_test(test_av1_larger_than_ispe),
         cmocka_unit_test(test_grid_larger_than_ispe),
         cmocka_unit_test(test_grid_data_checked),
         cmocka_unit_test(test_item_graph_refused),

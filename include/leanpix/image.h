@@ -134,6 +134,9 @@ typedef struct lp_probe {
     uint64_t file_bytes;
     uint32_t grid_cells;      /* HEIF/AVIF: cells of the grids the decode reads (rows x columns,
                                * the image's and its alpha's), 0 when not a grid */
+    uint64_t coded_pixels;    /* HEIF/AVIF: the largest coded picture the decode reads (a
+                               * grid's cell, the image, its alpha image) as declared, width x
+                               * height; 0 when unknown */
 } lp_probe;
 
 #ifdef __cplusplus

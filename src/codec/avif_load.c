@@ -16,8 +16,10 @@
  * decoders for a grid's cells. The first next() decodes the primary image
  * (avifDecoderNextImage): libavif 0.11 decodes a grid's cells and assembles them into one
  * frame, with no way to get a cell row out earlier, so the YUV(A) frame is whole and held
- * by the decoder; its size and dav1d's state are an estimate (AVIF_DECODE_BYTES_PER_FRAME_BYTE,
- * measured; more for a grid) reserved in the job's lp_mem at creation and reported in held_bytes.
+ * by the decoder; its size and dav1d's state are an estimate (lp_avif_decode_estimate,
+ * measured) reserved in the job's lp_mem at creation and reported in held_bytes. dav1d is
+ * held to the largest coded item's declared size (coded_limit), so that AV1 data larger
+ * than its ispe is refused instead of decoded beyond the reservation.
  *
  * Strips: each strip is converted from that YUV frame with avifImageYUVToRGB over a view
  * (avifImageSetViewRect) of the rows (or, for a quarter turn, the columns) it needs, plus
@@ -42,6 +44,7 @@
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,18 +56,25 @@
  * alignment for 4:2:0 and room. */
 #define AVIF_BAND_MARGIN 4u
 
-/* Bytes dav1d 1.0 and libavif 0.11 hold at their peak, per byte of the stored YUV(A)
- * frame (samples x 1 or 2 bytes), while decoding the primary image with maxThreads = 1:
- * dav1d's picture with its padding, its reference and context buffers, and libavif's copy
- * of the compressed data; for a grid also the frame libavif assembles beside the cells'
- * pictures. Measured as the growth of VmHWM over decoding a 6000x4000 (24 MP)
- * photo-like AVIF (avifenc -s 10) and pulling every strip, with tests/helpers/decode_peak
- * (docs/formats.md):
- *   one frame, 8-bit 4:2:0  53.4 MB (1.48 a frame byte); 8-bit 4:4:4  89.6 MB (1.24);
- *              10-bit 4:2:0 89.9 MB (1.25);
- *   grid 6x4,  8-bit 4:2:0  99.4 MB (2.76);                8-bit 4:4:4 176.1 MB (2.45). */
-#define AVIF_DECODE_BYTES_PER_FRAME_BYTE 1.6
-#define AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE 3.0
+/* What dav1d 1.0 and libavif 0.11 hold at their peak while decoding the primary image with
+ * maxThreads = 1: the YUV(A) pictures (samples x 1 or 2 bytes), plus 0.58-0.86 bytes a
+ * pixel whatever the depth and chroma (dav1d's padding, block and context buffers; 0.70-
+ * 0.95 with alpha). A grid holds every cell's picture (each cell has its own dav1d
+ * decoder, which keeps its last picture) and the frame libavif assembles from them.
+ * Measured as the growth of VmHWM over decoding a 6000x4000 (24 MP) photo-like AVIF and
+ * pulling every strip, less the source's own buffers (tests/helpers/decode_peak,
+ * bench/heif-writers.sh, 2026-12-03), in MB:
+ *   one frame  8-bit 4:2:0  50.6 = 36 pictures + 14.6;   10-bit 4:2:0  86.3 = 72 + 14.3;
+ *              8-bit 4:4:4  86.8 = 72 + 14.8;            alpha 77.2-83.2 = 60 + 17.2-23.2;
+ *   grids      avifenc 6x4 4:2:0 99.2 = 36 + 24 x 1.5 + 27.2 (24 decoders);
+ *              avifenc 6x4 10-bit 4:4:4 321.7 = 144 + 144 + 33.7;
+ *              leanpix 3x2 cells of 2240 px 101.1 = 36 + 45.2 (the cells pad the image) + 19.9.
+ * So: the pictures x AVIF_DECODE_PICTURE_FACTOR, plus AVIF_DECODE_BYTES_PER_PIXEL (more
+ * with alpha), plus the per-cell and fixed parts below: 1.05-1.18 times what each file of
+ * bench/heif-writers.sh held (docs/benchmarks.md). */
+#define AVIF_DECODE_PICTURE_FACTOR 1.05
+#define AVIF_DECODE_BYTES_PER_PIXEL 0.9
+#define AVIF_DECODE_ALPHA_BYTES_PER_PIXEL 1.05
 
 /* What libavif 0.11 holds after avifDecoderParse, per byte of the meta box (glibc heap in
  * use, 2026-12-03): 46 for avifenc's 50x50 grid (122,785 bytes: 5.63 MB), 62 for 19,500
@@ -95,6 +105,7 @@ typedef struct avif_source {
     int orientation;              /* irot/imir as an EXIF orientation 1..8 */
     uint32_t stored_w, stored_h;
     uint32_t grid_cells;          /* cells of the grids libavif will decode (0: one frame) */
+    uint64_t coded_pixels;        /* the largest coded item's ispe (lp_heif_header) */
     lp_format format;
     unsigned pixel_bytes;
     uint8_t *band;                /* converted band (rows or columns) with margins */
@@ -292,18 +303,43 @@ static lp_status read_meta(avif_source *s, lp_error *err)
     if (st != LP_OK)
         return st;
     s->grid_cells = h.grid_cells;
+    s->coded_pixels = h.coded_pixels;
     return lp_source_reserve(&s->base, &s->common, h.meta_bytes * AVIF_PARSE_BYTES_PER_META_BYTE,
                              "libavif container (meta box)", err);
 }
 
 uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
-                                 unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells)
+                                 unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells,
+                                 uint64_t coded_pixels)
 {
-    double samples = (chroma_samples ? chroma_samples : 6) / 2.0 + (alpha ? 1.0 : 0.0);
-    double frame = (double)stored_width * stored_height * samples * (bit_depth > 8 ? 2.0 : 1.0);
-    return (uint64_t)(frame * (grid_cells ? AVIF_GRID_DECODE_BYTES_PER_FRAME_BYTE
-                                          : AVIF_DECODE_BYTES_PER_FRAME_BYTE)) +
+    double sample = bit_depth > 8 ? 2.0 : 1.0;
+    double colour = (chroma_samples ? chroma_samples : 6) / 2.0 * sample;
+    double pixel = colour + (alpha ? sample : 0.0);
+    double stored = (double)stored_width * stored_height;
+    double coded = coded_pixels ? (double)coded_pixels : stored;  /* unknown: the image's */
+    /* One frame: its picture, or a larger one its alpha image declares. A grid: the frame
+     * libavif assembles, each cell's picture as large as the largest cell declared (an
+     * alpha grid's monochrome cells counted as colour ones), and an alpha image that is
+     * not a grid. */
+    double pictures = grid_cells ? stored * pixel + grid_cells * coded * colour +
+                                       (alpha ? stored * sample : 0.0)
+                                 : (coded > stored ? coded : stored) * pixel;
+    double per_pixel = alpha ? AVIF_DECODE_ALPHA_BYTES_PER_PIXEL : AVIF_DECODE_BYTES_PER_PIXEL;
+    return (uint64_t)(pictures * AVIF_DECODE_PICTURE_FACTOR + stored * per_pixel) +
            (uint64_t)grid_cells * AVIF_DECODE_BYTES_PER_CELL + AVIF_DECODER_FIXED_BYTES;
+}
+
+/* The largest picture dav1d may decode: the largest coded item's declared size (a grid's
+ * cell, the image or its alpha image). libavif 0.11 decodes an item at the size its AV1
+ * data says and only then scales it to its ispe (a 64x64 ispe over 3520x5280 of AV1 data
+ * held 51 MB under a 20M budget), so the declared size is made a limit: dav1d refuses a
+ * larger frame before allocating it. */
+static uint32_t coded_limit(const avif_source *s)
+{
+    uint64_t px = s->coded_pixels ? s->coded_pixels : (uint64_t)s->stored_w * s->stored_h;
+    if (!s->grid_cells && px < (uint64_t)s->stored_w * s->stored_h)
+        px = (uint64_t)s->stored_w * s->stored_h;
+    return px < s->dec->imageSizeLimit ? (uint32_t)px : s->dec->imageSizeLimit;
 }
 
 /* Formats, buffers and the decode reservation; once the limits passed. */
@@ -322,8 +358,9 @@ static lp_status plan_decode(avif_source *s, lp_error *err)
                       : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV422 ? 4
                       : img->yuvFormat == AVIF_PIXEL_FORMAT_YUV420 ? 3
                                                                    : 2;
+    s->dec->imageSizeLimit = coded_limit(s);
     uint64_t bytes = lp_avif_decode_estimate(s->stored_w, s->stored_h, alpha, img->depth, halves,
-                                             s->grid_cells);
+                                             s->grid_cells, s->dec->imageSizeLimit);
     lp_status st = lp_source_reserve(&s->base, &s->common, bytes,
                                      s->grid_cells ? "AV1 decode (whole frame, a decoder per cell)"
                                                    : "AV1 decode (whole frame)", err);
@@ -422,8 +459,12 @@ static lp_status avif_next(lp_stage *self, lp_strip *strip, lp_error *err)
     if (!s->decoded) {
         s->decoded = true;
         avifResult r = avifDecoderNextImage(s->dec);
-        if (r != AVIF_RESULT_OK)
-            return avif_failure(s, r, "image data", err);
+        if (r != AVIF_RESULT_OK) {
+            char where[96];  /* a frame over its item's declared size fails here too */
+            snprintf(where, sizeof where, "image data (AV1 frames held to the declared %" PRIu32
+                     " pixels)", s->dec->imageSizeLimit);
+            return avif_failure(s, r, where, err);
+        }
         if (s->dec->image->width != s->stored_w || s->dec->image->height != s->stored_h)
             return lp_error_set(err, LP_ERR_CORRUPT, "AVIF frame is %ux%u, its header says %ux%u",
                                 s->dec->image->width, s->dec->image->height, s->stored_w,

@@ -6,7 +6,8 @@
  * buffer of at most the caller's max_meta bytes (counted in the caller's lp_mem, freed
  * before returning). Inside it: pitm (the primary item), iinf/infe (its type: 'grid' or a
  * coded item), iprp/ipco (the properties, numbered from 1) and ipma (which properties
- * belong to which item): ispe, pixi, irot, imir of the primary; auxC with an alpha URN on
+ * belong to which item): ispe, pixi, irot, imir of the primary; the largest ispe among
+ * the coded items the decode reaches (heif_items.c lists them); auxC with an alpha URN on
  * any item means alpha; the first av1C/hvcC says the chroma subsampling (and the depth
  * when pixi is absent). iref
  * with iinf goes to heif_items.c, which refuses what libheif would follow without end.
@@ -105,11 +106,16 @@ static bool is_alpha_urn(lp_span body)
     return false;
 }
 
-static void apply_property(const char type[4], lp_span b, bool primary, lp_heif_header *h,
-                           unsigned *irot, bool *mirror, unsigned *imir, bool *have_pixi)
+static void apply_property(const char type[4], lp_span b, bool primary, bool coded,
+                           lp_heif_header *h, unsigned *irot, bool *mirror, unsigned *imir,
+                           bool *have_pixi)
 {
     if (!memcmp(type, "auxC", 4) && is_alpha_urn(b))
         h->alpha = true;
+    if (coded && !memcmp(type, "ispe", 4) && b.n >= 12) {
+        uint64_t px = (uint64_t)lp_be32(b.p + 4) * lp_be32(b.p + 8);
+        h->coded_pixels = px > h->coded_pixels ? px : h->coded_pixels;
+    }
     if (!primary)
         return;
     if (!memcmp(type, "ispe", 4) && b.n >= 12) {
@@ -140,9 +146,23 @@ static void apply_property(const char type[4], lp_span b, bool primary, lp_heif_
 static void mark(uint8_t *bits, unsigned i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7u)); }
 static bool marked(const uint8_t *bits, unsigned i) { return bits[i >> 3] >> (i & 7u) & 1u; }
 
-/* Which properties (1-based ipco indices) the primary and the items in all are associated
- * with, from one walk over ipma. */
-static void mark_associations(lp_span m, uint32_t primary, uint8_t *of_primary, uint8_t *of_any)
+static bool is_coded(const lp_heif_reached *reached, uint32_t id)
+{
+    uint32_t lo = 0, hi = reached->n_coded;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (reached->coded[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < reached->n_coded && reached->coded[lo] == id;
+}
+
+/* Which properties (1-based ipco indices) the primary, the coded items the decode reaches
+ * and the items in all are associated with, from one walk over ipma. */
+static void mark_associations(lp_span m, uint32_t primary, const lp_heif_reached *reached,
+                              uint8_t *of_primary, uint8_t *of_coded, uint8_t *of_any)
 {
     if (m.n < 8)
         return;
@@ -153,6 +173,7 @@ static void mark_associations(lp_span m, uint32_t primary, uint8_t *of_primary, 
     for (uint32_t e = 0; e < entries && at + id_bytes + 1 <= m.n; e++) {
         uint32_t id = id_bytes == 2 ? lp_be16(m.p + at) : lp_be32(m.p + at);
         unsigned count = m.p[at + id_bytes];
+        bool coded = is_coded(reached, id);
         at += id_bytes + 1;
         for (unsigned k = 0; k < count && at + (wide_index ? 2 : 1) <= m.n; k++) {
             unsigned index = wide_index ? lp_be16(m.p + at) & 0x7fffu : m.p[at] & 0x7fu;
@@ -160,25 +181,30 @@ static void mark_associations(lp_span m, uint32_t primary, uint8_t *of_primary, 
             mark(of_any, index);
             if (id == primary)
                 mark(of_primary, index);
+            if (coded)
+                mark(of_coded, index);
         }
     }
 }
 
-/* The properties of every item (alpha on any; the rest on the primary): ipma once, then
- * ipco once, so that the work is linear however many entries name however many
- * properties. */
-static void read_associations(const meta_facts *f, lp_heif_header *h, bool *have_pixi)
+/* The properties of every item (alpha on any; the largest ispe on the coded items the
+ * decode reaches; the rest on the primary): ipma once (each entry's id found by bisection
+ * among the coded items), then ipco once, so that the work is O(n log n) however many
+ * entries name however many properties. */
+static void read_associations(const meta_facts *f, const lp_heif_reached *reached,
+                              lp_heif_header *h, bool *have_pixi)
 {
-    uint8_t of_primary[HEIF_PROPERTY_INDICES / 8] = {0}, of_any[HEIF_PROPERTY_INDICES / 8] = {0};
-    mark_associations(f->ipma, f->primary, of_primary, of_any);
+    uint8_t of_primary[HEIF_PROPERTY_INDICES / 8] = {0}, of_coded[HEIF_PROPERTY_INDICES / 8] = {0},
+            of_any[HEIF_PROPERTY_INDICES / 8] = {0};
+    mark_associations(f->ipma, f->primary, reached, of_primary, of_coded, of_any);
     unsigned irot = 0, imir = 0;
     bool mirror = false;
     lp_span in = f->ipco, body;
     char type[4];
     for (unsigned i = 1; i < HEIF_PROPERTY_INDICES && lp_next_box(&in, type, &body); i++)
         if (marked(of_any, i))
-            apply_property(type, body, marked(of_primary, i), h, &irot, &mirror, &imir,
-                           have_pixi);
+            apply_property(type, body, marked(of_primary, i), marked(of_coded, i), h, &irot,
+                           &mirror, &imir, have_pixi);
     h->orientation = lp_heif_orientation(irot, mirror, imir);
 }
 
@@ -443,10 +469,12 @@ static lp_status read_meta(const box_reader *r, const uint8_t *meta, uint64_t le
         return st;
     h->grid = !memcmp(reached.primary_type, "grid", 4);
     st = read_grids(&f, &reached, r, h, err);
+    bool have_pixi = false;
+    if (st == LP_OK)
+        read_associations(&f, &reached, h, &have_pixi);
+    lp_heif_reached_release(&reached, mem);
     if (st != LP_OK)
         return st;
-    bool have_pixi = false;
-    read_associations(&f, h, &have_pixi);
     read_codec_config(&f, h, have_pixi);
     if (h->width == 0 || h->height == 0)
         return lp_error_set(err, LP_ERR_CORRUPT, "%s primary image has no size (ispe)",

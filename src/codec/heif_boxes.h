@@ -33,6 +33,10 @@ typedef struct lp_heif_header {
     uint32_t aux_grid_width, aux_grid_height;
     uint64_t meta_bytes;  /* the meta box's body */
     uint32_t grid_cells;  /* rows x columns of every grid the decode reaches, summed */
+    /* The largest declared size (ispe, width x height) among the coded items the decode
+     * reaches: the primary or its cells, the alpha image or its cells; 0 when none has
+     * one. The decoders are held to it (avif_load.c), so it bounds each picture. */
+    uint64_t coded_pixels;
 } lp_heif_header;
 
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */
@@ -62,11 +66,12 @@ bool lp_heif_ftyp_lists_avif(const uint8_t *head, size_t len);
  * format descriptors predict), from the header's facts; the constants and their
  * measurements are next to each function: src/codec/heif_load.c, avif_load.c.
  * chroma_samples as in lp_heif_header (0 = unknown: 4:4:4 assumed); grid_cells as there
- * (0: not a grid). */
+ * (0: not a grid); coded_pixels as there (for a grid, each cell's picture; 0 = none). */
 uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, unsigned bit_depth,
                                  unsigned chroma_samples);
 uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, bool alpha,
-                                 unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells);
+                                 unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells,
+                                 uint64_t coded_pixels);
 
 /* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom
  * exchanged, 1: left and right) as the EXIF orientation that shows the same picture. */

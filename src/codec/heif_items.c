@@ -289,6 +289,24 @@ static lp_status walk_from(item_graph *g, uint32_t start, lp_heif_reached *reach
     return LP_OK;
 }
 
+/* The ids of the coded items the walk reached, in the table's (ascending) order. */
+static lp_status keep_coded(const item_graph *g, lp_heif_reached *reached, lp_error *err)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < g->n_items; i++)
+        n += g->items[i].state != UNSEEN && !is_derived(g->items[i].type);
+    if (n == 0)
+        return LP_OK;
+    reached->coded = lp_mem_alloc(g->mem, (size_t)n * sizeof *reached->coded,
+                                  ITEM_TABLE_LABEL[g->family], err);
+    if (!reached->coded)
+        return err ? err->status : LP_ERR_NOMEM;
+    for (uint32_t i = 0; i < g->n_items; i++)
+        if (g->items[i].state != UNSEEN && !is_derived(g->items[i].type))
+            reached->coded[reached->n_coded++] = g->items[i].id;
+    return LP_OK;
+}
+
 lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_heif_family family,
                               lp_heif_reached *reached, lp_mem *mem, lp_error *err)
 {
@@ -301,8 +319,17 @@ lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_h
     if (start != NO_ITEM) {
         memcpy(reached->primary_type, g.items[start].type, 4);
         st = walk_from(&g, start, reached, err);
+        if (st == LP_OK)
+            st = keep_coded(&g, reached, err);
     }
     lp_mem_release(mem, g.items);
     lp_mem_release(mem, g.edges);
     return st;
+}
+
+void lp_heif_reached_release(lp_heif_reached *reached, lp_mem *mem)
+{
+    lp_mem_release(mem, reached->coded);
+    reached->coded = NULL;
+    reached->n_coded = 0;
 }

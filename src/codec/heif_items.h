@@ -21,6 +21,10 @@ typedef struct lp_heif_reached {
     char primary_type[4];                /* from its infe; four NULs when there is none */
     uint32_t grids[LP_HEIF_MAX_GRIDS];   /* item ids, the primary first when it is a grid */
     unsigned n_grids;
+    /* The coded items the walk reached (the primary or its cells, alpha images or their
+     * cells): ids in ascending order, in the caller's lp_mem (lp_heif_reached_release) */
+    uint32_t *coded;
+    uint32_t n_coded;
 } lp_heif_reached;
 
 /* iinf and iref: the bodies of the meta box's boxes of those types (empty when absent);
@@ -28,8 +32,12 @@ typedef struct lp_heif_reached {
  * tables are counted in mem (NULL: uncounted). LP_OK when the
  * walk from it finds nothing to refuse, or cannot start (no such item: libheif reports
  * that). *reached gets the primary item's type and the grids the walk reached, so that
- * the caller need not walk iinf and iref again. */
+ * the caller need not walk iinf and iref again; and the coded items reached, whose declared
+ * sizes bound what the decoders may be asked to hold (heif_boxes.c). */
 lp_status lp_heif_check_items(lp_span iinf, lp_span iref, uint32_t primary, lp_heif_family family,
                               lp_heif_reached *reached, lp_mem *mem, lp_error *err);
+
+/* Gives back reached->coded (to the lp_mem given to lp_heif_check_items). */
+void lp_heif_reached_release(lp_heif_reached *reached, lp_mem *mem);
 
 #endif

@@ -54,7 +54,8 @@ static bool avif_sniff(const uint8_t *head, size_t len)
 /* The primary item's facts from the meta box (src/codec/heif_boxes.c). The size is the
  * displayed one (a quarter turn swaps it) with orientation 1, as the source yields it;
  * progressive says "a grid" (its decoder holds more, as for a progressive JPEG), and
- * grid_cells how many AV1 decoders libavif will open for it. */
+ * grid_cells how many AV1 decoders libavif will open for it, coded_pixels the largest
+ * picture one of them may hold. */
 static lp_status avif_probe(int fd, uint64_t size, lp_probe *p, lp_error *err)
 {
     lp_heif_header h;
@@ -70,6 +71,7 @@ static lp_status avif_probe(int fd, uint64_t size, lp_probe *p, lp_error *err)
     p->samples_per_pixel = (h.chroma_samples ? h.chroma_samples : 6) / 2.0 + (h.alpha ? 1.0 : 0.0);
     p->progressive = h.grid;
     p->grid_cells = h.grid_cells;
+    p->coded_pixels = h.coded_pixels;
     p->orientation = 1;
     return LP_OK;
 }
@@ -85,7 +87,7 @@ static uint64_t avif_decode_bytes(const lp_probe *p, const lp_plan *plan)
     uint64_t across = p->width > p->height ? p->width : p->height;
     uint64_t lines = across * p->components * (p->bit_depth > 8 ? 2 : 1) * (26 + 16);
     return lp_avif_decode_estimate(p->width, p->height, alpha, p->bit_depth, halves,
-                                   p->grid_cells) +
+                                   p->grid_cells, p->coded_pixels) +
            lines + p->file_bytes;
 }
 
