@@ -13,6 +13,7 @@
  */
 #include "codec/heif_boxes.h"
 #include "codec/heif_items.h"
+#include "codec/hevc_sps.h"
 #include "testutil.h"
 
 #include <stdio.h>
@@ -556,6 +557,39 @@ static void test_av1_larger_than_ispe(void **state)
             fail_msg("%s decoded as %ux%u", lie, img.info.width, img.info.height);
         assert_int_equal(st, LP_ERR_CORRUPT);
     }
+}
+
+static lp_status open_under(source_ctor ctor, const char *path, uint64_t budget, lp_error *err);
+
+/* The same through libheif: libde265 decodes at its SPS's size, and libheif 1.15 compared
+ * it with the ispe only after decoding (a 64x64 ispe over a 3520x5280 HEVC stream held 166
+ * MB under a 20M budget). The hvcC's SPS is read first: 640x480 coded, a 64x64 ispe: the
+ * file is refused at open, before anything is decoded; the coding padding of odd sizes
+ * (x265 codes 333x211 as 336x216) is not taken for a lie. */
+static void test_hevc_larger_than_ispe(void **state)
+{
+    (void)state;
+    REQUIRE_HEIC_ENCODER();
+    const char *heic = make_heic("slie.heic", 640, 480, LP_FORMAT_RGB8, NULL);
+    size_t size;
+    uint8_t *data = lpt_read_file(heic, &size);
+    assert_non_null(data);
+    uint8_t *hvcc = find_box(data, size, "hvcC");
+    assert_non_null(hvcc);
+    uint32_t w = 0, h = 0, box = (uint32_t)hvcc[0] << 24 | hvcc[1] << 16 | hvcc[2] << 8 | hvcc[3];
+    assert_true(lp_hevc_config_largest_sps(hvcc + 8, box - 8, &w, &h));
+    assert_int_equal(w, 640);
+    assert_int_equal(h, 480);
+    assert_false(lp_hevc_config_largest_sps(hvcc + 8, 22, &w, &h));  /* cut: no SPS */
+    free(data);
+
+    const char *lie = keep_path(lpt_path("slie-forged.heic"));
+    forge_size(heic, lie, 64, 64);
+    lp_error err;
+    assert_int_equal(open_under(lp_heif_source_new, lie, 0, &err), LP_ERR_CORRUPT);
+    assert_non_null(strstr(lp_error_message(&err), "HEIF image data is 640x480"));
+    const char *odd = make_heic("sodd.heic", 333, 211, LP_FORMAT_RGB8, NULL);
+    assert_int_equal(open_under(lp_heif_source_new, odd, 0, &err), LP_OK);
 }
 
 /* A grid whose own output size (its ImageGrid data) is far over its ispe: libheif 1.15
@@ -1232,6 +1266,7 @@ int main(void)
         cmocka_unit_test(test_avif_metadata),
         cmocka_unit_test(test_limits_from_header),
         cmocka_unit_test(test_av1_larger_than_ispe),
+        cmocka_unit_test(test_hevc_larger_than_ispe),
         cmocka_unit_test(test_grid_larger_than_ispe),
         cmocka_unit_test(test_grid_data_checked),
         cmocka_unit_test(test_item_graph_refused),

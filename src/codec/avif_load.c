@@ -303,7 +303,7 @@ static lp_status read_meta(avif_source *s, lp_error *err)
     if (st != LP_OK)
         return st;
     s->grid_cells = h.grid_cells;
-    s->coded_pixels = h.coded_pixels;
+    s->coded_pixels = lp_heif_coded_pixels(&h);
     return lp_source_reserve(&s->base, &s->common, h.meta_bytes * AVIF_PARSE_BYTES_PER_META_BYTE,
                              "libavif container (meta box)", err);
 }

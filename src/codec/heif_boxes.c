@@ -7,7 +7,8 @@
  * before returning). Inside it: pitm (the primary item), iinf/infe (its type: 'grid' or a
  * coded item), iprp/ipco (the properties, numbered from 1) and ipma (which properties
  * belong to which item): ispe, pixi, irot, imir of the primary; the largest ispe among
- * the coded items the decode reaches (heif_items.c lists them); auxC with an alpha URN on
+ * the coded items the decode reaches (heif_items.c lists them), and the largest picture
+ * their hvcC's parameter sets declare (hevc_sps.c); auxC with an alpha URN on
  * any item means alpha; the first av1C/hvcC says the chroma subsampling (and the depth
  * when pixi is absent). iref
  * with iinf goes to heif_items.c, which refuses what libheif would follow without end.
@@ -21,6 +22,7 @@
 #include "codec/heif_boxes.h"
 #include "codec/heif_box.h"
 #include "codec/heif_items.h"
+#include "codec/hevc_sps.h"
 #include "io/file_bytes.h"
 
 #include <inttypes.h>
@@ -113,8 +115,17 @@ static void apply_property(const char type[4], lp_span b, bool primary, bool cod
     if (!memcmp(type, "auxC", 4) && is_alpha_urn(b))
         h->alpha = true;
     if (coded && !memcmp(type, "ispe", 4) && b.n >= 12) {
-        uint64_t px = (uint64_t)lp_be32(b.p + 4) * lp_be32(b.p + 8);
-        h->coded_pixels = px > h->coded_pixels ? px : h->coded_pixels;
+        uint32_t w = lp_be32(b.p + 4), ht = lp_be32(b.p + 8);
+        if ((uint64_t)w * ht > lp_heif_coded_pixels(h)) {
+            h->coded_width = w;
+            h->coded_height = ht;
+        }
+    }
+    uint32_t w, sps_h;
+    if (coded && !memcmp(type, "hvcC", 4) && lp_hevc_config_largest_sps(b.p, b.n, &w, &sps_h) &&
+        (uint64_t)w * sps_h > (uint64_t)h->stream_width * h->stream_height) {
+        h->stream_width = w;
+        h->stream_height = sps_h;
     }
     if (!primary)
         return;

@@ -33,11 +33,21 @@ typedef struct lp_heif_header {
     uint32_t aux_grid_width, aux_grid_height;
     uint64_t meta_bytes;  /* the meta box's body */
     uint32_t grid_cells;  /* rows x columns of every grid the decode reaches, summed */
-    /* The largest declared size (ispe, width x height) among the coded items the decode
-     * reaches: the primary or its cells, the alpha image or its cells; 0 when none has
-     * one. The decoders are held to it (avif_load.c), so it bounds each picture. */
-    uint64_t coded_pixels;
+    /* The largest declared size (ispe, by width x height) among the coded items the decode
+     * reaches: the primary or its cells, the alpha image or its cells; 0x0 when none has
+     * one. The decoders are held to it (avif_load.c, heif_load.c), so it bounds each
+     * picture: lp_heif_coded_pixels. */
+    uint32_t coded_width, coded_height;
+    /* The largest picture the HEVC sequence parameter sets in those items' hvcC boxes
+     * declare (what libde265 will decode at), 0x0 when there is none (AV1, or no SPS). */
+    uint32_t stream_width, stream_height;
 } lp_heif_header;
+
+/* coded_width x coded_height of h: the largest picture a decoder is asked for. */
+static inline uint64_t lp_heif_coded_pixels(const lp_heif_header *h)
+{
+    return (uint64_t)h->coded_width * h->coded_height;
+}
 
 /* Reads exactly len bytes at offset at into buf (false: error or end of file). */
 typedef bool (*lp_heif_read_fn)(void *user, uint64_t at, void *buf, size_t len);

@@ -71,7 +71,7 @@ static lp_status avif_probe(int fd, uint64_t size, lp_probe *p, lp_error *err)
     p->samples_per_pixel = (h.chroma_samples ? h.chroma_samples : 6) / 2.0 + (h.alpha ? 1.0 : 0.0);
     p->progressive = h.grid;
     p->grid_cells = h.grid_cells;
-    p->coded_pixels = h.coded_pixels;
+    p->coded_pixels = lp_heif_coded_pixels(&h);
     p->orientation = 1;
     return LP_OK;
 }

@@ -1,0 +1,145 @@
+/*
+ * hevc_sps.c - the picture size of the HEVC sequence parameter sets in an hvcC box.
+ *
+ * Why: libde265 decodes a picture at the size its SPS says, and libheif 1.15 compares that
+ * with the item's declared size (ispe) only once the picture is decoded, so a 64x64 ispe
+ * over a 3520x5280 SPS held 166 MB under a 20M budget before it was refused. The HEIF
+ * source reads the SPS sizes first (heif_boxes.c collects them for the coded items the
+ * decode reaches) and refuses a stream larger than what was declared and reserved.
+ *
+ * What is read (ISO/IEC 14496-15 8.3.3.1.2 for hvcC; ITU-T H.265 7.3.2.2 for the SPS):
+ * the hvcC's arrays of NAL units; in each SPS, after its two-byte NAL header, with the
+ * emulation prevention bytes taken out: the VPS id, the sub-layer count, the
+ * profile_tier_level (fixed-size general part, then the sub-layers' flags and parts), the
+ * SPS id, chroma_format_idc, and the two sizes. Exp-Golomb codes of more than 31 leading
+ * zeros, and anything that runs past the NAL unit, make the SPS unreadable. Every loop is
+ * bounded by the box: one pass over its arrays, at most SPS_BYTES bytes of each SPS.
+ */
+#include "codec/hevc_sps.h"
+
+#define HVCC_HEADER_BYTES 23
+#define NAL_SPS 33
+/* The part of an SPS that reaches the sizes: 2 bytes of NAL header, at most 12 + 2 + 7 x 12
+ * bytes of profile_tier_level, and a few Exp-Golomb codes; with room for emulation
+ * prevention bytes. */
+#define SPS_BYTES 192
+
+typedef struct bit_reader {
+    const uint8_t *p;
+    size_t bits, at;
+    bool overrun;
+} bit_reader;
+
+static uint32_t read_bits(bit_reader *br, unsigned n)
+{
+    uint32_t v = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (br->at >= br->bits) {
+            br->overrun = true;
+            return 0;
+        }
+        v = v << 1 | (uint32_t)(br->p[br->at >> 3] >> (7 - (br->at & 7)) & 1u);
+        br->at++;
+    }
+    return v;
+}
+
+static void skip_bits(bit_reader *br, size_t n)
+{
+    if (n > br->bits - br->at) {
+        br->overrun = true;
+        br->at = br->bits;
+        return;
+    }
+    br->at += n;
+}
+
+/* ue(v): an unsigned Exp-Golomb code. */
+static uint32_t read_ue(bit_reader *br)
+{
+    unsigned zeros = 0;
+    while (!br->overrun && read_bits(br, 1) == 0)
+        if (++zeros > 31) {
+            br->overrun = true;
+            return 0;
+        }
+    return (uint32_t)(((uint64_t)1 << zeros) - 1 + read_bits(br, zeros));
+}
+
+static void skip_profile_tier_level(bit_reader *br, unsigned sub_layers)
+{
+    skip_bits(br, 96);  /* general profile, compatibility, constraint flags, level */
+    bool profile[8] = {false}, level[8] = {false};
+    for (unsigned i = 0; i < sub_layers; i++) {
+        profile[i] = read_bits(br, 1);
+        level[i] = read_bits(br, 1);
+    }
+    if (sub_layers > 0)
+        skip_bits(br, 2 * (8 - sub_layers));  /* reserved_zero_2bits */
+    for (unsigned i = 0; i < sub_layers; i++)
+        skip_bits(br, (profile[i] ? 88 : 0) + (level[i] ? 8 : 0));
+}
+
+/* The RBSP of a NAL unit's first bytes (its header dropped, 0x000003 turned into 0x0000). */
+static size_t unescape(const uint8_t *nal, size_t n, uint8_t *out, size_t cap)
+{
+    size_t len = 0, zeros = 0;
+    for (size_t i = 2; i < n && len < cap; i++) {
+        if (zeros >= 2 && nal[i] == 3) {
+            zeros = 0;
+            continue;
+        }
+        zeros = nal[i] == 0 ? zeros + 1 : 0;
+        out[len++] = nal[i];
+    }
+    return len;
+}
+
+static bool sps_size(const uint8_t *nal, size_t n, uint32_t *width, uint32_t *height)
+{
+    uint8_t rbsp[SPS_BYTES];
+    size_t len = unescape(nal, n, rbsp, sizeof rbsp);
+    bit_reader br = {rbsp, len * 8, 0, false};
+    read_bits(&br, 4);  /* sps_video_parameter_set_id */
+    unsigned sub_layers = read_bits(&br, 3);
+    read_bits(&br, 1);  /* sps_temporal_id_nesting_flag */
+    if (sub_layers > 6)
+        return false;
+    skip_profile_tier_level(&br, sub_layers);
+    read_ue(&br);  /* sps_seq_parameter_set_id */
+    if (read_ue(&br) == 3)  /* chroma_format_idc */
+        read_bits(&br, 1);  /* separate_colour_plane_flag */
+    *width = read_ue(&br);
+    *height = read_ue(&br);
+    return !br.overrun;
+}
+
+bool lp_hevc_config_largest_sps(const uint8_t *b, size_t n, uint32_t *width, uint32_t *height)
+{
+    if (n < HVCC_HEADER_BYTES)
+        return false;
+    unsigned arrays = b[22];
+    size_t at = HVCC_HEADER_BYTES;
+    uint64_t best = 0;
+    bool found = false;
+    for (unsigned a = 0; a < arrays && at + 3 <= n; a++) {
+        unsigned type = b[at] & 0x3fu, count = (unsigned)b[at + 1] << 8 | b[at + 2];
+        at += 3;
+        for (unsigned k = 0; k < count && at + 2 <= n; k++) {
+            size_t len = (size_t)b[at] << 8 | b[at + 1];
+            at += 2;
+            if (len > n - at)
+                return found;
+            uint32_t w, h;
+            if (type == NAL_SPS && len >= 2 && (b[at] >> 1 & 0x3fu) == NAL_SPS &&
+                sps_size(b + at, len, &w, &h) && (!found || (uint64_t)w * h > best)) {
+                best = (uint64_t)w * h;
+                *width = w;
+                *height = h;
+                found = true;
+            }
+            at += len;
+        }
+    }
+    return found;
+}
