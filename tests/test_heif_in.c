@@ -592,6 +592,61 @@ static void test_hevc_larger_than_ispe(void **state)
     assert_int_equal(open_under(lp_heif_source_new, odd, 0, &err), LP_OK);
 }
 
+static uint32_t get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The same lie with the SPS moved out of the hvcC into the item's data, where libheif hands
+ * it to libde265 after the hvcC's units: the hvcC's SPS is turned into an unspecified NAL
+ * type (48), and the data's first NAL unit (the slice, a PNG's HEIC has nothing before it)
+ * is overwritten by the SPS and a filler unit of the same total size. */
+static void test_hevc_sps_in_item_data(void **state)
+{
+    (void)state;
+    REQUIRE_HEIC_ENCODER();
+    const char *heic = make_heic("dlie.heic", 640, 480, LP_FORMAT_RGB8, NULL);
+    const char *lie = keep_path(lpt_path("dlie-forged.heic"));
+    forge_size(heic, lie, 64, 64);
+    size_t size;
+    uint8_t *data = lpt_read_file(lie, &size);
+    assert_non_null(data);
+    uint8_t *hvcc = find_box(data, size, "hvcC"), *mdat = find_box(data, size, "mdat");
+    assert_non_null(hvcc);
+    assert_non_null(mdat);
+    uint8_t *sps = NULL;
+    size_t sps_len = 0, at = 8 + 23;
+    for (unsigned a = 0; a < hvcc[8 + 22]; a++) {
+        unsigned count = (unsigned)hvcc[at + 1] << 8 | hvcc[at + 2];
+        at += 3;
+        for (unsigned k = 0; k < count; k++) {
+            size_t len = (size_t)hvcc[at] << 8 | hvcc[at + 1];
+            if ((hvcc[at + 2] >> 1 & 0x3f) == 33)
+                sps = hvcc + at + 2, sps_len = len;
+            at += 2 + len;
+        }
+    }
+    assert_non_null(sps);
+    uint8_t *copy = malloc(sps_len);
+    memcpy(copy, sps, sps_len);
+    sps[0] = (uint8_t)(48 << 1 | (sps[0] & 0x81));  /* the hvcC's SPS is one no more */
+    uint8_t *slice = mdat + 8;
+    uint32_t slice_len = get_be32(slice);
+    assert_true(slice_len > sps_len + 6 && slice + 4 + slice_len <= data + size);
+    put_be32(slice, (uint32_t)sps_len);
+    memcpy(slice + 4, copy, sps_len);
+    uint8_t *filler = slice + 4 + sps_len;
+    put_be32(filler, (uint32_t)(slice_len - sps_len - 4));
+    memset(filler + 4, 0, slice_len - sps_len - 4);
+    filler[4] = 48 << 1, filler[5] = 1;
+    lpt_write_file(lie, data, size);
+    free(copy);
+    free(data);
+    lp_error err;
+    assert_int_equal(open_under(lp_heif_source_new, lie, 0, &err), LP_ERR_CORRUPT);
+    assert_non_null(strstr(lp_error_message(&err), "HEIF image data is 640x480"));
+}
+
 /* A grid whose own output size (its ImageGrid data) is far over its ispe: libheif 1.15
  * would allocate its canvas by the grid's size (gigabytes; found by fuzz_heif_source). The
  * source refuses it from the header, before libheif decodes anything. */
@@ -1267,6 +1322,7 @@ int main(void)
         cmocka_unit_test(test_limits_from_header),
         cmocka_unit_test(test_av1_larger_than_ispe),
         cmocka_unit_test(test_hevc_larger_than_ispe),
+        cmocka_unit_test(test_hevc_sps_in_item_data),
         cmocka_unit_test(test_grid_larger_than_ispe),
         cmocka_unit_test(test_grid_data_checked),
         cmocka_unit_test(test_item_graph_refused),

@@ -16,7 +16,10 @@
  * and walks it once (ipma and ipco are matched through bitmaps of property indices).
  * Each grid the decode reaches (the primary, an alpha grid) has its ImageGrid data read
  * through iloc (one walk for all of them): libheif sizes its canvases by that data, so a
- * grid whose data cannot be read where libheif would read it is refused here.
+ * grid whose data cannot be read where libheif would read it is refused here. The hvc1
+ * items the decode reaches have their data's NAL units walked (a second walk of iloc, two
+ * small reads a unit) for sequence parameter sets: libde265 decodes at the size the last
+ * one says, wherever it is.
  * The messages call the file AVIF when its ftyp lists an AVIF brand, HEIF otherwise.
  */
 #include "codec/heif_boxes.h"
@@ -157,17 +160,18 @@ static void apply_property(const char type[4], lp_span b, bool primary, bool cod
 static void mark(uint8_t *bits, unsigned i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7u)); }
 static bool marked(const uint8_t *bits, unsigned i) { return bits[i >> 3] >> (i & 7u) & 1u; }
 
-static bool is_coded(const lp_heif_reached *reached, uint32_t id)
+/* The coded item the decode reaches with this id, or NULL. */
+static const lp_heif_coded_item *coded_item(const lp_heif_reached *reached, uint64_t id)
 {
     uint32_t lo = 0, hi = reached->n_coded;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (reached->coded[mid] < id)
+        if (reached->coded[mid].id < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < reached->n_coded && reached->coded[lo] == id;
+    return lo < reached->n_coded && reached->coded[lo].id == id ? &reached->coded[lo] : NULL;
 }
 
 /* Which properties (1-based ipco indices) the primary, the coded items the decode reaches
@@ -184,7 +188,7 @@ static void mark_associations(lp_span m, uint32_t primary, const lp_heif_reached
     for (uint32_t e = 0; e < entries && at + id_bytes + 1 <= m.n; e++) {
         uint32_t id = id_bytes == 2 ? lp_be16(m.p + at) : lp_be32(m.p + at);
         unsigned count = m.p[at + id_bytes];
-        bool coded = is_coded(reached, id);
+        bool coded = coded_item(reached, id) != NULL;
         at += id_bytes + 1;
         for (unsigned k = 0; k < count && at + (wide_index ? 2 : 1) <= m.n; k++) {
             unsigned index = wide_index ? lp_be16(m.p + at) & 0x7fffu : m.p[at] & 0x7fu;
@@ -264,58 +268,202 @@ typedef struct item_extent {
     uint64_t offset, length;
 } item_extent;
 
+/* A walk of iloc: its field sizes, then one item entry after the other, each followed by
+ * its extents (read with iloc_extent before the next iloc_item). */
+typedef struct iloc_walk {
+    lp_span l;
+    size_t at;
+    unsigned version, offset_size, length_size, base_size, index_size;
+    uint64_t items, items_read;
+} iloc_walk;
+
+/* The fields of the current item entry. */
+typedef struct iloc_item {
+    uint64_t id, base, extents;
+    unsigned method;  /* construction method: 0 file, 1 idat, 2 item */
+} iloc_item;
+
+static bool iloc_start(lp_span l, iloc_walk *w)
+{
+    if (l.n < 8)
+        return false;
+    *w = (iloc_walk){.l = l, .at = 6, .version = l.p[0]};
+    w->offset_size = l.p[4] >> 4, w->length_size = l.p[4] & 15u;
+    w->base_size = l.p[5] >> 4, w->index_size = w->version >= 1 ? l.p[5] & 15u : 0;
+    if (w->version < 2) {
+        w->items = lp_be16(l.p + w->at);
+        w->at += 2;
+        return true;
+    }
+    return field(l, &w->at, 4, &w->items);
+}
+
+/* The next item entry into *it; false at the end or when iloc is cut short (*cut). */
+static bool iloc_item_next(iloc_walk *w, iloc_item *it, bool *cut)
+{
+    lp_span l = w->l;
+    *cut = true;
+    if (w->items_read == w->items) {
+        *cut = false;
+        return false;
+    }
+    w->items_read++;
+    if (w->version < 2) {
+        if (w->at + 2 > l.n)
+            return false;
+        it->id = lp_be16(l.p + w->at);
+        w->at += 2;
+    } else if (!field(l, &w->at, 4, &it->id)) {
+        return false;
+    }
+    it->method = 0;
+    if (w->version >= 1) {
+        if (w->at + 2 > l.n)
+            return false;
+        it->method = lp_be16(l.p + w->at) & 15u;
+        w->at += 2;
+    }
+    w->at += 2;  /* data_reference_index */
+    if (w->at > l.n || !field(l, &w->at, w->base_size, &it->base) || w->at + 2 > l.n)
+        return false;
+    it->extents = lp_be16(l.p + w->at);
+    w->at += 2;
+    *cut = false;
+    return true;
+}
+
+/* The current item's next extent (offset relative to the item's base); false when cut. */
+static bool iloc_extent(iloc_walk *w, uint64_t *offset, uint64_t *length)
+{
+    uint64_t index;
+    return field(w->l, &w->at, w->index_size, &index) &&
+           field(w->l, &w->at, w->offset_size, offset) &&
+           field(w->l, &w->at, w->length_size, length);
+}
+
 /* The first extents of the n items ids[] (n <= LP_HEIF_MAX_GRIDS), out[] in the same
  * order, from one walk of iloc; false when iloc cannot be read to the end of what it
  * declares. */
 static bool first_extents(lp_span l, const uint32_t *ids, unsigned n, item_extent *out)
 {
-    if (l.n < 8)
+    iloc_walk w;
+    iloc_item it;
+    bool cut;
+    if (!iloc_start(l, &w))
         return false;
-    unsigned version = l.p[0];
-    unsigned offset_size = l.p[4] >> 4, length_size = l.p[4] & 15u;
-    unsigned base_size = l.p[5] >> 4, index_size = version >= 1 ? l.p[5] & 15u : 0;
-    size_t at = 6;
-    uint64_t count, v;
-    if (version < 2) {
-        count = lp_be16(l.p + at);
-        at += 2;
-    } else if (!field(l, &at, 4, &count)) {
-        return false;
-    }
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t id;
-        if (version < 2) {
-            if (at + 2 > l.n)
-                return false;
-            id = lp_be16(l.p + at);
-            at += 2;
-        } else if (!field(l, &at, 4, &id)) {
-            return false;
-        }
-        unsigned method = 0;
-        if (version >= 1) {
-            if (at + 2 > l.n)
-                return false;
-            method = lp_be16(l.p + at) & 15u;
-            at += 2;
-        }
-        uint64_t base, extents;
-        at += 2;  /* data_reference_index */
-        if (at > l.n || !field(l, &at, base_size, &base) || at + 2 > l.n)
-            return false;
-        extents = lp_be16(l.p + at);
-        at += 2;
-        for (uint64_t e = 0; e < extents; e++) {
+    while (iloc_item_next(&w, &it, &cut)) {
+        for (uint64_t e = 0; e < it.extents; e++) {
             uint64_t off, len;
-            if (!field(l, &at, index_size, &v) || !field(l, &at, offset_size, &off) ||
-                !field(l, &at, length_size, &len))
+            if (!iloc_extent(&w, &off, &len))
                 return false;
             for (unsigned k = 0; k < n && e == 0; k++)
-                if (id == ids[k] && !out[k].found)  /* libheif keeps the first entry too */
-                    out[k] = (item_extent){true, method == 1, method > 1, base + off, len};
+                if (it.id == ids[k] && !out[k].found)  /* libheif keeps the first entry too */
+                    out[k] = (item_extent){true, it.method == 1, it.method > 1, it.base + off,
+                                           len};
         }
     }
+    return !cut;
+}
+
+/* ---- the HEVC parameter sets inside the items' data ---- */
+
+/* An item's data as libheif 1.15 reads it: its extents one after the other, in the file
+ * (construction method 0) or in idat (1); each clamped to what is there (libheif refuses
+ * the rest before decoding). */
+typedef struct item_stream {
+    const box_reader *r;
+    lp_span idat;
+    iloc_walk *w;
+    iloc_item it;
+    uint64_t off, left;  /* the current extent: where, and the bytes left in it */
+} item_stream;
+
+static bool stream_extent(item_stream *s)
+{
+    while (s->left == 0) {
+        uint64_t off, len;
+        if (s->it.extents == 0 || !iloc_extent(s->w, &off, &len))
+            return false;
+        s->it.extents--;
+        uint64_t room = s->it.method == 1 ? s->idat.n : s->r->size;
+        if (off > UINT64_MAX - s->it.base || s->it.base + off > room)
+            continue;
+        s->off = s->it.base + off;
+        s->left = len < room - s->off ? len : room - s->off;
+    }
     return true;
+}
+
+/* Reads n bytes (n > 0) on through the extents into buf, or skips them when buf is NULL;
+ * false when the data ends first. */
+static bool stream_take(item_stream *s, uint8_t *buf, uint64_t n)
+{
+    while (n > 0) {
+        if (!stream_extent(s))
+            return false;
+        uint64_t part = n < s->left ? n : s->left;
+        if (buf && s->it.method == 1)
+            memcpy(buf, s->idat.p + s->off, (size_t)part);
+        else if (buf && !s->r->read(s->r->user, s->off, buf, (size_t)part))
+            return false;
+        if (buf)
+            buf += part;
+        s->off += part, s->left -= part, n -= part;
+    }
+    return true;
+}
+
+/* Every NAL unit of an hvc1 item's data (4-byte sizes, as libheif's libde265 plugin reads
+ * them whatever the hvcC says), its SPS units' sizes into h's stream size; the rest of its
+ * extents are passed over. Two reads a unit (its size, its header), more for an SPS. */
+static void scan_hevc_item(item_stream *s, lp_heif_header *h)
+{
+    uint8_t size[4], nal[LP_HEVC_SPS_BYTES];
+    while (stream_take(s, size, 4)) {
+        uint64_t n = lp_be32(size);
+        size_t head = n < sizeof nal ? (size_t)n : sizeof nal;
+        if (n >= 2 && !stream_take(s, nal, 2))
+            break;
+        uint32_t w, ht;
+        bool sps = n >= 2 && (nal[0] >> 1 & 0x3fu) == 33;
+        if (sps && !stream_take(s, nal + 2, head - 2))
+            break;
+        if (sps && lp_hevc_sps_size(nal, head, &w, &ht) &&
+            (uint64_t)w * ht > (uint64_t)h->stream_width * h->stream_height) {
+            h->stream_width = w;
+            h->stream_height = ht;
+        }
+        if (!stream_take(s, NULL, n - (n >= 2 ? (sps ? head : 2) : 0)))
+            break;
+    }
+    uint64_t off, len;
+    while (s->it.extents > 0 && iloc_extent(s->w, &off, &len))
+        s->it.extents--;
+}
+
+/* The SPS units inside the data of the hvc1 items the decode reaches, from one walk of
+ * iloc (libheif hands an item's hvcC units and then its data to libde265, and a later SPS
+ * replaces an earlier one of the same id). */
+static void scan_hevc_data(const meta_facts *f, const lp_heif_reached *reached,
+                           const box_reader *r, lp_heif_header *h)
+{
+    iloc_walk w;
+    item_stream s = {.r = r, .idat = f->idat, .w = &w};
+    bool cut;
+    if (!iloc_start(f->iloc, &w))
+        return;
+    while (iloc_item_next(&w, &s.it, &cut)) {
+        const lp_heif_coded_item *c = coded_item(reached, s.it.id);
+        s.left = 0;
+        if (c && c->hevc && s.it.method <= 1) {
+            scan_hevc_item(&s, h);
+            continue;
+        }
+        uint64_t off, len;
+        for (uint64_t e = 0; e < s.it.extents; e++)
+            if (!iloc_extent(&w, &off, &len))
+                return;
+    }
 }
 
 /* A grid item's output size from its ImageGrid data (ISO 23008-12 6.6.2.3.2): version,
@@ -481,8 +629,10 @@ static lp_status read_meta(const box_reader *r, const uint8_t *meta, uint64_t le
     h->grid = !memcmp(reached.primary_type, "grid", 4);
     st = read_grids(&f, &reached, r, h, err);
     bool have_pixi = false;
-    if (st == LP_OK)
+    if (st == LP_OK) {
         read_associations(&f, &reached, h, &have_pixi);
+        scan_hevc_data(&f, &reached, r, h);
+    }
     lp_heif_reached_release(&reached, mem);
     if (st != LP_OK)
         return st;

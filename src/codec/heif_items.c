@@ -303,7 +303,8 @@ static lp_status keep_coded(const item_graph *g, lp_heif_reached *reached, lp_er
         return err ? err->status : LP_ERR_NOMEM;
     for (uint32_t i = 0; i < g->n_items; i++)
         if (g->items[i].state != UNSEEN && !is_derived(g->items[i].type))
-            reached->coded[reached->n_coded++] = g->items[i].id;
+            reached->coded[reached->n_coded++] =
+                (lp_heif_coded_item){g->items[i].id, is_type(g->items[i].type, "hvc1")};
     return LP_OK;
 }
 

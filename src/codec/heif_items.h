@@ -6,6 +6,7 @@
 #ifndef LP_HEIF_ITEMS_H
 #define LP_HEIF_ITEMS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "codec/heif_box.h"
@@ -17,13 +18,18 @@
  * one or two; more are refused (LP_ERR_UNSUPPORTED), so that each can be checked. */
 #define LP_HEIF_MAX_GRIDS 4
 
+typedef struct lp_heif_coded_item {
+    uint32_t id;
+    bool hevc;  /* an 'hvc1' item, whose data libheif hands to libde265 */
+} lp_heif_coded_item;
+
 typedef struct lp_heif_reached {
     char primary_type[4];                /* from its infe; four NULs when there is none */
     uint32_t grids[LP_HEIF_MAX_GRIDS];   /* item ids, the primary first when it is a grid */
     unsigned n_grids;
     /* The coded items the walk reached (the primary or its cells, alpha images or their
-     * cells): ids in ascending order, in the caller's lp_mem (lp_heif_reached_release) */
-    uint32_t *coded;
+     * cells), by ascending id, in the caller's lp_mem (lp_heif_reached_release) */
+    lp_heif_coded_item *coded;
     uint32_t n_coded;
 } lp_heif_reached;
 

@@ -8,21 +8,22 @@
  * decode reaches) and refuses a stream larger than what was declared and reserved.
  *
  * What is read (ISO/IEC 14496-15 8.3.3.1.2 for hvcC; ITU-T H.265 7.3.2.2 for the SPS):
- * the hvcC's arrays of NAL units; in each SPS, after its two-byte NAL header, with the
- * emulation prevention bytes taken out: the VPS id, the sub-layer count, the
- * profile_tier_level (fixed-size general part, then the sub-layers' flags and parts), the
- * SPS id, chroma_format_idc, and the two sizes. Exp-Golomb codes of more than 31 leading
- * zeros, and anything that runs past the NAL unit, make the SPS unreadable. Every loop is
- * bounded by the box: one pass over its arrays, at most SPS_BYTES bytes of each SPS.
+ * the hvcC's arrays of NAL units (heif_boxes.c also hands over the SPS units it finds in
+ * the items' data, which libheif passes to libde265 after the hvcC's); in each SPS, after
+ * its two-byte NAL header, with the emulation prevention bytes taken out: the VPS id, the
+ * sub-layer count, the profile_tier_level (fixed-size general part, then the sub-layers'
+ * flags and parts), the SPS id, chroma_format_idc, and the two sizes. Exp-Golomb codes of
+ * more than 31 leading zeros, and anything that runs past the NAL unit, make the SPS
+ * unreadable. Every loop is bounded by the box: one pass over its arrays, at most
+ * LP_HEVC_SPS_BYTES bytes of each SPS.
  */
 #include "codec/hevc_sps.h"
 
 #define HVCC_HEADER_BYTES 23
 #define NAL_SPS 33
-/* The part of an SPS that reaches the sizes: 2 bytes of NAL header, at most 12 + 2 + 7 x 12
- * bytes of profile_tier_level, and a few Exp-Golomb codes; with room for emulation
- * prevention bytes. */
-#define SPS_BYTES 192
+/* LP_HEVC_SPS_BYTES, the part of an SPS that reaches the sizes: 2 bytes of NAL header, at
+ * most 12 + 2 + 6 x 12 bytes of profile_tier_level, and a few Exp-Golomb codes; with room
+ * for emulation prevention bytes. */
 
 typedef struct bit_reader {
     const uint8_t *p;
@@ -95,9 +96,11 @@ static size_t unescape(const uint8_t *nal, size_t n, uint8_t *out, size_t cap)
     return len;
 }
 
-static bool sps_size(const uint8_t *nal, size_t n, uint32_t *width, uint32_t *height)
+bool lp_hevc_sps_size(const uint8_t *nal, size_t n, uint32_t *width, uint32_t *height)
 {
-    uint8_t rbsp[SPS_BYTES];
+    if (n < 2 || (nal[0] >> 1 & 0x3fu) != NAL_SPS)
+        return false;
+    uint8_t rbsp[LP_HEVC_SPS_BYTES];
     size_t len = unescape(nal, n, rbsp, sizeof rbsp);
     bit_reader br = {rbsp, len * 8, 0, false};
     read_bits(&br, 4);  /* sps_video_parameter_set_id */
@@ -131,8 +134,8 @@ bool lp_hevc_config_largest_sps(const uint8_t *b, size_t n, uint32_t *width, uin
             if (len > n - at)
                 return found;
             uint32_t w, h;
-            if (type == NAL_SPS && len >= 2 && (b[at] >> 1 & 0x3fu) == NAL_SPS &&
-                sps_size(b + at, len, &w, &h) && (!found || (uint64_t)w * h > best)) {
+            if (type == NAL_SPS && lp_hevc_sps_size(b + at, len, &w, &h) &&
+                (!found || (uint64_t)w * h > best)) {
                 best = (uint64_t)w * h;
                 *width = w;
                 *height = h;

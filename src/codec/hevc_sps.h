@@ -15,4 +15,10 @@
  * holds no SPS that can be read (then nothing is written). */
 bool lp_hevc_config_largest_sps(const uint8_t *b, size_t n, uint32_t *width, uint32_t *height);
 
+/* The NAL unit (n bytes from its two-byte header; its first LP_HEVC_SPS_BYTES are enough)
+ * as an SPS: *width and *height get its size; false when it is not an SPS or cannot be
+ * read. */
+#define LP_HEVC_SPS_BYTES 192u
+bool lp_hevc_sps_size(const uint8_t *nal, size_t n, uint32_t *width, uint32_t *height);
+
 #endif
