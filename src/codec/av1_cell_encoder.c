@@ -17,6 +17,7 @@
  * order of the AV1 specification, section 5.5.
  */
 #include "codec/av1_cell_encoder.h"
+#include "codec/bit_reader.h"
 
 #include <aom/aom_encoder.h>
 #include <aom/aomcx.h>
@@ -87,33 +88,13 @@ static size_t drop_temporal_delimiters(uint8_t *data, size_t size)
 
 /* ---- sequence header -> av1C ---- */
 
-typedef struct bit_reader {
-    const uint8_t *data;
-    size_t size_bits, pos;
-    bool overrun;
-} bit_reader;
-
-static uint32_t bits(bit_reader *br, unsigned n)
-{
-    uint32_t v = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (br->pos >= br->size_bits) {
-            br->overrun = true;
-            return 0;
-        }
-        v = (v << 1) | ((br->data[br->pos >> 3] >> (7 - (br->pos & 7))) & 1);
-        br->pos++;
-    }
-    return v;
-}
-
-static void skip_uvlc(bit_reader *br)
+static void skip_uvlc(lp_bit_reader *br)
 {
     unsigned leading = 0;
-    while (!br->overrun && bits(br, 1) == 0 && leading < 32)
+    while (!br->overrun && lp_read_bits(br, 1) == 0 && leading < 32)
         leading++;
     if (leading < 32)
-        bits(br, leading);
+        lp_read_bits(br, leading);
 }
 
 typedef struct seq_header {
@@ -124,114 +105,114 @@ typedef struct seq_header {
 
 /* Walks the operating points of a full (not reduced) sequence header; keeps point 0's
  * level and tier. */
-static void parse_operating_points(bit_reader *br, seq_header *sh)
+static void parse_operating_points(lp_bit_reader *br, seq_header *sh)
 {
     bool decoder_model_info = false;
     unsigned buffer_delay_bits = 0;
-    if (bits(br, 1)) {          /* timing_info_present_flag */
-        bits(br, 32);           /* num_units_in_display_tick */
-        bits(br, 32);           /* time_scale */
-        if (bits(br, 1))        /* equal_picture_interval */
+    if (lp_read_bits(br, 1)) {          /* timing_info_present_flag */
+        lp_read_bits(br, 32);           /* num_units_in_display_tick */
+        lp_read_bits(br, 32);           /* time_scale */
+        if (lp_read_bits(br, 1))        /* equal_picture_interval */
             skip_uvlc(br);      /* num_ticks_per_picture_minus_1 */
-        decoder_model_info = bits(br, 1);
+        decoder_model_info = lp_read_bits(br, 1);
         if (decoder_model_info) {
-            buffer_delay_bits = bits(br, 5) + 1;
-            bits(br, 32);       /* num_units_in_decoding_tick */
-            bits(br, 5);        /* buffer_removal_time_length_minus_1 */
-            bits(br, 5);        /* frame_presentation_time_length_minus_1 */
+            buffer_delay_bits = lp_read_bits(br, 5) + 1;
+            lp_read_bits(br, 32);       /* num_units_in_decoding_tick */
+            lp_read_bits(br, 5);        /* buffer_removal_time_length_minus_1 */
+            lp_read_bits(br, 5);        /* frame_presentation_time_length_minus_1 */
         }
     }
-    bool initial_display_delay = bits(br, 1);
-    unsigned count = bits(br, 5) + 1;
+    bool initial_display_delay = lp_read_bits(br, 1);
+    unsigned count = lp_read_bits(br, 5) + 1;
     for (unsigned i = 0; i < count && !br->overrun; i++) {
-        bits(br, 12);           /* operating_point_idc */
-        unsigned level = bits(br, 5), tier = level > 7 ? bits(br, 1) : 0;
+        lp_read_bits(br, 12);           /* operating_point_idc */
+        unsigned level = lp_read_bits(br, 5), tier = level > 7 ? lp_read_bits(br, 1) : 0;
         if (i == 0) {
             sh->level = level;
             sh->tier = tier;
         }
-        if (decoder_model_info && bits(br, 1)) {
-            bits(br, buffer_delay_bits);  /* decoder_buffer_delay */
-            bits(br, buffer_delay_bits);  /* encoder_buffer_delay */
-            bits(br, 1);                  /* low_delay_mode_flag */
+        if (decoder_model_info && lp_read_bits(br, 1)) {
+            lp_read_bits(br, buffer_delay_bits);  /* decoder_buffer_delay */
+            lp_read_bits(br, buffer_delay_bits);  /* encoder_buffer_delay */
+            lp_read_bits(br, 1);                  /* low_delay_mode_flag */
         }
-        if (initial_display_delay && bits(br, 1))
-            bits(br, 4);
+        if (initial_display_delay && lp_read_bits(br, 1))
+            lp_read_bits(br, 4);
     }
 }
 
 /* The fields between the frame size and color_config(). */
-static void skip_coding_tools(bit_reader *br, bool reduced)
+static void skip_coding_tools(lp_bit_reader *br, bool reduced)
 {
-    unsigned width_bits = bits(br, 4) + 1, height_bits = bits(br, 4) + 1;
-    bits(br, width_bits);
-    bits(br, height_bits);
-    if (!reduced && bits(br, 1)) {  /* frame_id_numbers_present_flag */
-        bits(br, 4);
-        bits(br, 3);
+    unsigned width_bits = lp_read_bits(br, 4) + 1, height_bits = lp_read_bits(br, 4) + 1;
+    lp_read_bits(br, width_bits);
+    lp_read_bits(br, height_bits);
+    if (!reduced && lp_read_bits(br, 1)) {  /* frame_id_numbers_present_flag */
+        lp_read_bits(br, 4);
+        lp_read_bits(br, 3);
     }
-    bits(br, 3);  /* use_128x128_superblock, enable_filter_intra, enable_intra_edge_filter */
+    lp_read_bits(br, 3);  /* 128x128 superblocks, filter intra, intra edge filter */
     if (!reduced) {
-        bits(br, 4);  /* interintra, masked compound, warped motion, dual filter */
-        bool order_hint = bits(br, 1);
+        lp_read_bits(br, 4);  /* interintra, masked compound, warped motion, dual filter */
+        bool order_hint = lp_read_bits(br, 1);
         if (order_hint)
-            bits(br, 2);  /* enable_jnt_comp, enable_ref_frame_mvs */
-        unsigned force_screen_content = bits(br, 1) ? 2 : bits(br, 1);
-        if (force_screen_content > 0 && !bits(br, 1))
-            bits(br, 1);  /* seq_force_integer_mv */
+            lp_read_bits(br, 2);  /* enable_jnt_comp, enable_ref_frame_mvs */
+        unsigned force_screen_content = lp_read_bits(br, 1) ? 2 : lp_read_bits(br, 1);
+        if (force_screen_content > 0 && !lp_read_bits(br, 1))
+            lp_read_bits(br, 1);  /* seq_force_integer_mv */
         if (order_hint)
-            bits(br, 3);
+            lp_read_bits(br, 3);
     }
-    bits(br, 3);  /* enable_superres, enable_cdef, enable_restoration */
+    lp_read_bits(br, 3);  /* enable_superres, enable_cdef, enable_restoration */
 }
 
-static void parse_color_config(bit_reader *br, seq_header *sh)
+static void parse_color_config(lp_bit_reader *br, seq_header *sh)
 {
-    sh->high_bitdepth = bits(br, 1);
+    sh->high_bitdepth = lp_read_bits(br, 1);
     if (sh->profile == 2 && sh->high_bitdepth)
-        sh->twelve_bit = bits(br, 1);
-    sh->monochrome = sh->profile == 1 ? false : bits(br, 1);
+        sh->twelve_bit = lp_read_bits(br, 1);
+    sh->monochrome = sh->profile == 1 ? false : lp_read_bits(br, 1);
     unsigned cp = 2, tc = 2, mc = 2;
-    if (bits(br, 1)) {  /* color_description_present_flag */
-        cp = bits(br, 8);
-        tc = bits(br, 8);
-        mc = bits(br, 8);
+    if (lp_read_bits(br, 1)) {  /* color_description_present_flag */
+        cp = lp_read_bits(br, 8);
+        tc = lp_read_bits(br, 8);
+        mc = lp_read_bits(br, 8);
     }
     sh->subsampling_x = sh->subsampling_y = 1;
     sh->sample_position = 0;
     if (sh->monochrome) {
-        bits(br, 1);  /* color_range */
+        lp_read_bits(br, 1);  /* color_range */
         return;
     }
     if (cp == 1 && tc == 13 && mc == 0) {  /* sRGB: 4:4:4 implied */
         sh->subsampling_x = sh->subsampling_y = 0;
         return;
     }
-    bits(br, 1);  /* color_range */
+    lp_read_bits(br, 1);  /* color_range */
     if (sh->profile == 0) {
         sh->subsampling_x = sh->subsampling_y = 1;
     } else if (sh->profile == 1) {
         sh->subsampling_x = sh->subsampling_y = 0;
     } else if (sh->twelve_bit) {
-        sh->subsampling_x = bits(br, 1);
-        sh->subsampling_y = sh->subsampling_x ? bits(br, 1) : 0;
+        sh->subsampling_x = lp_read_bits(br, 1);
+        sh->subsampling_y = sh->subsampling_x ? lp_read_bits(br, 1) : 0;
     } else {
         sh->subsampling_x = 1;
         sh->subsampling_y = 0;
     }
     if (sh->subsampling_x && sh->subsampling_y)
-        sh->sample_position = bits(br, 2);
+        sh->sample_position = lp_read_bits(br, 2);
 }
 
 static bool parse_sequence_header(const uint8_t *payload, size_t size, seq_header *sh)
 {
-    bit_reader br = {payload, size * 8, 0, false};
+    lp_bit_reader br = {payload, size * 8, 0, false};
     memset(sh, 0, sizeof *sh);
-    sh->profile = bits(&br, 3);
-    bits(&br, 1);  /* still_picture */
-    bool reduced = bits(&br, 1);
+    sh->profile = lp_read_bits(&br, 3);
+    lp_read_bits(&br, 1);  /* still_picture */
+    bool reduced = lp_read_bits(&br, 1);
     if (reduced)
-        sh->level = bits(&br, 5);
+        sh->level = lp_read_bits(&br, 5);
     else
         parse_operating_points(&br, sh);
     skip_coding_tools(&br, reduced);

@@ -160,18 +160,19 @@ static void apply_property(const char type[4], lp_span b, bool primary, bool cod
 static void mark(uint8_t *bits, unsigned i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7u)); }
 static bool marked(const uint8_t *bits, unsigned i) { return bits[i >> 3] >> (i & 7u) & 1u; }
 
+static int by_coded_id(const void *a, const void *b)
+{
+    uint32_t x = ((const lp_heif_coded_item *)a)->id, y = ((const lp_heif_coded_item *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
 /* The coded item the decode reaches with this id, or NULL. */
 static const lp_heif_coded_item *coded_item(const lp_heif_reached *reached, uint64_t id)
 {
-    uint32_t lo = 0, hi = reached->n_coded;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (reached->coded[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < reached->n_coded && reached->coded[lo].id == id ? &reached->coded[lo] : NULL;
+    lp_heif_coded_item key = {.id = (uint32_t)id};
+    if (id > UINT32_MAX || reached->n_coded == 0)
+        return NULL;
+    return bsearch(&key, reached->coded, reached->n_coded, sizeof *reached->coded, by_coded_id);
 }
 
 /* Which properties (1-based ipco indices) the primary, the coded items the decode reaches

@@ -85,15 +85,10 @@ static int by_id(const void *a, const void *b)
 
 static uint32_t find_item(const item_graph *g, uint32_t id)
 {
-    uint32_t lo = 0, hi = g->n_items;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (g->items[mid].id < id)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < g->n_items && g->items[lo].id == id ? lo : NO_ITEM;
+    heif_item key = {.id = id};
+    const heif_item *it = g->n_items ? bsearch(&key, g->items, g->n_items, sizeof *g->items, by_id)
+                                     : NULL;
+    return it ? (uint32_t)(it - g->items) : NO_ITEM;
 }
 
 static lp_status read_items(lp_span iinf, item_graph *g, lp_error *err)

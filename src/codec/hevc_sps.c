@@ -18,6 +18,7 @@
  * LP_HEVC_SPS_BYTES bytes of each SPS.
  */
 #include "codec/hevc_sps.h"
+#include "codec/bit_reader.h"
 
 #define HVCC_HEADER_BYTES 23
 #define NAL_SPS 33
@@ -25,60 +26,30 @@
  * most 12 + 2 + 6 x 12 bytes of profile_tier_level, and a few Exp-Golomb codes; with room
  * for emulation prevention bytes. */
 
-typedef struct bit_reader {
-    const uint8_t *p;
-    size_t bits, at;
-    bool overrun;
-} bit_reader;
-
-static uint32_t read_bits(bit_reader *br, unsigned n)
-{
-    uint32_t v = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (br->at >= br->bits) {
-            br->overrun = true;
-            return 0;
-        }
-        v = v << 1 | (uint32_t)(br->p[br->at >> 3] >> (7 - (br->at & 7)) & 1u);
-        br->at++;
-    }
-    return v;
-}
-
-static void skip_bits(bit_reader *br, size_t n)
-{
-    if (n > br->bits - br->at) {
-        br->overrun = true;
-        br->at = br->bits;
-        return;
-    }
-    br->at += n;
-}
-
 /* ue(v): an unsigned Exp-Golomb code. */
-static uint32_t read_ue(bit_reader *br)
+static uint32_t read_ue(lp_bit_reader *br)
 {
     unsigned zeros = 0;
-    while (!br->overrun && read_bits(br, 1) == 0)
+    while (!br->overrun && lp_read_bits(br, 1) == 0)
         if (++zeros > 31) {
             br->overrun = true;
             return 0;
         }
-    return (uint32_t)(((uint64_t)1 << zeros) - 1 + read_bits(br, zeros));
+    return (uint32_t)(((uint64_t)1 << zeros) - 1 + lp_read_bits(br, zeros));
 }
 
-static void skip_profile_tier_level(bit_reader *br, unsigned sub_layers)
+static void skip_profile_tier_level(lp_bit_reader *br, unsigned sub_layers)
 {
-    skip_bits(br, 96);  /* general profile, compatibility, constraint flags, level */
+    lp_skip_bits(br, 96);  /* general profile, compatibility, constraint flags, level */
     bool profile[8] = {false}, level[8] = {false};
     for (unsigned i = 0; i < sub_layers; i++) {
-        profile[i] = read_bits(br, 1);
-        level[i] = read_bits(br, 1);
+        profile[i] = lp_read_bits(br, 1);
+        level[i] = lp_read_bits(br, 1);
     }
     if (sub_layers > 0)
-        skip_bits(br, 2 * (8 - sub_layers));  /* reserved_zero_2bits */
+        lp_skip_bits(br, 2 * (8 - sub_layers));  /* reserved_zero_2bits */
     for (unsigned i = 0; i < sub_layers; i++)
-        skip_bits(br, (profile[i] ? 88 : 0) + (level[i] ? 8 : 0));
+        lp_skip_bits(br, (profile[i] ? 88 : 0) + (level[i] ? 8 : 0));
 }
 
 /* The RBSP of a NAL unit's first bytes (its header dropped, 0x000003 turned into 0x0000). */
@@ -102,16 +73,16 @@ bool lp_hevc_sps_size(const uint8_t *nal, size_t n, uint32_t *width, uint32_t *h
         return false;
     uint8_t rbsp[LP_HEVC_SPS_BYTES];
     size_t len = unescape(nal, n, rbsp, sizeof rbsp);
-    bit_reader br = {rbsp, len * 8, 0, false};
-    read_bits(&br, 4);  /* sps_video_parameter_set_id */
-    unsigned sub_layers = read_bits(&br, 3);
-    read_bits(&br, 1);  /* sps_temporal_id_nesting_flag */
+    lp_bit_reader br = {rbsp, len * 8, 0, false};
+    lp_read_bits(&br, 4);  /* sps_video_parameter_set_id */
+    unsigned sub_layers = lp_read_bits(&br, 3);
+    lp_read_bits(&br, 1);  /* sps_temporal_id_nesting_flag */
     if (sub_layers > 6)
         return false;
     skip_profile_tier_level(&br, sub_layers);
     read_ue(&br);  /* sps_seq_parameter_set_id */
     if (read_ue(&br) == 3)  /* chroma_format_idc */
-        read_bits(&br, 1);  /* separate_colour_plane_flag */
+        lp_read_bits(&br, 1);  /* separate_colour_plane_flag */
     *width = read_ue(&br);
     *height = read_ue(&br);
     return !br.overrun;
