@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "codec/av1_cell_encoder.h"
+#include "codec/av1_obu.h"
 #include "codec/heif_writer.h"
 
 static bool sanitized(void)

@@ -37,8 +37,4 @@ typedef struct lp_av1_planes {
 lp_status lp_av1_encode_cell(const lp_av1_cell_params *params, const lp_av1_planes *planes,
                              lp_mem *mem, uint8_t **out, size_t *out_size, lp_error *err);
 
-/* The 4-byte av1C record (marker/version, profile, level, tier, bit depth, monochrome,
- * chroma subsampling and sample position) from the first sequence header OBU in obus. */
-lp_status lp_av1_config_record(const uint8_t *obus, size_t size, uint8_t av1c[4], lp_error *err);
-
 #endif

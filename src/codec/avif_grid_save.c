@@ -29,6 +29,7 @@
 #include "leanpix/codec.h"
 #include "codec/aom_memory.h"
 #include "codec/av1_cell_encoder.h"
+#include "codec/av1_obu.h"
 #include "codec/cell_store.h"
 #include "codec/heif_writer.h"
 

@@ -17,12 +17,14 @@
  * Each grid the decode reaches (the primary, an alpha grid) has its ImageGrid data read
  * through iloc (one walk for all of them): libheif sizes its canvases by that data, so a
  * grid whose data cannot be read where libheif would read it is refused here. The hvc1
- * items the decode reaches have their data's NAL units walked (a second walk of iloc, two
- * small reads a unit) for sequence parameter sets: libde265 decodes at the size the last
- * one says, wherever it is.
+ * and av01 items the decode reaches have their data's NAL units or OBUs walked (a second
+ * walk of iloc; 4 kB read ahead, so one read for an item's headers) for sequence
+ * parameter sets and sequence headers: the decoders allocate by the size the last one
+ * says, wherever it is (hevc_sps.c, av1_obu.c).
  * The messages call the file AVIF when its ftyp lists an AVIF brand, HEIF otherwise.
  */
 #include "codec/heif_boxes.h"
+#include "codec/av1_obu.h"
 #include "codec/heif_box.h"
 #include "codec/heif_items.h"
 #include "codec/hevc_sps.h"
@@ -111,6 +113,26 @@ static bool is_alpha_urn(lp_span body)
     return false;
 }
 
+/* A stream size a decoder will allocate by, kept when it is the largest yet. */
+static void note_stream(lp_heif_header *h, uint32_t width, uint32_t height)
+{
+    if ((uint64_t)width * height > (uint64_t)h->stream_width * h->stream_height) {
+        h->stream_width = width;
+        h->stream_height = height;
+    }
+}
+
+/* The sequence headers among a run of whole AV1 OBUs. */
+static void note_av1_headers(lp_heif_header *h, const uint8_t *p, size_t n)
+{
+    lp_obu obu;
+    uint32_t w, ht;
+    for (size_t at = 0; at < n && lp_av1_next_obu(p + at, n - at, &obu); at += obu.total)
+        if (obu.type == LP_OBU_SEQUENCE_HEADER &&
+            lp_av1_sequence_size(obu.payload, obu.payload_size, &w, &ht))
+            note_stream(h, w, ht);
+}
+
 static void apply_property(const char type[4], lp_span b, bool primary, bool coded,
                            lp_heif_header *h, unsigned *irot, bool *mirror, unsigned *imir,
                            bool *have_pixi)
@@ -125,11 +147,10 @@ static void apply_property(const char type[4], lp_span b, bool primary, bool cod
         }
     }
     uint32_t w, sps_h;
-    if (coded && !memcmp(type, "hvcC", 4) && lp_hevc_config_largest_sps(b.p, b.n, &w, &sps_h) &&
-        (uint64_t)w * sps_h > (uint64_t)h->stream_width * h->stream_height) {
-        h->stream_width = w;
-        h->stream_height = sps_h;
-    }
+    if (coded && !memcmp(type, "hvcC", 4) && lp_hevc_config_largest_sps(b.p, b.n, &w, &sps_h))
+        note_stream(h, w, sps_h);
+    if (coded && !memcmp(type, "av1C", 4) && b.n > 4)  /* configOBUs, which libheif prepends */
+        note_av1_headers(h, b.p + 4, b.n - 4);
     if (!primary)
         return;
     if (!memcmp(type, "ispe", 4) && b.n >= 12) {
@@ -371,13 +392,36 @@ static bool first_extents(lp_span l, const uint32_t *ids, unsigned n, item_exten
 /* An item's data as libheif 1.15 reads it: its extents one after the other, in the file
  * (construction method 0) or in idat (1); each clamped to what is there (libheif refuses
  * the rest before decoding). */
+#define ITEM_READ_AHEAD 4096u
+
 typedef struct item_stream {
     const box_reader *r;
     lp_span idat;
     iloc_walk *w;
     iloc_item it;
     uint64_t off, left;  /* the current extent: where, and the bytes left in it */
+    /* the file's bytes [ahead_at, ahead_at + ahead_n), read ahead within an extent, so that
+     * an item's headers (a few bytes at a time) cost one read */
+    uint8_t ahead[ITEM_READ_AHEAD];
+    uint64_t ahead_at;
+    size_t ahead_n;
 } item_stream;
+
+/* n bytes of the file at off (within the current extent) into buf. */
+static bool stream_file_read(item_stream *s, uint64_t off, uint8_t *buf, size_t n)
+{
+    if (off < s->ahead_at || off - s->ahead_at + n > s->ahead_n) {
+        uint64_t want = s->left < ITEM_READ_AHEAD ? s->left : ITEM_READ_AHEAD;
+        if (want < n)
+            return s->r->read(s->r->user, off, buf, n);
+        if (!s->r->read(s->r->user, off, s->ahead, (size_t)want))
+            return false;
+        s->ahead_at = off;
+        s->ahead_n = (size_t)want;
+    }
+    memcpy(buf, s->ahead + (off - s->ahead_at), n);
+    return true;
+}
 
 static bool stream_extent(item_stream *s)
 {
@@ -405,13 +449,23 @@ static bool stream_take(item_stream *s, uint8_t *buf, uint64_t n)
         uint64_t part = n < s->left ? n : s->left;
         if (buf && s->it.method == 1)
             memcpy(buf, s->idat.p + s->off, (size_t)part);
-        else if (buf && !s->r->read(s->r->user, s->off, buf, (size_t)part))
+        else if (buf && !stream_file_read(s, s->off, buf, (size_t)part))
             return false;
         if (buf)
             buf += part;
         s->off += part, s->left -= part, n -= part;
     }
     return true;
+}
+
+/* Reads up to *n bytes into buf, as many as the data has: *n gets how many. */
+static bool stream_take_some(item_stream *s, uint8_t *buf, uint64_t *n)
+{
+    uint64_t got = 0;
+    while (got < *n && stream_take(s, buf + got, 1))
+        got++;
+    *n = got;
+    return got > 0;
 }
 
 /* Every NAL unit of an hvc1 item's data (4-byte sizes, as libheif's libde265 plugin reads
@@ -429,23 +483,51 @@ static void scan_hevc_item(item_stream *s, lp_heif_header *h)
         bool sps = n >= 2 && (nal[0] >> 1 & 0x3fu) == 33;
         if (sps && !stream_take(s, nal + 2, head - 2))
             break;
-        if (sps && lp_hevc_sps_size(nal, head, &w, &ht) &&
-            (uint64_t)w * ht > (uint64_t)h->stream_width * h->stream_height) {
-            h->stream_width = w;
-            h->stream_height = ht;
-        }
+        if (sps && lp_hevc_sps_size(nal, head, &w, &ht))
+            note_stream(h, w, ht);
         if (!stream_take(s, NULL, n - (n >= 2 ? (sps ? head : 2) : 0)))
             break;
     }
-    uint64_t off, len;
-    while (s->it.extents > 0 && iloc_extent(s->w, &off, &len))
-        s->it.extents--;
 }
 
-/* The SPS units inside the data of the hvc1 items the decode reaches, from one walk of
- * iloc (libheif hands an item's hvcC units and then its data to libde265, and a later SPS
- * replaces an earlier one of the same id). */
-static void scan_hevc_data(const meta_facts *f, const lp_heif_reached *reached,
+/* The bytes of an AV1 sequence header that reach its frame size: at most 32 operating
+ * points of up to 4 bytes after 10 bytes of timing and decoder model information. */
+#define AV1_SEQUENCE_HEADER_BYTES 160u
+
+/* Every OBU of an av01 item's data (as libheif hands it to its AV1 decoder after the av1C's
+ * configOBUs), its sequence headers' frame sizes into h's stream size. A few small reads an
+ * OBU; an OBU without a size field runs to the end of the data, and ends the walk. */
+static void scan_av1_item(item_stream *s, lp_heif_header *h)
+{
+    uint8_t head[2 + 8], payload[AV1_SEQUENCE_HEADER_BYTES];
+    while (stream_take(s, head, 1)) {
+        bool extension = head[0] & 0x04, has_size = head[0] & 0x02;
+        unsigned type = head[0] >> 3 & 0x0fu;
+        if (extension && !stream_take(s, head + 1, 1))
+            break;
+        uint64_t size = AV1_SEQUENCE_HEADER_BYTES, got = 0;
+        size_t n = 0;
+        while (has_size && n < 8 && stream_take(s, head + 2 + n, 1) && head[2 + n++] & 0x80)
+            ;
+        if (has_size && !lp_av1_read_leb128(head + 2, n, &size))
+            break;
+        if (type == LP_OBU_SEQUENCE_HEADER) {
+            got = size < sizeof payload ? size : sizeof payload;
+            uint32_t w, ht;
+            if (has_size ? !stream_take(s, payload, got) : !stream_take_some(s, payload, &got))
+                break;
+            if (lp_av1_sequence_size(payload, (size_t)got, &w, &ht))
+                note_stream(h, w, ht);
+        }
+        if (!has_size || !stream_take(s, NULL, size - got))
+            break;
+    }
+}
+
+/* The SPS units and sequence headers inside the data of the hvc1 and av01 items the decode
+ * reaches, from one walk of iloc (libheif hands an item's configuration units and then its
+ * data to the decoder, and a later SPS or sequence header replaces an earlier one). */
+static void scan_stream_headers(const meta_facts *f, const lp_heif_reached *reached,
                            const box_reader *r, lp_heif_header *h)
 {
     iloc_walk w;
@@ -456,12 +538,12 @@ static void scan_hevc_data(const meta_facts *f, const lp_heif_reached *reached,
     while (iloc_item_next(&w, &s.it, &cut)) {
         const lp_heif_coded_item *c = coded_item(reached, s.it.id);
         s.left = 0;
-        if (c && c->hevc && s.it.method <= 1) {
+        if (c && c->coding == LP_HEIF_CODING_HEVC && s.it.method <= 1)
             scan_hevc_item(&s, h);
-            continue;
-        }
+        else if (c && c->coding == LP_HEIF_CODING_AV1 && s.it.method <= 1)
+            scan_av1_item(&s, h);
         uint64_t off, len;
-        for (uint64_t e = 0; e < s.it.extents; e++)
+        for (; s.it.extents > 0; s.it.extents--)  /* what the item's scan left */
             if (!iloc_extent(&w, &off, &len))
                 return;
     }
@@ -632,7 +714,7 @@ static lp_status read_meta(const box_reader *r, const uint8_t *meta, uint64_t le
     bool have_pixi = false;
     if (st == LP_OK) {
         read_associations(&f, &reached, h, &have_pixi);
-        scan_hevc_data(&f, &reached, r, h);
+        scan_stream_headers(&f, &reached, r, h);
     }
     lp_heif_reached_release(&reached, mem);
     if (st != LP_OK)

@@ -298,8 +298,10 @@ static lp_status keep_coded(const item_graph *g, lp_heif_reached *reached, lp_er
         return err ? err->status : LP_ERR_NOMEM;
     for (uint32_t i = 0; i < g->n_items; i++)
         if (g->items[i].state != UNSEEN && !is_derived(g->items[i].type))
-            reached->coded[reached->n_coded++] =
-                (lp_heif_coded_item){g->items[i].id, is_type(g->items[i].type, "hvc1")};
+            reached->coded[reached->n_coded++] = (lp_heif_coded_item){
+                g->items[i].id, is_type(g->items[i].type, "hvc1")   ? LP_HEIF_CODING_HEVC
+                                : is_type(g->items[i].type, "av01") ? LP_HEIF_CODING_AV1
+                                                                    : LP_HEIF_CODING_OTHER};
     return LP_OK;
 }
 

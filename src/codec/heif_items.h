@@ -18,9 +18,16 @@
  * one or two; more are refused (LP_ERR_UNSUPPORTED), so that each can be checked. */
 #define LP_HEIF_MAX_GRIDS 4
 
+/* What an item's data is coded in, where leanpix reads its stream headers. */
+typedef enum lp_heif_coding {
+    LP_HEIF_CODING_OTHER,
+    LP_HEIF_CODING_HEVC,
+    LP_HEIF_CODING_AV1,
+} lp_heif_coding;
+
 typedef struct lp_heif_coded_item {
     uint32_t id;
-    bool hevc;  /* an 'hvc1' item, whose data libheif hands to libde265 */
+    lp_heif_coding coding;  /* hvc1: HEVC, av01: AV1 */
 } lp_heif_coded_item;
 
 typedef struct lp_heif_reached {
