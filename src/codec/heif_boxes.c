@@ -387,7 +387,7 @@ static bool first_extents(lp_span l, const uint32_t *ids, unsigned n, item_exten
     return !cut;
 }
 
-/* ---- the HEVC parameter sets inside the items' data ---- */
+/* ---- the sequence headers inside the items' data ---- */
 
 /* An item's data as libheif 1.15 reads it: its extents one after the other, in the file
  * (construction method 0) or in idat (1); each clamped to what is there (libheif refuses
@@ -469,8 +469,8 @@ static bool stream_take_some(item_stream *s, uint8_t *buf, uint64_t *n)
 }
 
 /* Every NAL unit of an hvc1 item's data (4-byte sizes, as libheif's libde265 plugin reads
- * them whatever the hvcC says), its SPS units' sizes into h's stream size; the rest of its
- * extents are passed over. Two reads a unit (its size, its header), more for an SPS. */
+ * them whatever the hvcC says), its SPS units' sizes into h's stream size. Each unit's size
+ * and header are taken (from the read-ahead), its body passed over. */
 static void scan_hevc_item(item_stream *s, lp_heif_header *h)
 {
     uint8_t size[4], nal[LP_HEVC_SPS_BYTES];
@@ -490,13 +490,15 @@ static void scan_hevc_item(item_stream *s, lp_heif_header *h)
     }
 }
 
-/* The bytes of an AV1 sequence header that reach its frame size: at most 32 operating
- * points of up to 4 bytes after 10 bytes of timing and decoder model information. */
-#define AV1_SEQUENCE_HEADER_BYTES 160u
+/* The bytes of an AV1 sequence header that reach its frame size: up to 32 operating points
+ * of at most 89 bits (with decoder model parameters of 32 bits), after at most 23 bytes of
+ * timing and decoder model information. */
+#define AV1_SEQUENCE_HEADER_BYTES 512u
 
 /* Every OBU of an av01 item's data (as libheif hands it to its AV1 decoder after the av1C's
- * configOBUs), its sequence headers' frame sizes into h's stream size. A few small reads an
- * OBU; an OBU without a size field runs to the end of the data, and ends the walk. */
+ * configOBUs), its sequence headers' frame sizes into h's stream size. Each OBU's header
+ * and size are taken (from the read-ahead), its body passed over; an OBU without a size
+ * field runs to the end of the data, and ends the walk. */
 static void scan_av1_item(item_stream *s, lp_heif_header *h)
 {
     uint8_t head[2 + 8], payload[AV1_SEQUENCE_HEADER_BYTES];
@@ -528,7 +530,7 @@ static void scan_av1_item(item_stream *s, lp_heif_header *h)
  * reaches, from one walk of iloc (libheif hands an item's configuration units and then its
  * data to the decoder, and a later SPS or sequence header replaces an earlier one). */
 static void scan_stream_headers(const meta_facts *f, const lp_heif_reached *reached,
-                           const box_reader *r, lp_heif_header *h)
+                                const box_reader *r, lp_heif_header *h)
 {
     iloc_walk w;
     item_stream s = {.r = r, .idat = f->idat, .w = &w};
