@@ -922,9 +922,12 @@ static lp_status walk_items(const meta_bytes *m, uint32_t primary, lp_heif_reach
 {
     lp_heif_reached ignored;
     lp_error_clear(err);
-    return lp_heif_check_items((lp_span){m->iinf, m->iinf_n}, (lp_span){m->iref, m->iref_n},
-                               primary, LP_HEIF_FAMILY_HEIF, reached ? reached : &ignored, NULL,
-                               err);
+    reached = reached ? reached : &ignored;
+    lp_status st = lp_heif_check_items((lp_span){m->iinf, m->iinf_n},
+                                       (lp_span){m->iref, m->iref_n}, primary,
+                                       LP_HEIF_FAMILY_HEIF, reached, NULL, err);
+    lp_heif_reached_release(reached, NULL);  /* the coded items are not looked at here */
+    return st;
 }
 
 static lp_status check_items(const meta_bytes *m, uint32_t primary, lp_error *err)
