@@ -70,8 +70,8 @@
  *              avifenc 6x4 10-bit 4:4:4 321.7 = 144 + 144 + 33.7;
  *              leanpix 3x2 cells of 2240 px 101.1 = 36 + 45.2 (the cells pad the image) + 19.9.
  * So: the pictures x AVIF_DECODE_PICTURE_FACTOR, plus AVIF_DECODE_BYTES_PER_PIXEL (more
- * with alpha), plus the per-cell and fixed parts below: 1.05-1.18 times what each file of
- * bench/heif-writers.sh held (docs/benchmarks.md). */
+ * with alpha), plus the per-cell and fixed parts below: 1.05-1.17 times what each file of
+ * bench/heif-writers.sh held, 1.27 for an alpha grid (docs/benchmarks.md). */
 #define AVIF_DECODE_PICTURE_FACTOR 1.05
 #define AVIF_DECODE_BYTES_PER_PIXEL 0.9
 #define AVIF_DECODE_ALPHA_BYTES_PER_PIXEL 1.05
@@ -304,6 +304,9 @@ static lp_status read_meta(avif_source *s, lp_error *err)
         return st;
     s->grid_cells = h.grid_cells;
     s->coded_pixels = lp_heif_coded_pixels(&h);
+    st = lp_heif_check_streams(&h, "AVIF", err);  /* dav1d's limit (coded_limit) backs it */
+    if (st != LP_OK)
+        return st;
     return lp_source_reserve(&s->base, &s->common, h.meta_bytes * AVIF_PARSE_BYTES_PER_META_BYTE,
                              "libavif container (meta box)", err);
 }

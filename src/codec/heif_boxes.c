@@ -613,6 +613,27 @@ static lp_status read_grids(const meta_facts *f, const lp_heif_reached *reached,
     return LP_OK;
 }
 
+/* libde265 decodes at the size its sequence parameter set says, libheif's AV1 decoder at
+ * the size of the sequence header, and libheif compares it with the declared size only
+ * after decoding (a 64x64 ispe over a 3520x5280 SPS held 166 MB under a 20M budget): a
+ * stream larger than the largest coded item declared (the image, when no coded item has
+ * an ispe) is refused before it is decoded. An SPS codes whole coding blocks and crops
+ * them (x265 codes 333x211 as 336x216): up to CODING_PADDING more on each side is the
+ * encoder's, not a lie. */
+#define CODING_PADDING 64u
+
+lp_status lp_heif_check_streams(const lp_heif_header *h, const char *family, lp_error *err)
+{
+    uint32_t w = h->coded_width ? h->coded_width : h->width;
+    uint32_t ht = h->coded_width ? h->coded_height : h->height;
+    uint64_t allowed = ((uint64_t)w + CODING_PADDING) * ((uint64_t)ht + CODING_PADDING);
+    if ((uint64_t)h->stream_width * h->stream_height <= allowed)
+        return LP_OK;
+    return lp_error_set(err, LP_ERR_CORRUPT, "%s image data is %" PRIu32 "x%" PRIu32
+                        " (its sequence headers), larger than the %" PRIu32 "x%" PRIu32
+                        " its items declare", family, h->stream_width, h->stream_height, w, ht);
+}
+
 int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode)
 {
     unsigned angle = irot_angle & 3u;

@@ -83,6 +83,12 @@ uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, 
                                  unsigned bit_depth, unsigned chroma_samples, uint32_t grid_cells,
                                  uint64_t coded_pixels);
 
+/* LP_ERR_CORRUPT (the message naming family, "HEIF" or "AVIF") when the streams' sequence
+ * headers declare a picture larger than the largest coded item's ispe (the image's when
+ * none has one), beyond 64 pixels of coding padding a side: the decoders allocate by the
+ * former, the reservation was made from the latter. */
+lp_status lp_heif_check_streams(const lp_heif_header *h, const char *family, lp_error *err);
+
 /* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom
  * exchanged, 1: left and right) as the EXIF orientation that shows the same picture. */
 int lp_heif_orientation(unsigned irot_angle, bool mirror, unsigned imir_mode);

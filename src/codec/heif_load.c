@@ -342,27 +342,6 @@ uint64_t lp_heif_decode_estimate(uint32_t width, uint32_t height, bool alpha, un
                       (double)height) + HEIF_DECODER_FIXED_BYTES;
 }
 
-/* libde265 decodes at the size its sequence parameter set says, libheif's AV1 decoder at
- * the size of the sequence header, and libheif compares it with the declared size only
- * after decoding (a 64x64 ispe over a 3520x5280 SPS held 166 MB under a 20M budget): a
- * stream larger than the largest coded item declared (the image, when no coded item has
- * an ispe) is refused before it is decoded. An SPS codes whole coding blocks and crops
- * them (x265 codes 333x211 as 336x216): up to CODING_PADDING more on each side is the
- * encoder's, not a lie. */
-#define CODING_PADDING 64u
-
-static lp_status check_streams(const lp_heif_header *h, lp_error *err)
-{
-    uint32_t w = h->coded_width ? h->coded_width : h->width;
-    uint32_t ht = h->coded_width ? h->coded_height : h->height;
-    uint64_t allowed = ((uint64_t)w + CODING_PADDING) * ((uint64_t)ht + CODING_PADDING);
-    if ((uint64_t)h->stream_width * h->stream_height <= allowed)
-        return LP_OK;
-    return lp_error_set(err, LP_ERR_CORRUPT, "HEIF image data is %" PRIu32 "x%" PRIu32
-                        " (its sequence headers), larger than the %" PRIu32 "x%" PRIu32
-                        " its items declare", h->stream_width, h->stream_height, w, ht);
-}
-
 /* Our own reading of the meta box (src/codec/heif_boxes.c), before libheif reads the
  * container (so before it is asked anything that follows item references: even the bit
  * depth does, in 1.15), and the reservation for what libheif's parse will hold:
@@ -376,7 +355,7 @@ static lp_status check_streams(const lp_heif_header *h, lp_error *err)
  *   grid as to ispe;
  * - the chroma subsampling, for the estimate;
  * - the sizes the streams' sequence headers declare (HEVC parameter sets, AV1 sequence
- *   headers) against the items' declared ones (check_streams).
+ *   headers) against the items' declared ones (lp_heif_check_streams).
  * A file our reader refuses is refused: libheif is not left to find out. */
 static lp_status check_meta(heif_source *s, lp_error *err)
 {
@@ -403,7 +382,7 @@ static lp_status check_meta(heif_source *s, lp_error *err)
         return lp_error_set(err, LP_ERR_CORRUPT, "HEIF auxiliary grid of %" PRIu32 "x%" PRIu32
                             " is larger than its image (%" PRIu32 "x%" PRIu32 ")",
                             h.aux_grid_width, h.aux_grid_height, h.width, h.height);
-    return check_streams(&h, err);
+    return lp_heif_check_streams(&h, "HEIF", err);
 }
 
 /* Output format and the decode-time reservation; called once the limits passed. */
