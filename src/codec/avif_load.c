@@ -44,7 +44,6 @@
 #include "leanpix/codec.h"
 
 #include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -462,12 +461,8 @@ static lp_status avif_next(lp_stage *self, lp_strip *strip, lp_error *err)
     if (!s->decoded) {
         s->decoded = true;
         avifResult r = avifDecoderNextImage(s->dec);
-        if (r != AVIF_RESULT_OK) {
-            char where[96];  /* a frame over its item's declared size fails here too */
-            snprintf(where, sizeof where, "image data (AV1 frames held to the declared %" PRIu32
-                     " pixels)", s->dec->imageSizeLimit);
-            return avif_failure(s, r, where, err);
-        }
+        if (r != AVIF_RESULT_OK)
+            return avif_failure(s, r, "image data", err);
         if (s->dec->image->width != s->stored_w || s->dec->image->height != s->stored_h)
             return lp_error_set(err, LP_ERR_CORRUPT, "AVIF frame is %ux%u, its header says %ux%u",
                                 s->dec->image->width, s->dec->image->height, s->stored_w,
