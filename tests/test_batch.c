@@ -319,6 +319,26 @@ static void test_model(void **state)
     assert_true(k4.cell_width >= 2160 && k4.cell_height >= 2160);
     assert_true(k4.predicted_peak <= 122ull << 20);
 
+    /* the same photo with a share (84 MB of 168) below the 4K class: smaller cells, and the
+     * 4K-class plan it would prefer (lp_plan.preferred_peak), which a share of exactly
+     * that peak gives; its leanest plan is below both */
+    lp_plan below, preferred;
+    lp_convert_options below_run;
+    lp_plan_job(&p, &o, 168ull << 20, 2, &below, &below_run, NULL);
+    assert_true(below.grid && below.cell_width < 2160);
+    assert_true(below.predicted_peak <= 84ull << 20);
+    assert_true(below.preferred_peak > 84ull << 20 && below.preferred_peak <= 168ull << 20);
+    assert_true(below.lean_peak > 0 && below.lean_peak <= below.predicted_peak);
+    lp_plan_job_for(&p, &o, 168ull << 20, 2, below.preferred_peak, &preferred, &run, NULL);
+    assert_true(preferred.cell_width >= 2160 && preferred.cell_height >= 2160);
+    assert_true(preferred.predicted_peak <= below.preferred_peak);
+    assert_int_equal(preferred.preferred_peak, 0);  /* nothing better to prefer */
+    assert_int_equal(k4.preferred_peak, 0);
+    /* a share of its lean peak: its leanest cells */
+    lp_plan at_lean;
+    lp_plan_job_for(&p, &o, 168ull << 20, 2, below.lean_peak, &at_lean, &run, NULL);
+    assert_true(at_lean.predicted_peak <= below.lean_peak);
+
     /* 12 MP (~216 MB as one frame) under 256 MB / 2: a grid within its share */
     p = jpeg_probe(4000, 3000, false);
     lp_plan mid;
@@ -486,8 +506,8 @@ static bool fake_stop(void *user)
 static void test_scheduler_without_budget_and_stop(void **state)
 {
     (void)state;
-    lp_batch_job_spec specs[6] = {{100, false, 0}, {100, false, 0}, {100, false, 0},
-                                  {100, false, 0}, {100, false, 0}, {100, false, 0}};
+    lp_batch_job_spec specs[6] = {{.predicted = 100}, {.predicted = 100}, {.predicted = 100},
+                                  {.predicted = 100}, {.predicted = 100}, {.predicted = 100}};
     fake f = {.specs = specs, .budget = UINT64_MAX};
     stop_now = true;
     lp_batch_config cfg = {.jobs = 2, .stop = fake_stop};
@@ -510,7 +530,7 @@ static void test_scheduler_longest_first(void **state)
     lp_batch_job_spec specs[8];
     const double work[8] = {10, 45, 3, 60, 0, 9, 0, 12};
     for (int i = 0; i < 8; i++)
-        specs[i] = (lp_batch_job_spec){1, false, work[i]};
+        specs[i] = (lp_batch_job_spec){.predicted = 1, .work = work[i]};
     specs[4].alone = true;  /* alone jobs still come last */
     specs[4].work = 100;
     fake f = {.specs = specs, .budget = 1000};
@@ -558,7 +578,7 @@ static void test_scheduler_lends_idle_cpus(void **state)
 {
     (void)state;
     /* job 1 must wait for job 0's room (200 + 100 > 250): its worker is idle, so lent */
-    lp_batch_job_spec specs[2] = {{200, false, 10}, {100, false, 1}};
+    lp_batch_job_spec specs[2] = {{.predicted = 200, .work = 10}, {.predicted = 100, .work = 1}};
     lend_fake f = {.specs = specs};
     lp_batch_config cfg = {.jobs = 2, .budget = 250};
     lp_batch_sched_stats stats;
@@ -572,12 +592,104 @@ static void test_scheduler_lends_idle_cpus(void **state)
     assert_int_equal(stats.succeeded, 2);
 
     /* one job, three workers, no budget: both idle workers are lent */
-    lp_batch_job_spec one[1] = {{200, false, 10}};
+    lp_batch_job_spec one[1] = {{.predicted = 200, .work = 10}};
     lp_batch_config three = {.jobs = 3};
     lend_fake g = {.specs = one};
     assert_int_equal(lp_batch_run(one, 1, &three, lend_job, NULL, &g, &stats, &err), LP_OK);
     assert_int_equal(atomic_load(&g.got_tight), 2);  /* no budget: the 60-byte ask too */
     assert_int_equal(stats.cpus_lent, 2);
+}
+
+/* Lanes: jobs planned for budget / jobs that would prefer a plan above that share. The
+ * fake planner (replan) gives a share of 0 the 80-byte plan, its preferred share the
+ * 120-byte one, any other share a plan of that size (lean: 30). */
+typedef struct lanes_fake {
+    lp_batch_job_spec *specs;
+    uint64_t budget;
+    uint64_t planned[64];
+    _Atomic uint64_t running_planned;
+    _Atomic unsigned preferred_running, max_preferred_running;
+    _Atomic int violations;
+    _Atomic unsigned replans;
+} lanes_fake;
+
+static uint64_t lanes_replan(void *user, size_t index, uint64_t share)
+{
+    lanes_fake *f = user;
+    atomic_fetch_add(&f->replans, 1);
+    f->planned[index] = share == 0 ? 80 : share;
+    return f->planned[index];
+}
+
+static lp_status lanes_job(void *user, size_t index, const lp_cpu_lender *lender, lp_error *err)
+{
+    (void)lender;
+    (void)err;
+    lanes_fake *f = user;
+    uint64_t mine = f->planned[index];
+    bool preferred = mine == f->specs[index].preferred;
+    uint64_t sum = atomic_fetch_add(&f->running_planned, mine) + mine;
+    if (sum > f->budget)
+        atomic_fetch_add(&f->violations, 1);
+    if (preferred) {
+        unsigned now = atomic_fetch_add(&f->preferred_running, 1) + 1;
+        unsigned most = atomic_load(&f->max_preferred_running);
+        while (now > most && !atomic_compare_exchange_weak(&f->max_preferred_running, &most, now)) {
+        }
+    }
+    usleep(preferred ? 3000 : 1000 + (index % 3) * 500);
+    if (preferred)
+        atomic_fetch_sub(&f->preferred_running, 1);
+    atomic_fetch_sub(&f->running_planned, mine);
+    return LP_OK;
+}
+
+static void run_lanes(lanes_fake *f, lp_batch_job_spec *specs, size_t n, uint64_t budget,
+                      lp_batch_sched_stats *stats)
+{
+    for (size_t i = 0; i < n; i++)
+        f->planned[i] = specs[i].predicted;
+    f->specs = specs;
+    f->budget = budget;
+    lp_batch_config cfg = {.jobs = 2, .budget = budget, .replan = lanes_replan};
+    lp_error err = {0};
+    assert_int_equal(lp_batch_run(specs, n, &cfg, lanes_job, NULL, f, stats, &err), LP_OK);
+    assert_int_equal(stats->succeeded, n);
+    assert_int_equal(atomic_load(&f->violations), 0);
+}
+
+static void test_scheduler_lanes(void **state)
+{
+    (void)state;
+    enum { N = 24 };
+    lp_batch_job_spec specs[N];
+    for (int i = 0; i < N; i++)
+        specs[i] = (lp_batch_job_spec){.predicted = 80, .work = 1, .lean = 30, .preferred = 120};
+
+    /* 168 bytes: one 120-byte plan beside half a share (42): one lane of preferred plans,
+     * the other worker's jobs planned for the 48 bytes left */
+    lanes_fake f = {0};
+    lp_batch_sched_stats stats;
+    run_lanes(&f, specs, N, 168, &stats);
+    assert_int_equal(atomic_load(&f.max_preferred_running), 1);
+    assert_true(stats.took_preferred >= N / 3);
+    assert_true(stats.took_room >= 1);
+    assert_int_equal(stats.took_preferred + stats.took_room, N);
+    for (int i = 0; i < N; i++)
+        assert_true(f.planned[i] == 120 || f.planned[i] == 48);
+
+    /* 150 bytes cannot hold 120 beside half a share (37): equal shares, no replan */
+    lanes_fake g = {0};
+    run_lanes(&g, specs, N, 150, &stats);
+    assert_int_equal(atomic_load(&g.replans), 0);
+    assert_int_equal(stats.took_preferred, 0);
+
+    /* 168 bytes, but only a quarter of the jobs prefer more: equal shares */
+    for (int i = 0; i < N; i++)
+        specs[i].preferred = i % 4 == 0 ? 120 : 0;
+    lanes_fake h = {0};
+    run_lanes(&h, specs, N, 168, &stats);
+    assert_int_equal(atomic_load(&h.replans), 0);
 }
 
 /* When the head (the longest job) waits for room, smaller jobs that fit start beside the
@@ -587,10 +699,10 @@ static void test_scheduler_backfills_without_starving(void **state)
     (void)state;
     enum { SMALL = 24, N = SMALL + 2 };
     lp_batch_job_spec specs[N];
-    specs[0] = (lp_batch_job_spec){60, false, 100};
-    specs[1] = (lp_batch_job_spec){60, false, 90};
+    specs[0] = (lp_batch_job_spec){.predicted = 60, .work = 100};
+    specs[1] = (lp_batch_job_spec){.predicted = 60, .work = 90};
     for (int i = 2; i < N; i++)
-        specs[i] = (lp_batch_job_spec){30, false, 1};
+        specs[i] = (lp_batch_job_spec){.predicted = 30, .work = 1};
     fake f = {.specs = specs, .budget = 100, .us_per_work = 300};  /* 30 ms, 27 ms, 0.3 ms */
     lp_batch_config cfg = {.jobs = 2, .budget = 100};
     lp_batch_sched_stats stats;
@@ -638,7 +750,7 @@ static void test_batch_lends_cpus_to_a_grid_job(void **state)
     make_jpeg(in, 1024, 512, 7, "");
     lp_mem *parent = lp_mem_new(256u << 20, NULL);
     grid_job g = {.in = in, .out = lpt_path("lend.avif"), .parent = parent};
-    lp_batch_job_spec spec = {64u << 20, false, 1};
+    lp_batch_job_spec spec = {.predicted = 64u << 20, .work = 1};
     lp_batch_config cfg = {.jobs = 2, .budget = 256u << 20};
     lp_batch_sched_stats stats;
     lp_error err = {0};
@@ -696,7 +808,7 @@ static void test_scheduler_retries_nomem_alone(void **state)
     (void)state;
     lp_batch_job_spec specs[8];
     for (int i = 0; i < 8; i++)
-        specs[i] = (lp_batch_job_spec){10, false, 0};
+        specs[i] = (lp_batch_job_spec){.predicted = 10};
     nomem_fake f = {0};
     lp_batch_config cfg = {.jobs = 3, .budget = 1000};
     lp_batch_sched_stats stats;
@@ -780,11 +892,11 @@ static void test_rss_back_after_outlier(void **state)
     lp_batch_job_spec specs[2 * NORMAL + 1];
     for (int i = 0; i < 2 * NORMAL + 1; i++) {
         jobs[i] = (alloc_job){256 * KB, 96};  /* ~24 MB each, held in the arenas once freed */
-        specs[i] = (lp_batch_job_spec){32u << 20, false, 0};
+        specs[i] = (lp_batch_job_spec){.predicted = 32u << 20};
     }
     /* the outlier: 160 MB of blocks below and above the mmap threshold */
     jobs[NORMAL] = (alloc_job){640 * KB, 256};
-    specs[NORMAL] = (lp_batch_job_spec){200u << 20, true, 0};
+    specs[NORMAL] = (lp_batch_job_spec){.predicted = 200u << 20, .alone = true};
     lp_batch_config cfg = {.jobs = 2, .budget = 256u << 20, .trim_threshold = 64u << 20};
     lp_error err = {0};
     /* What a batch process holds while idle (binary, libraries, codec tables, the input
@@ -980,6 +1092,8 @@ static void test_cli_usage_and_outdir(void **state)
     assert_int_equal(batch_cli("-o x --shard 8/8 y.jpg"), 2);
     assert_int_equal(batch_cli("-o x --shard abc y.jpg"), 2);
     assert_non_null(strstr(cli_out, "a shard is I/N"));
+    assert_int_equal(batch_cli("-o x --lanes sometimes y.jpg"), 2);
+    assert_non_null(strstr(cli_out, "--lanes takes auto or off"));
     /* --help describes each option once, with one default */
     assert_int_equal(lpt_run_capture(cli_out, sizeof cli_out, "'%s' batch --help", lpt_bin()), 0);
     size_t max_mem_lines = 0, format_lines = 0;
@@ -1057,6 +1171,40 @@ static void test_cli_bad_image_goes_on(void **state)
         assert_true(lpt_file_exists(lpt_path("bad-out/good.avif")));
     }
     free(json);
+}
+
+/* Lanes end to end: 2240 px photos, of libaom's 4K class, whose 4K-class plan (one 2240
+ * px cell, 101 MiB predicted) is over an equal share of 152M (70 MiB: 1152 px cells, 37
+ * MiB). With lanes (the default) some run with 4K-class cells beside the others' plans,
+ * the budget kept; with --lanes off every one gets its equal share's cells. */
+static void test_cli_lanes(void **state)
+{
+    (void)state;
+    REQUIRE_CONVERT();
+    LPT_REQUIRE_TOOL("cjpeg");
+    LPT_REQUIRE_TOOL("python3");
+    char in[1100];
+    snprintf(in, sizeof in, "%s", dir_path("lanes-in"));
+    make_jpegs(in, "p", 4, 2240, 2240);
+    const char *check =
+        "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); s=d[\"summary\"]; "
+        "k4=[r for r in d[\"images\"] if min(r[\"cell_width\"], r[\"cell_height\"]) >= 2160 "
+        "or not r[\"cell_width\"]]; assert s[\"succeeded\"] == 4, s; "
+        "assert s[\"max_running_predicted_bytes\"] <= s[\"job_budget_bytes\"], s; "
+        "lanes = sys.argv[2] == \"auto\"; "
+        "assert (s[\"took_preferred\"] >= 1) == lanes, s; "
+        "assert lanes or s[\"took_room\"] == 0, s; "
+        "assert len(k4) == s[\"took_preferred\"], (len(k4), s)' '%s' %s";
+    const char *modes[] = {"auto", "off"};
+    for (int i = 0; i < 2; i++) {
+        char args[4096], json[1100];
+        snprintf(json, sizeof json, "%s", lpt_path(i ? "lanes-off.json" : "lanes.json"));
+        snprintf(args, sizeof args,
+                 "-o '%s' --json '%s' --jobs 2 --max-mem 152M --speed 10 --lanes %s '%s'",
+                 dir_path(i ? "lanes-out-off" : "lanes-out"), json, modes[i], in);
+        assert_int_equal(batch_cli(args), 0);
+        assert_int_equal(lpt_run(check, json, modes[i]), 0);
+    }
 }
 
 /* Runs `leanpix batch --max-mem 300M ARGS` on a pty (util-linux `script`), its output in
@@ -1333,6 +1481,8 @@ int main(void)
         cmocka_unit_test(test_probe_headers),
         cmocka_unit_test(test_model),
         cmocka_unit_test(test_scheduler_keeps_budget),
+        cmocka_unit_test(test_scheduler_lanes),
+        cmocka_unit_test(test_cli_lanes),
         cmocka_unit_test(test_scheduler_without_budget_and_stop),
         cmocka_unit_test(test_scheduler_retries_nomem_alone),
         cmocka_unit_test(test_scheduler_longest_first),

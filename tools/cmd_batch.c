@@ -160,6 +160,7 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
     fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
     fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default: " LP_DEFAULT_AVAILABLE_TEXT ")");
+    fprintf(f, "  %-22s %s\n", "--lanes V", "auto|off: when the budget holds a better plan (AVIF: libaom's 4K-class cells) for some jobs but not for all, some workers run those and the others take what is left (auto, the default); off: equal shares, so that a file's plan and bytes depend only on it and the budget");
     fprintf(f, "  %-22s %s\n", "--stats", "print the summary, the budget used (and why) and the share it leaves each job to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
     fprintf(f, "  %-22s %s\n", "--resume", "skip outputs that exist and are complete; remove stale temp files");
@@ -480,6 +481,24 @@ static bool remove_stale_temps(batch *b)
     return true;
 }
 
+/* The scheduler's replan (lp_batch_config): job `spec` planned again for `share` bytes (0:
+ * budget / jobs) as it starts. Arithmetic only, under the scheduler's lock; the job's own
+ * worker then runs it, and its record reports the plan that ran. */
+static uint64_t replan_job(void *user, size_t spec, uint64_t share)
+{
+    batch *b = user;
+    job_result *r = &b->results[b->spec_item[spec]];
+    lp_plan plan;
+    lp_convert_options opts;
+    uint64_t for_share = share ? share : b->job_budget / b->jobs;
+    if (lp_plan_job_for(&r->probe, &b->opts, b->job_budget, b->jobs, for_share, &plan, &opts,
+                        NULL) == LP_OK) {
+        r->plan = plan;
+        r->opts = opts;
+    }
+    return r->plan.predicted_peak;
+}
+
 /* Probes and plans every input; items that are done (resume) or unreadable are finished
  * here, the rest become scheduler jobs. */
 static bool plan_jobs(batch *b, bool resume)
@@ -509,6 +528,8 @@ static bool plan_jobs(batch *b, bool resume)
         }
         b->specs[b->nspecs].predicted = r->plan.predicted_peak;
         b->specs[b->nspecs].alone = r->plan.alone;
+        b->specs[b->nspecs].lean = r->plan.lean_peak;
+        b->specs[b->nspecs].preferred = r->plan.preferred_peak;
         r->work = (double)r->plan.out_width * r->plan.out_height / 1e6 +
                   (double)r->plan.decode_width * r->plan.decode_height / 4e6;
         b->specs[b->nspecs].work = r->work;
@@ -543,6 +564,8 @@ static void write_summary(batch *b)
         .ran_alone = b->sched.ran_alone,
         .backfilled = b->sched.backfilled,
         .cpus_lent = b->sched.cpus_lent,
+        .took_preferred = b->sched.took_preferred,
+        .took_room = b->sched.took_room,
         .idle_process = b->idle,
         .job_budget = b->job_budget,
         .shard = b->shard_text,
@@ -556,7 +579,7 @@ static void write_summary(batch *b)
 typedef struct batch_args {
     const char *outdir, *list_file, *json_path, *shard;
     unsigned shard_index, shard_count;  /* parsed from shard */
-    bool resume, progress, stats;
+    bool resume, progress, stats, no_lanes;
     unsigned jobs;
     const char **inputs;
     int ninputs;
@@ -602,6 +625,14 @@ static int parse_args(int argc, char **argv, batch_args *a, lp_convert_options *
             a->progress = false;
         } else if (!strcmp(s, "--stats")) {
             a->stats = true;
+        } else if (!strcmp(s, "--lanes")) {
+            if (!v)
+                goto missing;
+            if (strcmp(v, "auto") && strcmp(v, "off")) {
+                cli_error("batch", "--lanes takes auto or off, not '%s'", v);
+                return -1;
+            }
+            a->no_lanes = !strcmp(v, "off"), i++;
         } else if (s[0] == '-' && s[1]) {
             int r = convert_option_parse(opts, argc, argv, &i);
             if (r < 0)
@@ -781,6 +812,7 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
         .budget = b->job_budget,
         .trim_threshold = tune ? 64ull << 20 : 0,
         .stop = should_stop,
+        .replan = a->no_lanes ? NULL : replan_job,
     };
     lp_error err = {0};
     if (lp_batch_run(b->specs, b->nspecs, &cfg, run_job, job_done, b, &b->sched, &err) != LP_OK) {
@@ -813,6 +845,10 @@ static int run_batch(batch *b, const batch_args *a, bool tune)
                         " job)\n", b->budget_why.why, b->jobs,
                 a->jobs ? "from -j" : "the effective CPUs", cli_mib(b->idle), cli_mib(counted_idle(b->idle)),
                 LP_BATCH_IDLE_STEP >> 20, cli_mib(b->job_budget), cli_mib(b->job_budget) / b->jobs);
+    if (a->stats && (b->sched.took_preferred || b->sched.took_room))
+        fprintf(stderr, "leanpix: batch: in lanes: %zu jobs with their preferred plan (AVIF: "
+                        "libaom's 4K class), %zu with the room the other lane left\n",
+                b->sched.took_preferred, b->sched.took_room);
     return b->failed || b->excluded ? LP_EXIT_PARTIAL : LP_EXIT_OK;
 }
 

@@ -96,12 +96,19 @@ typedef struct lp_batch_config {
                                   back to the kernel (lp_batch_release_memory); 0 = never */
     bool (*stop)(void *user);  /* optional: polled before each admission (with the run's
                                   user pointer); true = start no new job */
+    /* optional: plans job `index` again for `share` bytes (0: its share as first planned,
+     * budget / jobs) and returns its predicted peak, at most max(share, its lean). Called
+     * with the scheduler's lock held, just before the job starts; with it, jobs take
+     * their preferred plan or the room left (lp_batch_run). */
+    uint64_t (*replan)(void *user, size_t index, uint64_t share);
 } lp_batch_config;
 
 typedef struct lp_batch_job_spec {
-    uint64_t predicted;  /* predicted peak bytes */
+    uint64_t predicted;  /* predicted peak bytes, planned for budget / jobs */
     bool alone;          /* must run with no other job */
     double work;         /* expected CPU work (e.g. output megapixels); 0 = unknown */
+    uint64_t lean;       /* predicted peak of its leanest plan (0: none leaner) */
+    uint64_t preferred;  /* predicted peak of a better plan above its share (0: none) */
 } lp_batch_job_spec;
 
 typedef struct lp_batch_sched_stats {
@@ -111,6 +118,8 @@ typedef struct lp_batch_sched_stats {
     size_t ran_alone;
     size_t retried_alone;            /* failed with LP_ERR_NOMEM beside others, run again alone */
     size_t backfilled;               /* started ahead of a head that waited for room */
+    size_t took_preferred;           /* started with their preferred plan (lanes) */
+    size_t took_room;                /* started with the room the other lanes left */
     size_t cpus_lent;                /* idle workers' CPUs lent to running jobs (sum of lends) */
 } lp_batch_sched_stats;
 
@@ -120,8 +129,11 @@ typedef struct lp_batch_sched_stats {
  * run alone (so the workers drain once). A job starts when a worker is free and, for a normal job, the
  * running predictions plus its own fit the budget: the head of the queue, else one of the
  * next 64 jobs that fits (the head is passed over at most 4 times per worker, then waits
- * for its room). A job marked alone (or predicted over the budget) starts only when
- * nothing runs, and nothing starts beside it. Workers with nothing to start lend their
+ * for its room). With cfg->replan, when most jobs have a preferred plan above their share
+ * and the budget holds k < jobs of the median one beside half a share (budget / jobs) for
+ * each other worker, k workers run preferred plans and the others' jobs are planned for
+ * the room left (within their lean plans) as they start. A job marked alone (or predicted
+ * over the budget) starts only when nothing runs, and nothing starts beside it. Workers with nothing to start lend their
  * CPUs to the running jobs (lp_cpu_lender, within the budget). A job that fails with
  * LP_ERR_NOMEM while others ran is queued again, once, to run alone (done is called only
  * for its last run). Returns LP_OK when all jobs ran (whatever their own status), an
@@ -186,6 +198,8 @@ typedef struct lp_batch_summary {
     size_t ran_alone;
     size_t backfilled;         /* jobs started ahead of a longer one that waited for room */
     size_t cpus_lent;          /* idle workers' CPUs lent to running jobs (sum of lends) */
+    size_t took_preferred;     /* jobs that started with their preferred plan */
+    size_t took_room;          /* jobs planned for the room another's preferred plan left */
     uint64_t idle_process;     /* the process's RSS when the jobs were planned */
     uint64_t job_budget;       /* the budget less that (as the caller counted it): what the
                                   jobs' predictions share */

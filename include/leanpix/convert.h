@@ -84,6 +84,12 @@ LP_API lp_status lp_convert_stream(lp_input *in, lp_output *out, const lp_conver
 LP_API lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uint64_t budget,
                              unsigned jobs, lp_plan *plan, lp_convert_options *run_opts,
                              lp_error *err);
+/* The same for a share of the budget other than budget/jobs: a batch's scheduler gives a
+ * job more for its preferred plan (plan->preferred_peak), or less when another took more
+ * (at least plan->lean_peak). */
+LP_API lp_status lp_plan_job_for(const lp_probe *probe, const lp_convert_options *opts,
+                                 uint64_t budget, unsigned jobs, uint64_t share, lp_plan *plan,
+                                 lp_convert_options *run_opts, lp_error *err);
 /* The peak bytes of a plan (the model's sum; docs/memory.md gives each term). */
 LP_API uint64_t lp_predict_peak(const lp_probe *probe, const lp_plan *plan,
                                 const lp_encode_options *encode);

@@ -52,6 +52,10 @@ typedef struct lp_plan {
     uint64_t predicted_peak;               /* bytes: the whole job, codec state included */
     bool lean;                             /* the leanest mode was chosen to fit the budget */
     bool alone;                            /* over the budget even so: runs with nothing else */
+    uint64_t lean_peak;                    /* bytes the job needs at least: its leanest mode */
+    uint64_t preferred_peak;               /* bytes of the plan its format prefers when this one
+                                              is worse for want of room (AVIF: cells of
+                                              libaom's 4K class); 0 = none */
 } lp_plan;
 
 #ifdef __cplusplus

@@ -67,12 +67,13 @@ void lp_batch_json_close(FILE *f, const lp_batch_summary *s)
             "\"bytes_in\": %" PRIu64 ", \"bytes_out\": %" PRIu64
             ", \"max_running_predicted_bytes\": %" PRIu64 ", \"process_peak_rss_bytes\": %" PRIu64
             ", \"ran_alone\": %zu, \"backfilled\": %zu, \"cpus_lent\": %zu"
+            ", \"took_preferred\": %zu, \"took_room\": %zu"
             ", \"idle_process_bytes\": %" PRIu64 ", \"job_budget_bytes\": %" PRIu64 ", \"shard\": ",
             s->total, s->succeeded, s->skipped, s->failed, s->jobs, s->budget, s->seconds,
             s->megapixels, s->seconds > 0 ? (double)(s->succeeded) / s->seconds : 0.0,
             s->seconds > 0 ? s->megapixels / s->seconds : 0.0, s->bytes_in, s->bytes_out,
             s->max_running_predicted, s->process_peak_rss, s->ran_alone, s->backfilled,
-            s->cpus_lent, s->idle_process, s->job_budget);
+            s->cpus_lent, s->took_preferred, s->took_room, s->idle_process, s->job_budget);
     lp_json_string(f, s->shard);
     fputs(", \"budget_source\": ", f);
     lp_json_string(f, s->budget_source);

@@ -16,6 +16,18 @@
  * budget on their own) are queued after all the others, so the workers drain once, and
  * each runs with nothing beside it.
  *
+ * Lanes. Planned for the budget / jobs share, a job may get a worse plan than it could
+ * have with more (AVIF: cells below libaom's 4K class, which at speed 9 cost 4-7% more
+ * bytes for the same quality: spec->preferred is the peak of the better plan). When most
+ * jobs are in that case and the budget holds k (< workers) preferred plans beside the
+ * other workers' half shares, the workers form lanes (cfg->replan plans each job as it
+ * starts): k run preferred plans, the rest share what is left (at least their lean
+ * plans). So a budget between one and two 4K-class jobs runs one such job beside lean
+ * ones, where equal shares would give every job cells below the class. k and the other
+ * lanes' share come from the median preferred peak; a preferred plan larger than leaves
+ * the others half a share (an outlier's) is not taken. The budget is kept by admission as
+ * always.
+ *
  * Idle workers lend their CPUs: a running job may borrow (lp_cpu_lender) the CPUs of
  * workers that have nothing to start (the queue is empty, or its head waits for room,
  * or an alone job runs), each with the budget one more encoder needs, and an AVIF grid
@@ -29,7 +41,7 @@
  * After a job predicted above cfg->trim_threshold, freed memory is handed back to the
  * kernel (malloc_trim), so that an outlier does not leave its peak in the process's RSS.
  * The done callback runs under its own mutex: the caller's progress and report code
- * never runs concurrently. Memory: the queue (two size_t and a bool a job).
+ * never runs concurrently. Memory: the queue (two size_t, two uint64_t and a bool a job).
  */
 #include "leanpix/batch.h"
 
@@ -44,6 +56,12 @@ typedef struct scheduler {
     size_t queued;            /* entries in order */
     size_t next;              /* position in order of the next job to admit */
     bool *retried;            /* queued again to run alone after LP_ERR_NOMEM */
+    uint64_t *predicted;      /* each job's predicted peak as now planned */
+    uint64_t *share;          /* and the share it was planned for (0: budget / jobs) */
+    unsigned preferred_lanes; /* k workers run preferred plans (0: no lanes) */
+    uint64_t preferred_lane;  /* the largest preferred plan a lane takes */
+    uint64_t other_lane;      /* the share each other worker's job is planned for */
+    unsigned preferred_running;
     const lp_batch_config *cfg;
     lp_batch_job_fn run;
     lp_batch_done_fn done;
@@ -81,17 +99,38 @@ static bool must_run_alone(const scheduler *s, size_t index)
 #define LOOKAHEAD 64u
 #define BYPASS_LIMIT 4u
 
+#define NO_START UINT64_MAX
+
+/* Called with the lock held: the share the job `index` would start with now (0: budget /
+ * jobs, as first planned), or NO_START. */
+static uint64_t start_share(const scheduler *s, size_t index)
+{
+    if (s->alone_running || s->running + s->lent >= s->workers)
+        return NO_START;
+    if (must_run_alone(s, index))
+        return s->running == 0 && s->lent == 0 ? s->share[index] : NO_START;
+    uint64_t budget = s->cfg->budget, used = s->running_predicted + s->lent_bytes;
+    if (!budget)
+        return s->share[index];
+    uint64_t room = used < budget ? budget - used : 0;
+    const lp_batch_job_spec *job = &s->specs[index];
+    if (!s->preferred_lanes)
+        return job->predicted <= room ? 0 : NO_START;
+    if (job->preferred && s->preferred_running < s->preferred_lanes &&
+        job->preferred <= s->preferred_lane && job->preferred <= room)
+        return job->preferred;
+    uint64_t lane = room < s->other_lane ? room : s->other_lane;
+    if (job->predicted <= lane)
+        return 0;  /* its own share's plan fits the lane */
+    if (job->lean && job->lean <= lane)
+        return lane;
+    return job->predicted <= room ? 0 : NO_START;
+}
+
 /* Called with the lock held: may the job at position `at` of the queue start now? */
 static bool admissible_at(const scheduler *s, size_t at)
 {
-    if (s->alone_running || s->running + s->lent >= s->workers)
-        return false;
-    size_t index = s->order[at];
-    if (must_run_alone(s, index))
-        return s->running == 0 && s->lent == 0;
-    uint64_t budget = s->cfg->budget;
-    return !budget ||
-           s->running_predicted + s->lent_bytes + s->specs[index].predicted <= budget;
+    return start_share(s, s->order[at]) != NO_START;
 }
 
 /* Called with the lock held: the queue position of a job that may start now, or
@@ -164,12 +203,32 @@ static void give_back(void *ctx, unsigned count, uint64_t bytes_each)
     pthread_mutex_unlock(&s->lock);
 }
 
+static bool preferred_plan(const scheduler *s, size_t index)
+{
+    return s->share[index] && s->share[index] == s->specs[index].preferred;
+}
+
+/* Called with the lock held, for a job start_share admits: plans it for that share. */
+static void plan_for_start(scheduler *s, size_t index)
+{
+    uint64_t share = start_share(s, index);
+    if (share == s->share[index])
+        return;
+    s->predicted[index] = s->cfg->replan(s->user, index, share);
+    s->share[index] = share;
+    if (share && share == s->specs[index].preferred)
+        s->stats.took_preferred++;
+    else if (share)
+        s->stats.took_room++;
+}
+
 static void admit(scheduler *s, size_t index, bool *alone)
 {
-    const lp_batch_job_spec *job = &s->specs[index];
+    plan_for_start(s, index);
     *alone = must_run_alone(s, index);
     s->running++;
-    s->running_predicted += job->predicted;
+    s->running_predicted += s->predicted[index];
+    s->preferred_running += preferred_plan(s, index);
     s->alone_running = *alone;
     s->stats.started++;
     if (*alone)
@@ -182,13 +241,14 @@ static void admit(scheduler *s, size_t index, bool *alone)
 
 static void finish(scheduler *s, size_t index, bool alone, lp_status st, const lp_error *err)
 {
-    const lp_batch_job_spec *job = &s->specs[index];
-    if (s->cfg->trim_threshold && job->predicted >= s->cfg->trim_threshold)
+    uint64_t predicted = s->predicted[index];  /* only this job's worker changes it */
+    if (s->cfg->trim_threshold && predicted >= s->cfg->trim_threshold)
         lp_batch_release_memory();
 
     pthread_mutex_lock(&s->lock);
     s->running--;
-    s->running_predicted -= job->predicted;
+    s->running_predicted -= predicted;
+    s->preferred_running -= preferred_plan(s, index);
     if (alone)
         s->alone_running = false;
     bool retry = st == LP_ERR_NOMEM && !alone && !s->retried[index];
@@ -305,6 +365,48 @@ static void build_order(scheduler *s)
     s->queued = n;
 }
 
+static int by_value(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Lanes (see the top of this file) when most normal jobs have a preferred plan and the
+ * budget holds k of the median one, 0 < k < workers, beside half a share for each other
+ * worker. s->predicted serves as scratch: it is filled again by the caller. */
+static void set_lanes(scheduler *s)
+{
+    uint64_t budget = s->cfg->budget, half = budget / s->workers / 2;
+    size_t normal = 0, with = 0;
+    for (size_t i = 0; i < s->count; i++) {
+        if (must_run_alone(s, i))
+            continue;
+        normal++;
+        if (s->specs[i].preferred)
+            s->predicted[with++] = s->specs[i].preferred;
+    }
+    if (!budget || s->workers < 2 || with * 2 <= normal)
+        return;
+    qsort(s->predicted, with, sizeof *s->predicted, by_value);
+    uint64_t median = s->predicted[with / 2];
+    unsigned k = 0;
+    while (k + 1 < s->workers && (k + 1) * median + (s->workers - k - 1) * half <= budget)
+        k++;
+    if (k) {
+        s->preferred_lanes = k;
+        s->preferred_lane = (budget - (s->workers - k) * half) / k;
+        s->other_lane = (budget - k * median) / (s->workers - k);
+    }
+}
+
+static void free_queue(scheduler *s)
+{
+    free(s->order);
+    free(s->retried);
+    free(s->predicted);
+    free(s->share);
+}
+
 lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_batch_config *cfg,
                        lp_batch_job_fn run, lp_batch_done_fn done, void *user,
                        lp_batch_sched_stats *stats, lp_error *err)
@@ -325,18 +427,25 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
     s.user = user;
     s.order = malloc(2 * count * sizeof *s.order);
     s.retried = calloc(count, sizeof *s.retried);
+    s.predicted = malloc(count * sizeof *s.predicted);
+    s.share = calloc(count, sizeof *s.share);
     unsigned jobs = cfg->jobs ? cfg->jobs : 1;
     /* idle workers still lend their CPUs: as many workers as asked, not as jobs */
     s.workers = jobs;
+
     s.lender = (lp_cpu_lender){.borrow = lend, .give_back = give_back, .ctx = &s};
     pthread_t *threads = calloc(jobs, sizeof *threads);
-    if (!s.order || !s.retried || !threads) {
-        free(s.order);
-        free(s.retried);
+    if (!s.order || !s.retried || !s.predicted || !s.share || !threads) {
+        free_queue(&s);
         free(threads);
         return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate the job queue");
     }
+
     build_order(&s);
+    if (cfg->replan)
+        set_lanes(&s);
+    for (size_t i = 0; i < count; i++)
+        s.predicted[i] = specs[i].predicted;
     pthread_mutex_init(&s.lock, NULL);
     pthread_cond_init(&s.changed, NULL);
     pthread_mutex_init(&s.done_lock, NULL);
@@ -356,8 +465,7 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
     pthread_mutex_destroy(&s.lock);
     if (stats)
         *stats = s.stats;
-    free(s.order);
-    free(s.retried);
+    free_queue(&s);
     free(threads);
     return st;
 }

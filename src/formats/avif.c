@@ -16,7 +16,9 @@
  *   - over the budget even so: it runs alone, with the largest cells that fit the budget;
  *   - encoder threads left open: up to room->cpus (an alone job: up to one per worker)
  *     while the plan still fits. A batch gives each job one CPU and lends it idle workers'
- *     CPUs while it runs (lp_cpu_lender).
+ *     CPUs while it runs (lp_cpu_lender);
+ *   - for a batch's lanes (src/batch/scheduler.c): the leanest plan's peak, and, for an
+ *     image of libaom's 4K class planned below that class, the leanest 4K-class plan's.
  * The peak is the model's (lp_avif_grid_predict_peak, frame_bytes), calibrated on counted
  * peaks by bench/calibrate-plan.sh (within 25% on the reference batch's shapes).
  */
@@ -164,17 +166,26 @@ static bool cells_writable(uint32_t w, uint32_t h, uint32_t cw, uint32_t ch)
  * image itself is of that class, cells of at least K4_SIDE a side are tried first. */
 #define K4_SIDE 2176u
 
-/* The largest cells whose plan fits `limit`, sides tried from the image's longer side
- * down to the leanest cells in superblock steps; cells are at least `min_side` a side (0:
- * no minimum). False when none fits. */
+static bool of_4k_class(uint32_t w, uint32_t h)
+{
+    return w >= 2160 && h >= 2160;
+}
+
+/* The largest cells whose plan fits `limit` (`smallest`: the cells of the smallest
+ * predicted peak), sides tried from the image's longer side down to the leanest cells in
+ * superblock steps; cells are at least `min_side` a side (0: no minimum). False when none
+ * fits. */
 static bool cells_from(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
                        unsigned threads, uint64_t rest, uint64_t limit, uint32_t min_side,
-                       uint32_t lean_w, uint32_t lean_h)
+                       uint32_t lean_w, uint32_t lean_h, bool smallest)
 {
     uint32_t w = plan->out_width, h = plan->out_height;
     uint32_t lean = lean_w > lean_h ? lean_w : lean_h;
     uint32_t top = div_up(w > h ? w : h, 64) * 64;
     uint32_t last_w = 0, last_h = 0;
+    bool found = false;
+    lp_plan best = *plan;
+    lp_encode_options best_opts = *opts;
     for (uint32_t side = top; side > lean; side -= 64) {
         uint32_t cw = even_cell(w, side), ch = even_cell(h, side);
         cw = cw < min_side ? min_side : cw;
@@ -186,10 +197,21 @@ static bool cells_from(const lp_probe *p, lp_plan *plan, lp_encode_options *opts
         last_h = ch;
         set_mode(p, plan, opts, true, cw, ch, threads, rest);
         plan->lean = cw == lean_w && ch == lean_h;
-        if (plan->predicted_peak <= limit)
+        if (plan->predicted_peak > limit)
+            continue;
+        if (!smallest)
             return true;
+        if (!found || plan->predicted_peak < best.predicted_peak) {
+            best = *plan;
+            best_opts = *opts;
+            found = true;
+        }
     }
-    return false;
+    if (found) {
+        *plan = best;
+        *opts = best_opts;
+    }
+    return found;
 }
 
 /* The largest cells whose plan fits `limit`: fewer cells cost fewer bytes (each has its
@@ -202,10 +224,10 @@ static bool largest_cells(const lp_probe *p, lp_plan *plan, lp_encode_options *o
     uint32_t w = plan->out_width, h = plan->out_height;
     uint32_t lean_w, lean_h;
     lp_avif_grid_default_cell(w, h, &lean_w, &lean_h);
-    if (w >= 2160 && h >= 2160 &&
-        cells_from(p, plan, opts, threads, rest, limit, K4_SIDE, lean_w, lean_h))
+    if (of_4k_class(w, h) &&
+        cells_from(p, plan, opts, threads, rest, limit, K4_SIDE, lean_w, lean_h, false))
         return true;
-    if (cells_from(p, plan, opts, threads, rest, limit, 0, lean_w, lean_h))
+    if (cells_from(p, plan, opts, threads, rest, limit, 0, lean_w, lean_h, false))
         return true;
     set_mode(p, plan, opts, true, lean_w, lean_h, threads, rest);
     plan->lean = true;
@@ -259,6 +281,27 @@ static void choose_auto(const lp_probe *p, lp_plan *plan, lp_encode_options *opt
     largest_cells(p, plan, opts, 1, rest, limit);  /* else the leanest cells (plan->lean) */
 }
 
+/* What a batch's scheduler may trade (lp_plan.lean_peak, preferred_peak): the leanest
+ * cells, and, when the image is of libaom's 4K class but the share gave it smaller cells,
+ * the leanest plan of that class (at speed 9 it codes photos 5-9% tighter for the same
+ * quality: docs/avif-grid.md), if it fits the budget. */
+static void note_alternatives(const lp_probe *p, lp_plan *plan, const lp_encode_options *opts,
+                              const lp_plan_room *room, unsigned threads)
+{
+    uint32_t w = plan->out_width, h = plan->out_height, lean_w, lean_h;
+    lp_avif_grid_default_cell(w, h, &lean_w, &lean_h);
+    lp_plan alt = *plan;
+    lp_encode_options alt_opts = *opts;
+    set_mode(p, &alt, &alt_opts, true, lean_w, lean_h, threads, room->rest_bytes);
+    if (alt.predicted_peak < plan->lean_peak)
+        plan->lean_peak = alt.predicted_peak;
+    bool of_class = !plan->grid || of_4k_class(plan->cell_width, plan->cell_height);
+    if (of_4k_class(w, h) && !of_class &&
+        cells_from(p, &alt, &alt_opts, threads, room->rest_bytes,
+                   room->budget ? room->budget : UINT64_MAX, K4_SIDE, lean_w, lean_h, true))
+        plan->preferred_peak = alt.predicted_peak;
+}
+
 static lp_status avif_plan_output(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
                                   const lp_plan_room *room, lp_error *err)
 {
@@ -303,6 +346,10 @@ static lp_status avif_plan_output(const lp_probe *p, lp_plan *plan, lp_encode_op
         unsigned cpus = plan->alone && room->jobs > room->cpus ? room->jobs : room->cpus;
         widen(p, plan, opts, cpus, rest, plan->alone ? room->budget : room->share);
     }
+    plan->lean_peak = plan->predicted_peak;
+    plan->preferred_peak = 0;
+    if (cells_free && !plan->alone)
+        note_alternatives(p, plan, opts, room, threads);
     return LP_OK;
 }
 

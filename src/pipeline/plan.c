@@ -82,6 +82,14 @@ lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uin
                       unsigned jobs, lp_plan *plan, lp_convert_options *run_opts,
                       lp_error *err)
 {
+    jobs = jobs ? jobs : 1;
+    return lp_plan_job_for(probe, opts, budget, jobs, budget / jobs, plan, run_opts, err);
+}
+
+lp_status lp_plan_job_for(const lp_probe *probe, const lp_convert_options *opts,
+                          uint64_t budget, unsigned jobs, uint64_t share, lp_plan *plan,
+                          lp_convert_options *run_opts, lp_error *err)
+{
     memset(plan, 0, sizeof *plan);
     *run_opts = *opts;
     jobs = jobs ? jobs : 1;
@@ -104,13 +112,14 @@ lp_status lp_plan_job(const lp_probe *probe, const lp_convert_options *opts, uin
         lp_plan_room room = {
             .rest_bytes = rest_bytes(probe, plan),
             .budget = budget,
-            .share = budget / jobs,
+            .share = share,
             .jobs = jobs,
             .cpus = opts->cpus ? opts->cpus : 1,
         };
         return out->plan_output(probe, plan, &run_opts->encode, &room, err);
     }
     plan->predicted_peak = lp_predict_peak(probe, plan, &run_opts->encode);
+    plan->lean_peak = plan->predicted_peak;  /* nothing to choose: no leaner mode */
     plan->alone = budget && plan->predicted_peak > budget;
     return LP_OK;
 }
