@@ -126,7 +126,8 @@ def mean_psnr(col):
     ph = [r for r in rows if r['kind'] == 'photo' and r[col] not in ('', 'NA')]
     return sum(int(r['links']) * float(r[col]) for r in ph) / sum(int(r['links']) for r in ph)
 print(f"\nReference batch output bytes at speed {speed} ({cmd}), weighted by links "
-      f"({sum(int(r['links']) for r in rows)} files from {len(rows)} distinct):\n")
+      f"({sum(int(r['links']) for r in rows)} files from {len({r['file'] for r in rows})} "
+      f"distinct, {len(rows)} file-plan pairs):\n")
 print('| inputs | leanpix bytes | avifenc bytes | leanpix / avifenc |')
 print('|---|---:|---:|---:|')
 for kind, label in (('photo', 'photos'), ('outlier', 'outliers'), ('all', 'all')):
