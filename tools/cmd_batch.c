@@ -490,9 +490,11 @@ static uint64_t replan_job(void *user, size_t spec, uint64_t share)
     job_result *r = &b->results[b->spec_item[spec]];
     lp_plan plan;
     lp_convert_options opts;
-    uint64_t for_share = share ? share : b->job_budget / b->jobs;
-    if (lp_plan_job_for(&r->probe, &b->opts, b->job_budget, b->jobs, for_share, &plan, &opts,
-                        NULL) == LP_OK) {
+    lp_status st = share ? lp_plan_job_for(&r->probe, &b->opts, b->job_budget, b->jobs, share,
+                                           &plan, &opts, NULL)
+                         : lp_plan_job(&r->probe, &b->opts, b->job_budget, b->jobs, &plan, &opts,
+                                       NULL);
+    if (st == LP_OK) {
         r->plan = plan;
         r->opts = opts;
     }

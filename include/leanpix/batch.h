@@ -133,11 +133,11 @@ typedef struct lp_batch_sched_stats {
  * and the budget holds k < jobs of the median one beside half a share (budget / jobs) for
  * each other worker, k workers run preferred plans and the others' jobs are planned for
  * the room left (within their lean plans) as they start. A job marked alone (or predicted
- * over the budget) starts only when nothing runs, and nothing starts beside it. Workers with nothing to start lend their
- * CPUs to the running jobs (lp_cpu_lender, within the budget). A job that fails with
- * LP_ERR_NOMEM while others ran is queued again, once, to run alone (done is called only
- * for its last run). Returns LP_OK when all jobs ran (whatever their own status), an
- * error when threads could not be created. */
+ * over the budget) starts only when nothing runs, and nothing starts beside it. Workers
+ * with nothing to start lend their CPUs to the running jobs (lp_cpu_lender, within the
+ * budget). A job that fails with LP_ERR_NOMEM while others ran is queued again, once, to
+ * run alone (done is called only for its last run). Returns LP_OK when all jobs ran
+ * (whatever their own status), an error when threads could not be created. */
 LP_API lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count,
                               const lp_batch_config *cfg,
                               lp_batch_job_fn run, lp_batch_done_fn done, void *user,

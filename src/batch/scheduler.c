@@ -17,8 +17,9 @@
  * each runs with nothing beside it.
  *
  * Lanes. Planned for the budget / jobs share, a job may get a worse plan than it could
- * have with more (AVIF: cells below libaom's 4K class, which at speed 9 cost 4-7% more
- * bytes for the same quality: spec->preferred is the peak of the better plan). When most
+ * have with more (AVIF: cells below libaom's 4K class, which at speed 9 need 5.6% more
+ * bytes than one frame for the same PSNR where that class's need 2.0%: docs/benchmarks.md;
+ * spec->preferred is the peak of the better plan). When most
  * jobs are in that case and the budget holds k (< workers) preferred plans beside the
  * other workers' half shares, the workers form lanes (cfg->replan plans each job as it
  * starts): k run preferred plans, the rest share what is left (at least their lean
@@ -216,7 +217,7 @@ static void plan_for_start(scheduler *s, size_t index)
         return;
     s->predicted[index] = s->cfg->replan(s->user, index, share);
     s->share[index] = share;
-    if (share && share == s->specs[index].preferred)
+    if (preferred_plan(s, index))
         s->stats.took_preferred++;
     else if (share)
         s->stats.took_room++;
@@ -432,7 +433,6 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
     unsigned jobs = cfg->jobs ? cfg->jobs : 1;
     /* idle workers still lend their CPUs: as many workers as asked, not as jobs */
     s.workers = jobs;
-
     s.lender = (lp_cpu_lender){.borrow = lend, .give_back = give_back, .ctx = &s};
     pthread_t *threads = calloc(jobs, sizeof *threads);
     if (!s.order || !s.retried || !s.predicted || !s.share || !threads) {
@@ -440,7 +440,6 @@ lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count, const lp_ba
         free(threads);
         return lp_error_set(err, LP_ERR_NOMEM, "cannot allocate the job queue");
     }
-
     build_order(&s);
     if (cfg->replan)
         set_lanes(&s);

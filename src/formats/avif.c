@@ -283,8 +283,8 @@ static void choose_auto(const lp_probe *p, lp_plan *plan, lp_encode_options *opt
 
 /* What a batch's scheduler may trade (lp_plan.lean_peak, preferred_peak): the leanest
  * cells, and, when the image is of libaom's 4K class but the share gave it smaller cells,
- * the leanest plan of that class (at speed 9 it codes photos 5-9% tighter for the same
- * quality: docs/avif-grid.md), if it fits the budget. */
+ * the leanest plan of that class (at speed 9, 2.0% more bytes than one frame for the same
+ * PSNR where smaller cells need 5.6%: docs/benchmarks.md), if it fits the budget. */
 static void note_alternatives(const lp_probe *p, lp_plan *plan, const lp_encode_options *opts,
                               const lp_plan_room *room, unsigned threads)
 {
@@ -346,8 +346,7 @@ static lp_status avif_plan_output(const lp_probe *p, lp_plan *plan, lp_encode_op
         unsigned cpus = plan->alone && room->jobs > room->cpus ? room->jobs : room->cpus;
         widen(p, plan, opts, cpus, rest, plan->alone ? room->budget : room->share);
     }
-    plan->lean_peak = plan->predicted_peak;
-    plan->preferred_peak = 0;
+    plan->lean_peak = plan->predicted_peak;  /* preferred_peak: 0 unless noted here */
     if (cells_free && !plan->alone)
         note_alternatives(p, plan, opts, room, threads);
     return LP_OK;
