@@ -139,17 +139,21 @@ uint64_t lp_avif_grid_predict_peak(uint32_t width, uint32_t height, uint32_t cel
     uint64_t cell_px = (uint64_t)cell_width * cell_height;
     uint64_t encoders = threads * (cell_px * LP_AOM_BYTES_PER_PIXEL * bps +
                                    LP_AOM_CELL_FIXED_BYTES);
-    /* compressed output: about 0.25 byte per pixel on photos at the default quality
-     * (measured 0.21 on the 24 MP bench photo), held in memory up to the cell store's
-     * spill threshold; plus one cell-row of fresh cells and the tables */
+    /* compressed output: at most about 0.25 byte per pixel on photos at the default
+     * quality (0.21 on the 24 MP bench photo, 0.09 on the reference batch's), held in
+     * memory up to the cell store's spill threshold (the store's block is counted within
+     * 1 MiB of its bytes); plus one cell-row of fresh cells and the tables. The decoder's
+     * strips are the source format's term (decode_bytes), not counted here: until
+     * 2026-12-04 a 64-row RGBA strip was added here too, which put the reference batch's
+     * 1088x896-cell plans 1.27x over their counted peaks. */
     uint64_t output = (uint64_t)width * height / 4 * (alpha ? 3 : 2) / 2;
     if (output > LP_CELL_STORE_SPILL_BYTES)
         output = LP_CELL_STORE_SPILL_BYTES;
+    if (output < LP_CELL_STORE_FIRST_BLOCK)
+        output = LP_CELL_STORE_FIRST_BLOCK;
     uint64_t row_cells = padded * cell_height / 4 * (alpha ? 2 : 1);
     uint64_t tables = rows * cols * (alpha ? 2 : 1) * 64;
-    /* the decoder's strips (a JPEG's 16-row MCU band, its 8-bit RGB strip) */
-    uint64_t strips = (uint64_t)width * 4 * 64;
-    return rowbuf + encoders + output + row_cells + tables + strips;
+    return rowbuf + encoders + output + row_cells + tables;
 }
 
 /* ---- the sink ---- */

@@ -22,6 +22,8 @@
  * value to exercise the file path) and directory of the temp file. */
 #define LP_CELL_STORE_SPILL_BYTES (8u << 20)
 #define LP_CELL_STORE_SPILL_DIR "/var/tmp"
+/* The in-memory block starts at this size (the least a grid's output is charged). */
+#define LP_CELL_STORE_FIRST_BLOCK (64u << 10)
 
 typedef struct lp_cell_store {
     lp_mem *mem;
