@@ -144,8 +144,8 @@ uint64_t lp_avif_grid_predict_peak(uint32_t width, uint32_t height, uint32_t cel
      * memory up to the cell store's spill threshold (the store's block is counted within
      * 1 MiB of its bytes); plus one cell-row of fresh cells and the tables. The decoder's
      * strips are the source format's term (decode_bytes), not counted here: until
-     * 2026-12-04 a 64-row RGBA strip was added here too, which put the reference batch's
-     * 1088x896-cell plans 1.27x over their counted peaks. */
+     * f587ed2 (2026-12-03) a 64-row RGBA strip was added here too, which put the
+     * reference batch's 1088x896-cell plans 1.27x over their counted peaks. */
     uint64_t output = (uint64_t)width * height / 4 * (alpha ? 3 : 2) / 2;
     if (output > LP_CELL_STORE_SPILL_BYTES)
         output = LP_CELL_STORE_SPILL_BYTES;
