@@ -88,6 +88,12 @@ args=()
 for a in "$@"; do args+=("${a//:8080/:$port}"); done
 answer=$(mktemp "$state/curl.XXXXXX")
 "$LP_REAL_CURL" -sS --fail-with-body --max-time 120 "${args[@]}" > "$answer"; rc=$?
+# Refused (7): say whether the server is still there, and what it printed.
+if [ "$rc" -eq 7 ] && [ -s "$state/server.pid" ]; then
+  spid=$(cat "$state/server.pid"); alive=gone; kill -0 "$spid" 2>/dev/null && alive=running
+  echo "curl example: the server (pid $spid, port $port) is $alive; its output:" >&2
+  cat "$state/serve.out" "$state/serve.err" >&2
+fi
 cat "$answer"; echo
 # A card request that draws no card answers 200 all the same: its log says why.
 if [ "$rc" -eq 0 ] && [[ " $* " == *"/v1/cards/"* || " $* " == *"/api/"* ]] &&
