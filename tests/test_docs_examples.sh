@@ -54,7 +54,9 @@ if [ -s "$state/server.pid" ]; then
   old=$(cat "$state/server.pid"); kill "$old" 2>/dev/null
   for _ in $(seq 100); do kill -0 "$old" 2>/dev/null || break; sleep 0.1; done
 fi
-rm -f "$state/server.pid" "$state/server.port"
+# The old server's output goes too: the new one's redirection is made in the child, after
+# the fork, so the loop below could otherwise read the old "listening on" line (and port).
+rm -f "$state/server.pid" "$state/server.port" "$state/serve.out" "$state/serve.err"
 args=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -68,7 +70,7 @@ done
 pid=$!
 echo "$pid" > "$state/server.pid"
 for _ in $(seq 600); do
-  port=$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\).*|\1|p' "$state/serve.out")
+  port=$(sed -n 's|.*listening on http://[^:]*:\([0-9]*\).*|\1|p' "$state/serve.out" 2>/dev/null)
   if [ -n "$port" ]; then echo "$port" > "$state/server.port.new"; mv "$state/server.port.new" "$state/server.port"; exit 0; fi
   if ! kill -0 "$pid" 2>/dev/null; then
     wait "$pid"; rc=$?
