@@ -38,10 +38,11 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b == "NA" || a == "NA" || b == 0)
 # starting: the caller's EXIT trap kills SERVE_PID).
 start_serve() {
   local log=$1 bin=$2; shift 2
+  rm -f "$log"  # the redirection below is made after the fork: never read an earlier server's
   "$bin" serve --listen 127.0.0.1:0 "$@" >"$log" 2>&1 &
   SERVE_PID=$!
-  for _ in $(seq 50); do grep -q listening "$log" && break; sleep 0.1; done
-  SERVE_PORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\).*|\1|p' "$log")
+  for _ in $(seq 50); do grep -qs listening "$log" && break; sleep 0.1; done
+  SERVE_PORT=$(sed -n 's|.*http://[0-9.]*:\([0-9]*\).*|\1|p' "$log" 2>/dev/null)
   [ -n "$SERVE_PORT" ] || { cat "$log" >&2; return 1; }
 }
 
