@@ -4,6 +4,7 @@
  * options; orientation; --json; and bad input (truncated, corrupt, missing, huge header,
  * unwritable output), each giving one line naming the file, exit 1 and no output left.
  */
+#define _GNU_SOURCE  /* memmem */
 #include "testutil.h"
 
 #include <stdlib.h>
@@ -198,6 +199,59 @@ static void test_huge_header_refused(void **state)
     char args[1200];
     snprintf(args, sizeof args, "'%s' '%s'", lpt_path("huge.png"), lpt_path("bad6.avif"));
     expect_failure(args, "huge.png", "100000", lpt_path("bad6.avif"));
+}
+
+/* The AV1 data of an AVIF made from src.jpg, its frame OBU's type changed to a reserved
+ * one (13): dav1d logs "Unknown OBU type 13" and finds no frame. */
+static void make_bad_av1(const char *path)
+{
+    char args[1200];
+    snprintf(args, sizeof args, "'%s' '%s' --speed 9", lpt_path("src.jpg"), path);
+    assert_int_equal(convert(args), 0);
+    size_t n;
+    uint8_t *avif = lpt_read_file(path, &n);
+    assert_non_null(avif);
+    uint8_t *mdat = memmem(avif, n, "mdat", 4);
+    assert_non_null(mdat);
+    uint8_t *obu = mdat + 4, *end = avif + n;
+    while (obu < end && (*obu >> 3 & 15) != 6) {  /* to the frame, OBU by OBU */
+        assert_true(*obu & 2);                      /* each with its size (has_size) */
+        size_t size = 0, at = 1 + !!(*obu & 4);
+        for (unsigned shift = 0; obu + at < end && shift < 56; shift += 7) {
+            size |= (size_t)(obu[at] & 127) << shift;
+            if (!(obu[at++] & 128))
+                break;
+        }
+        obu += at + size;
+    }
+    assert_true(obu < end);
+    *obu = (uint8_t)((*obu & 0x87) | 13 << 3);
+    lpt_write_file(path, avif, n);
+    free(avif);
+}
+
+/* dav1d's own line about bad AV1 data is part of the one error line, for convert and batch
+ * (tools/dav1d_messages.c); without it dav1d printed a line of its own first. */
+static void test_bad_av1_data_one_line(void **state)
+{
+    (void)state;
+    make_bad_av1(lpt_path("badobu.avif"));
+    char args[1200];
+    snprintf(args, sizeof args, "'%s' '%s'", lpt_path("badobu.avif"), lpt_path("bad7.png"));
+    expect_failure(args, "badobu.avif", "(dav1d: Unknown OBU type 13", lpt_path("bad7.png"));
+
+    char err[4096];
+    assert_int_equal(lpt_run_capture(err, sizeof err, "'%s' batch -o '%s' '%s'",
+                                     lpt_bin(), lpt_path("badobu-out"), lpt_path("badobu.avif")),
+                     3);  /* batch: some images failed */
+    fprintf(stderr, "batch: %s", err);
+    const char *line = strstr(err, "leanpix: ");
+    assert_non_null(line);
+    assert_ptr_equal(line, err);  /* nothing before our first line */
+    assert_non_null(strstr(err, "badobu.avif: AVIF image data"));
+    assert_non_null(strstr(err, "(dav1d: Unknown OBU type 13"));
+    for (const char *l = err; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l))
+        assert_int_equal(strncmp(l, "leanpix: ", 9), 0);  /* every line is ours */
 }
 
 static void test_resize_options(void **state)
@@ -397,6 +451,7 @@ int main(void)
         cmocka_unit_test(test_png_to_all),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_huge_header_refused),
+        cmocka_unit_test(test_bad_av1_data_one_line),
         cmocka_unit_test(test_resize_options),
         cmocka_unit_test(test_usage_errors),
         cmocka_unit_test(test_stdin_stdout),

@@ -34,6 +34,7 @@
 #include "budget.h"
 #include "cli.h"
 #include "convert_options.h"
+#include "dav1d_messages.h"
 #include "stdio_files.h"
 
 /* Set by SIGINT/SIGTERM (a Kubernetes pod being stopped, Ctrl-C) to the signal number and
@@ -366,7 +367,10 @@ static lp_status run_job(void *user, size_t spec, const lp_cpu_lender *lender, l
             .result = r,
         };
         o.encode.lender = lender ? &lent.self : NULL;
+        cli_dav1d_messages_clear();
         st = lp_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
+        if (st != LP_OK && !r->stats.output_failed)
+            cli_dav1d_messages_add_to(err);
     }
     r->seconds = lp_monotonic_seconds() - t0;
     return st;
