@@ -367,10 +367,7 @@ static lp_status run_job(void *user, size_t spec, const lp_cpu_lender *lender, l
             .result = r,
         };
         o.encode.lender = lender ? &lent.self : NULL;
-        cli_dav1d_messages_clear();
-        st = lp_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
-        if (st != LP_OK && !r->stats.output_failed)
-            cli_dav1d_messages_add_to(err);
+        st = cli_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
     }
     r->seconds = lp_monotonic_seconds() - t0;
     return st;

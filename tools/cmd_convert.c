@@ -234,9 +234,7 @@ int cmd_convert(int argc, char **argv)
 
     lp_convert_stats s;
     lp_error err = {0};
-    lp_status st = lp_convert_file(in_path, out_path, &opts, &s, &err);
-    if (st != LP_OK && !s.output_failed)
-        cli_dav1d_messages_add_to(&err);
+    lp_status st = cli_convert_file(in_path, out_path, &opts, &s, &err);
     if (spool_fd >= 0)
         close(spool_fd);
     if (ps.shown)

@@ -9,7 +9,7 @@
  * The CLI owns stderr, so it defines dav1d_default_settings (exported from the executable:
  * the dynamic linker binds libavif's and libheif's calls to it before libdav1d's), lets
  * dav1d fill the settings and puts in a logger that keeps the first message of the
- * calling thread. A job clears it before it starts and adds it to its error. dav1d logs
+ * calling thread; cli_convert_file adds it to the job's error. dav1d logs
  * on the thread that feeds it data when it decodes on one thread, as leanpix asks of
  * libavif; whatever its own worker threads log is dropped, never printed.
  *
@@ -57,18 +57,17 @@ void dav1d_default_settings(Dav1dSettings *s)
     s->logger.callback = keep_first_message;
 }
 
-void cli_dav1d_messages_clear(void)
+lp_status cli_convert_file(const char *in_path, const char *out_path,
+                           const lp_convert_options *opts, lp_convert_stats *stats,
+                           lp_error *err)
 {
     first_message[0] = '\0';
-}
-
-void cli_dav1d_messages_add_to(lp_error *err)
-{
-    if (first_message[0] && err && err->status != LP_OK) {
+    lp_status st = lp_convert_file(in_path, out_path, opts, stats, err);
+    if (st != LP_OK && !stats->output_failed && first_message[0]) {
         size_t used = strnlen(err->message, sizeof err->message);
         if (used + 1 < sizeof err->message)
             snprintf(err->message + used, sizeof err->message - used, " (dav1d: %s)",
                      first_message);
     }
-    first_message[0] = '\0';
+    return st;
 }

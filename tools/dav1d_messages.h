@@ -7,11 +7,10 @@
 
 #include "leanpix/leanpix.h"
 
-/* Forget what dav1d said on this thread: call before a job decodes. */
-void cli_dav1d_messages_clear(void);
-
-/* If dav1d complained on this thread since the last clear and err is a failure, append
- * " (dav1d: MESSAGE)" to err's message; then clear. */
-void cli_dav1d_messages_add_to(lp_error *err);
+/* lp_convert_file, with what dav1d said on this thread during it appended to an input's
+ * error: "... (dav1d: MESSAGE)". */
+lp_status cli_convert_file(const char *in_path, const char *out_path,
+                           const lp_convert_options *opts, lp_convert_stats *stats,
+                           lp_error *err);
 
 #endif
