@@ -239,6 +239,11 @@ static void test_bad_av1_data_one_line(void **state)
     char args[1200];
     snprintf(args, sizeof args, "'%s' '%s'", lpt_path("badobu.avif"), lpt_path("bad7.png"));
     expect_failure(args, "badobu.avif", "(dav1d: Unknown OBU type 13", lpt_path("bad7.png"));
+    char json[4096];  /* the PNG header written before the failure went with the file */
+    assert_int_equal(lpt_run_capture(json, sizeof json, "'%s' convert %s --json 2>/dev/null",
+                                     lpt_bin(), args), 1);
+    assert_non_null(strstr(json, "\"status\":\"error\""));
+    assert_non_null(strstr(json, "\"bytes_out\":0,"));
 
     char err[4096];
     assert_int_equal(lpt_run_capture(err, sizeof err, "'%s' batch -o '%s' '%s'",

@@ -51,7 +51,8 @@ typedef struct lp_convert_stats {
     uint32_t shrink_on_load;     /* DCT shrink factor applied by the decoder (1 = none) */
     lp_plan plan;                /* the plan the job ran (lp_plan_job's) */
     lp_file_format in_format, out_format;
-    uint64_t bytes_in, bytes_out;
+    uint64_t bytes_in;
+    uint64_t bytes_out;          /* lp_convert_file: 0 unless the file was kept */
     uint64_t mem_peak;           /* counted peak bytes of the job */
     uint64_t whole_image_bytes;  /* of which held by stages that need the whole image */
     double seconds;

@@ -225,5 +225,7 @@ lp_status lp_convert_file(const char *in_path, const char *out_path,
             stats->output_failed = true;
     }
     lp_output_close(out);
+    if (st != LP_OK && stats)
+        stats->bytes_out = 0;  /* what was written went with the discarded file */
     return st;
 }
