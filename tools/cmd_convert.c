@@ -146,83 +146,101 @@ static void print_json(const char *in, const char *out, const lp_convert_stats *
     printf("}\n");
 }
 
-int cmd_convert(int argc, char **argv)
-{
+/* The command line of convert, read and checked. */
+typedef struct convert_args {
     lp_convert_options opts;
-    convert_options_init(&opts);
-    const char *paths[2] = {NULL, NULL};
+    const char *paths[2];  /* input and output as given ("-": standard input / output) */
+    const char *out_path;  /* the output to open: STDIO_STDOUT_PATH for "-" */
+    bool stats, json, progress;
+} convert_args;
+
+/* "-" is standard output, which needs a format and leaves no room for --json; a file's
+ * name must tell its format unless --format does. -1 when fine, else LP_EXIT_USAGE. */
+static int check_output(convert_args *a)
+{
+    a->out_path = a->paths[1];
+    if (stdio_is_dash(a->out_path)) {
+        if (a->opts.encode.format == LP_FILE_UNKNOWN || a->json) {
+            cli_error("convert", a->json ? "--json prints on standard output: with OUT '-' use "
+                                           "--stats"
+                                         : "writing to standard output (OUT '-') needs --format");
+            return LP_EXIT_USAGE;
+        }
+        a->out_path = STDIO_STDOUT_PATH;
+    }
+    if (a->opts.encode.format == LP_FILE_UNKNOWN &&
+        !lp_file_format_writable(lp_file_format_from_path(a->paths[1]))) {
+        char names[128];
+        lp_file_format_list(names, sizeof names, true, ".");
+        cli_error(a->paths[1], "cannot tell the output format from the name: name it %s, or use "
+                               "--format", names);
+        return LP_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* -1 when the command should go on, else the exit status (help printed, usage error). */
+static int parse_args(int argc, char **argv, convert_args *a)
+{
+    convert_options_init(&a->opts);
+    a->progress = isatty(2);
     int npaths = 0;
-    bool stats = false, json = false, progress = isatty(2);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
             usage(stdout);
             return LP_EXIT_OK;
         }
-        if (!strcmp(a, "--stats")) {
-            stats = true;
-            continue;
-        }
-        if (!strcmp(a, "--json")) {
-            json = true;
-            continue;
-        }
-        if (!strcmp(a, "--no-progress")) {
-            progress = false;
-            continue;
-        }
-        if (a[0] == '-' && a[1]) {
-            int r = convert_option_parse(&opts, argc, argv, &i);
+        if (!strcmp(arg, "--stats")) {
+            a->stats = true;
+        } else if (!strcmp(arg, "--json")) {
+            a->json = true;
+        } else if (!strcmp(arg, "--no-progress")) {
+            a->progress = false;
+        } else if (arg[0] == '-' && arg[1]) {
+            int r = convert_option_parse(&a->opts, argc, argv, &i);
             if (r < 0)
                 return LP_EXIT_USAGE;
             if (r == 0) {
-                cli_error("convert", "unknown option '%s' (see leanpix convert --help)", a);
+                cli_error("convert", "unknown option '%s' (see leanpix convert --help)", arg);
                 return LP_EXIT_USAGE;
             }
-            continue;
-        }
-        if (npaths == 2) {
-            cli_error("convert", "too many arguments: '%s' (one input, one output)", a);
+        } else if (npaths < 2) {
+            a->paths[npaths++] = arg;
+        } else {
+            cli_error("convert", "too many arguments: '%s' (one input, one output)", arg);
             return LP_EXIT_USAGE;
         }
-        paths[npaths++] = a;
     }
     if (npaths != 2) {
         cli_error("convert", "needs an input and an output file (see leanpix convert --help)");
         return LP_EXIT_USAGE;
     }
-    /* "-": standard input / output (the names in messages stay "-") */
-    const char *in_path = paths[0], *out_path = paths[1];
-    if (stdio_is_dash(out_path)) {
-        if (opts.encode.format == LP_FILE_UNKNOWN || json) {
-            cli_error("convert", json ? "--json prints on standard output: with OUT '-' use --stats"
-                                      : "writing to standard output (OUT '-') needs --format");
-            return LP_EXIT_USAGE;
-        }
-        out_path = STDIO_STDOUT_PATH;
-    }
-    if (opts.encode.format == LP_FILE_UNKNOWN &&
-        !lp_file_format_writable(lp_file_format_from_path(paths[1]))) {
-        char names[128];
-        lp_file_format_list(names, sizeof names, true, ".");
-        cli_error(paths[1], "cannot tell the output format from the name: name it %s, or use "
-                            "--format", names);
-        return LP_EXIT_USAGE;
-    }
+    return check_output(a);
+}
+
+int cmd_convert(int argc, char **argv)
+{
+    convert_args a = {0};
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0)
+        return status;
+    lp_convert_options *opts = &a.opts;
+    const char *in_path = a.paths[0];
     /* the counted budget: --max-mem, else a share of the container's (or machine's) memory */
     lp_budget budget;
-    cli_budget(cli_machine(), LP_BUDGET_CONVERT, opts.max_mem, 0, &budget);
-    opts.max_mem = budget.bytes;
+    cli_budget(cli_machine(), LP_BUDGET_CONVERT, opts->max_mem, 0, &budget);
+    opts->max_mem = budget.bytes;
     /* threads left open: up to the CPUs this process may use (affinity, cgroup quota) */
-    opts.cpus = lp_default_workers(cli_machine(), 0);
-    progress_state ps = {.enabled = progress && !json, .start = lp_monotonic_seconds()};
-    opts.progress = show_progress;
-    opts.progress_user = &ps;
+    opts->cpus = lp_default_workers(cli_machine(), 0);
+    progress_state ps = {.enabled = a.progress && !a.json, .start = lp_monotonic_seconds()};
+    opts->progress = show_progress;
+    opts->progress_user = &ps;
 
     char spooled[64];
     int spool_fd = -1;
     if (stdio_is_dash(in_path)) {
-        spool_fd = stdio_spool_stdin(opts.encode.temp_dir, opts.limits.max_file_bytes, spooled,
+        spool_fd = stdio_spool_stdin(opts->encode.temp_dir, opts->limits.max_file_bytes, spooled,
                                      sizeof spooled);
         if (spool_fd < 0)
             return LP_EXIT_FAILURE;
@@ -230,25 +248,25 @@ int cmd_convert(int argc, char **argv)
     }
 
     /* Ctrl-C or a stop must not leave the hidden temp file behind. */
-    cli_clean_up_on_interrupt(out_path, "not written");
+    cli_clean_up_on_interrupt(a.out_path, "not written");
 
     lp_convert_stats s;
     lp_error err = {0};
-    lp_status st = cli_convert_file(in_path, out_path, &opts, &s, &err);
+    lp_status st = cli_convert_file(in_path, a.out_path, opts, &s, &err);
     if (spool_fd >= 0)
         close(spool_fd);
     if (ps.shown)
         fputs("\r\033[K", stderr);
     uint64_t rss = lp_process_peak_rss();
-    if (json)
-        print_json(paths[0], paths[1], &s, rss, &budget, &err);
+    if (a.json)
+        print_json(a.paths[0], a.paths[1], &s, rss, &budget, &err);
     if (st != LP_OK) {
-        cli_lp_error(s.output_failed ? paths[1] : paths[0], &err);
+        cli_lp_error(s.output_failed ? a.paths[1] : a.paths[0], &err);
         return LP_EXIT_FAILURE;
     }
-    if (s.warning[0] && !json)  /* written, but something of the input was left out */
-        cli_error(paths[0], "warning: %s", s.warning);
-    if (stats)
-        print_stats(paths[0], paths[1], &s, rss, &budget, opts.encode.threads);
+    if (s.warning[0] && !a.json)  /* written, but something of the input was left out */
+        cli_error(a.paths[0], "warning: %s", s.warning);
+    if (a.stats)
+        print_stats(a.paths[0], a.paths[1], &s, rss, &budget, opts->encode.threads);
     return LP_EXIT_OK;
 }
