@@ -21,7 +21,10 @@ Columns:
                     windows compare like with like because the batch runs its photos in
                     the list's order (outliers first). The median of every window of
                     DRIFT_K jobs is kept in results.json (rss_window_medians_mib): a leak
-                    shows as a trend there. (An earlier variant, the RSS less the heap in
+                    shows as a trend there, as in the medians of the quiet job ends of each
+                    window (where the other jobs held under 32 MiB counted: what the process
+                    keeps between jobs; rss_quiet_window_medians_mib, with their counts).
+                    (An earlier variant, the RSS less the heap in
                     use at "quiet" ends, was dropped: on 46 such ends of one run it read
                     from -3 to 38 MiB, the other job's untouched heap, not drift.)
                     the others (many processes, no per-job record): the median tree RSS
@@ -64,6 +67,23 @@ def mib(b):
 
 def median_or_none(xs):
     return statistics.median(xs) if xs else None
+
+
+QUIET_MIB = 32
+
+
+def quiet_windows(done, k):
+    """Median RSS at the job ends of each window of k jobs where the other running jobs held
+    under QUIET_MIB counted (they had not reached their encoders): what the process keeps
+    between jobs, without the other job's progress that moves the all-ends median."""
+    out = []
+    for w in range(0, len(done) - k + 1, k):
+        q = [i['process_rss_bytes'] for i in done[w:w + k]
+             if i.get('running_counted_bytes', QUIET_MIB << 20) < QUIET_MIB << 20]
+        if not q:
+            return None
+        out.append((round(mib(statistics.median(q)), 1), len(q)))
+    return out
 
 
 def main():
@@ -120,6 +140,12 @@ def main():
                          rss_drift_basis=f'process RSS at job end, median of the first vs last {k} jobs '
                                          f'(medians of each {k} jobs in turn: '
                                          + ', '.join(f'{v:.1f}' for v in windows) + ' MiB)')
+                quiet = quiet_windows(done, k)
+                if quiet:
+                    r.update(rss_quiet_window_medians_mib=quiet)
+                    r['rss_drift_basis'] += ('; at quiet job ends (the other jobs counted under '
+                                             f'{QUIET_MIB} MiB), median and count of each window: '
+                                             + ', '.join(f'{v:.1f} ({c})' for v, c in quiet) + ' MiB')
             summary = report['summary']
             r['report'] = {x: summary.get(x) for x in ('succeeded', 'failed', 'ran_alone', 'jobs', 'budget_bytes')}
         rows.append(r)
