@@ -20,13 +20,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
 resolve_leanpix encoder-reuse "${1:-}"
 head_leanpix=$leanpix
-work=${REF_WORK:-$here/out/reference}
 n=${N:-48}
-need_ref_inputs encoder-reuse "$work"
-out=$work/encoder-reuse
-rm -rf "$out"; mkdir -p "$out/in"
-build_patched encoder-reuse "$here/patches/encoder-reuse.patch" "$out/tree"
+patched_bench encoder-reuse
 patched_leanpix=$leanpix
+mkdir "$out/in"
 link_ref_inputs "$work" photo "$n" "$out/in"
 echo "encoder-reuse: $(ls "$out/in" | wc -l) photos; $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1 /proc/loadavg)"
 printf "| %-24s | %6s | %6s | %10s | %13s | %12s | %11s |\n" setting "wall s" "CPU s" "cores busy" \

@@ -24,12 +24,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
-work=${REF_WORK:-$here/out/reference}
 n=${N:-48} bands=${BANDS:-1 2 3}
-need_ref_inputs grid-bands "$work"
-out=$work/grid-bands
-rm -rf "$out"; mkdir -p "$out/photos" "$out/outliers"
-build_patched grid-bands "$here/patches/grid-bands.patch" "$out/tree"
+patched_bench grid-bands
+mkdir "$out/photos" "$out/outliers"
 link_ref_inputs "$work" photo "$n" "$out/photos"
 link_ref_inputs "$work" outlier 2 "$out/outliers" o15120x10080.jpg
 echo "grid-bands: $(ls "$out/photos" | wc -l) photos, $(ls "$out/outliers" | wc -l) outliers;" \

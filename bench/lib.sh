@@ -72,6 +72,20 @@ build_patched() {
   leanpix=$3/build/leanpix
 }
 
+# patched_bench NAME -> the set-up of a script that measures bench/patches/NAME.patch on the
+# reference inputs: sets work ($REF_WORK, default bench/out/reference; exits 2 without its
+# batch-1) and out ($work/NAME, made anew), then build_patched (leanpix = the patched
+# binary, its worktree $out/tree)
+patched_bench() {
+  local bench_dir
+  bench_dir=$(dirname "${BASH_SOURCE[0]}")
+  work=${REF_WORK:-$bench_dir/out/reference}
+  need_ref_inputs "$1" "$work"
+  out=$work/$1
+  rm -rf "$out"; mkdir -p "$out"
+  build_patched "$1" "$bench_dir/patches/$1.patch" "$out/tree"
+}
+
 # need_ref_inputs SCRIPT WORK -> exits 2 unless bench/reference-batch.sh --inputs-only made
 # WORK/batch-1
 need_ref_inputs() {

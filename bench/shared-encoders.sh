@@ -22,12 +22,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
 . "$here/lib.sh"
 case "${1:-}" in -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;; esac
-work=${REF_WORK:-$here/out/reference}
 n=${N:-48}
-need_ref_inputs shared-encoders "$work"
-out=$work/shared-encoders
-rm -rf "$out"; mkdir -p "$out/in"
-build_patched shared-encoders "$here/patches/shared-encoders.patch" "$out/tree"
+patched_bench shared-encoders
+mkdir "$out/in"
 link_ref_inputs "$work" photo "$n" "$out/in"
 echo "shared-encoders: $(ls "$out/in" | wc -l) photos; $(date -u +%Y-%m-%dT%H:%MZ), load $(cut -d' ' -f1 /proc/loadavg)"
 printf "| %-28s | %6s | %6s | %11s | %12s | %9s | %12s |\n" setting "wall s" "CPU s" "cores busy" \
