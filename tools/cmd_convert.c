@@ -154,9 +154,10 @@ typedef struct convert_args {
     bool stats, json, progress;
 } convert_args;
 
-/* "-" is standard output, which needs a format and leaves no room for --json; a file's
- * name must tell its format unless --format does. -1 when fine, else LP_EXIT_USAGE. */
-static int check_output(convert_args *a)
+/* Sets a->out_path from the output as given: "-" is standard output, which needs a format
+ * and leaves no room for --json; a file's name must tell its format unless --format does.
+ * -1 when fine, else LP_EXIT_USAGE. */
+static int resolve_output(convert_args *a)
 {
     a->out_path = a->paths[1];
     if (stdio_is_dash(a->out_path)) {
@@ -216,7 +217,7 @@ static int parse_args(int argc, char **argv, convert_args *a)
         cli_error("convert", "needs an input and an output file (see leanpix convert --help)");
         return LP_EXIT_USAGE;
     }
-    return check_output(a);
+    return resolve_output(a);
 }
 
 int cmd_convert(int argc, char **argv)
