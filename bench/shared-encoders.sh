@@ -16,7 +16,8 @@
 # Inputs: $REF_WORK/batch-1 (bench/reference-batch.sh --inputs-only). Environment:
 # REF_WORK (bench/out/reference), N (48 photos). A quiet machine with 2 free CPUs: the
 # figures include times. About 10 minutes, most of it the PSNR comparisons. The patch was
-# made against commit 4d92b19; it may need a 3-way merge later (git apply --3way is tried).
+# made against commit 4d92b19 and refreshed for 5e68684; it may need a 3-way merge later (git
+# apply --3way is tried).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
