@@ -598,10 +598,12 @@ static void test_hevc_larger_than_ispe(void **state)
     uint8_t *hvcc = find_box(data, size, "hvcC");
     assert_non_null(hvcc);
     uint32_t w = 0, h = 0, box = (uint32_t)hvcc[0] << 24 | hvcc[1] << 16 | hvcc[2] << 8 | hvcc[3];
-    assert_true(lp_hevc_config_largest_sps(hvcc + 8, box - 8, &w, &h));
+    bool unreadable = false;
+    assert_true(lp_hevc_config_largest_sps(hvcc + 8, box - 8, &w, &h, &unreadable));
     assert_int_equal(w, 640);
     assert_int_equal(h, 480);
-    assert_false(lp_hevc_config_largest_sps(hvcc + 8, 22, &w, &h));  /* cut: no SPS */
+    assert_false(unreadable);
+    assert_false(lp_hevc_config_largest_sps(hvcc + 8, 22, &w, &h, &unreadable));  /* no SPS */
     free(data);
 
     const char *lie = keep_path(lpt_path("slie-forged.heic"));
@@ -616,6 +618,25 @@ static void test_hevc_larger_than_ispe(void **state)
 static uint32_t get_be32(const uint8_t *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The SPS NAL unit in the hvcC box at hvcc (its header), *len its length; NULL if none. */
+static uint8_t *hvcc_sps(uint8_t *hvcc, size_t *len)
+{
+    size_t at = 8 + 23;
+    for (unsigned a = 0; a < hvcc[8 + 22]; a++) {
+        unsigned count = (unsigned)hvcc[at + 1] << 8 | hvcc[at + 2];
+        at += 3;
+        for (unsigned k = 0; k < count; k++) {
+            size_t n = (size_t)hvcc[at] << 8 | hvcc[at + 1];
+            if ((hvcc[at + 2] >> 1 & 0x3f) == 33) {
+                *len = n;
+                return hvcc + at + 2;
+            }
+            at += 2 + n;
+        }
+    }
+    return NULL;
 }
 
 /* The same lie with the SPS moved out of the hvcC into the item's data, where libheif hands
@@ -635,18 +656,8 @@ static void test_hevc_sps_in_item_data(void **state)
     uint8_t *hvcc = find_box(data, size, "hvcC"), *mdat = find_box(data, size, "mdat");
     assert_non_null(hvcc);
     assert_non_null(mdat);
-    uint8_t *sps = NULL;
-    size_t sps_len = 0, at = 8 + 23;
-    for (unsigned a = 0; a < hvcc[8 + 22]; a++) {
-        unsigned count = (unsigned)hvcc[at + 1] << 8 | hvcc[at + 2];
-        at += 3;
-        for (unsigned k = 0; k < count; k++) {
-            size_t len = (size_t)hvcc[at] << 8 | hvcc[at + 1];
-            if ((hvcc[at + 2] >> 1 & 0x3f) == 33)
-                sps = hvcc + at + 2, sps_len = len;
-            at += 2 + len;
-        }
-    }
+    size_t sps_len = 0;
+    uint8_t *sps = hvcc_sps(hvcc, &sps_len);
     assert_non_null(sps);
     uint8_t *copy = malloc(sps_len);
     memcpy(copy, sps, sps_len);
@@ -666,6 +677,62 @@ static void test_hevc_sps_in_item_data(void **state)
     lp_error err;
     assert_int_equal(open_under(lp_heif_source_new, lie, 0, &err), LP_ERR_CORRUPT);
     assert_non_null(strstr(lp_error_message(&err), "HEIF image data is 640x480"));
+}
+
+/* A sequence header that cannot be read leaves the picture size unknown: the decoder would
+ * allocate by whatever it reads there, so the file is refused at open, with the reason.
+ * HEVC: an SPS with 8 sub-layers (H.265 allows 7); AV1: a sequence header of profile 7
+ * (AV1 has 0-2). Each is written into a valid file's own header. */
+static void expect_unreadable(source_ctor ctor, const char *path, const char *family)
+{
+    lp_error err;
+    assert_int_equal(open_under(ctor, path, 0, &err), LP_ERR_CORRUPT);
+    char want[96];
+    snprintf(want, sizeof want, "%s image data has a sequence header that cannot be read",
+             family);
+    if (!strstr(lp_error_message(&err), want))
+        fail_msg("%s: \"%s\"", path, lp_error_message(&err));
+}
+
+static void test_unreadable_sequence_headers(void **state)
+{
+    (void)state;
+    REQUIRE_HEIC_ENCODER();
+    LPT_REQUIRE_TOOL("avifenc");
+    const char *heic = make_heic("uhdr.heic", 64, 64, LP_FORMAT_RGB8, NULL);
+    size_t size, sps_len = 0;
+    uint8_t *data = lpt_read_file(heic, &size);
+    assert_non_null(data);
+    uint8_t *hvcc = find_box(data, size, "hvcC");
+    assert_non_null(hvcc);
+    uint8_t *sps = hvcc_sps(hvcc, &sps_len);
+    assert_non_null(sps);
+    sps[2] |= 7 << 1;  /* sps_max_sub_layers_minus1 = 7 */
+    uint32_t w, h, box = get_be32(hvcc);
+    bool unreadable = false;
+    assert_false(lp_hevc_config_largest_sps(hvcc + 8, box - 8, &w, &h, &unreadable));
+    assert_true(unreadable);
+    const char *bad = keep_path(lpt_path("uhdr-sps.heic"));
+    lpt_write_file(bad, data, size);
+    free(data);
+    expect_unreadable(lp_heif_source_new, bad, "HEIF");
+
+    const char *avif = make_avif("uhdr.avif", 64, 64, LP_FORMAT_RGB8, NULL);
+    data = lpt_read_file(avif, &size);
+    assert_non_null(data);
+    uint8_t *mdat = find_box(data, size, "mdat");
+    assert_non_null(mdat);
+    uint8_t *obu = mdat + 8;  /* avifenc's data: a temporal delimiter, the sequence header */
+    while (obu[0] == (2 << 3 | 0x02) && obu[1] == 0)
+        obu += 2;
+    assert_int_equal(obu[0], 1 << 3 | 0x02);  /* type 1, with a size */
+    assert_true(obu[1] < 0x80);  /* a one-byte size */
+    obu[2] |= 0xe0;  /* seq_profile = 7 */
+    bad = keep_path(lpt_path("uhdr-seq.avif"));
+    lpt_write_file(bad, data, size);
+    free(data);
+    expect_unreadable(lp_avif_source_new, bad, "AVIF");
+    expect_unreadable(lp_heif_source_new, bad, "HEIF");
 }
 
 /* A grid whose own output size (its ImageGrid data) is far over its ispe: libheif 1.15
@@ -1348,6 +1415,7 @@ int main(void)
         cmocka_unit_test(test_av1_larger_than_ispe),
         cmocka_unit_test(test_hevc_larger_than_ispe),
         cmocka_unit_test(test_hevc_sps_in_item_data),
+        cmocka_unit_test(test_unreadable_sequence_headers),
         cmocka_unit_test(test_grid_larger_than_ispe),
         cmocka_unit_test(test_grid_data_checked),
         cmocka_unit_test(test_item_graph_refused),

@@ -128,9 +128,12 @@ static void note_av1_headers(lp_heif_header *h, const uint8_t *p, size_t n)
     lp_obu obu;
     uint32_t w, ht;
     for (size_t at = 0; at < n && lp_av1_next_obu(p + at, n - at, &obu); at += obu.total)
-        if (obu.type == LP_OBU_SEQUENCE_HEADER &&
-            lp_av1_sequence_size(obu.payload, obu.payload_size, &w, &ht))
-            note_stream(h, w, ht);
+        if (obu.type == LP_OBU_SEQUENCE_HEADER) {
+            if (lp_av1_sequence_size(obu.payload, obu.payload_size, &w, &ht))
+                note_stream(h, w, ht);
+            else
+                h->stream_unreadable = true;
+        }
 }
 
 static void apply_property(const char type[4], lp_span b, bool primary, bool coded,
@@ -147,7 +150,8 @@ static void apply_property(const char type[4], lp_span b, bool primary, bool cod
         }
     }
     uint32_t w, sps_h;
-    if (coded && !memcmp(type, "hvcC", 4) && lp_hevc_config_largest_sps(b.p, b.n, &w, &sps_h))
+    if (coded && !memcmp(type, "hvcC", 4) &&
+        lp_hevc_config_largest_sps(b.p, b.n, &w, &sps_h, &h->stream_unreadable))
         note_stream(h, w, sps_h);
     if (coded && !memcmp(type, "av1C", 4) && b.n > 4)  /* configOBUs, which libheif prepends */
         note_av1_headers(h, b.p + 4, b.n - 4);
@@ -485,6 +489,8 @@ static void scan_hevc_item(item_stream *s, lp_heif_header *h)
             break;
         if (sps && lp_hevc_sps_size(nal, head, &w, &ht))
             note_stream(h, w, ht);
+        else if (sps)
+            h->stream_unreadable = true;
         if (!stream_take(s, NULL, n - (n >= 2 ? (sps ? head : 2) : 0)))
             break;
     }
@@ -520,6 +526,8 @@ static void scan_av1_item(item_stream *s, lp_heif_header *h)
                 break;
             if (lp_av1_sequence_size(payload, (size_t)got, &w, &ht))
                 note_stream(h, w, ht);
+            else
+                h->stream_unreadable = true;
         }
         if (!has_size || !stream_take(s, NULL, size - got))
             break;
@@ -624,6 +632,9 @@ static lp_status read_grids(const meta_facts *f, const lp_heif_reached *reached,
 
 lp_status lp_heif_check_streams(const lp_heif_header *h, const char *family, lp_error *err)
 {
+    if (h->stream_unreadable)
+        return lp_error_set(err, LP_ERR_CORRUPT, "%s image data has a sequence header that "
+                            "cannot be read, so its picture size is unknown", family);
     uint32_t w = h->coded_width ? h->coded_width : h->width;
     uint32_t ht = h->coded_width ? h->coded_height : h->height;
     uint64_t allowed = ((uint64_t)w + CODING_PADDING) * ((uint64_t)ht + CODING_PADDING);

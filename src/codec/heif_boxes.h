@@ -38,9 +38,13 @@ typedef struct lp_heif_header {
      * one. The decoders are held to it (avif_load.c, heif_load.c), so it bounds each
      * picture: lp_heif_coded_pixels. */
     uint32_t coded_width, coded_height;
-    /* The largest picture the HEVC sequence parameter sets in those items' hvcC boxes
-     * declare (what libde265 will decode at), 0x0 when there is none (AV1, or no SPS). */
+    /* The largest picture the sequence headers of those items declare (HEVC SPS units in
+     * their hvcC boxes or data, AV1 sequence headers in their av1C or data: what the
+     * decoders will allocate by), 0x0 when there is none. */
     uint32_t stream_width, stream_height;
+    /* An SPS or AV1 sequence header among them could not be read: its size is unknown,
+     * and the file is refused (lp_heif_check_streams). */
+    bool stream_unreadable;
 } lp_heif_header;
 
 /* coded_width x coded_height of h: the largest picture a decoder is asked for. */
@@ -86,7 +90,8 @@ uint64_t lp_avif_decode_estimate(uint32_t stored_width, uint32_t stored_height, 
 /* LP_ERR_CORRUPT (the message naming family, "HEIF" or "AVIF") when the streams' sequence
  * headers declare a picture larger than the largest coded item's ispe (the image's when
  * none has one), beyond 64 pixels of coding padding a side: the decoders allocate by the
- * former, the reservation was made from the latter. */
+ * former, the reservation was made from the latter. Also when one of those headers could
+ * not be read (h->stream_unreadable): its size is not known. */
 lp_status lp_heif_check_streams(const lp_heif_header *h, const char *family, lp_error *err);
 
 /* irot (anti-clockwise quarter turns, applied first) and imir (mode 0: top and bottom

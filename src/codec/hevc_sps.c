@@ -8,13 +8,15 @@
  * decode reaches) and refuses a stream larger than what was declared and reserved.
  *
  * What is read (ISO/IEC 14496-15 8.3.3.1.2 for hvcC; ITU-T H.265 7.3.2.2 for the SPS):
- * the hvcC's arrays of NAL units (heif_boxes.c also hands over the SPS units it finds in
- * the items' data, which libheif passes to libde265 after the hvcC's); in each SPS, after
+ * the hvcC's arrays of NAL units, an SPS being any unit whose own header says so, whatever
+ * its array (libheif passes them all to libde265, which goes by the header; heif_boxes.c
+ * also hands over the SPS units it finds in the items' data); in each SPS, after
  * its two-byte NAL header, with the emulation prevention bytes taken out: the VPS id, the
  * sub-layer count, the profile_tier_level (fixed-size general part, then the sub-layers'
  * flags and parts), the SPS id, chroma_format_idc, and the two sizes. Exp-Golomb codes of
- * more than 31 leading zeros, and anything that runs past the NAL unit, make the SPS
- * unreadable. Every loop is bounded by the box: one pass over its arrays, at most
+ * more than 31 leading zeros, and anything that runs past the NAL unit or the bytes read,
+ * make the SPS unreadable, and the file is refused: its size is not known (libde265 has
+ * stricter bounds, 20 leading zeros, so it reads no SPS that we cannot). Every loop is bounded by the box: one pass over its arrays, at most
  * LP_HEVC_SPS_BYTES bytes of each SPS.
  */
 #include "codec/hevc_sps.h"
@@ -88,7 +90,8 @@ bool lp_hevc_sps_size(const uint8_t *nal, size_t n, uint32_t *width, uint32_t *h
     return !br.overrun;
 }
 
-bool lp_hevc_config_largest_sps(const uint8_t *b, size_t n, uint32_t *width, uint32_t *height)
+bool lp_hevc_config_largest_sps(const uint8_t *b, size_t n, uint32_t *width, uint32_t *height,
+                                bool *unreadable)
 {
     if (n < HVCC_HEADER_BYTES)
         return false;
@@ -97,16 +100,20 @@ bool lp_hevc_config_largest_sps(const uint8_t *b, size_t n, uint32_t *width, uin
     uint64_t best = 0;
     bool found = false;
     for (unsigned a = 0; a < arrays && at + 3 <= n; a++) {
-        unsigned type = b[at] & 0x3fu, count = (unsigned)b[at + 1] << 8 | b[at + 2];
+        unsigned count = (unsigned)b[at + 1] << 8 | b[at + 2];
         at += 3;
         for (unsigned k = 0; k < count && at + 2 <= n; k++) {
             size_t len = (size_t)b[at] << 8 | b[at + 1];
             at += 2;
             if (len > n - at)
                 return found;
+            /* by the unit's own header, as libde265 takes it, not the array's type */
+            bool sps = len >= 2 && (b[at] >> 1 & 0x3fu) == NAL_SPS;
             uint32_t w, h;
-            if (type == NAL_SPS && lp_hevc_sps_size(b + at, len, &w, &h) &&
-                (!found || (uint64_t)w * h > best)) {
+            bool read = sps && lp_hevc_sps_size(b + at, len, &w, &h);
+            if (sps && !read)
+                *unreadable = true;
+            if (read && (!found || (uint64_t)w * h > best)) {
                 best = (uint64_t)w * h;
                 *width = w;
                 *height = h;
