@@ -17,7 +17,9 @@ Columns:
                     median over the first DRIFT_K (by finish time; DRIFT_K = 200 of 1,230 at
                     full scale, scaled with the batch), as issue 11 defines it. With two
                     workers each figure holds the other job at whatever point it had
-                    reached, so the medians move by about 3% from window to window; the
+                    reached, so the medians move by about 3% from window to window (the
+                    pairs of disjoint windows, taken every DRIFT_K/4 jobs, that differ by
+                    more than 5% are counted: rss_window_pairs); the
                     windows compare like with like because the batch runs its photos in
                     the list's order (outliers first). The median of every window of
                     DRIFT_K jobs is kept in results.json (rss_window_medians_mib): a leak
@@ -86,6 +88,18 @@ def quiet_windows(done, k):
     return out
 
 
+def window_spread(rss, k):
+    """The measure's own noise: the medians of the windows of k job ends taken every k/4 jobs,
+    and how the later of two disjoint windows compares with the earlier (as the drift
+    does): (pairs, pairs over 5% apart, largest difference). None when too few jobs."""
+    step = max(1, k // 4)
+    meds = [statistics.median(rss[w:w + k]) for w in range(0, len(rss) - k + 1, step)]
+    diffs = [meds[j] / meds[i] - 1 for i in range(len(meds)) for j in range(i + 4, len(meds))]
+    if not diffs:
+        return None
+    return len(diffs), sum(abs(x) > 0.05 for x in diffs), max(abs(x) for x in diffs)
+
+
 def main():
     d, n, k, scale = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
     rows = []
@@ -140,6 +154,13 @@ def main():
                          rss_drift_basis=f'process RSS at job end, median of the first vs last {k} jobs '
                                          f'(medians of each {k} jobs in turn: '
                                          + ', '.join(f'{v:.1f}' for v in windows) + ' MiB)')
+                spread = window_spread(rss, k)
+                if spread:
+                    pairs, over, most = spread
+                    r['rss_window_pairs'] = {'pairs': pairs, 'over_5_percent': over, 'largest': most}
+                    r['rss_drift_basis'] += (f'; of {pairs} pairs of disjoint windows taken every '
+                                             f'{max(1, k // 4)} jobs, {over} differ by more than 5% '
+                                             f'(at most {most * 100:.1f}%): the measure\'s own noise')
                 quiet = quiet_windows(done, k)
                 if quiet:
                     r.update(rss_quiet_window_medians_mib=quiet)
