@@ -458,7 +458,7 @@ void lp_budget_default(const lp_machine *m, lp_budget_kind kind, uint64_t cap, l
     snprintf(how, sizeof how, "%u%%", share);
     if (kind != LP_BUDGET_BATCH) {
         b = available > baseline ? available - baseline : 0;
-        snprintf(how, sizeof how, "%u%% minus %u MiB baseline", share, LP_DEFAULT_BASELINE_MIB);
+        snprintf(how, sizeof how, "%u%% minus %d MiB baseline", share, LP_DEFAULT_BASELINE_MIB);
     }
     if (b < floor)
         b = floor;

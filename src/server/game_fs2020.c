@@ -228,7 +228,7 @@ lp_status mrc_fs2020_parse(const mrc_data *d, const mrc_file *files, size_t nfil
 /* ---- the game's input name -> the model's input name ---- */
 static const char *remap(const mrc_node *map, const char *type, const char *key)
 {
-    return mrc_node_str(map, type, key, NULL);
+    return mrc_node_str(map, type, key, (const char *)NULL);
 }
 
 static bool match_input(const mrc_game *g, const char *device, const char *action,

@@ -110,7 +110,7 @@ static const char *interpret(const mrc_data *d, const char *device, const mrc_ma
     if (!axis)
         return NULL;
     const mrc_node *dev = mrc_map_get(&d->sws.input_map, device);
-    const char *mapped = mrc_node_str(dev, axis, "Axis", NULL);
+    const char *mapped = mrc_node_str(dev, axis, "Axis", (const char *)NULL);
     if (mapped)
         return mapped;
     static const char *fixed_axes[] = {"XAxis", "YAxis", "XAxis", "YAxis"}; /* axes 8..11 */
@@ -130,7 +130,7 @@ static const char *interpret(const mrc_data *d, const char *device, const mrc_ma
     }
     if (b == 86)
         return "";  /* unbound: dropped without a report, as the original did */
-    return mrc_node_str(dev, axis, "Button", button, NULL);
+    return mrc_node_str(dev, axis, "Button", button, (const char *)NULL);
 }
 
 static void build(sws_state *s, mrc_binds *out, mrc_log *log)

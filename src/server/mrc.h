@@ -75,7 +75,8 @@ typedef struct mrc_node {
     char *str;     /* scalar */
     mrc_map map;   /* key -> mrc_node* */
 } mrc_node;
-/* The scalar at path (keys...; NULL-terminated), or NULL. */
+/* The scalar at path (keys...; ended by (const char *)NULL: a bare NULL may be an int), or
+ * NULL. */
 const char *mrc_node_str(const mrc_node *n, ...);
 const mrc_node *mrc_node_child(const mrc_node *n, const char *key);
 
