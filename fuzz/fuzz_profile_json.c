@@ -1,7 +1,9 @@
 /*
  * fuzz_profile_json.c - `leanpix profile report/compare FILE.json`: lp_prof_read_json
  * (Jansson, schema checks, the run's arrays sized from the document) on a file whose bytes
- * are the input (an in-memory file, since the reader takes a path), with a counted budget.
+ * are the input (an in-memory file, since the reader takes a path), with a counted budget;
+ * then what a report does with the numbers read (totals, the HTML charts, CSV and JSON,
+ * written to /dev/null): a hostile file's values reach every conversion there.
  */
 #include "fuzz_util.h"
 
@@ -18,8 +20,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     lp_mem *mem = lp_mem_new(LP_FUZZ_MEM_BUDGET, NULL);
     lp_prof_run *run = NULL;
     lp_error err = {0};
-    if (lp_prof_read_json(path, mem, &run, &err) == LP_OK)
+    if (lp_prof_read_json(path, mem, &run, &err) == LP_OK) {
+        static FILE *sink;
+        if (!sink)
+            sink = fopen("/dev/null", "w");
+        lp_prof_totals totals;
+        lp_prof_run_totals(run, &totals);
+        const lp_prof_run *runs[1] = {run};
+        if (sink) {
+            lp_prof_write_html(runs, 1, sink, &err);
+            lp_prof_write_csv(run, sink, &err);
+            lp_prof_write_json(run, sink, &err);
+        }
         lp_prof_run_free(run);
+    }
     lp_mem_free_tracker(mem);
     close(fd);
     return 0;

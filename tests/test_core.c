@@ -64,6 +64,13 @@ static void test_parse_size(void **state)
     assert_int_equal(v, 4096);
     assert_int_equal(lp_parse_size("12Q", &v, NULL), LP_ERR_INVALID_ARG);
     assert_int_equal(lp_parse_size("-1M", &v, NULL), LP_ERR_INVALID_ARG);
+    /* strtod reads these too: NaN passed both comparisons, and its conversion (undefined)
+     * made `--max-mem nan` an 8 EiB budget */
+    assert_int_equal(lp_parse_size("nan", &v, NULL), LP_ERR_INVALID_ARG);
+    assert_int_equal(lp_parse_size("NANM", &v, NULL), LP_ERR_INVALID_ARG);
+    assert_int_equal(lp_parse_size("inf", &v, NULL), LP_ERR_INVALID_ARG);
+    assert_int_equal(lp_parse_size("20E", &v, NULL), LP_ERR_INVALID_ARG);
+    assert_int_equal(lp_parse_size("1e30", &v, NULL), LP_ERR_INVALID_ARG);
 }
 
 static void test_formats_and_sniffing(void **state)

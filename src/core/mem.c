@@ -215,7 +215,7 @@ lp_status lp_parse_size(const char *text, uint64_t *bytes, lp_error *err)
     errno = 0;
     char *end;
     double value = strtod(text, &end);
-    if (errno || end == text || value < 0)
+    if (errno || end == text || !(value >= 0))  /* NaN too */
         return lp_error_set(err, LP_ERR_INVALID_ARG, "invalid size '%s'", text);
     double unit = 1;
     switch (*end) {
@@ -233,7 +233,7 @@ lp_status lp_parse_size(const char *text, uint64_t *bytes, lp_error *err)
         return lp_error_set(err, LP_ERR_INVALID_ARG,
                             "invalid size '%s' (use e.g. 256M, 1.5G, 4096)", text);
     double total = value * unit;
-    if (total > 1.8e19)
+    if (!(total <= 1.8e19))
         return lp_error_set(err, LP_ERR_INVALID_ARG, "size '%s' is too large", text);
     *bytes = (uint64_t)total;
     return LP_OK;

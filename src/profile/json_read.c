@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,14 @@ static double get_num(const json_t *obj, const char *key, double dflt)
 {
     const json_t *v = json_object_get(obj, key);
     return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+/* A number as an int: reals out of int's range (and NaN) read as dflt, since converting
+ * them would be undefined behaviour too. */
+static int get_int(const json_t *obj, const char *key, int dflt)
+{
+    double d = get_num(obj, key, dflt);
+    return d >= INT_MIN && d <= INT_MAX ? (int)d : dflt;
 }
 
 static void get_str(const json_t *obj, const char *key, char *out, size_t size)
@@ -255,12 +264,12 @@ static lp_status read_root(const json_t *root, lp_prof_run *run, lp_error *err)
     get_str(root, "kernel", run->kernel, sizeof run->kernel);
     run->root_pid = (int)get_u64(root, "root_pid");
     run->attached = json_is_true(json_object_get(root, "attached"));
-    run->exit_status = (int)get_num(root, "exit_status", -1);
+    run->exit_status = get_int(root, "exit_status", -1);
     run->interval_s = get_num(root, "interval_s", 0);
     run->wall_s = get_num(root, "wall_s", 0);
     run->profiler_cpu_s = get_num(root, "profiler_cpu_s", 0);
     run->snapshot_cpu_s = get_num(root, "snapshot_cpu_s", 0);
-    run->pss_walks_redone = (uint64_t)get_num(root, "pss_walks_redone", 0);
+    run->pss_walks_redone = get_u64(root, "pss_walks_redone");
     lp_status st = read_processes(root, run, err);
     if (st == LP_OK)
         st = read_samples(root, run, err);
