@@ -71,13 +71,14 @@ static void on_line(sws_state *s, const char *line, size_t len, mrc_log *log)
             mrc_log_add(log, "SWS Unknown device found %s", c.s[2]);
             return;
         }
-        long num = strtol(c.s[1], NULL, 10) - 1;
-        if (num < 0) {
+        /* sws.yaml's regex may admit a sign: strtol gives LONG_MIN for a huge negative */
+        long num = strtol(c.s[1], NULL, 10);
+        if (num < 1) {
             mrc_log_add(log, "SWS unexpected device number %s", c.s[1]);
             return;
         }
         char id[32];
-        snprintf(id, sizeof id, "%ld", num);
+        snprintf(id, sizeof id, "%ld", num - 1);
         mrc_map_put(&s->devices, id, (void *)shortname, &s->fail);
     }
 }
