@@ -160,7 +160,7 @@ static void usage(FILE *f)
             "batch options:\n", in);
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
     fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
-    fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default: " LP_DEFAULT_AVAILABLE_TEXT ")");
+    fprintf(f, "  %-22s %s\n", "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default, also for 0: " LP_DEFAULT_AVAILABLE_TEXT ")");
     fprintf(f, "  %-22s %s\n", "--lanes V", "auto|off: when the budget holds a better plan (AVIF: libaom's 4K-class cells) for some jobs but not for all, some workers run those and the others take what is left (auto, the default); off: equal shares, so that a file's plan and bytes depend only on it and the budget");
     fprintf(f, "  %-22s %s\n", "--stats", "print the summary, the budget used (and why) and the share it leaves each job to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");

@@ -262,7 +262,7 @@ static const option_entry options[] = {
     {"--autorotate", NULL, false, set_autorotate, "rotate pixels by EXIF orientation (AVIF always keeps pixels and writes irot/imir)"},
     {"--background", NULL, true, set_background, "COLOR under transparent pixels when the output has no alpha (JPEG): white|black|#rrggbb|R,G,B (default white)"},
     {"--strip", NULL, false, set_strip, "drop ICC, EXIF and XMP metadata (pixels are then turned upright, as with --autorotate)"},
-    {"--max-mem", NULL, true, set_max_mem, "SIZE: counted-memory budget of a job, e.g. 256M (convert's default: " LP_DEFAULT_AVAILABLE_TEXT
+    {"--max-mem", NULL, true, set_max_mem, "SIZE: counted-memory budget of a job, e.g. 256M (convert's default, also for 0: " LP_DEFAULT_AVAILABLE_TEXT
      " minus " LP_STR(LP_DEFAULT_BASELINE_MIB) " MiB)"},
     {"--max-pixels", NULL, true, set_max_pixels, "MP: refuse inputs over this many megapixels (default 268.4)"},
     {"--max-width", NULL, true, set_max_width, "N: refuse inputs wider than N (default 65535)"},
