@@ -157,10 +157,12 @@ def main():
                 spread = window_spread(rss, k)
                 if spread:
                     pairs, over, most = spread
-                    r['rss_window_pairs'] = {'pairs': pairs, 'over_5_percent': over, 'largest': most}
-                    r['rss_drift_basis'] += (f'; of {pairs} pairs of disjoint windows taken every '
-                                             f'{max(1, k // 4)} jobs, {over} differ by more than 5% '
-                                             f'(at most {most * 100:.1f}%): the measure\'s own noise')
+                    r['rss_window_pairs'] = {'pairs': pairs, 'over_5_percent': over,
+                                             'largest': most}
+                    r['rss_drift_basis'] += (
+                        f'; of {pairs} pairs of disjoint windows taken every {max(1, k // 4)} '
+                        f'jobs, {over} differ by more than 5% (at most {most * 100:.1f}%): '
+                        "the measure's own noise")
                 quiet = quiet_windows(done, k)
                 if quiet:
                     r.update(rss_quiet_window_medians_mib=quiet)

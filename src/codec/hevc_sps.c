@@ -16,8 +16,8 @@
  * flags and parts), the SPS id, chroma_format_idc, and the two sizes. Exp-Golomb codes of
  * more than 31 leading zeros, and anything that runs past the NAL unit or the bytes read,
  * make the SPS unreadable, and the file is refused: its size is not known (libde265 has
- * stricter bounds, 20 leading zeros, so it reads no SPS that we cannot). Every loop is bounded by the box: one pass over its arrays, at most
- * LP_HEVC_SPS_BYTES bytes of each SPS.
+ * stricter bounds, 20 leading zeros, so it reads no SPS that we cannot). Every loop is
+ * bounded by the box: one pass over its arrays, at most LP_HEVC_SPS_BYTES bytes of each SPS.
  */
 #include "codec/hevc_sps.h"
 #include "codec/bit_reader.h"
