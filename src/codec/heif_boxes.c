@@ -122,18 +122,24 @@ static void note_stream(lp_heif_header *h, uint32_t width, uint32_t height)
     }
 }
 
+/* An AV1 sequence header's frame size into h's stream size; one that cannot be read
+ * marks h->stream_unreadable. */
+static void note_av1_sequence(lp_heif_header *h, const uint8_t *payload, size_t n)
+{
+    uint32_t w, ht;
+    if (lp_av1_sequence_size(payload, n, &w, &ht))
+        note_stream(h, w, ht);
+    else
+        h->stream_unreadable = true;
+}
+
 /* The sequence headers among a run of whole AV1 OBUs. */
 static void note_av1_headers(lp_heif_header *h, const uint8_t *p, size_t n)
 {
     lp_obu obu;
-    uint32_t w, ht;
     for (size_t at = 0; at < n && lp_av1_next_obu(p + at, n - at, &obu); at += obu.total)
-        if (obu.type == LP_OBU_SEQUENCE_HEADER) {
-            if (lp_av1_sequence_size(obu.payload, obu.payload_size, &w, &ht))
-                note_stream(h, w, ht);
-            else
-                h->stream_unreadable = true;
-        }
+        if (obu.type == LP_OBU_SEQUENCE_HEADER)
+            note_av1_sequence(h, obu.payload, obu.payload_size);
 }
 
 static void apply_property(const char type[4], lp_span b, bool primary, bool coded,
@@ -487,10 +493,12 @@ static void scan_hevc_item(item_stream *s, lp_heif_header *h)
         bool sps = n >= 2 && (nal[0] >> 1 & 0x3fu) == 33;
         if (sps && !stream_take(s, nal + 2, head - 2))
             break;
-        if (sps && lp_hevc_sps_size(nal, head, &w, &ht))
-            note_stream(h, w, ht);
-        else if (sps)
-            h->stream_unreadable = true;
+        if (sps) {
+            if (lp_hevc_sps_size(nal, head, &w, &ht))
+                note_stream(h, w, ht);
+            else
+                h->stream_unreadable = true;
+        }
         if (!stream_take(s, NULL, n - (n >= 2 ? (sps ? head : 2) : 0)))
             break;
     }
@@ -521,13 +529,9 @@ static void scan_av1_item(item_stream *s, lp_heif_header *h)
             break;
         if (type == LP_OBU_SEQUENCE_HEADER) {
             got = size < sizeof payload ? size : sizeof payload;
-            uint32_t w, ht;
             if (has_size ? !stream_take(s, payload, got) : !stream_take_some(s, payload, &got))
                 break;
-            if (lp_av1_sequence_size(payload, (size_t)got, &w, &ht))
-                note_stream(h, w, ht);
-            else
-                h->stream_unreadable = true;
+            note_av1_sequence(h, payload, (size_t)got);
         }
         if (!has_size || !stream_take(s, NULL, size - got))
             break;
