@@ -91,13 +91,14 @@ def quiet_windows(done, k):
 def window_spread(rss, k):
     """The measure's own noise: the medians of the windows of k job ends taken every k/4 jobs,
     and how the later of two disjoint windows compares with the earlier (as the drift
-    does): (pairs, pairs over 5% apart, largest difference). None when too few jobs."""
+    does): (step, pairs, pairs over 5% apart, largest difference). None when too few jobs."""
     step = max(1, k // 4)
+    gap = -(-k // step)  # windows this many steps apart share no job
     meds = [statistics.median(rss[w:w + k]) for w in range(0, len(rss) - k + 1, step)]
-    diffs = [meds[j] / meds[i] - 1 for i in range(len(meds)) for j in range(i + 4, len(meds))]
+    diffs = [meds[j] / meds[i] - 1 for i in range(len(meds)) for j in range(i + gap, len(meds))]
     if not diffs:
         return None
-    return len(diffs), sum(abs(x) > 0.05 for x in diffs), max(abs(x) for x in diffs)
+    return step, len(diffs), sum(abs(x) > 0.05 for x in diffs), max(abs(x) for x in diffs)
 
 
 def main():
@@ -156,11 +157,11 @@ def main():
                                          + ', '.join(f'{v:.1f}' for v in windows) + ' MiB)')
                 spread = window_spread(rss, k)
                 if spread:
-                    pairs, over, most = spread
+                    step, pairs, over, most = spread
                     r['rss_window_pairs'] = {'pairs': pairs, 'over_5_percent': over,
                                              'largest': most}
                     r['rss_drift_basis'] += (
-                        f'; of {pairs} pairs of disjoint windows taken every {max(1, k // 4)} '
+                        f'; of {pairs} pairs of disjoint windows taken every {step} '
                         f'jobs, {over} differ by more than 5% (at most {most * 100:.1f}%): '
                         "the measure's own noise")
                 quiet = quiet_windows(done, k)
