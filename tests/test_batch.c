@@ -15,6 +15,7 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- helpers ---- */
@@ -1359,6 +1361,78 @@ static void test_cli_converts_tree(void **state)
     }
 }
 
+/* The "skipped" count of a --resume run over in into out (its --json summary). */
+static int resume_skips(const char *out, const char *in)
+{
+    char args[4096];
+    const char *report = lpt_path("nightly.json");
+    snprintf(args, sizeof args, "-o '%s' --resume --json '%s' '%s'", out, report, in);
+    assert_int_equal(batch_cli(args), 0);
+    size_t size;
+    char *json = (char *)lpt_read_file(report, &size);
+    json = realloc(json, size + 1);
+    json[size] = '\0';
+    const char *at = strstr(json, "\"skipped\": ");
+    assert_non_null(at);
+    int skipped = atoi(at + strlen("\"skipped\": "));
+    free(json);
+    return skipped;
+}
+
+static void set_mtime(const char *path, time_t when)
+{
+    struct timespec times[2] = {{.tv_sec = when}, {.tv_sec = when}};
+    assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+}
+
+static time_t mtime_of(const char *path)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    return sb.st_mtim.tv_sec;
+}
+
+/* A batch run every night with --resume: an input edited since its output was written is
+ * made again, and one dated ahead of the clock is made once, not every night. */
+static void test_cli_resume_redoes_edited_inputs(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("nightly-in");
+    const char *out = dir_path("nightly-out");
+    char src[3][1200], dst[3][1200];
+    for (int i = 0; i < 3; i++) {
+        snprintf(src[i], sizeof src[i], "%s/n%d.jpg", in, i);
+        snprintf(dst[i], sizeof dst[i], "%s/n%d.avif", out, i);
+        make_jpeg(src[i], 96, 64, 70 + (uint32_t)i, "");
+    }
+    time_t now = time(NULL);
+    assert_int_equal(resume_skips(out, in), 0);
+    assert_int_equal(resume_skips(out, in), 3);
+
+    /* n1 edited after its output was written (dated an hour on, as a later edit would be) */
+    set_mtime(dst[1], now - 7200);
+    set_mtime(src[1], now - 3600);
+    assert_int_equal(resume_skips(out, in), 2);
+    assert_true(mtime_of(dst[1]) >= now - 60);
+    assert_true(lp_batch_output_complete(dst[1], LP_FILE_AVIF));
+    assert_int_equal(resume_skips(out, in), 3);
+
+    /* n2 dated a day ahead (a camera's clock): made once, its output takes that date */
+    set_mtime(src[2], now + 86400);
+    assert_int_equal(resume_skips(out, in), 2);
+    assert_int_equal(mtime_of(dst[2]), now + 86400);
+    assert_int_equal(resume_skips(out, in), 3);
+
+    /* the library's own view */
+    assert_true(lp_batch_output_up_to_date(dst[0], src[0], LP_FILE_AVIF));
+    assert_false(lp_batch_output_up_to_date(dst[0], src[0], LP_FILE_JPEG));
+    set_mtime(dst[0], now - 7200);
+    assert_false(lp_batch_output_up_to_date(dst[0], src[0], LP_FILE_AVIF));
+    assert_false(lp_batch_output_up_to_date(dst[0], "/nonexistent/n0.jpg", LP_FILE_AVIF));
+}
+
 static void test_cli_kill9_and_resume(void **state)
 {
     (void)state;
@@ -1514,6 +1588,7 @@ int main(void)
         cmocka_unit_test(test_cli_progress_only_on_tty),
         cmocka_unit_test(test_cli_eta_by_work),
         cmocka_unit_test(test_cli_converts_tree),
+        cmocka_unit_test(test_cli_resume_redoes_edited_inputs),
         cmocka_unit_test(test_cli_kill9_and_resume),
         cmocka_unit_test(test_cli_sigterm_then_resume),
         cmocka_unit_test(test_cli_enospc),

@@ -4,11 +4,12 @@
  *
  * Flow: collect the inputs (directories recursed), sort them, keep this shard's share,
  * check OUTDIR is writable (before any work: a wrong path fails in a second, not after an
- * hour), on --resume skip the outputs that are complete and remove this shard's stale
- * temp files, read every header and plan each job (predicted peak, leanest mode, alone),
- * then let the library's scheduler run them. Each job converts through lp_convert_file,
- * whose counted memory is a child of one batch-wide tracker limited to the budget, so
- * the budget is enforced on what is counted as well as planned from predictions.
+ * hour), on --resume skip the outputs that are complete and not older than their input
+ * and remove this shard's stale temp files, read every header and plan each job
+ * (predicted peak, leanest mode, alone), then let the library's scheduler run them. Each
+ * job converts through lp_convert_file, whose counted memory is a child of one batch-wide
+ * tracker limited to the budget, so the budget is enforced on what is counted as well as
+ * planned from predictions.
  *
  * A bad image is reported ("leanpix: FILE: reason") and the batch goes on; running out of
  * space stops it (every later job would fail too) with the advice to --resume. Inputs
@@ -62,7 +63,7 @@ typedef struct job_result {
     lp_convert_options opts;   /* the options the job runs with (maybe its leanest mode) */
     lp_convert_stats stats;
     char *output;
-    bool skipped;              /* --resume: the output is already complete */
+    bool skipped;              /* --resume: the output is already complete and current */
     bool probe_failed;
     lp_error error;
     double seconds;
@@ -164,7 +165,7 @@ static void usage(FILE *f)
     fprintf(f, "  %-22s %s\n", "--lanes V", "auto|off: when the budget holds a better plan (AVIF: libaom's 4K-class cells) for some jobs but not for all, some workers run those and the others take what is left (auto, the default); off: equal shares, so that a file's plan and bytes depend only on it and the budget");
     fprintf(f, "  %-22s %s\n", "--stats", "print the summary, the budget used (and why) and the share it leaves each job to stderr");
     fprintf(f, "  %-22s %s\n", "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
-    fprintf(f, "  %-22s %s\n", "--resume", "skip outputs that exist and are complete; remove stale temp files");
+    fprintf(f, "  %-22s %s\n", "--resume", "skip outputs that exist, are complete and are not older than their input; remove stale temp files");
     fprintf(f, "  %-22s %s\n", "--json FILE", "write a JSON record per image and a summary to FILE (- = stdout)");
     fprintf(f, "  %-22s %s\n", "--shard I/N", "take share I of N of the sorted inputs (0 <= I < N)");
     fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
@@ -368,6 +369,8 @@ static lp_status run_job(void *user, size_t spec, const lp_cpu_lender *lender, l
         };
         o.encode.lender = lender ? &lent.self : NULL;
         st = cli_convert_file(b->list.items[item].path, r->output, &o, &r->stats, err);
+        if (st == LP_OK)
+            lp_batch_date_output(r->output, b->list.items[item].path);
     }
     r->seconds = lp_monotonic_seconds() - t0;
     return st;
@@ -516,7 +519,8 @@ static bool plan_jobs(batch *b, bool resume)
     for (size_t i = 0; i < n; i++) {
         job_result *r = &b->results[i];
         r->plan.out_format = b->opts.encode.format;
-        if (resume && lp_batch_output_complete(r->output, b->opts.encode.format)) {
+        if (resume && lp_batch_output_up_to_date(r->output, b->list.items[i].path,
+                                                 b->opts.encode.format)) {
             r->skipped = true;
             lp_probe_file(b->list.items[i].path, &r->probe, NULL);
             finish_item(b, i);

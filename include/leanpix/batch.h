@@ -10,8 +10,8 @@
  *   - a scheduler: worker threads (never processes) that admit a job only while the
  *     predicted peaks of the running jobs plus the new one fit the budget; a job too big
  *     for the budget on its own runs alone, after the others;
- *   - resume support: is an existing output complete, and removal of the stale hidden
- *     temp files (".NAME.lp-XXXXXX") a killed run leaves;
+ *   - resume support: is an existing output complete and not older than its input, and
+ *     removal of the stale hidden temp files (".NAME.lp-XXXXXX") a killed run leaves;
  *   - the JSON report: one record per image and a summary;
  *   - allocator hygiene for long-running batch processes (see docs/memory.md).
  *
@@ -150,6 +150,15 @@ LP_API lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count,
  * size of WebP, ISO-BMFF boxes of AVIF covering the file...). LP_FILE_UNKNOWN accepts any
  * format that has such a check. */
 LP_API bool lp_batch_output_complete(const char *path, lp_file_format expected);
+/* What --resume skips: output is complete (lp_batch_output_complete) and its modification
+ * time is not before input's, so an input edited since its output was written is made
+ * again. False when either cannot be read. */
+LP_API bool lp_batch_output_up_to_date(const char *output, const char *input,
+                                       lp_file_format expected);
+/* Called after output was written from input: when input's modification time is later
+ * than output's (a clock running ahead of ours, a file dated in the future), output takes
+ * input's time, or every later --resume would find it older and make it again. */
+LP_API void lp_batch_date_output(const char *output, const char *input);
 /* Is name (a base name) a leanpix temp file ".NAME.lp-XXXXXX"? If so, *final_len is the
  * length of NAME and it starts at name + 1. */
 LP_API bool lp_batch_is_temp_name(const char *name, size_t *final_len);

@@ -1,14 +1,20 @@
 /*
- * resume.c - what `batch --resume` needs: is an existing output complete, and which hidden
- * temp files did a killed run leave behind (see leanpix/batch.h).
+ * resume.c - what `batch --resume` needs: is an existing output complete and current, and
+ * which hidden temp files did a killed run leave behind (see leanpix/batch.h).
  *
  * Outputs are renamed into place only after fsync, so a file under an output's name was
  * complete when it got there; the checks guard against outputs that came from elsewhere
  * (another tool, a copy cut short, a disk that lost data). Each format's descriptor has
  * its check (src/formats/): the file's first and last bytes, or for AVIF a walk of the
  * top-level ISO-BMFF boxes: enough to know the file is whole without decoding it (a
- * decode of 1,200 outputs would cost more than re-encoding a few). Memory: a few small stack buffers; the directory walk holds one
- * DIR handle per level.
+ * decode of 1,200 outputs would cost more than re-encoding a few).
+ *
+ * Current means not older than the input, as make judges a target: a batch run every
+ * night over a folder where photos are edited makes the edited ones again and skips the
+ * rest. An input dated ahead of the clock would look newer than its output at every run,
+ * so such an output is given the input's date once it is written.
+ *
+ * Memory: a few small stack buffers; the directory walk holds one DIR handle per level.
  */
 #define _GNU_SOURCE
 #include "leanpix/batch.h"
@@ -42,6 +48,37 @@ bool lp_batch_output_complete(const char *path, lp_file_format expected)
     }
     close(fd);
     return ok;
+}
+
+static bool modified_at(const char *path, struct timespec *when)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return false;
+    *when = sb.st_mtim;
+    return true;
+}
+
+static bool earlier(struct timespec a, struct timespec b)
+{
+    return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
+bool lp_batch_output_up_to_date(const char *output, const char *input, lp_file_format expected)
+{
+    struct timespec out_time, in_time;
+    return modified_at(output, &out_time) && modified_at(input, &in_time) &&
+           !earlier(out_time, in_time) && lp_batch_output_complete(output, expected);
+}
+
+void lp_batch_date_output(const char *output, const char *input)
+{
+    struct timespec out_time, in_time;
+    if (modified_at(output, &out_time) && modified_at(input, &in_time) &&
+        earlier(out_time, in_time)) {
+        struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, in_time};
+        utimensat(AT_FDCWD, output, times, 0);  /* best effort: at worst it is made again */
+    }
 }
 
 bool lp_batch_is_temp_name(const char *name, size_t *final_len)
