@@ -151,8 +151,9 @@ LP_API lp_status lp_batch_run(const lp_batch_job_spec *specs, size_t count,
  * format that has such a check. */
 LP_API bool lp_batch_output_complete(const char *path, lp_file_format expected);
 /* What --resume skips: output is complete (lp_batch_output_complete) and its modification
- * time is not before input's, so an input edited since its output was written is made
- * again. False when either cannot be read. */
+ * time is not before input's (give or take the 2 s of a FAT file system's times), so an
+ * input edited since its output was written is made again. False when either cannot be
+ * read. */
 LP_API bool lp_batch_output_up_to_date(const char *output, const char *input,
                                        lp_file_format expected);
 /* Called after output was written from input: when input's modification time is later

@@ -64,11 +64,17 @@ static bool earlier(struct timespec a, struct timespec b)
     return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
 }
 
+/* FAT keeps modification times in steps of 2 s, rounded down: an output there can read up
+ * to 2 s older than an input it was written after, even when given the input's time. */
+#define TIME_STEP_S 2
+
 bool lp_batch_output_up_to_date(const char *output, const char *input, lp_file_format expected)
 {
     struct timespec out_time, in_time;
-    return modified_at(output, &out_time) && modified_at(input, &in_time) &&
-           !earlier(out_time, in_time) && lp_batch_output_complete(output, expected);
+    if (!modified_at(output, &out_time) || !modified_at(input, &in_time))
+        return false;
+    out_time.tv_sec += TIME_STEP_S;
+    return !earlier(out_time, in_time) && lp_batch_output_complete(output, expected);
 }
 
 void lp_batch_date_output(const char *output, const char *input)
