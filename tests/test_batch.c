@@ -1436,6 +1436,51 @@ static void test_cli_resume_redoes_edited_inputs(void **state)
     assert_false(lp_batch_output_up_to_date(dst[0], "/nonexistent/n0.jpg", LP_FILE_AVIF));
 }
 
+/* Two batches on the same outputs (a nightly run while the last still works): the second
+ * is refused, naming the first's pid; a shard beside another shard runs; the claim goes
+ * with the process that held it. The test process holds the claim, as the first batch. */
+static void test_cli_second_batch_is_refused(void **state)
+{
+    (void)state;
+    LPT_REQUIRE_TOOL("cjpeg");
+    REQUIRE_CONVERT();
+    const char *in = dir_path("claim-in");
+    const char *out = dir_path("claim-out");
+    char p[1200];
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/c%d.jpg", in, i);
+        make_jpeg(p, 64, 48, 90 + (uint32_t)i, "");
+    }
+    int claim;
+    long holder;
+    lp_error err = {0};
+    assert_int_equal(lp_batch_claim_dir(out, 0, 2, &claim, &holder, &err), LP_OK);
+    assert_true(claim >= 0);
+    char pid[64], args[4096];
+    snprintf(pid, sizeof pid, "another leanpix batch (pid %ld)", (long)getpid());
+
+    snprintf(args, sizeof args, "-o '%s' '%s'", out, in);  /* the whole batch */
+    assert_int_equal(batch_cli(args), 1);
+    assert_non_null(strstr(cli_out, pid));
+    assert_non_null(strstr(cli_out, "is writing these outputs"));
+    snprintf(args, sizeof args, "-o '%s' --shard 0/2 '%s'", out, in);
+    assert_int_equal(batch_cli(args), 1);
+    assert_non_null(strstr(cli_out, "the outputs of shard 0/2"));
+    snprintf(p, sizeof p, "%s/c0.avif", out);
+    assert_false(lpt_file_exists(p));
+    snprintf(p, sizeof p, "%s/c1.avif", out);
+    assert_false(lpt_file_exists(p));
+
+    snprintf(args, sizeof args, "-o '%s' --shard 1/2 '%s'", out, in);  /* another shard */
+    assert_int_equal(batch_cli(args), 0);
+    assert_int_equal(lpt_count_files(out, "c"), 1);
+
+    close(claim);  /* the first batch ends */
+    snprintf(args, sizeof args, "-o '%s' --resume '%s'", out, in);
+    assert_int_equal(batch_cli(args), 0);
+    assert_int_equal(lpt_count_files(out, "c"), 2);
+}
+
 static void test_cli_kill9_and_resume(void **state)
 {
     (void)state;
@@ -1592,6 +1637,7 @@ int main(void)
         cmocka_unit_test(test_cli_eta_by_work),
         cmocka_unit_test(test_cli_converts_tree),
         cmocka_unit_test(test_cli_resume_redoes_edited_inputs),
+        cmocka_unit_test(test_cli_second_batch_is_refused),
         cmocka_unit_test(test_cli_kill9_and_resume),
         cmocka_unit_test(test_cli_sigterm_then_resume),
         cmocka_unit_test(test_cli_enospc),

@@ -128,6 +128,7 @@ typedef struct batch {
     unsigned jobs;
     lp_mem *batch_mem;         /* parent of every job's tracker, limited to the budget */
     const char *shard_text;
+    int claim;                 /* lp_batch_claim_dir's lock on OUTDIR, or -1 */
 
     FILE *json;
     bool json_first;
@@ -157,7 +158,8 @@ static void usage(FILE *f)
             "format's extension. Jobs run on threads, each admitted only while the predicted\n"
             "peaks of the running jobs fit --max-mem; a job too big for the budget on its own\n"
             "runs alone in its leanest mode (AVIF grid of small cells). Outputs appear only\n"
-            "when complete (temp file, fsync, rename).\n\n"
+            "when complete (temp file, fsync, rename). While a batch runs, another on the same\n"
+            "OUTDIR (or the same --shard of it) is refused (a lock on OUTDIR/.leanpix-batch.lock).\n\n"
             "batch options:\n", in);
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
     fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
@@ -176,8 +178,9 @@ static void usage(FILE *f)
     convert_options_help(f, own);
     fprintf(f, "\nexit status: 0 every image done (or already done with --resume), 3 some images\n"
                "failed or a named input was inside OUTDIR (each is reported; the others were\n"
-               "done), 1 the batch could not run (OUTDIR not writable, out of space, unreadable\n"
-               "list, every input inside OUTDIR: nothing to do), 2 bad command line\n");
+               "done), 1 the batch could not run (OUTDIR not writable or another batch writing\n"
+               "it, out of space, unreadable list, every input inside OUTDIR: nothing to do),\n"
+               "2 bad command line\n");
 }
 
 /* ---- progress ---- */
@@ -779,12 +782,32 @@ static void cleanup(batch *b)
         lp_mem_free_tracker(b->batch_mem);
     if (b->json)
         fclose(b->json);
+    if (b->claim >= 0)
+        close(b->claim);
     pthread_mutex_destroy(&b->progress_lock);
+}
+
+/* One batch at a time on OUTDIR (or on this shard of it): see lp_batch_claim_dir. */
+static bool claim_outdir(batch *b, const batch_args *a)
+{
+    lp_error err = {0};
+    long holder;
+    if (lp_batch_claim_dir(b->outdir, a->shard_index, a->shard ? a->shard_count : 0, &b->claim,
+                           &holder, &err) == LP_OK)
+        return true;
+    if (holder > 0)
+        cli_error(b->outdir, "another leanpix batch (pid %ld) is writing %s%s; this one stops, "
+                  "since two would each take the whole memory budget: run it again when that "
+                  "one ends", holder, a->shard ? "the outputs of shard " : "these outputs",
+                  a->shard ? a->shard : "");
+    else
+        cli_error(b->outdir, "%s", lp_error_message(&err));
+    return false;
 }
 
 static int run_batch(batch *b, const batch_args *a, bool tune)
 {
-    if (!collect_inputs(b, a) || !check_outdir(b->outdir))
+    if (!collect_inputs(b, a) || !check_outdir(b->outdir) || !claim_outdir(b, a))
         return LP_EXIT_FAILURE;
     if (a->json_path) {
         b->json = stdio_is_dash(a->json_path) ? fdopen(dup(STDOUT_FILENO), "w")
@@ -863,6 +886,7 @@ int cmd_batch(int argc, char **argv)
 {
     batch b;
     memset(&b, 0, sizeof b);
+    b.claim = -1;
     convert_options_init(&b.opts);
     b.opts.encode.format = LP_FILE_AVIF;
     batch_args a;

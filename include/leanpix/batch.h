@@ -170,6 +170,17 @@ LP_API lp_status lp_batch_remove_stale_temps(const char *dir,
                                              bool (*mine)(void *user, const char *final_path),
                                              void *user, unsigned *removed, lp_error *err);
 
+/* Claims dir for one batch, or for shard index of count (count 0: the whole batch), so that
+ * a second batch started on the same outputs (a nightly run while last night's still
+ * works) is refused instead of taking a second memory budget and removing the first's
+ * temp files. The claim is a lock on dir/.leanpix-batch.lock (a byte per shard; the
+ * whole batch's covers them all) that the kernel drops when the process ends, however
+ * it ends; *claim is its descriptor, which the caller keeps open while the batch runs.
+ * LP_ERR_IO when another process holds it (*holder: its pid, when known) or the file
+ * cannot be made; where the file system has no locks, LP_OK with *claim = -1. */
+LP_API lp_status lp_batch_claim_dir(const char *dir, unsigned index, unsigned count, int *claim,
+                                    long *holder, lp_error *err);
+
 /* ---- JSON report ---- */
 
 typedef struct lp_batch_record {

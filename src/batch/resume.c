@@ -14,6 +14,13 @@
  * rest. An input dated ahead of the clock would look newer than its output at every run,
  * so such an output is given the input's date once it is written.
  *
+ * Two batches on the same outputs at once would each take a whole memory budget, and the
+ * second's --resume would remove the first's temp files as stale: lp_batch_claim_dir
+ * refuses the second. Its lock is a POSIX record lock, which the kernel drops when the
+ * process ends (kill -9 included) and which NFS carries; its pid is what the message of
+ * the refused batch can name. (Closing any descriptor of the lock file drops such a lock:
+ * nothing else in the process opens it.)
+ *
  * Memory: a few small stack buffers; the directory walk holds one DIR handle per level.
  */
 #define _GNU_SOURCE
@@ -85,6 +92,40 @@ void lp_batch_date_output(const char *output, const char *input)
         struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, in_time};
         utimensat(AT_FDCWD, output, times, 0);  /* best effort: at worst it is made again */
     }
+}
+
+#define CLAIM_FILE ".leanpix-batch.lock"
+
+lp_status lp_batch_claim_dir(const char *dir, unsigned index, unsigned count, int *claim,
+                             long *holder, lp_error *err)
+{
+    *claim = -1;
+    *holder = 0;
+    size_t n = strlen(dir) + sizeof "/" CLAIM_FILE;
+    char *path = malloc(n);
+    if (!path)
+        return lp_error_set(err, LP_ERR_NOMEM, "out of memory");
+    snprintf(path, n, "%s/%s", dir, CLAIM_FILE);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(path);
+    if (fd < 0)
+        return lp_error_set(err, LP_ERR_IO, "cannot make %s: %s", CLAIM_FILE, strerror(errno));
+    /* shard i of n: byte i + 1; the whole batch: every byte from 0 on */
+    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
+                         .l_start = count ? (off_t)index + 1 : 0, .l_len = count ? 1 : 0};
+    if (fcntl(fd, F_SETLK, &lock) == 0) {
+        *claim = fd;
+        return LP_OK;
+    }
+    int e = errno;
+    if (e != EACCES && e != EAGAIN) {
+        close(fd);  /* no locks here (ENOLCK, EINVAL...): the batch runs unguarded */
+        return LP_OK;
+    }
+    if (fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK)
+        *holder = (long)lock.l_pid;
+    close(fd);
+    return lp_error_set(err, LP_ERR_IO, "another leanpix batch is writing these outputs");
 }
 
 bool lp_batch_is_temp_name(const char *name, size_t *final_len)
