@@ -159,7 +159,8 @@ static void usage(FILE *f)
             "peaks of the running jobs fit --max-mem; a job too big for the budget on its own\n"
             "runs alone in its leanest mode (AVIF grid of small cells). Outputs appear only\n"
             "when complete (temp file, fsync, rename). While a batch runs, another on the same\n"
-            "OUTDIR (or the same --shard of it) is refused (a lock on OUTDIR/.leanpix-batch.lock).\n\n"
+            "OUTDIR (or the same --shard of it) is refused: a lock on\n"
+            "OUTDIR/.leanpix-batch.lock.\n\n"
             "batch options:\n", in);
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
     fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
