@@ -52,8 +52,7 @@ typedef struct member {
     bool sharer_moved;     /* a process it shares pages with broke copy-on-write pages
                             * since that read: read it again soon */
     int64_t cow_counted;   /* its copy-on-write breaks since that read, as last counted */
-    uint64_t cow_tree_at_rollup; /* the tree's count of breaks (cow_tree) then */
-    bool walked_since_count; /* read after the other sharers' breaks were last counted */
+    uint64_t cow_tree_at_rollup; /* the tree's count of breaks (cow_tree) when it ended */
     lp_proc_reading now;   /* this sample's reading */
     bool read_ok;
 } member;
@@ -445,16 +444,21 @@ static bool shares_anon(const member *m)
            shared_anon * 20 >= (int64_t)a->rss_anon;
 }
 
-/* Faults of m since its last rollup read that did not grow its RSS: in a process that
- * shares anonymous pages, copy-on-write breaks. */
-static int64_t cow_faults(const member *m)
+/* Faults of m since its last rollup read, up to reading r, that did not grow its RSS: in
+ * a process that shares anonymous pages, copy-on-write breaks. */
+static int64_t cow_faults_at(const member *m, const lp_proc_reading *r)
 {
-    const lp_prof_mem *a = &m->at_rollup, *mem = &m->now.mem;
+    const lp_prof_mem *a = &m->at_rollup, *mem = &r->mem;
     int64_t grown_pages = ((int64_t)mem->rss_anon - (int64_t)a->rss_anon +
                            (int64_t)mem->rss_file - (int64_t)a->rss_file +
                            (int64_t)mem->rss_shmem - (int64_t)a->rss_shmem) / 4096;
-    int64_t faults = (int64_t)(m->now.minflt + m->now.majflt - m->faults_at_rollup);
+    int64_t faults = (int64_t)(r->minflt + r->majflt - m->faults_at_rollup);
     return faults - (grown_pages > 0 ? grown_pages : 0);
+}
+
+static int64_t cow_faults(const member *m)
+{
+    return cow_faults_at(m, &m->now);
 }
 
 /* PSS between two rollup reads: the parts measured last time plus the change of the
@@ -585,6 +589,16 @@ static bool read_rollup_checked(lp_prof_recorder *rec, member *m)
     return true;
 }
 
+/* Adds m's copy-on-write breaks up to reading r that are not counted yet to cow_tree. */
+static void count_breaks(lp_prof_recorder *rec, member *m, const lp_proc_reading *r)
+{
+    int64_t cow = cow_faults_at(m, r);
+    if (cow > m->cow_counted) {
+        rec->cow_tree += (uint64_t)(cow - m->cow_counted);
+        m->cow_counted = cow;
+    }
+}
+
 /* Counts the copy-on-write breaks of the processes that share anonymous pages (cow_tree,
  * for the sharers' estimates) and, while some process is breaking them, marks every
  * sharing process to be read again: they gain PSS without a fault of their own (a parent
@@ -593,32 +607,38 @@ static bool read_rollup_checked(lp_prof_recorder *rec, member *m)
 static void mark_sharers(lp_prof_recorder *rec, size_t nlive)
 {
     bool breaking = false;
-    int64_t fresh = 0;
     rec->sharers = 0;
     for (size_t k = 0; k < nlive; k++) {
         member *m = &rec->members[rec->order[k]];
         if (!shares_anon(m))
             continue;
         rec->sharers++;
-        int64_t cow = cow_faults(m);
-        if (cow > m->cow_counted) {  /* new breaks since the last sample */
-            fresh += cow - m->cow_counted;
-            m->cow_counted = cow;
-        }
-        breaking = breaking || cow >= FAULTS_NOTICED;
+        count_breaks(rec, m, &m->now);
+        breaking = breaking || cow_faults(m) >= FAULTS_NOTICED;
     }
-    rec->cow_tree += (uint64_t)fresh;
     for (size_t k = 0; k < nlive; k++) {
         member *m = &rec->members[rec->order[k]];
-        /* A process read in the last sample saw the breaks made elsewhere before its walk
-         * ended, and they are among the ones counted now: its base takes them all, or they
-         * would count twice (a parent read 76 of its 72 MiB in a CI run). The breaks
-         * after its walk are missed instead, until its next read, which comes soon. Its
-         * own count restarted at the walk, so cow_counted holds just its share of fresh. */
-        if (m->walked_since_count)
-            m->cow_tree_at_rollup += (uint64_t)(fresh - m->cow_counted);
-        m->walked_since_count = false;
         m->sharer_moved = m->sharer_moved || (breaking && shares_anon(m));
+    }
+}
+
+/* Called when the walk of m has just ended: the breaks made so far, by m (which its
+ * sharers gain from) and by the others (which its walk has seen), go into cow_tree, from
+ * the others' counters read now, so that m's base holds exactly those and its estimates
+ * add the ones made after. Taking the count of the next sample instead put the breaks
+ * made between the walk and that sample into the base too, and they were missed until
+ * the next read: a parent read in the middle of its child's writes stayed at 65 of its
+ * 72 MiB, through a peak, when the budget allowed no read before the child ended. */
+static void breaks_at_walk(lp_prof_recorder *rec, member *walked, size_t nlive)
+{
+    if (shares_anon(walked))
+        count_breaks(rec, walked, &walked->now);
+    for (size_t k = 0; k < nlive; k++) {
+        member *m = &rec->members[rec->order[k]];
+        lp_proc_reading r;
+        if (m != walked && shares_anon(m) && lp_procfs_read(&m->fds, &r) && r.state != 'Z' &&
+            r.state != 'X')
+            count_breaks(rec, m, &r);
     }
 }
 
@@ -643,6 +663,8 @@ static uint32_t read_pss(lp_prof_recorder *rec, double t, size_t nlive, bool exa
         uint64_t faults_before = m->now.minflt + m->now.majflt;
         double c0 = lp_thread_cpu_seconds();
         bool ok = read_rollup_checked(rec, m);
+        if (ok)
+            breaks_at_walk(rec, m, nlive);
         rec->pss_allowance -= lp_thread_cpu_seconds() - c0;
         if (ok) {
             /* Estimates count faults from after the walk: the walk has seen the pages
@@ -659,7 +681,6 @@ static uint32_t read_pss(lp_prof_recorder *rec, double t, size_t nlive, bool exa
             m->sharer_moved = false;
             m->cow_counted = 0;
             m->cow_tree_at_rollup = rec->cow_tree;
-            m->walked_since_count = true;
         } else if (m->has_rollup) {
             estimate_pss(rec, m, &m->now.mem);
             estimated++;
