@@ -153,14 +153,15 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: leanpix batch -o OUTDIR [options] INPUTS...\n"
             "       leanpix batch -o OUTDIR [options] --from-list FILE\n\n"
-            "Re-encodes many images (%s; directories are recursed for those\n"
-            "extensions). Each output keeps its input's relative path under OUTDIR with the\n"
-            "format's extension. Jobs run on threads, each admitted only while the predicted\n"
-            "peaks of the running jobs fit --max-mem; a job too big for the budget on its own\n"
-            "runs alone in its leanest mode (AVIF grid of small cells). Outputs appear only\n"
-            "when complete (temp file, fsync, rename). While a batch runs, another on the same\n"
+            "Re-encodes many images (directories are recursed for the extensions below).\n"
+            "Each output keeps its input's relative path under OUTDIR with the format's\n"
+            "extension. Jobs run on threads, each admitted only while the predicted peaks of\n"
+            "the running jobs fit --max-mem; a job too big for the budget on its own runs\n"
+            "alone in its leanest mode (AVIF grid of small cells). Outputs appear only when\n"
+            "complete (temp file, fsync, rename). While a batch runs, another on the same\n"
             "OUTDIR (or the same --shard of it) is refused: a lock on\n"
-            "OUTDIR/.leanpix-batch.lock.\n\n"
+            "OUTDIR/.leanpix-batch.lock.\n"
+            "  reads: %s\n\n"
             "batch options:\n", in);
     fprintf(f, "  %-22s %s\n", "-o, --output-dir DIR", "where outputs go (created if missing)");
     fprintf(f, "  %-22s %s\n", "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");

@@ -50,9 +50,11 @@ static void usage(FILE *f)
     lp_file_format_list(in, sizeof in, false, NULL);
     lp_file_format_list(out, sizeof out, true, NULL);
     fprintf(f, "usage: leanpix convert IN OUT [options]\n\n"
-               "Re-encodes one image (%s) to %s (format from OUT's extension\n"
-               "or --format), decoding in strips, shrinking on load when resizing, and writing\n"
-               "OUT only when the whole job succeeded.\n\n"
+               "Re-encodes one image (format of OUT from its extension or --format), decoding\n"
+               "in strips, shrinking on load when resizing, and writing OUT only when the whole\n"
+               "job succeeded.\n"
+               "  reads:  %s\n"
+               "  writes: %s\n\n"
                "options:\n", in, out);
     convert_options_help(f, NULL);
     fprintf(f, "  %-22s %s\n", "--stats", "print what was done and the memory used to stderr");
