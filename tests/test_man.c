@@ -199,6 +199,24 @@ static int setup(void **state)
     return 0;
 }
 
+/* --help fits a terminal of 80 columns (tools/cli.h: CLI_HELP_COLUMNS): option texts wrap
+ * under their first line, and the man pages' NAME lines come from the command summaries. */
+static void help_fits_80_columns(void **state)
+{
+    (void)state;
+    for (int i = 0; i < ncmds; i++) {
+        char *help = help_text(cmds[i].path);
+        for (char *line = strtok(help, "\n"); line; line = strtok(NULL, "\n")) {
+            int cols = 0;
+            for (const char *p = line; *p; p++)
+                cols += ((unsigned char)*p & 0xC0) != 0x80;  /* UTF-8: one per character */
+            if (cols > 80)
+                fail_msg("leanpix %s --help: a line of %d columns: %s", cmds[i].path, cols, line);
+        }
+        free(help);
+    }
+}
+
 static void require_generated(void)
 {
     char dir[4200];
@@ -604,6 +622,7 @@ int main(void)
         cmocka_unit_test(pages_render_without_warnings),
         cmocka_unit_test(pages_list_every_option),
         cmocka_unit_test(pages_carry_the_version),
+        cmocka_unit_test(help_fits_80_columns),
         cmocka_unit_test(generated_files_are_current),
         cmocka_unit_test(bash_completion_offers_every_option),
         cmocka_unit_test(bash_completion_of_paths_and_commands),

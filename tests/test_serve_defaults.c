@@ -108,16 +108,24 @@ static void render(char *out, size_t size, const char *text, bool markdown)
     out[n < size ? n : size - 1] = '\0';
 }
 
-/* The line of text that starts with prefix (after leading spaces), copied; NULL if none. */
+/* The line of text that starts with prefix (after leading spaces), copied with the
+ * indented lines that continue it (--help wraps an option's text under it: lines that do
+ * not start with '-'), joined by a space; NULL if none. */
 static char *line_starting(const char *text, const char *prefix, char *out, size_t size)
 {
     for (const char *line = text; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
         const char *p = line + strspn(line, " ");
-        if (strncmp(p, prefix, strlen(prefix)) == 0) {
-            size_t n = strcspn(p, "\n");
-            snprintf(out, size, "%.*s", (int)n, p);
-            return out;
+        if (strncmp(p, prefix, strlen(prefix)) != 0)
+            continue;
+        size_t used = (size_t)snprintf(out, size, "%.*s", (int)strcspn(p, "\n"), p);
+        for (const char *next = strchr(p, '\n'); next && next[1] == ' ' && used < size;
+             next = strchr(next + 1, '\n')) {
+            const char *q = next + 1 + strspn(next + 1, " ");
+            if (*q == '-' || *q == '\n' || !*q)
+                break;
+            used += (size_t)snprintf(out + used, size - used, " %.*s", (int)strcspn(q, "\n"), q);
         }
+        return out;
     }
     return NULL;
 }

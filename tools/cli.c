@@ -125,6 +125,51 @@ static void on_interrupt(int sig)
     raise(sig);  /* SA_RESETHAND restored the default: delivered when we return */
 }
 
+/* Columns taken by N bytes of UTF-8 (continuation bytes take none). */
+static int text_columns(const char *s, size_t n)
+{
+    int cols = 0;
+    for (size_t i = 0; i < n; i++)
+        cols += ((unsigned char)s[i] & 0xC0) != 0x80;
+    return cols;
+}
+
+/* The next unit that must not be split at a line end: a word, with the words after it that
+ * start with '-' (help.awk would read a line starting with '-' as another option) or that
+ * follow one ending with '-' ("(- = stdout)"). */
+static size_t help_unit(const char *p)
+{
+    size_t n = strcspn(p, " ");
+    while (p[n] == ' ' && (p[n + 1] == '-' || p[n - 1] == '-'))
+        n += 1 + strcspn(p + n + 1, " ");
+    return n;
+}
+
+void cli_help_option(FILE *f, int left_width, const char *left, const char *text)
+{
+    int indent = 2 + left_width + 1;
+    int col = fprintf(f, "  %-*s ", left_width, left);
+    bool line_empty = true;
+    for (const char *p = text;;) {
+        p += strspn(p, " ");
+        if (!*p)
+            break;
+        size_t n = help_unit(p);
+        int cols = text_columns(p, n);
+        if (!line_empty && col + 1 + cols > CLI_HELP_COLUMNS) {
+            col = fprintf(f, "\n%*s", indent, "") - 1;
+            line_empty = true;
+        }
+        if (!line_empty)
+            col += fprintf(f, " ");
+        fwrite(p, 1, n, f);
+        col += cols;
+        line_empty = false;
+        p += n;
+    }
+    fputc('\n', f);
+}
+
 void cli_clean_up_on_interrupt(const char *subject, const char *what)
 {
     static const char *const names[2] = {"SIGINT", "SIGTERM"};

@@ -45,6 +45,14 @@ static inline double cli_mib(uint64_t bytes)
 }
 
 
+/* Columns of --help's lines: option texts wrap under their first line. */
+#define CLI_HELP_COLUMNS 80
+
+/* One option of --help: "  LEFT (padded to LEFT_WIDTH) TEXT", TEXT wrapped at
+ * CLI_HELP_COLUMNS. The man pages and completions read these lines back
+ * (scripts/help.awk): a wrapped line is indented and never starts with '-'. */
+void cli_help_option(FILE *f, int left_width, const char *left, const char *text);
+
 /* SIGINT/SIGTERM from now on: remove the library's temp files, print "leanpix: SUBJECT:
  * interrupted by SIGINT: WHAT" and end by the signal (the shell reports 130 / 143). A
  * signal that was ignored at start (a script's background job) stays ignored. */

@@ -52,17 +52,16 @@ static void usage(FILE *f)
     fprintf(f, "usage: leanpix convert IN OUT [options]\n\n"
                "Re-encodes one image (format of OUT from its extension or --format), decoding\n"
                "in strips, shrinking on load when resizing, and writing OUT only when the whole\n"
-               "job succeeded.\n"
-               "  reads:  %s\n"
-               "  writes: %s\n\n"
+               "job succeeded.\n\n"
+               "Reads %s; writes %s.\n\n"
                "options:\n", in, out);
     convert_options_help(f, NULL);
-    fprintf(f, "  %-22s %s\n", "--stats", "print what was done and the memory used to stderr");
-    fprintf(f, "  %-22s %s\n", "--json", "print the same as one JSON object on stdout");
-    fprintf(f, "  %-22s %s\n", "--no-progress", "no progress line (shown on a terminal by default)");
-    fprintf(f, "  %-22s %s\n", "-h, --help", "this text");
-    fprintf(f, "\nIN '-' reads standard input (kept in an unlinked temp file in $TMPDIR, since some\n"
-               "decoders seek); OUT '-' writes standard output and needs --format.\n");
+    cli_help_option(f, 22, "--stats", "print what was done and the memory used to stderr");
+    cli_help_option(f, 22, "--json", "print the same as one JSON object on stdout");
+    cli_help_option(f, 22, "--no-progress", "no progress line (shown on a terminal by default)");
+    cli_help_option(f, 22, "-h, --help", "this text");
+    fprintf(f, "\nIN '-' reads standard input (kept in an unlinked temp file in $TMPDIR, since\n"
+               "some decoders seek); OUT '-' writes standard output and needs --format.\n");
     fprintf(f, "\nexit status: 0 done, 1 the image could not be converted, 2 bad command line,\n"
                "130/143 interrupted by SIGINT/SIGTERM (OUT not written, no temp file left)\n");
 }

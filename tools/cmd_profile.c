@@ -57,35 +57,42 @@ static void usage(FILE *f)
           "       leanpix profile [options] --pid PID\n"
           "       leanpix profile report RUN.json [--html OUT.html] [--csv OUT.csv]\n"
           "       leanpix profile compare BEFORE.json AFTER.json [--html OUT.html]\n\n"
-          "Runs CMD (or attaches to PID) and records its whole process tree over time: RSS and\n"
-          "PSS split into anonymous / file-backed / shmem, swap, VmHWM, minor and major faults,\n"
-          "threads and CPU time per process and for the tree, system-wide major faults, swap\n"
-          "traffic and memory pressure; at each new peak it reads /proc/PID/smaps of the largest\n"
-          "processes to say which mappings hold the memory. A summary goes to stderr.\n\n"
-          "options:\n"
-          "  -i, --interval T      sampling interval: 20ms (default), 0.5s, 500us; a plain number is ms\n"
-          "  -o, --output FILE     write the record as JSON (schema: docs/profile-schema.md)\n"
-          "      --html FILE       write a self-contained HTML report with charts\n"
-          "      --csv FILE        write the timeline as CSV (tree rows and process rows)\n"
-          "  -p, --pid PID         attach to a running process and its descendants; stops when\n"
-          "                        they are gone or on Ctrl-C\n"
-          "      --snapshot-procs N  processes whose smaps are read at a peak (default 3)\n"
-          "      --pss-budget PCT  CPU share (percent of a core) the PSS reads may use; PSS is\n"
-          "                        estimated from RSS changes in between (default 0.5;\n"
-          "                        100 reads it at every sample)\n"
-          "  -q, --quiet           no summary on stderr\n"
-          "  -h, --help            this help\n\n"
-          "The exit status is CMD's (128+N when signal N killed it). `leanpix profile report\n"
-          "--help` and `leanpix profile compare --help` describe the other forms; docs/profile.md\n"
-          "explains every number.\n",
+          "Runs CMD (or attaches to PID) and records its whole process tree over time: RSS\n"
+          "and PSS split into anonymous / file-backed / shmem, swap, VmHWM, minor and major\n"
+          "faults, threads and CPU time per process and for the tree, system-wide major\n"
+          "faults, swap traffic and memory pressure; at each new peak it reads\n"
+          "/proc/PID/smaps of the largest processes to say which mappings hold the memory.\n"
+          "A summary goes to stderr.\n\n"
+          "options:\n",
+          f);
+    static const char *const options[][2] = {
+        {"-i, --interval T", "sampling interval: 20ms (default), 0.5s, 500us; a plain number is ms"},
+        {"-o, --output FILE", "write the record as JSON (schema: docs/profile-schema.md)"},
+        {"    --html FILE", "write a self-contained HTML report with charts"},
+        {"    --csv FILE", "write the timeline as CSV (tree rows and process rows)"},
+        {"-p, --pid PID", "attach to a running process and its descendants; stops when they are "
+                          "gone or on Ctrl-C"},
+        {"    --snapshot-procs N", "processes whose smaps are read at a peak (default 3)"},
+        {"    --pss-budget PCT", "CPU share (percent of a core) the PSS reads may use; PSS is "
+                                 "estimated from RSS changes in between (default 0.5; 100 reads "
+                                 "it at every sample)"},
+        {"-q, --quiet", "no summary on stderr"},
+        {"-h, --help", "this help"},
+    };
+    for (size_t i = 0; i < sizeof options / sizeof *options; i++)
+        cli_help_option(f, 22, options[i][0], options[i][1]);
+    fputs("\nThe exit status is CMD's (128+N when signal N killed it). `leanpix profile\n"
+          "report --help` and `leanpix profile compare --help` describe the other forms;\n"
+          "docs/profile.md explains every number.\n",
           f);
 }
 
 static void usage_report(FILE *f)
 {
     fputs("usage: leanpix profile report RUN.json [--html OUT.html] [--csv OUT.csv] [-q]\n\n"
-          "Reads a record written by `leanpix profile -o RUN.json`, prints its summary on stdout\n"
-          "(unless -q) and re-renders the HTML report and/or the CSV timeline from it.\n",
+          "Reads a record written by `leanpix profile -o RUN.json`, prints its summary on\n"
+          "stdout (unless -q) and re-renders the HTML report and/or the CSV timeline from\n"
+          "it.\n",
           f);
 }
 
@@ -93,8 +100,8 @@ static void usage_compare(FILE *f)
 {
     fputs("usage: leanpix profile compare BEFORE.json AFTER.json [--html OUT.html]\n\n"
           "Prints the two runs' summaries side by side with after/before ratios (wall time,\n"
-          "peak PSS and RSS with their anon/file/shmem parts, faults, swap, top mappings), and\n"
-          "with --html draws both runs on one time axis.\n",
+          "peak PSS and RSS with their anon/file/shmem parts, faults, swap, top mappings),\n"
+          "and with --html draws both runs on one time axis.\n",
           f);
 }
 

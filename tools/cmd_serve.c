@@ -84,14 +84,20 @@ static void usage_option(FILE *f, const lp_option *o)
 {
     char flag[64], def[256];
     snprintf(flag, sizeof flag, "--%s%s%s", o->name, *value_name(o) ? " " : "", value_name(o));
-    fprintf(f, "  %-26s ", flag);
-    put_text(f, o->help, false);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *t = open_memstream(&text, &len);
+    if (!t)
+        return;
+    put_text(t, o->help, false);
     if (o->kind != LP_OPTION_FLAG) {
-        fputs(" (default: ", f);
-        put_text(f, lp_option_default_text(o, def, sizeof def), false);
-        fputc(')', f);
+        fputs(" (default: ", t);
+        put_text(t, lp_option_default_text(o, def, sizeof def), false);
+        fputc(')', t);
     }
-    fputc('\n', f);
+    if (fclose(t) == 0)
+        cli_help_option(f, 26, flag, text);
+    free(text);
 }
 
 static void usage(FILE *f)
@@ -118,9 +124,10 @@ static void usage(FILE *f)
     fprintf(f, "\n  %-26s this text\n  %-26s the options as docs/serve.md lists them\n\n",
             "-h, --help", "--help-markdown");
     fprintf(f, "routes: GET / /{%s} /static/FILE /healthz /metrics /v1/cards/ID.jpg;\n"
-               "        POST /api/{%s} (HTML) and /v1/cards/{%s} (JSON; ?inline=1 or Accept: "
-               "multipart/mixed puts the cards in it, ?format=zip or Accept: application/zip "
-               "answers a zip of them), multipart field 'file'\n"
+               "        POST /api/{%s} (HTML) and /v1/cards/{%s}\n"
+               "        (JSON; ?inline=1 or Accept: multipart/mixed puts the cards in it,\n"
+               "        ?format=zip or Accept: application/zip answers a zip of them),\n"
+               "        multipart field 'file'\n"
                "exit status: 0 stopped by a signal, 1 could not start (e.g. address in use),\n"
                "             2 bad command line\n",
             games, games, games);

@@ -354,6 +354,6 @@ void convert_options_help(FILE *f, const char *const *skip)
         char left[48];
         snprintf(left, sizeof left, "%s%s%s%s", e->alias ? e->alias : "", e->alias ? ", " : "",
                  e->name, e->takes_value ? " V" : "");
-        fprintf(f, "  %-22s %s\n", left, e->help);
+        cli_help_option(f, 22, left, e->help);
     }
 }

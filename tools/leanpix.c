@@ -9,10 +9,10 @@
 #include <string.h>
 
 static const lp_command commands[] = {
-    {"convert", "re-encode one image (JPEG, PNG, WebP, TIFF, HEIC, AVIF -> AVIF, JPEG, WebP, PNG)", cmd_convert},
+    {"convert", "re-encode one image to AVIF, JPEG, WebP or PNG, in strips", cmd_convert},
     {"batch", "re-encode many images under a memory budget", cmd_batch},
     {"serve", "render reference cards over HTTP in bounded memory", cmd_serve},
-    {"profile", "record a process tree's memory over time (RSS/PSS, anon/file/shmem, faults)", cmd_profile},
+    {"profile", "record a process tree's memory over time (RSS, PSS, faults)", cmd_profile},
 };
 
 static void usage(FILE *f)
@@ -25,7 +25,8 @@ static void usage(FILE *f)
     fprintf(f, "\noptions:\n"
                "  -h, --help             this text\n"
                "  --version              print \"leanpix VERSION\"\n");
-    fprintf(f, "\n`leanpix COMMAND --help` describes each command. `leanpix --version` prints %s.\n",
+    fprintf(f, "\n`leanpix COMMAND --help` describes each command.\n"
+               "`leanpix --version` prints %s.\n",
             LEANPIX_VERSION);
 }
 
