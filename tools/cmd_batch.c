@@ -164,17 +164,29 @@ static void usage(FILE *f)
             "Reads %s.\n\n"
             "batch options:\n", in);
     cli_help_option(f, 22, "-o, --output-dir DIR", "where outputs go (created if missing)");
-    cli_help_option(f, 22, "-j, --jobs N", "images converted at once (default: the effective CPUs: affinity and cgroup quota; not avifenc's -j, which is --threads)");
-    cli_help_option(f, 22, "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M (default, also for 0: " LP_DEFAULT_AVAILABLE_TEXT ")");
-    cli_help_option(f, 22, "--lanes V", "auto|off: when the budget holds a better plan (AVIF: libaom's 4K-class cells) for some jobs but not for all, some workers run those and the others take what is left (auto, the default); off: equal shares, so that a file's plan and bytes depend only on it and the budget");
-    cli_help_option(f, 22, "--stats", "print the summary, the budget used (and why) and the share it leaves each job to stderr");
-    cli_help_option(f, 22, "--from-list FILE", "read input paths from FILE, one a line (- = stdin)");
-    cli_help_option(f, 22, "--resume", "skip outputs that exist, are complete and are not older than their input; remove stale temp files");
-    cli_help_option(f, 22, "--json FILE", "write a JSON record per image and a summary to FILE (- = stdout)");
+    cli_help_option(f, 22, "-j, --jobs N", "images converted at once (default: the effective "
+                                           "CPUs: affinity and cgroup quota; not avifenc's -j, "
+                                           "which is --threads)");
+    cli_help_option(f, 22, "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M "
+                                             "(default, also for 0: " LP_DEFAULT_AVAILABLE_TEXT ")");
+    cli_help_option(f, 22, "--lanes V", "auto|off: when the budget holds a better plan (AVIF: "
+                                        "libaom's 4K-class cells) for some jobs but not for all, "
+                                        "some workers run those and the others take what is left "
+                                        "(auto, the default); off: equal shares, so that a "
+                                        "file's plan and bytes depend only on it and the budget");
+    cli_help_option(f, 22, "--stats", "print the summary, the budget used (and why) and the share "
+                                      "it leaves each job to stderr");
+    cli_help_option(f, 22, "--from-list FILE", "read input paths from FILE, one a line (- = "
+                                               "stdin)");
+    cli_help_option(f, 22, "--resume", "skip outputs that exist, are complete and are not older "
+                                       "than their input; remove stale temp files");
+    cli_help_option(f, 22, "--json FILE", "write a JSON record per image and a summary to FILE (- "
+                                          "= stdout)");
     cli_help_option(f, 22, "--shard I/N", "take share I of N of the sorted inputs (0 <= I < N)");
     cli_help_option(f, 22, "--no-progress", "no progress line (shown on a terminal by default)");
     cli_help_option(f, 22, "-h, --help", "this text");
-    cli_help_option(f, 22, "-f, --format V", "avif|jpeg|webp|png: the output format of the whole batch (default avif)");
+    cli_help_option(f, 22, "-f, --format V", "avif|jpeg|webp|png: the output format of the whole "
+                                             "batch (default avif)");
     fprintf(f, "\nconvert options (as `leanpix convert`):\n");
     static const char *const own[] = {"--format", "--max-mem", NULL};
     convert_options_help(f, own);

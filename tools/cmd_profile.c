@@ -66,7 +66,8 @@ static void usage(FILE *f)
           "options:\n",
           f);
     static const char *const options[][2] = {
-        {"-i, --interval T", "sampling interval: 20ms (default), 0.5s, 500us; a plain number is ms"},
+        {"-i, --interval T", "sampling interval: 20ms (default), 0.5s, 500us; a plain number "
+                             "is ms"},
         {"-o, --output FILE", "write the record as JSON (schema: docs/profile-schema.md)"},
         {"    --html FILE", "write a self-contained HTML report with charts"},
         {"    --csv FILE", "write the timeline as CSV (tree rows and process rows)"},
