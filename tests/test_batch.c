@@ -1457,15 +1457,21 @@ static void test_cli_second_batch_is_refused(void **state)
     assert_int_equal(lp_batch_claim_dir(out, 0, 2, &claim, &holder, &err), LP_OK);
     assert_true(claim >= 0);
     char pid[64], args[4096];
-    snprintf(pid, sizeof pid, "another leanpix batch (pid %ld)", (long)getpid());
+    snprintf(pid, sizeof pid, "(pid %ld); this one stops", (long)getpid());
 
     snprintf(args, sizeof args, "-o '%s' '%s'", out, in);  /* the whole batch */
     assert_int_equal(batch_cli(args), 1);
     assert_non_null(strstr(cli_out, pid));
-    assert_non_null(strstr(cli_out, "is writing these outputs"));
+    assert_non_null(strstr(cli_out, "another leanpix batch is writing these outputs"));
     snprintf(args, sizeof args, "-o '%s' --shard 0/2 '%s'", out, in);
     assert_int_equal(batch_cli(args), 1);
     assert_non_null(strstr(cli_out, "the outputs of shard 0/2"));
+    /* shards of another count share inputs with 0/2 (1/3 takes c1... and c3: dealt
+     * round-robin, 0/2 takes c0, c2...): refused, whichever they are */
+    snprintf(args, sizeof args, "-o '%s' --shard 1/3 '%s'", out, in);
+    assert_int_equal(batch_cli(args), 1);
+    assert_non_null(strstr(cli_out, "the outputs of shards of 2 (--shard I/2)"));
+    assert_non_null(strstr(cli_out, pid));
     snprintf(p, sizeof p, "%s/c0.avif", out);
     assert_false(lpt_file_exists(p));
     snprintf(p, sizeof p, "%s/c1.avif", out);

@@ -159,8 +159,8 @@ static void usage(FILE *f)
             "the running jobs fit --max-mem; a job too big for the budget on its own runs\n"
             "alone in its leanest mode (AVIF grid of small cells). Outputs appear only when\n"
             "complete (temp file, fsync, rename). While a batch runs, another on the same\n"
-            "OUTDIR (or the same --shard of it) is refused: a lock on\n"
-            "OUTDIR/.leanpix-batch.lock.\n\n"
+            "OUTDIR (or on the same --shard of it, or a shard of another count, which shares\n"
+            "inputs with it) is refused: a lock on OUTDIR/.leanpix-batch.lock.\n\n"
             "Reads %s.\n\n"
             "batch options:\n", in);
     cli_help_option(f, 22, "-o, --output-dir DIR", "where outputs go (created if missing)");
@@ -809,11 +809,12 @@ static bool claim_outdir(batch *b, const batch_args *a)
     if (lp_batch_claim_dir(b->outdir, a->shard_index, a->shard ? a->shard_count : 0, &b->claim,
                            &holder, &err) == LP_OK)
         return true;
+    char pid[48] = "";
     if (holder > 0)
-        cli_error(b->outdir, "another leanpix batch (pid %ld) is writing %s%s; this one stops, "
-                  "since two would each take the whole memory budget: run it again when that "
-                  "one ends", holder, a->shard ? "the outputs of shard " : "these outputs",
-                  a->shard ? a->shard : "");
+        snprintf(pid, sizeof pid, " (pid %ld)", holder);
+    if (holder != 0)  /* the library's message says what the other batch writes */
+        cli_error(b->outdir, "%s%s; this one stops, since two would each take the whole memory "
+                  "budget: run it again when that one ends", lp_error_message(&err), pid);
     else
         cli_error(b->outdir, "%s", lp_error_message(&err));
     return false;

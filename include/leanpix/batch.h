@@ -176,8 +176,11 @@ LP_API lp_status lp_batch_remove_stale_temps(const char *dir,
  * temp files. The claim is a lock on dir/.leanpix-batch.lock (a byte per shard; the
  * whole batch's covers them all) that the kernel drops when the process ends, however
  * it ends; *claim is its descriptor, which the caller keeps open while the batch runs.
- * LP_ERR_IO when another process holds it (*holder: its pid, when known) or the file
- * cannot be made; where the file system has no locks, LP_OK with *claim = -1. */
+ * Shards of one count run side by side; a shard is refused beside the same shard, the
+ * whole batch or a shard of another count (round-robin shares of different counts share
+ * inputs). LP_ERR_IO when refused (the message says by what; *holder: the other
+ * process's pid, -1 when unknown) or the file cannot be made (*holder 0); where the file
+ * system has no locks, LP_OK with *claim = -1. */
 LP_API lp_status lp_batch_claim_dir(const char *dir, unsigned index, unsigned count, int *claim,
                                     long *holder, lp_error *err);
 

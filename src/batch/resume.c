@@ -96,10 +96,74 @@ void lp_batch_date_output(const char *output, const char *input)
 
 #define CLAIM_FILE ".leanpix-batch.lock"
 
-lp_status lp_batch_claim_dir(const char *dir, unsigned index, unsigned count, int *claim,
+/* The lock file's bytes: the whole batch locks them all. Shard I of N takes a shared lock
+ * on byte N (the count area, 1 .. 2^32-1) and a lock of its own on byte SHARD_AREA + I. Shards are
+ * dealt round-robin (walk.c), so two shards of different counts almost always share
+ * inputs (I/N and J/M do unless I and J differ modulo gcd(N, M)): a shard that finds
+ * another count's lock in the count area is refused, as one that finds its own shard's. */
+#define SHARD_AREA ((off_t)1 << 32)
+
+/* The pid of a process holding a lock over [start, start + len) that conflicts with a write
+ * lock of ours: 0 if none (or the range is empty), -1 if its pid is unknown; *at: where
+ * its lock starts. */
+static long lock_holder(int fd, off_t start, off_t len, off_t *at)
+{
+    struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = start,
+                          .l_len = len};
+    if (len <= 0 || fcntl(fd, F_GETLK, &probe) != 0 || probe.l_type == F_UNLCK)
+        return 0;
+    if (at)
+        *at = probe.l_start;
+    return probe.l_pid > 0 ? (long)probe.l_pid : -1;
+}
+
+/* A lock over [start, start + len) (len 0: every byte from start on): 1 taken, 0 held by
+ * another process, -1 the file system has no locks (ENOLCK, EINVAL...). */
+static int take_lock(int fd, short type, off_t start, off_t len)
+{
+    struct flock lock = {.l_type = type, .l_whence = SEEK_SET, .l_start = start, .l_len = len};
+    if (fcntl(fd, F_SETLK, &lock) == 0)
+        return 1;
+    return errno == EACCES || errno == EAGAIN ? 0 : -1;
+}
+
+/* Claims fd's file for shard index of count (count 0: the whole batch): 1 claimed, 0 the
+ * file system has no locks, -1 refused (err says by what, *holder its pid). */
+static int claim(int fd, unsigned index, unsigned count, long *holder, lp_error *err)
+{
+    /* the whole batch: every byte the shards lock (the area's end is past any shard's) */
+    off_t n = count, other = 0, start = count ? n : 0, len = count ? 1 : 2 * SHARD_AREA;
+    int got = take_lock(fd, count ? F_RDLCK : F_WRLCK, start, len);
+    if (got < 0)
+        return 0;
+    if (got == 0) {
+        *holder = lock_holder(fd, start, len, NULL);
+        lp_error_set(err, LP_ERR_IO, "another leanpix batch is writing these outputs");
+        return -1;
+    }
+    if (!count)
+        return 1;
+    if ((*holder = lock_holder(fd, 1, n - 1, &other)) != 0 ||
+        (*holder = lock_holder(fd, n + 1, SHARD_AREA - n - 1, &other)) != 0) {
+        lp_error_set(err, LP_ERR_IO,
+                     "another leanpix batch is writing the outputs of shards of %lld (--shard "
+                     "I/%lld), some of which are shard %u/%u's",
+                     (long long)other, (long long)other, index, count);
+        return -1;
+    }
+    if (take_lock(fd, F_WRLCK, SHARD_AREA + index, 1) == 0) {
+        *holder = lock_holder(fd, SHARD_AREA + index, 1, NULL);
+        lp_error_set(err, LP_ERR_IO, "another leanpix batch is writing the outputs of shard %u/%u",
+                     index, count);
+        return -1;
+    }
+    return 1;
+}
+
+lp_status lp_batch_claim_dir(const char *dir, unsigned index, unsigned count, int *claim_fd,
                              long *holder, lp_error *err)
 {
-    *claim = -1;
+    *claim_fd = -1;
     *holder = 0;
     size_t n = strlen(dir) + sizeof "/" CLAIM_FILE;
     char *path = malloc(n);
@@ -110,22 +174,16 @@ lp_status lp_batch_claim_dir(const char *dir, unsigned index, unsigned count, in
     free(path);
     if (fd < 0)
         return lp_error_set(err, LP_ERR_IO, "cannot make %s: %s", CLAIM_FILE, strerror(errno));
-    /* shard i of n: byte i + 1; the whole batch: every byte from 0 on */
-    struct flock lock = {.l_type = F_WRLCK, .l_whence = SEEK_SET,
-                         .l_start = count ? (off_t)index + 1 : 0, .l_len = count ? 1 : 0};
-    if (fcntl(fd, F_SETLK, &lock) == 0) {
-        *claim = fd;
-        return LP_OK;
+    int got = claim(fd, index, count, holder, err);
+    if (got < 0) {
+        close(fd);
+        return LP_ERR_IO;
     }
-    int e = errno;
-    if (e != EACCES && e != EAGAIN) {
-        close(fd);  /* no locks here (ENOLCK, EINVAL...): the batch runs unguarded */
-        return LP_OK;
-    }
-    if (fcntl(fd, F_GETLK, &lock) == 0 && lock.l_type != F_UNLCK)
-        *holder = (long)lock.l_pid;
-    close(fd);
-    return lp_error_set(err, LP_ERR_IO, "another leanpix batch is writing these outputs");
+    if (got == 0)
+        close(fd);  /* no locks here: the batch runs unguarded */
+    else
+        *claim_fd = fd;
+    return LP_OK;
 }
 
 bool lp_batch_is_temp_name(const char *name, size_t *final_len)
