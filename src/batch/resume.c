@@ -97,9 +97,9 @@ void lp_batch_date_output(const char *output, const char *input)
 #define CLAIM_FILE ".leanpix-batch.lock"
 
 /* The lock file's bytes: the whole batch locks them all. Shard I of N takes a shared lock
- * on byte N (the count area, 1 .. 2^32-1) and a lock of its own on byte SHARD_AREA + I. Shards are
- * dealt round-robin (walk.c), so two shards of different counts almost always share
- * inputs (I/N and J/M do unless I and J differ modulo gcd(N, M)): a shard that finds
+ * on byte N (the count area, 1 .. 2^32-1) and a lock of its own on byte SHARD_AREA + I.
+ * Shards are dealt round-robin (walk.c), so two shards of different counts almost always
+ * share inputs (I/N and J/M do unless I and J differ modulo gcd(N, M)): a shard that finds
  * another count's lock in the count area is refused, as one that finds its own shard's. */
 #define SHARD_AREA ((off_t)1 << 32)
 
