@@ -167,8 +167,9 @@ static void usage(FILE *f)
     cli_help_option(f, 22, "-j, --jobs N", "images converted at once (default: the effective "
                                            "CPUs: affinity and cgroup quota; not avifenc's -j, "
                                            "which is --threads)");
-    cli_help_option(f, 22, "--max-mem SIZE", "memory budget of the whole batch, e.g. 256M "
-                                             "(default, also for 0: " LP_DEFAULT_AVAILABLE_TEXT ")");
+    cli_help_option(f, 22, "--max-mem SIZE",
+                    "memory budget of the whole batch, e.g. 256M (default, also for 0: "
+                    LP_DEFAULT_AVAILABLE_TEXT ")");
     cli_help_option(f, 22, "--lanes V", "auto|off: when the budget holds a better plan (AVIF: "
                                         "libaom's 4K-class cells) for some jobs but not for all, "
                                         "some workers run those and the others take what is left "
