@@ -127,22 +127,29 @@ static int take_lock(int fd, short type, off_t start, off_t len)
     return errno == EACCES || errno == EAGAIN ? 0 : -1;
 }
 
+/* take_lock, and when another process holds the range, err says it is writing what and
+ * *holder is its pid: 1 taken, 0 no locks here, -1 refused. */
+static int lock_or_refuse(int fd, short type, off_t start, off_t len, const char *what,
+                          long *holder, lp_error *err)
+{
+    int got = take_lock(fd, type, start, len);
+    if (got != 0)
+        return got < 0 ? 0 : 1;
+    *holder = lock_holder(fd, start, len, NULL);
+    lp_error_set(err, LP_ERR_IO, "another leanpix batch is writing %s", what);
+    return -1;
+}
+
 /* Claims fd's file for shard index of count (count 0: the whole batch): 1 claimed, 0 the
  * file system has no locks, -1 refused (err says by what, *holder its pid). */
 static int claim(int fd, unsigned index, unsigned count, long *holder, lp_error *err)
 {
-    /* the whole batch: every byte the shards lock (the area's end is past any shard's) */
-    off_t n = count, other = 0, start = count ? n : 0, len = count ? 1 : 2 * SHARD_AREA;
-    int got = take_lock(fd, count ? F_RDLCK : F_WRLCK, start, len);
-    if (got < 0)
-        return 0;
-    if (got == 0) {
-        *holder = lock_holder(fd, start, len, NULL);
-        lp_error_set(err, LP_ERR_IO, "another leanpix batch is writing these outputs");
-        return -1;
-    }
-    if (!count)
-        return 1;
+    if (!count)  /* every byte the shards lock (the area's end is past any shard's) */
+        return lock_or_refuse(fd, F_WRLCK, 0, 2 * SHARD_AREA, "these outputs", holder, err);
+    off_t n = count, other = 0;
+    int got = lock_or_refuse(fd, F_RDLCK, n, 1, "these outputs", holder, err);
+    if (got != 1)
+        return got;
     if ((*holder = lock_holder(fd, 1, n - 1, &other)) != 0 ||
         (*holder = lock_holder(fd, n + 1, SHARD_AREA - n - 1, &other)) != 0) {
         lp_error_set(err, LP_ERR_IO,
@@ -151,13 +158,9 @@ static int claim(int fd, unsigned index, unsigned count, long *holder, lp_error 
                      (long long)other, (long long)other, index, count);
         return -1;
     }
-    if (take_lock(fd, F_WRLCK, SHARD_AREA + index, 1) == 0) {
-        *holder = lock_holder(fd, SHARD_AREA + index, 1, NULL);
-        lp_error_set(err, LP_ERR_IO, "another leanpix batch is writing the outputs of shard %u/%u",
-                     index, count);
-        return -1;
-    }
-    return 1;
+    char what[64];
+    snprintf(what, sizeof what, "the outputs of shard %u/%u", index, count);
+    return lock_or_refuse(fd, F_WRLCK, SHARD_AREA + index, 1, what, holder, err) < 0 ? -1 : 1;
 }
 
 lp_status lp_batch_claim_dir(const char *dir, unsigned index, unsigned count, int *claim_fd,
