@@ -589,14 +589,16 @@ static bool read_rollup_checked(lp_prof_recorder *rec, member *m)
     return true;
 }
 
-/* Adds m's copy-on-write breaks up to reading r that are not counted yet to cow_tree. */
-static void count_breaks(lp_prof_recorder *rec, member *m, const lp_proc_reading *r)
+/* Adds m's copy-on-write breaks up to reading r that are not counted yet to cow_tree;
+ * returns all its breaks since its last rollup read, up to r. */
+static int64_t count_breaks(lp_prof_recorder *rec, member *m, const lp_proc_reading *r)
 {
     int64_t cow = cow_faults_at(m, r);
     if (cow > m->cow_counted) {
         rec->cow_tree += (uint64_t)(cow - m->cow_counted);
         m->cow_counted = cow;
     }
+    return cow;
 }
 
 /* Counts the copy-on-write breaks of the processes that share anonymous pages (cow_tree,
@@ -613,8 +615,7 @@ static void mark_sharers(lp_prof_recorder *rec, size_t nlive)
         if (!shares_anon(m))
             continue;
         rec->sharers++;
-        count_breaks(rec, m, &m->now);
-        breaking = breaking || cow_faults(m) >= FAULTS_NOTICED;
+        breaking = count_breaks(rec, m, &m->now) >= FAULTS_NOTICED || breaking;
     }
     for (size_t k = 0; k < nlive; k++) {
         member *m = &rec->members[rec->order[k]];
