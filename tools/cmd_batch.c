@@ -170,10 +170,11 @@ static void usage(FILE *f)
     cli_help_option(f, 22, "--max-mem SIZE",
                     "memory budget of the whole batch, e.g. 256M (default, also for 0: "
                     LP_DEFAULT_AVAILABLE_TEXT ")");
-    cli_help_option(f, 22, "--lanes V", "auto|off: when the budget holds a better plan (AVIF: "
-                                        "libaom's 4K-class cells) for some jobs but not for all, "
-                                        "some workers run those and the others take what is left "
-                                        "(auto, the default); off: equal shares, so that a "
+    cli_help_option(f, 22, "--lanes V", "auto|off: when most jobs' better plan (AVIF: the "
+                                        "leanest cells of libaom's 4K class) is over their share, "
+                                        "or is just their plan, some workers run jobs with it and "
+                                        "the others plan theirs for what is left, up to half of "
+                                        "it (auto, the default); off: equal shares, so that a "
                                         "file's plan and bytes depend only on it and the budget");
     cli_help_option(f, 22, "--stats", "print the summary, the budget used (and why) and the share "
                                       "it leaves each job to stderr");

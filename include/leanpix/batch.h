@@ -108,7 +108,8 @@ typedef struct lp_batch_job_spec {
     bool alone;          /* must run with no other job */
     double work;         /* expected CPU work (e.g. output megapixels); 0 = unknown */
     uint64_t lean;       /* predicted peak of its leanest plan (0: none leaner) */
-    uint64_t preferred;  /* predicted peak of a better plan above its share (0: none) */
+    uint64_t preferred;  /* predicted peak of its preferred plan, when that is above its
+                            share or is its plan (0: none; AVIF: libaom's 4K class) */
 } lp_batch_job_spec;
 
 typedef struct lp_batch_sched_stats {
@@ -129,10 +130,11 @@ typedef struct lp_batch_sched_stats {
  * run alone (so the workers drain once). A job starts when a worker is free and, for a normal job, the
  * running predictions plus its own fit the budget: the head of the queue, else one of the
  * next 64 jobs that fits (the head is passed over at most 4 times per worker, then waits
- * for its room). With cfg->replan, when most jobs have a preferred plan above their share
- * and the budget holds k < jobs of the median one beside half a share (budget / jobs) for
- * each other worker, k workers run preferred plans and the others' jobs are planned for
- * the room left (within their lean plans) as they start. A job marked alone (or predicted
+ * for its room). With cfg->replan, when most jobs have a preferred plan (above their share,
+ * or as their plan) and the budget holds k < jobs of the median one beside half a share
+ * (budget / jobs) for each other worker, k workers run preferred plans and the others'
+ * jobs are planned for the room left, up to half the median preferred plan (within their
+ * lean plans), as they start. A job marked alone (or predicted
  * over the budget) starts only when nothing runs, and nothing starts beside it. Workers
  * with nothing to start lend their CPUs to the running jobs (lp_cpu_lender, within the
  * budget). A job that fails with LP_ERR_NOMEM while others ran is queued again, once, to

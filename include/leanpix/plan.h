@@ -53,9 +53,10 @@ typedef struct lp_plan {
     bool lean;                             /* the leanest mode was chosen to fit the budget */
     bool alone;                            /* over the budget even so: runs with nothing else */
     uint64_t lean_peak;                    /* bytes the job needs at least: its leanest mode */
-    uint64_t preferred_peak;               /* bytes of the plan its format prefers when this one
-                                              is worse for want of room (AVIF: cells of
-                                              libaom's 4K class); 0 = none */
+    uint64_t preferred_peak;               /* bytes of the plan its format prefers, when this
+                                              one is worse for want of room or is that plan
+                                              (AVIF: the leanest cells of libaom's 4K class);
+                                              0 = none */
 } lp_plan;
 
 #ifdef __cplusplus

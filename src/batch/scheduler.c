@@ -19,21 +19,26 @@
  * Lanes. Planned for the budget / jobs share, a job may get a worse plan than it could
  * have with more (AVIF: cells below libaom's 4K class, which at speed 9 need 5.6% more
  * bytes than one frame for the same PSNR where that class's need 2.0%: docs/benchmarks.md;
- * spec->preferred is the peak of the better plan). When most
- * jobs are in that case and the budget holds k (< workers) preferred plans beside the
- * other workers' half shares, the workers form lanes (cfg->replan plans each job as it
- * starts): k run preferred plans, the rest share what is left (at least their lean
- * plans). So a budget between one and two 4K-class jobs runs one such job beside lean
- * ones, where equal shares would give every job cells below the class. k and the other
- * lanes' share come from the median preferred peak; a preferred plan larger than leaves
- * the others half a share (an outlier's) is not taken. The budget is kept by admission as
- * always.
- *
+ * spec->preferred is the peak of the better plan), or just that plan (spec->preferred is
+ * its own peak). When most jobs are in either case and the budget holds k (< workers)
+ * preferred plans beside the other workers' half shares, the workers form lanes
+ * (cfg->replan plans each job as it starts): k run preferred plans, the rest share what is
+ * left (at least their lean plans), up to half the median preferred plan each. So a
+ * budget between one and two 4K-class jobs runs one such job beside lean ones, where equal
+ * shares would give every job cells below the class; and a budget that holds two runs
+ * one beside lean ones too: below the class, cells larger than half a 4K-class plan's
+ * room buy no bytes (1536 px cells: the bytes and PSNR of 1024 px ones, docs/avif-grid.md),
+ * and a second 4K-class job saves about 4% of its bytes at equal quality (2% of the
+ * batch's) for half again the batch's peak (docs/memory.md). k and the lanes' shares come from the median
+ * preferred peak; a preferred plan larger than leaves the others half a share of what the
+ * lanes use (an outlier's) is not taken. The budget is kept by admission as always.
  * Idle workers lend their CPUs: a running job may borrow (lp_cpu_lender) the CPUs of
  * workers that have nothing to start (the queue is empty, or its head waits for room,
  * or an alone job runs), each with the budget one more encoder needs, and an AVIF grid
  * job encodes that many more cells at once for one cell-row. While CPUs are lent, no job
  * starts on them and their bytes count as running: the budget and the CPU count hold.
+ * With lanes, lent bytes stay within what the lanes use: a batch's last 4K-class job does
+ * not take a second 4K-class encoder that no lane would have held.
  *
  * A job that fails for lack of memory (LP_ERR_NOMEM: the budget's counted memory was
  * exceeded because a prediction was short, or malloc failed) while others ran beside it
@@ -62,6 +67,7 @@ typedef struct scheduler {
     unsigned preferred_lanes; /* k workers run preferred plans (0: no lanes) */
     uint64_t preferred_lane;  /* the largest preferred plan a lane takes */
     uint64_t other_lane;      /* the share each other worker's job is planned for */
+    uint64_t lanes_bytes;     /* what the lanes use at most, lent CPUs' bytes included */
     unsigned preferred_running;
     const lp_batch_config *cfg;
     lp_batch_job_fn run;
@@ -180,7 +186,8 @@ static unsigned lend(void *ctx, unsigned want, uint64_t bytes_each)
     if (!stop_requested(s) && startable(s) == SIZE_MAX) {
         unsigned idle = s->workers - s->running - s->lent;
         n = want < idle ? want : idle;
-        uint64_t budget = s->cfg->budget, used = s->running_predicted + s->lent_bytes;
+        uint64_t budget = s->preferred_lanes ? s->lanes_bytes : s->cfg->budget;
+        uint64_t used = s->running_predicted + s->lent_bytes;
         if (budget && bytes_each) {
             uint64_t room = used < budget ? (budget - used) / bytes_each : 0;
             if (n > room)
@@ -374,6 +381,7 @@ static int by_value(const void *a, const void *b)
 
 /* Lanes (see the top of this file) when most normal jobs have a preferred plan and the
  * budget holds k of the median one, 0 < k < workers, beside half a share for each other
+ * worker; the lanes use at most k median preferred plans and half of one for each other
  * worker. s->predicted serves as scratch: it is filled again by the caller. */
 static void set_lanes(scheduler *s)
 {
@@ -393,11 +401,15 @@ static void set_lanes(scheduler *s)
     unsigned k = 0;
     while (k + 1 < s->workers && (k + 1) * median + (s->workers - k - 1) * half <= budget)
         k++;
-    if (k) {
-        s->preferred_lanes = k;
-        s->preferred_lane = (budget - (s->workers - k) * half) / k;
-        s->other_lane = (budget - k * median) / (s->workers - k);
-    }
+    if (!k)
+        return;
+    unsigned others = s->workers - k;
+    uint64_t wanted = k * median + others * (median / 2);
+    uint64_t lanes = wanted < budget ? wanted : budget;
+    s->preferred_lanes = k;
+    s->lanes_bytes = lanes;
+    s->preferred_lane = (lanes - others * (lanes / s->workers / 2)) / k;
+    s->other_lane = (lanes - k * median) / others;
 }
 
 static void free_queue(scheduler *s)

@@ -18,7 +18,8 @@
  *     while the plan still fits. A batch gives each job one CPU and lends it idle workers'
  *     CPUs while it runs (lp_cpu_lender);
  *   - for a batch's lanes (src/batch/scheduler.c): the leanest plan's peak, and, for an
- *     image of libaom's 4K class planned below that class, the leanest 4K-class plan's.
+ *     image of libaom's 4K class planned below that class or at its leanest, the leanest
+ *     4K-class plan's.
  * The peak is the model's (lp_avif_grid_predict_peak, frame_bytes), calibrated on counted
  * peaks by bench/calibrate-plan.sh (within 25% on the reference batch's shapes).
  */
@@ -282,9 +283,13 @@ static void choose_auto(const lp_probe *p, lp_plan *plan, lp_encode_options *opt
 }
 
 /* What a batch's scheduler may trade (lp_plan.lean_peak, preferred_peak): the leanest
- * cells, and, when the image is of libaom's 4K class but the share gave it smaller cells,
- * the leanest plan of that class (at speed 9, 2.0% more bytes than one frame for the same
- * PSNR where smaller cells need 5.6%: docs/benchmarks.md), if it fits the budget. */
+ * cells, and, for an image of libaom's 4K class, the leanest plan of that class (at
+ * speed 9, 2.0% more bytes than one frame for the same PSNR where smaller cells need 5.6%:
+ * docs/benchmarks.md) when the share gave it smaller cells and the budget holds it, or
+ * when the share gave it just that plan: then preferred_peak is its own peak, and the
+ * scheduler's lanes may run it beside lean plans rather than beside another such plan
+ * (src/batch/scheduler.c). Cells a quarter larger in area than the class's leanest are a
+ * richer plan, which equal shares keep. */
 static void note_alternatives(const lp_probe *p, lp_plan *plan, const lp_encode_options *opts,
                               const lp_plan_room *room, unsigned threads)
 {
@@ -295,11 +300,15 @@ static void note_alternatives(const lp_probe *p, lp_plan *plan, const lp_encode_
     set_mode(p, &alt, &alt_opts, true, lean_w, lean_h, threads, room->rest_bytes);
     if (alt.predicted_peak < plan->lean_peak)
         plan->lean_peak = alt.predicted_peak;
-    bool of_class = !plan->grid || of_4k_class(plan->cell_width, plan->cell_height);
-    if (of_4k_class(w, h) && !of_class &&
-        cells_from(p, &alt, &alt_opts, threads, room->rest_bytes,
-                   room->budget ? room->budget : UINT64_MAX, K4_SIDE, lean_w, lean_h, true))
+    if (!of_4k_class(w, h) ||
+        !cells_from(p, &alt, &alt_opts, threads, room->rest_bytes,
+                    room->budget ? room->budget : UINT64_MAX, K4_SIDE, lean_w, lean_h, true))
+        return;
+    if (plan->grid && !of_4k_class(plan->cell_width, plan->cell_height))
         plan->preferred_peak = alt.predicted_peak;
+    else if (plan->grid && (uint64_t)plan->cell_width * plan->cell_height * 4 <=
+                               (uint64_t)alt.cell_width * alt.cell_height * 5)
+        plan->preferred_peak = plan->predicted_peak;
 }
 
 static lp_status avif_plan_output(const lp_probe *p, lp_plan *plan, lp_encode_options *opts,
