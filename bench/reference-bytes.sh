@@ -16,13 +16,13 @@
 # (ImageMagick's compare on avifdec's PNG; the outliers are left out: 138-216 MP
 # comparisons need several GB), as the mean over photos weighted like the bytes.
 #
-# With lanes (docs/batch.md: a budget between one and two 4K-class jobs) a file's plan
-# depends on the lane it started in, not on the file alone. PLANS=REPORT (the leanpix
-# --json report of a full bench/reference-batch.sh run) then encodes each distinct file
-# once with each cell size that run gave its links (`leanpix convert --grid WxH -t 1`,
-# one thread a cell, as the batch's jobs) and weighs each by how many links got it, so
-# the run's own mix of plans is measured at speed S; at the run's speed the totals must
-# equal its bytes out.
+# With lanes (docs/batch.md: the default when most photos get, or would get, libaom's 4K
+# class of cells) a file's plan depends on the lane it started in, not on the file alone.
+# PLANS=REPORT (the leanpix --json report of a full bench/reference-batch.sh run) then
+# encodes each distinct file once with each cell size that run gave its links (`leanpix
+# convert --grid WxH -t 1`, one thread a cell, as the batch's jobs) and weighs each by how
+# many links got it, so the run's own mix of plans is measured at speed S; at the run's
+# speed the totals must equal its bytes out.
 #
 # Prints a table (markdown) and writes $REF_WORK/bytes-sS/table.md and results.tsv (one row
 # per distinct file and plan). Environment: REF_WORK (bench/out/reference; the inputs must
