@@ -29,9 +29,11 @@
  * one beside lean ones too: below the class, cells larger than half a 4K-class plan's
  * room buy no bytes (1536 px cells: the bytes and PSNR of 1024 px ones, docs/avif-grid.md),
  * and a second 4K-class job saves about 4% of its bytes at equal quality (2% of the
- * batch's) for half again the batch's peak (docs/memory.md). k and the lanes' shares come from the median
- * preferred peak; a preferred plan larger than leaves the others half a share of what the
- * lanes use (an outlier's) is not taken. The budget is kept by admission as always.
+ * batch's) for half again the batch's peak (docs/memory.md). k and the lanes' shares come
+ * from the median preferred peak; a preferred plan larger than leaves the others half a
+ * share of what the lanes use (an outlier's) is not taken. The budget is kept by
+ * admission as always.
+ *
  * Idle workers lend their CPUs: a running job may borrow (lp_cpu_lender) the CPUs of
  * workers that have nothing to start (the queue is empty, or its head waits for room,
  * or an alone job runs), each with the budget one more encoder needs, and an AVIF grid
