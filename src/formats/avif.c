@@ -300,14 +300,15 @@ static void note_alternatives(const lp_probe *p, lp_plan *plan, const lp_encode_
     set_mode(p, &alt, &alt_opts, true, lean_w, lean_h, threads, room->rest_bytes);
     if (alt.predicted_peak < plan->lean_peak)
         plan->lean_peak = alt.predicted_peak;
-    if (!of_4k_class(w, h) ||
+    /* one frame is better than any grid: nothing to prefer, nor to search for */
+    if (!plan->grid || !of_4k_class(w, h) ||
         !cells_from(p, &alt, &alt_opts, threads, room->rest_bytes,
                     room->budget ? room->budget : UINT64_MAX, K4_SIDE, lean_w, lean_h, true))
         return;
-    if (plan->grid && !of_4k_class(plan->cell_width, plan->cell_height))
+    if (!of_4k_class(plan->cell_width, plan->cell_height))
         plan->preferred_peak = alt.predicted_peak;
-    else if (plan->grid && (uint64_t)plan->cell_width * plan->cell_height * 4 <=
-                               (uint64_t)alt.cell_width * alt.cell_height * 5)
+    else if ((uint64_t)plan->cell_width * plan->cell_height * 4 <=
+             (uint64_t)alt.cell_width * alt.cell_height * 5)
         plan->preferred_peak = plan->predicted_peak;
 }
 
